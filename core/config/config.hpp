@@ -1,0 +1,47 @@
+// The daemon's settings and the command line that sets them (the spec's flags).
+#pragma once
+
+#include "core/util/result.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace steward::config {
+
+struct Config {
+  std::string nodeName;
+  std::string centralNodeName = "central";
+  std::string brokerAddress = "127.0.0.1:4222";
+  std::filesystem::path socketFolder = "./tmp";
+  std::filesystem::path databaseFolder = "./var/lib";
+  std::filesystem::path subscribersDataFolder = "./data";
+  std::filesystem::path pluginFolder;  // empty: next to the executable
+  int64_t defaultMessageTimeout = 10;  // seconds to wait for an ACK
+  int64_t defaultMessageRetries = 3;
+  int64_t defaultMethodTimeout = 10;   // seconds a method may run when methodTimeout is not set
+  int64_t errorMessageTimeout = 60;
+  int64_t errorMessageRetries = 10;
+  int64_t startPubREQHello = 0;        // seconds between hellos to central; 0: none
+  // Subscribers to start: method -> who may send it ("*" or comma separated node names).
+  std::map<std::string, std::string> startSub;
+  size_t maxHandlerThreads = 64;
+  std::string logLevel = "info";
+};
+
+// The methods that have a startSub<Method> flag.
+const std::vector<std::string>& flagMethods();
+
+struct CommandLine {
+  std::optional<Config> config;  // empty when --help was asked for
+  std::string helpText;
+};
+
+// Parses the command line. A missing nodeName, a bad value or an unknown flag is an error that
+// names the flag.
+Result<CommandLine> parseCommandLine(int argc, const char* const* argv);
+
+}  // namespace steward::config

@@ -1,0 +1,147 @@
+// steward daemon entry point: parse flags, wire the parts, run until SIGINT/SIGTERM.
+#include "core/config/config.hpp"
+#include "core/input/socket_input.hpp"
+#include "core/observe/log.hpp"
+#include "core/plugin/host.hpp"
+#include "core/process/node.hpp"
+#include "core/transport/nats_transport.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <nats/nats.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+namespace fs = std::filesystem;
+using namespace steward;
+
+namespace {
+
+fs::path defaultPluginFolder() {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return "plugins";
+  for (const fs::path& candidate :
+       {exe.parent_path() / "plugins", exe.parent_path() / ".." / "lib" / "steward" / "plugins"}) {
+    if (fs::is_directory(candidate, ec)) return fs::weakly_canonical(candidate, ec);
+  }
+  return exe.parent_path() / "plugins";
+}
+
+observe::Severity severity(const std::string& level) {
+  if (level == "debug") return observe::Severity::debug;
+  if (level == "warning") return observe::Severity::warning;
+  if (level == "error") return observe::Severity::error;
+  return observe::Severity::info;
+}
+
+int run(config::Config config) {
+  observe::initLogging(severity(config.logLevel));
+  if (config.pluginFolder.empty()) config.pluginFolder = defaultPluginFolder();
+  std::error_code ec;
+  for (auto* folder : {&config.subscribersDataFolder, &config.databaseFolder,
+                       &config.socketFolder}) {
+    fs::create_directories(*folder, ec);
+    if (ec) {
+      std::cerr << "steward: cannot create folder " << folder->string() << ": " << ec.message()
+                << "\n";
+      return 1;
+    }
+    *folder = fs::canonical(*folder);
+  }
+
+  std::vector<Error> pluginErrors;
+  plugin::PluginHost plugins(config.pluginFolder, [](const std::string& plugin,
+                                                     steward_log_level level,
+                                                     const std::string& text) {
+    switch (level) {
+      case STEWARD_LOG_DEBUG: STEWARD_LOG(debug) << plugin << ": " << text; break;
+      case STEWARD_LOG_INFO: STEWARD_LOG(info) << plugin << ": " << text; break;
+      case STEWARD_LOG_WARNING: STEWARD_LOG(warning) << plugin << ": " << text; break;
+      default: STEWARD_LOG(error) << plugin << ": " << text; break;
+    }
+  });
+  if (auto loaded = plugins.loadAll(); !loaded) {
+    std::cerr << "steward: " << loaded.error().message << "\n";
+    return 1;
+  } else {
+    pluginErrors = loaded.value();
+  }
+  for (const auto& p : plugins.plugins()) {
+    STEWARD_LOG(info) << "loaded plugin " << p.name << " " << p.version << " from "
+                      << p.file.string();
+  }
+
+  transport::NatsSettings nats;
+  nats.brokerAddress = config.brokerAddress;
+  nats.clientName = "steward-" + config.nodeName;
+  auto transport = transport::NatsTransport::connect(
+      nats, [](const std::string& event) { STEWARD_LOG(info) << event; });
+  if (!transport) {
+    std::cerr << "steward: " << transport.error().message << "\n";
+    return 1;
+  }
+
+  boost::asio::io_context io;
+  auto work = boost::asio::make_work_guard(io);
+  process::Node node(config, io, *transport.value(), plugins);
+  for (const auto& e : pluginErrors) node.errors().report(config.nodeName + ": " + e.message);
+  node.start();
+
+  input::SocketInput socket(io, config.socketFolder / "steward.sock", [&](std::string_view in) {
+    return input::answerLine(node.submit(in, "socket"));
+  });
+  if (auto s = socket.start(); !s) {
+    node.errors().report(config.nodeName + ": " + s.error().message);
+  }
+
+  // Stopping blocks (handlers are joined), so it runs on its own thread while the io threads
+  // keep serving the cancellations it posts.
+  std::thread stopper;
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    STEWARD_LOG(info) << "signal " << sig << ": stopping";
+    socket.stop();
+    work.reset();
+    stopper = std::thread([&] {
+      node.stop();
+      io.stop();
+    });
+  });
+
+  STEWARD_LOG(info) << "node " << config.nodeName << " running; central is "
+                    << config.centralNodeName << ", broker " << config.brokerAddress;
+  const unsigned threads = std::max(2u, std::min(4u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&] { io.run(); });
+  io.run();
+  for (auto& t : pool) t.join();
+  if (stopper.joinable()) stopper.join();
+  STEWARD_LOG(info) << "stopped";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto cli = config::parseCommandLine(argc, argv);
+  if (!cli) {
+    std::cerr << "steward: " << cli.error().message << "\n"
+              << "run 'steward --help' for the flags\n";
+    return 2;
+  }
+  if (!cli->config) {
+    std::cout << cli->helpText;
+    return 0;
+  }
+  int rc = run(*cli->config);
+  nats_CloseAndWait(2000);
+  return rc;
+}

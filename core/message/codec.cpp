@@ -1,0 +1,368 @@
+#include "core/message/codec.hpp"
+
+#include "core/message/paths.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <cctype>
+#include <functional>
+
+namespace steward::message {
+namespace {
+
+using rapidjson::Value;
+
+enum class Source { input, wire };
+
+Status fieldError(std::string_view field, const std::string& what) {
+  return Error{"field \"" + std::string(field) + "\": " + what};
+}
+
+Status readString(std::string_view field, const Value& v, std::string& out, size_t maxLength) {
+  if (!v.IsString()) return fieldError(field, "must be a string");
+  if (v.GetStringLength() > maxLength) {
+    return fieldError(field, "is longer than " + std::to_string(maxLength) + " characters");
+  }
+  out.assign(v.GetString(), v.GetStringLength());
+  if (out.find('\0') != std::string::npos) return fieldError(field, "must not contain NUL");
+  return {};
+}
+
+Status readStrings(std::string_view field, const Value& v, std::vector<std::string>& out,
+                   size_t maxItems, size_t maxItemLength) {
+  if (!v.IsArray()) return fieldError(field, "must be an array of strings");
+  if (v.Size() > maxItems) {
+    return fieldError(field, "has more than " + std::to_string(maxItems) + " elements");
+  }
+  out.clear();
+  out.reserve(v.Size());
+  for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
+    if (!v[i].IsString()) {
+      return fieldError(field, "element " + std::to_string(i) + " must be a string");
+    }
+    if (v[i].GetStringLength() > maxItemLength) {
+      return fieldError(field, "element " + std::to_string(i) + " is too long");
+    }
+    out.emplace_back(v[i].GetString(), v[i].GetStringLength());
+  }
+  return {};
+}
+
+Status readSeconds(std::string_view field, const Value& v, std::optional<int64_t>& out,
+                   int64_t max) {
+  if (v.IsNull()) {
+    out.reset();
+    return {};
+  }
+  if (!v.IsInt64()) return fieldError(field, "must be a non-negative integer");
+  const int64_t n = v.GetInt64();
+  if (n < 0) return fieldError(field, "must not be negative, got " + std::to_string(n));
+  if (n > max) return fieldError(field, "must be at most " + std::to_string(max));
+  out = n;
+  return {};
+}
+
+Status readUint(std::string_view field, const Value& v, uint64_t& out) {
+  if (!v.IsUint64()) return fieldError(field, "must be a non-negative integer");
+  out = v.GetUint64();
+  return {};
+}
+
+std::string compactJson(const Value& v) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  v.Accept(writer);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+struct Field {
+  const char* name;
+  bool internal;  // set by nodes; refused in operator input
+  std::function<Status(Message&, const Value&, const Limits&)> read;
+};
+
+const std::vector<Field>& fields() {
+  static const std::vector<Field> table = {
+      {"toNode", false,
+       [](Message& m, const Value& v, const Limits& l) {
+         return readString("toNode", v, m.toNode, l.maxNodeNameLength);
+       }},
+      {"toNodes", false,
+       [](Message& m, const Value& v, const Limits& l) {
+         if (v.IsNull()) return Status{};
+         return readStrings("toNodes", v, m.toNodes, l.maxToNodes, l.maxNodeNameLength);
+       }},
+      {"data", false,
+       [](Message& m, const Value& v, const Limits& l) {
+         if (v.IsNull()) return Status{};
+         return readStrings("data", v, m.data, l.maxDataItems, l.maxMessageBytes);
+       }},
+      {"method", false,
+       [](Message& m, const Value& v, const Limits& l) {
+         return readString("method", v, m.method, l.maxNameLength);
+       }},
+      {"replyMethod", false,
+       [](Message& m, const Value& v, const Limits& l) {
+         return readString("replyMethod", v, m.replyMethod, l.maxNameLength);
+       }},
+      {"ACKTimeout", false,
+       [](Message& m, const Value& v, const Limits& l) {
+         return readSeconds("ACKTimeout", v, m.ackTimeout, l.maxTimeoutSeconds);
+       }},
+      {"retries", false,
+       [](Message& m, const Value& v, const Limits& l) {
+         return readSeconds("retries", v, m.retries, l.maxRetries);
+       }},
+      {"replyACKTimeout", false,
+       [](Message& m, const Value& v, const Limits& l) {
+         return readSeconds("replyACKTimeout", v, m.replyAckTimeout, l.maxTimeoutSeconds);
+       }},
+      {"replyRetries", false,
+       [](Message& m, const Value& v, const Limits& l) {
+         return readSeconds("replyRetries", v, m.replyRetries, l.maxRetries);
+       }},
+      {"methodTimeout", false,
+       [](Message& m, const Value& v, const Limits& l) {
+         return readSeconds("methodTimeout", v, m.methodTimeout, l.maxTimeoutSeconds);
+       }},
+      {"directory", false,
+       [](Message& m, const Value& v, const Limits& l) {
+         return readString("directory", v, m.directory, l.maxDirectoryLength);
+       }},
+      {"fileName", false,
+       [](Message& m, const Value& v, const Limits& l) {
+         return readString("fileName", v, m.fileName, l.maxNameLength);
+       }},
+      {"operation", false,
+       [](Message& m, const Value& v, const Limits&) {
+         if (v.IsNull()) return Status{};
+         if (!v.IsObject()) return fieldError("operation", "must be an object");
+         m.operation = compactJson(v);
+         return Status{};
+       }},
+      {"id", true, [](Message& m, const Value& v, const Limits&) { return readUint("id", v, m.id); }},
+      {"fromNode", true,
+       [](Message& m, const Value& v, const Limits& l) {
+         return readString("fromNode", v, m.fromNode, l.maxNodeNameLength);
+       }},
+      {"createdUnixMs", true,
+       [](Message& m, const Value& v, const Limits&) {
+         if (!v.IsInt64()) return fieldError("createdUnixMs", "must be an integer");
+         m.createdUnixMs = v.GetInt64();
+         return Status{};
+       }},
+      {"isReply", true,
+       [](Message& m, const Value& v, const Limits&) {
+         if (!v.IsBool()) return fieldError("isReply", "must be a boolean");
+         m.isReply = v.GetBool();
+         return Status{};
+       }},
+      {"requestId", true,
+       [](Message& m, const Value& v, const Limits&) {
+         return readUint("requestId", v, m.requestId);
+       }},
+      {"requestMethod", true,
+       [](Message& m, const Value& v, const Limits& l) {
+         return readString("requestMethod", v, m.requestMethod, l.maxNameLength);
+       }},
+      {"requestError", true,
+       [](Message& m, const Value& v, const Limits& l) {
+         return readString("requestError", v, m.requestError, l.maxMessageBytes);
+       }},
+  };
+  return table;
+}
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+const Field* findField(std::string_view key) {
+  for (const auto& f : fields()) {
+    if (key == f.name) return &f;
+  }
+  for (const auto& f : fields()) {
+    if (equalsIgnoreCase(key, f.name)) return &f;
+  }
+  return nullptr;
+}
+
+size_t dataBytes(const Message& m) {
+  size_t n = 0;
+  for (const auto& d : m.data) n += d.size();
+  return n;
+}
+
+Result<Message> decodeObject(const Value& object, Source source, const Limits& limits) {
+  if (!object.IsObject()) return Error{"must be a JSON object"};
+  Message m;
+  for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it) {
+    const std::string_view key(it->name.GetString(), it->name.GetStringLength());
+    const Field* field = findField(key);
+    if (field == nullptr) return Error{"unknown field \"" + std::string(key) + "\""};
+    if (field->internal && source == Source::input) {
+      return Error{"field \"" + std::string(key) + "\" is set by the sending node, not by input"};
+    }
+    if (auto s = field->read(m, it->value, limits); !s) return s.error();
+  }
+  if (dataBytes(m) > limits.maxMessageBytes) {
+    return Error{"field \"data\": holds more than " + std::to_string(limits.maxMessageBytes) +
+                 " bytes"};
+  }
+  return m;
+}
+
+Result<rapidjson::Document> parseJson(std::string_view json) {
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  if (doc.HasParseError()) {
+    return Error{std::string("malformed JSON at byte ") + std::to_string(doc.GetErrorOffset()) +
+                 ": " + rapidjson::GetParseError_En(doc.GetParseError())};
+  }
+  return doc;
+}
+
+}  // namespace
+
+Result<std::vector<Message>> decodeInput(std::string_view json, const Limits& limits) {
+  if (json.size() > limits.maxInputBytes) {
+    return Error{"input is larger than " + std::to_string(limits.maxInputBytes) + " bytes"};
+  }
+  auto doc = parseJson(json);
+  if (!doc) return doc.error();
+  const Value& root = doc.value();
+  if (!root.IsArray()) return Error{"input must be a JSON array of messages"};
+  if (root.Size() > limits.maxBatchMessages) {
+    return Error{"input holds more than " + std::to_string(limits.maxBatchMessages) + " messages"};
+  }
+  std::vector<Message> out;
+  out.reserve(root.Size());
+  for (rapidjson::SizeType i = 0; i < root.Size(); ++i) {
+    auto m = decodeObject(root[i], Source::input, limits);
+    if (!m) return Error{"message " + std::to_string(i) + ": " + m.error().message};
+    out.push_back(std::move(m).value());
+  }
+  return out;
+}
+
+Status validate(const Message& m, const MethodCatalog& methods, const Limits& limits) {
+  if (m.method.empty()) return fieldError("method", "is missing");
+  const MethodInfo* method = methods.find(m.method);
+  if (method == nullptr) return fieldError("method", "unknown method \"" + m.method + "\"");
+  if (!m.replyMethod.empty()) {
+    const MethodInfo* reply = methods.find(m.replyMethod);
+    if (reply == nullptr) {
+      return fieldError("replyMethod", "unknown method \"" + m.replyMethod + "\"");
+    }
+    if (!reply->replyMethod) {
+      return fieldError("replyMethod", "\"" + m.replyMethod +
+                                           "\" is not a reply method (e.g. REQToFileAppend)");
+    }
+  }
+  if (m.toNode.empty() && m.toNodes.empty()) {
+    return fieldError("toNode", "is missing, and so is toNodes: a message needs a receiver");
+  }
+  if (!m.toNode.empty()) {
+    if (auto s = checkNodeName(m.toNode, limits); !s) return fieldError("toNode", s.error().message);
+  }
+  for (size_t i = 0; i < m.toNodes.size(); ++i) {
+    if (auto s = checkNodeName(m.toNodes[i], limits); !s) {
+      return fieldError("toNodes", "element " + std::to_string(i) + ": " + s.error().message);
+    }
+  }
+  if (auto s = checkDirectory(m.directory); !s) return fieldError("directory", s.error().message);
+  if (!m.fileName.empty()) {
+    if (auto s = checkFileName(m.fileName); !s) return fieldError("fileName", s.error().message);
+  }
+  if (m.ackTimeout && *m.ackTimeout == 0) {
+    return fieldError("ACKTimeout", "must be at least 1 second (leave it out for the default)");
+  }
+  return {};
+}
+
+std::string encodeWire(const Message& m) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  auto str = [&](const char* key, const std::string& value) {
+    w.Key(key);
+    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+  };
+  auto optInt = [&](const char* key, const std::optional<int64_t>& value) {
+    if (!value) return;
+    w.Key(key);
+    w.Int64(*value);
+  };
+  w.StartObject();
+  w.Key("id");
+  w.Uint64(m.id);
+  str("fromNode", m.fromNode);
+  w.Key("createdUnixMs");
+  w.Int64(m.createdUnixMs);
+  str("toNode", m.toNode);
+  w.Key("data");
+  w.StartArray();
+  for (const auto& d : m.data) w.String(d.data(), static_cast<rapidjson::SizeType>(d.size()));
+  w.EndArray();
+  str("method", m.method);
+  if (!m.replyMethod.empty()) str("replyMethod", m.replyMethod);
+  optInt("ACKTimeout", m.ackTimeout);
+  optInt("retries", m.retries);
+  optInt("replyACKTimeout", m.replyAckTimeout);
+  optInt("replyRetries", m.replyRetries);
+  optInt("methodTimeout", m.methodTimeout);
+  str("directory", m.directory);
+  str("fileName", m.fileName);
+  if (!m.operation.empty()) {
+    w.Key("operation");
+    w.RawValue(m.operation.data(), m.operation.size(), rapidjson::kObjectType);
+  }
+  if (m.isReply) {
+    w.Key("isReply");
+    w.Bool(true);
+    w.Key("requestId");
+    w.Uint64(m.requestId);
+    str("requestMethod", m.requestMethod);
+    if (!m.requestError.empty()) str("requestError", m.requestError);
+  }
+  w.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+Result<Message> decodeWire(std::string_view bytes, const Limits& limits) {
+  if (bytes.size() > limits.maxMessageBytes + 64 * 1024) {
+    return Error{"message is larger than the limit of " + std::to_string(limits.maxMessageBytes) +
+                 " bytes"};
+  }
+  auto doc = parseJson(bytes);
+  if (!doc) return doc.error();
+  auto m = decodeObject(doc.value(), Source::wire, limits);
+  if (!m) return m.error();
+  if (m->id == 0) return Error{"field \"id\": is missing"};
+  if (auto s = checkNodeName(m->fromNode, limits); !s) {
+    return Error{"field \"fromNode\": " + s.error().message};
+  }
+  if (auto s = checkNodeName(m->toNode, limits); !s) {
+    return Error{"field \"toNode\": " + s.error().message};
+  }
+  if (auto s = checkMethodName(m->method, limits); !s) {
+    return Error{"field \"method\": " + s.error().message};
+  }
+  if (auto s = checkDirectory(m->directory); !s) {
+    return Error{"field \"directory\": " + s.error().message};
+  }
+  if (!m->fileName.empty()) {
+    if (auto s = checkFileName(m->fileName); !s) {
+      return Error{"field \"fileName\": " + s.error().message};
+    }
+  }
+  return m;
+}
+
+}  // namespace steward::message

@@ -1,0 +1,100 @@
+// The steward message: the JSON object of the spec ("Message fields explanation") plus the fields a
+// node adds (id, fromNode, and for replies the request they answer).
+#pragma once
+
+#include "core/util/result.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace steward::message {
+
+// The last token of a subject: whether the method is a command or an event, and whether the sender
+// waits for an ACK.
+enum class Kind { CommandACK, CommandNACK, EventACK, EventNACK };
+
+std::string_view kindName(Kind kind);
+Kind makeKind(bool event, bool ack);
+bool needsAck(Kind kind);
+
+// What the node knows about a method, from the plugin that serves it.
+struct MethodInfo {
+  std::string name;
+  Kind kind = Kind::CommandACK;
+  bool ordered = true;      // REQ…: one at a time in send order; REQn…: concurrently
+  bool replyMethod = false; // consumes replies, never produces one
+  std::string plugin;       // name of the plugin that serves it
+};
+
+// Looks a method up by name; nullptr when no plugin serves it.
+class MethodCatalog {
+ public:
+  virtual ~MethodCatalog() = default;
+  virtual const MethodInfo* find(std::string_view method) const = 0;
+};
+
+struct Message {
+  // Set by the sending node.
+  uint64_t id = 0;
+  std::string fromNode;
+  int64_t createdUnixMs = 0;
+
+  // The operator's fields, as in the spec.
+  std::string toNode;
+  std::vector<std::string> toNodes;
+  std::vector<std::string> data;
+  std::string method;
+  std::string replyMethod;
+  std::optional<int64_t> ackTimeout;      // seconds to wait for an ACK ("ACKTimeout")
+  std::optional<int64_t> retries;         // resends after the first send
+  std::optional<int64_t> replyAckTimeout; // "replyACKTimeout"
+  std::optional<int64_t> replyRetries;
+  std::optional<int64_t> methodTimeout;   // seconds a method may run
+  std::string directory;
+  std::string fileName;
+  std::string operation;  // the "operation" object as compact JSON text; empty when absent
+
+  // Set on replies: the request this answers, and the error it ended with ("" when it succeeded).
+  bool isReply = false;
+  uint64_t requestId = 0;
+  std::string requestMethod;
+  std::string requestError;
+};
+
+// Bounds on everything a message may carry, so no input can make a node allocate without limit.
+struct Limits {
+  size_t maxBatchMessages = 10000;
+  size_t maxInputBytes = 16 * 1024 * 1024;
+  size_t maxMessageBytes = 900 * 1024;  // below nats-server's default max payload of 1 MiB
+  size_t maxDataItems = 65536;
+  size_t maxNodeNameLength = 255;
+  size_t maxNameLength = 255;       // method, replyMethod, fileName
+  size_t maxDirectoryLength = 4096;
+  size_t maxToNodes = 10000;
+  int64_t maxTimeoutSeconds = 30LL * 24 * 3600;
+  int64_t maxRetries = 1000000;
+};
+
+// Node names become subject tokens and folder names: [A-Za-z0-9_-] in dot-separated parts.
+Status checkNodeName(std::string_view name, const Limits& limits = {});
+// Method names: [A-Za-z0-9_], starting with a letter.
+Status checkMethodName(std::string_view name, const Limits& limits = {});
+
+// <node>.<method>.<kind>. The node may contain dots; the method and kind never do.
+std::string subject(std::string_view node, std::string_view method, Kind kind);
+
+struct SubjectParts {
+  std::string node;
+  std::string method;
+  Kind kind;
+};
+// Splits a subject from the right, so node names with dots survive.
+Result<SubjectParts> parseSubject(std::string_view subject);
+
+// One message per distinct receiver named in toNode and toNodes, in the order given.
+std::vector<Message> fanOut(const Message& message);
+
+}  // namespace steward::message

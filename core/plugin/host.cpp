@@ -1,0 +1,233 @@
+#include "core/plugin/host.hpp"
+
+#include <boost/dll/shared_library.hpp>
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdio>
+
+namespace steward::plugin {
+namespace fs = std::filesystem;
+
+// A loaded shared object and its checked descriptor.
+class Library {
+ public:
+  Library(boost::dll::shared_library lib, const steward_plugin* descriptor, fs::path file)
+      : lib_(std::move(lib)), descriptor_(descriptor), file_(std::move(file)) {}
+  const steward_plugin& descriptor() const { return *descriptor_; }
+  const fs::path& file() const { return file_; }
+
+ private:
+  boost::dll::shared_library lib_;
+  const steward_plugin* descriptor_;
+  fs::path file_;
+};
+
+struct MethodInstance::Context {
+  PluginLog log;
+  std::string pluginName;
+};
+
+namespace {
+
+void hostOutput(steward_call* call, const char* bytes, size_t len) {
+  if (call == nullptr || bytes == nullptr) return;
+  std::lock_guard lock(call->mutex);
+  call->output.append(bytes, len);
+}
+
+void hostError(steward_call* call, const char* message) {
+  if (call == nullptr || message == nullptr) return;
+  std::lock_guard lock(call->mutex);
+  if (!call->error.empty()) call->error += "; ";
+  call->error += message;
+}
+
+int hostIsCancelled(steward_call* call) {
+  return call != nullptr && call->cancelled.load() ? 1 : 0;
+}
+
+void hostLog(void* context, int32_t level, const char* message) {
+  if (context == nullptr || message == nullptr) return;
+  auto* ctx = static_cast<MethodInstance::Context*>(context);
+  ctx->log(ctx->pluginName, static_cast<steward_log_level>(level), message);
+}
+
+const steward_host_api kHostApi = {sizeof(steward_host_api), hostOutput, hostError,
+                                   hostIsCancelled, hostLog};
+
+// A plugin runs with the daemon's rights: refuse files anyone but the owner could have replaced.
+Status checkPermissions(const fs::path& path, const char* what) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return Error{std::string("cannot stat ") + what};
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%03o", static_cast<unsigned>(st.st_mode & 0777));
+    return Error{std::string(what) + " is writable by group or others (mode " + mode +
+                 "); only its owner may write it"};
+  }
+  return {};
+}
+
+Status checkDescriptor(const steward_plugin* d) {
+  if (d == nullptr) return Error{"entry symbol returned no descriptor"};
+  if (d->abi_major != STEWARD_ABI_VERSION_MAJOR) {
+    return Error{"built for plugin ABI " + std::to_string(d->abi_major) + "." +
+                 std::to_string(d->abi_minor) + ", this steward speaks ABI " +
+                 std::to_string(STEWARD_ABI_VERSION_MAJOR) + ".x"};
+  }
+  if (d->struct_size < sizeof(steward_plugin)) return Error{"descriptor is too small"};
+  if (d->name == nullptr || d->version == nullptr) return Error{"descriptor has no name/version"};
+  if (d->create == nullptr || d->handle == nullptr || d->destroy == nullptr) {
+    return Error{"descriptor lacks create, handle or destroy"};
+  }
+  if (d->methods == nullptr || d->method_count == 0) return Error{"plugin serves no method"};
+  for (size_t i = 0; i < d->method_count; ++i) {
+    const char* name = d->methods[i].name;
+    if (name == nullptr) return Error{"method " + std::to_string(i) + " has no name"};
+    if (auto s = message::checkMethodName(name); !s) return s;
+  }
+  return {};
+}
+
+}  // namespace
+
+MethodInstance::MethodInstance(std::shared_ptr<Library> library, message::MethodInfo method,
+                               std::unique_ptr<Context> context, void* instance)
+    : library_(std::move(library)),
+      method_(std::move(method)),
+      context_(std::move(context)),
+      instance_(instance) {}
+
+MethodInstance::~MethodInstance() { library_->descriptor().destroy(instance_); }
+
+bool MethodInstance::handle(const steward_request& request, steward_call& call) {
+  return library_->descriptor().handle(instance_, &request, &call) == STEWARD_OK;
+}
+
+void MethodInstance::cancel(steward_call& call) {
+  call.cancelled = true;
+  if (auto fn = library_->descriptor().cancel) fn(instance_, &call);
+}
+
+PluginHost::PluginHost(fs::path folder, PluginLog log)
+    : folder_(std::move(folder)), log_(std::move(log)) {}
+
+PluginHost::~PluginHost() = default;
+
+Result<std::vector<Error>> PluginHost::loadAll() {
+  std::error_code ec;
+  if (!fs::is_directory(folder_, ec)) {
+    return Error{"plugin folder " + folder_.string() + " does not exist or is not a folder"};
+  }
+  if (auto s = checkPermissions(folder_, "plugin folder"); !s) {
+    return Error{folder_.string() + ": " + s.error().message};
+  }
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(folder_, ec)) {
+    if (entry.path().extension() == ".so") files.push_back(entry.path());
+  }
+  if (ec) return Error{"cannot list plugin folder " + folder_.string() + ": " + ec.message()};
+  std::sort(files.begin(), files.end());
+  std::vector<Error> errors;
+  for (const auto& file : files) {
+    if (auto s = load(file); !s) errors.push_back(s.error());
+  }
+  return errors;
+}
+
+Status PluginHost::load(const fs::path& file) {
+  auto fail = [&](const std::string& why) { return Error{"plugin " + file.string() + ": " + why}; };
+  if (!fs::is_regular_file(file)) return fail("not a regular file");
+  if (auto s = checkPermissions(file, "file"); !s) return fail(s.error().message);
+
+  boost::dll::shared_library lib;
+  try {
+    lib.load(file, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+  } catch (const std::exception& e) {
+    return fail(std::string("not a loadable shared object: ") + e.what());
+  }
+  if (!lib.has(STEWARD_PLUGIN_ENTRY_SYMBOL)) {
+    return fail(std::string("missing entry symbol ") + STEWARD_PLUGIN_ENTRY_SYMBOL);
+  }
+  auto entry = lib.get<const steward_plugin*()>(STEWARD_PLUGIN_ENTRY_SYMBOL);
+  const steward_plugin* descriptor = entry();
+  if (auto s = checkDescriptor(descriptor); !s) return fail(s.error().message);
+
+  std::lock_guard lock(mutex_);
+  for (size_t i = 0; i < descriptor->method_count; ++i) {
+    const std::string name = descriptor->methods[i].name;
+    if (auto it = byMethod_.find(name); it != byMethod_.end()) {
+      return fail("method " + name + " is already served by plugin " +
+                  it->second->file().string());
+    }
+  }
+  auto library = std::make_shared<Library>(std::move(lib), descriptor, file);
+  for (size_t i = 0; i < descriptor->method_count; ++i) {
+    const steward_method_desc& m = descriptor->methods[i];
+    message::MethodInfo info;
+    info.name = m.name;
+    info.kind = message::makeKind(m.kind == STEWARD_KIND_EVENT, m.ack != 0);
+    info.ordered = m.ordered != 0;
+    info.replyMethod = m.reply_method != 0;
+    info.plugin = descriptor->name;
+    byMethod_[info.name] = library;
+    methods_[info.name] = std::move(info);
+  }
+  return {};
+}
+
+const message::MethodInfo* PluginHost::find(std::string_view method) const {
+  std::lock_guard lock(mutex_);
+  auto it = methods_.find(method);
+  return it == methods_.end() ? nullptr : &it->second;
+}
+
+std::vector<message::MethodInfo> PluginHost::methods() const {
+  std::lock_guard lock(mutex_);
+  std::vector<message::MethodInfo> out;
+  for (const auto& [name, info] : methods_) out.push_back(info);
+  return out;
+}
+
+std::vector<PluginInfo> PluginHost::plugins() const {
+  std::lock_guard lock(mutex_);
+  std::map<const Library*, PluginInfo> seen;
+  for (const auto& [method, library] : byMethod_) {
+    auto& info = seen[library.get()];
+    info.name = library->descriptor().name;
+    info.version = library->descriptor().version;
+    info.file = library->file();
+    info.methods.push_back(method);
+  }
+  std::vector<PluginInfo> out;
+  for (auto& [lib, info] : seen) out.push_back(std::move(info));
+  return out;
+}
+
+Result<std::unique_ptr<MethodInstance>> PluginHost::instantiate(const std::string& method) {
+  std::shared_ptr<Library> library;
+  message::MethodInfo info;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = byMethod_.find(method);
+    if (it == byMethod_.end()) return Error{"no plugin serves method " + method};
+    library = it->second;
+    info = methods_.at(method);
+  }
+  auto context = std::make_unique<MethodInstance::Context>();
+  context->log = log_;
+  context->pluginName = library->descriptor().name;
+  char error[512] = {0};
+  void* instance =
+      library->descriptor().create(&kHostApi, context.get(), method.c_str(), error, sizeof error);
+  if (instance == nullptr) {
+    return Error{"plugin " + library->file().string() + " could not create " + method + ": " +
+                 (error[0] != '\0' ? std::string(error) : std::string("no reason given"))};
+  }
+  return std::unique_ptr<MethodInstance>(
+      new MethodInstance(std::move(library), std::move(info), std::move(context), instance));
+}
+
+}  // namespace steward::plugin

@@ -1,0 +1,36 @@
+#include "core/process/ack.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace steward::process {
+
+std::string encodeAck(const Ack& ack) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  w.StartObject();
+  w.Key("ok");
+  w.Bool(ack.accepted);
+  if (!ack.error.empty()) {
+    w.Key("error");
+    w.String(ack.error.c_str(), static_cast<rapidjson::SizeType>(ack.error.size()));
+  }
+  w.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+std::optional<Ack> decodeAck(std::string_view payload) {
+  rapidjson::Document doc;
+  doc.Parse(payload.data(), payload.size());
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("ok") || !doc["ok"].IsBool()) {
+    return std::nullopt;
+  }
+  Ack ack;
+  ack.accepted = doc["ok"].GetBool();
+  if (doc.HasMember("error") && doc["error"].IsString()) ack.error = doc["error"].GetString();
+  if (!ack.accepted && ack.error.empty()) ack.error = "refused by receiver";
+  return ack;
+}
+
+}  // namespace steward::process

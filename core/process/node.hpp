@@ -1,0 +1,72 @@
+// A node: the processes of one steward daemon and the rules that tie them together. Operator input
+// is validated as a whole batch, fanned out and queued to a publisher per (toNode, method); what a
+// subscriber's handler outputs becomes a reply; every failure goes to the error kernel.
+#pragma once
+
+#include "core/config/config.hpp"
+#include "core/message/message.hpp"
+#include "core/observe/error_kernel.hpp"
+#include "core/plugin/host.hpp"
+#include "core/process/handler_pool.hpp"
+#include "core/process/publisher.hpp"
+#include "core/process/subscriber.hpp"
+#include "core/transport/transport.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace steward::process {
+
+class Node {
+ public:
+  Node(config::Config config, boost::asio::io_context& io, transport::Transport& transport,
+       plugin::PluginHost& plugins);
+  ~Node();
+
+  // Starts the configured subscribers and the hello timer. A subscriber that cannot start is
+  // reported and skipped; the node still serves the others.
+  void start();
+  // Stops every process: inputs first, then subscribers (running calls are cancelled), then
+  // publishers. Joins the handler threads.
+  void stop();
+
+  // Operator input: a JSON array of messages. All are checked before any is sent; one bad message
+  // refuses the batch with an error naming its index and field. Returns the ids given, in order.
+  Result<std::vector<uint64_t>> submit(std::string_view json, const std::string& source);
+
+  // Queues a message from this node (replies, errors, hellos). The method must be known.
+  Result<uint64_t> send(message::Message message);
+
+  const observe::ErrorKernel& errors() const { return errors_; }
+  const config::Config& config() const { return config_; }
+
+ private:
+  Status startSubscriber(const std::string& method, const AllowedNodes& allowed);
+  void onHandled(const message::Message& request, std::string output, std::string error);
+  void onSettled(const message::Message& m, Outcome outcome, int attempts,
+                 const std::string& detail);
+  void sendHello();
+
+  config::Config config_;
+  boost::asio::io_context& io_;
+  transport::Transport& transport_;
+  plugin::PluginHost& plugins_;
+  observe::ErrorKernel errors_;
+  HandlerPool pool_;
+  boost::asio::steady_timer helloTimer_;
+  std::atomic<uint64_t> nextId_{1};
+
+  std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<Publisher>> publishers_;   // by subject
+  std::map<std::string, std::shared_ptr<Subscriber>> subscribers_; // by method
+  bool stopped_ = false;
+};
+
+}  // namespace steward::process

@@ -1,0 +1,87 @@
+// A publisher process: one per (toNode, method). It owns a queue of messages for that subject and
+// delivers them in order: ACK kinds as a request on an inbox of their own, resent every ACKTimeout
+// up to `retries` times; NACK kinds published once. Everything runs on the process's strand, and
+// waiting is a timer, never a sleeping thread.
+#pragma once
+
+#include "core/message/message.hpp"
+#include "core/transport/transport.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace steward::process {
+
+struct DeliveryPolicy {
+  bool ack = true;
+  std::chrono::milliseconds ackTimeout{10000};
+  int64_t retries = 3;  // resends after the first send
+};
+
+enum class Outcome {
+  delivered,  // ACKed, or published once for NACK kinds
+  refused,    // the receiver answered that it will not take it; no more retries
+  givenUp,    // no ACK after retries+1 sends
+  failed,     // could not be handed to the broker at all (NACK kinds)
+  stopped,    // the process stopped before it was settled
+};
+
+std::string_view outcomeName(Outcome outcome);
+
+class Publisher : public std::enable_shared_from_this<Publisher> {
+ public:
+  // Called on the publisher's strand when a message is settled. `attempts` counts sends.
+  using Settled = std::function<void(const message::Message&, Outcome, int attempts,
+                                     const std::string& detail)>;
+
+  static std::shared_ptr<Publisher> create(boost::asio::any_io_executor executor,
+                                           transport::Transport& transport, std::string subject,
+                                           Settled settled);
+
+  // Queues a message; thread-safe.
+  void enqueue(message::Message message, DeliveryPolicy policy);
+  // Settles whatever is queued as `stopped` and sends nothing more; thread-safe.
+  void stop();
+
+  const std::string& subject() const { return subject_; }
+  // Messages queued or in flight.
+  size_t pending() const { return pending_.load(); }
+
+ private:
+  struct Item {
+    message::Message message;
+    DeliveryPolicy policy;
+    std::string wire;
+  };
+
+  Publisher(boost::asio::any_io_executor executor, transport::Transport& transport,
+            std::string subject, Settled settled);
+  void sendNext();
+  void attempt();
+  void onTimer(uint64_t generation);
+  void onAnswer(uint64_t generation, const std::string& payload);
+  void settle(Outcome outcome, const std::string& detail);
+
+  boost::asio::strand<boost::asio::any_io_executor> strand_;
+  transport::Transport& transport_;
+  const std::string subject_;
+  Settled settled_;
+  boost::asio::steady_timer timer_;
+  std::deque<Item> queue_;
+  std::unique_ptr<transport::ReplyInbox> inbox_;
+  bool inFlight_ = false;
+  bool stopped_ = false;
+  int attempts_ = 0;
+  uint64_t generation_ = 0;  // tells a stale timer or late answer from the current one
+  std::atomic<size_t> pending_{0};
+};
+
+}  // namespace steward::process

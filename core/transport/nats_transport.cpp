@@ -1,0 +1,227 @@
+#include "core/transport/nats_transport.hpp"
+
+#include <nats/nats.h>
+
+#include <chrono>
+#include <condition_variable>
+
+namespace steward::transport {
+namespace {
+
+std::string statusText(natsStatus s) {
+  std::string text = natsStatus_GetText(s);
+  natsStatus ignored;
+  const char* last = nats_GetLastError(&ignored);
+  if (last != nullptr && *last != '\0') text += std::string(" (") + last + ")";
+  return text;
+}
+
+struct OptionsDeleter {
+  void operator()(natsOptions* o) const { natsOptions_Destroy(o); }
+};
+
+// Owned by the subscription's dispatcher: freed by nats.c's on-complete callback, which runs
+// after the handler returned for the last time, so a late message never sees freed state.
+struct SubscriptionState {
+  Transport::Handler handler;
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool complete = false;
+};
+
+void onMessage(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+  auto* state = static_cast<std::shared_ptr<SubscriptionState>*>(closure);
+  Incoming in;
+  in.subject = natsMsg_GetSubject(msg);
+  if (const char* reply = natsMsg_GetReply(msg)) in.replyTo = reply;
+  in.payload.assign(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg)));
+  const bool noResponders = natsMsg_IsNoResponders(msg);
+  natsMsg_Destroy(msg);
+  // "No responders" is the broker saying nobody listens; the sender's ACK timer handles that.
+  if (noResponders) return;
+  (*state)->handler(std::move(in));
+}
+
+void onComplete(void* closure) {
+  auto* state = static_cast<std::shared_ptr<SubscriptionState>*>(closure);
+  {
+    std::lock_guard lock((*state)->mutex);
+    (*state)->complete = true;
+  }
+  (*state)->cv.notify_all();
+  delete state;
+}
+
+class NatsSubscription : public Subscription {
+ public:
+  NatsSubscription(natsSubscription* sub, std::shared_ptr<SubscriptionState> state)
+      : sub_(sub), state_(std::move(state)) {}
+  ~NatsSubscription() override {
+    if (natsSubscription_Unsubscribe(sub_) == NATS_OK) {
+      std::unique_lock lock(state_->mutex);
+      state_->cv.wait_for(lock, std::chrono::seconds(5), [&] { return state_->complete; });
+    }
+    natsSubscription_Destroy(sub_);
+  }
+
+ private:
+  natsSubscription* sub_;
+  std::shared_ptr<SubscriptionState> state_;
+};
+
+void onDisconnected(natsConnection*, void* closure) {
+  (*static_cast<NatsTransport::StateListener*>(closure))("disconnected from broker");
+}
+void onReconnected(natsConnection*, void* closure) {
+  (*static_cast<NatsTransport::StateListener*>(closure))("reconnected to broker");
+}
+void onConnected(natsConnection*, void* closure) {
+  (*static_cast<NatsTransport::StateListener*>(closure))("connected to broker");
+}
+
+std::string toUrls(const std::string& addresses) {
+  std::string out;
+  size_t start = 0;
+  while (start <= addresses.size()) {
+    size_t end = addresses.find(',', start);
+    if (end == std::string::npos) end = addresses.size();
+    std::string one = addresses.substr(start, end - start);
+    if (!one.empty()) {
+      if (one.find("://") == std::string::npos) one = "nats://" + one;
+      if (!out.empty()) out += ",";
+      out += one;
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<NatsTransport>> NatsTransport::connect(const NatsSettings& settings,
+                                                              StateListener listener) {
+  std::unique_ptr<NatsTransport> t(new NatsTransport());
+  t->listener_ = std::move(listener);
+  if (!t->listener_) t->listener_ = [](const std::string&) {};
+
+  natsOptions* raw = nullptr;
+  if (auto s = natsOptions_Create(&raw); s != NATS_OK) {
+    return Error{"cannot create NATS options: " + statusText(s)};
+  }
+  std::unique_ptr<natsOptions, OptionsDeleter> opts(raw);
+  const std::string urls = toUrls(settings.brokerAddress);
+  natsStatus s = natsOptions_SetURL(opts.get(), urls.c_str());
+  if (s == NATS_OK && !settings.clientName.empty()) {
+    s = natsOptions_SetName(opts.get(), settings.clientName.c_str());
+  }
+  if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts.get(), -1);
+  if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts.get(), settings.reconnectWaitMs);
+  // Replies and ACKs are published from callbacks; without this each waits for the flusher.
+  if (s == NATS_OK) s = natsOptions_SetSendAsap(opts.get(), true);
+  if (s == NATS_OK) {
+    s = natsOptions_SetRetryOnFailedConnect(opts.get(), true, onConnected, &t->listener_);
+  }
+  if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(opts.get(), onDisconnected, &t->listener_);
+  if (s == NATS_OK) s = natsOptions_SetReconnectedCB(opts.get(), onReconnected, &t->listener_);
+  if (s != NATS_OK) return Error{"invalid broker settings \"" + urls + "\": " + statusText(s)};
+
+  s = natsConnection_Connect(&t->conn_, opts.get());
+  if (s == NATS_NOT_YET_CONNECTED) {
+    t->listener_("broker " + urls + " not reachable yet; retrying in the background");
+  } else if (s != NATS_OK) {
+    return Error{"cannot connect to broker " + urls + ": " + statusText(s)};
+  } else {
+    t->listener_("connected to broker " + urls);
+  }
+
+  natsInbox* inbox = nullptr;
+  if (natsInbox_Create(&inbox) != NATS_OK) return Error{"cannot create a NATS inbox"};
+  t->inboxPrefix_ = std::string(inbox) + ".";
+  natsInbox_Destroy(inbox);
+  NatsTransport* self = t.get();
+  auto sub = t->subscribe(t->inboxPrefix_ + "*", [self](Incoming in) {
+    self->onInboxMessage(in.subject, std::move(in.payload));
+  });
+  if (!sub) return sub.error();
+  t->inboxSub_ = std::move(sub).value();
+  return t;
+}
+
+NatsTransport::~NatsTransport() {
+  inboxSub_.reset();
+  if (conn_ != nullptr) {
+    natsConnection_Close(conn_);
+    natsConnection_Destroy(conn_);
+  }
+}
+
+Status NatsTransport::publish(const std::string& subject, std::string_view payload,
+                              const std::string& replyTo) {
+  natsStatus s;
+  if (replyTo.empty()) {
+    s = natsConnection_Publish(conn_, subject.c_str(), payload.data(),
+                               static_cast<int>(payload.size()));
+  } else {
+    s = natsConnection_PublishRequest(conn_, subject.c_str(), replyTo.c_str(), payload.data(),
+                                      static_cast<int>(payload.size()));
+  }
+  if (s != NATS_OK) return Error{"publish on " + subject + " failed: " + statusText(s)};
+  return {};
+}
+
+Result<std::unique_ptr<Subscription>> NatsTransport::subscribe(const std::string& subject,
+                                                               Handler handler) {
+  auto state = std::make_shared<SubscriptionState>();
+  state->handler = std::move(handler);
+  auto* closure = new std::shared_ptr<SubscriptionState>(state);
+  natsSubscription* sub = nullptr;
+  natsStatus s = natsConnection_Subscribe(&sub, conn_, subject.c_str(), onMessage, closure);
+  if (s != NATS_OK) {
+    delete closure;
+    return Error{"cannot subscribe to " + subject + ": " + statusText(s)};
+  }
+  // Generous pending limits: a node that was offline may receive a burst.
+  natsSubscription_SetPendingLimits(sub, 1000000, 512 * 1024 * 1024);
+  if (natsSubscription_SetOnCompleteCB(sub, onComplete, closure) != NATS_OK) {
+    natsSubscription_Unsubscribe(sub);
+    natsSubscription_Destroy(sub);
+    return Error{"cannot watch subscription " + subject};
+  }
+  return std::unique_ptr<Subscription>(new NatsSubscription(sub, std::move(state)));
+}
+
+std::unique_ptr<ReplyInbox> NatsTransport::openInbox(ReplyHandler handler) {
+  std::string token = std::to_string(nextInbox_++);
+  {
+    std::lock_guard lock(inboxMutex_);
+    inboxes_.emplace(token, std::move(handler));
+  }
+  return std::make_unique<ReplyInbox>(inboxPrefix_ + token, [this, token] {
+    std::lock_guard lock(inboxMutex_);
+    inboxes_.erase(token);
+  });
+}
+
+void NatsTransport::onInboxMessage(const std::string& subject, std::string payload) {
+  if (subject.size() <= inboxPrefix_.size()) return;
+  const std::string_view token = std::string_view(subject).substr(inboxPrefix_.size());
+  ReplyHandler handler;
+  {
+    std::lock_guard lock(inboxMutex_);
+    auto it = inboxes_.find(token);
+    if (it == inboxes_.end()) return;  // a late answer for a message already settled
+    handler = it->second;
+  }
+  handler(std::move(payload));
+}
+
+size_t NatsTransport::maxPayload() const {
+  const int64_t n = natsConnection_GetMaxPayload(conn_);
+  return n > 0 ? static_cast<size_t>(n) : 1024 * 1024;
+}
+
+bool NatsTransport::connected() const {
+  return natsConnection_Status(conn_) == NATS_CONN_STATUS_CONNECTED;
+}
+
+}  // namespace steward::transport

@@ -1,0 +1,57 @@
+// Transport over a NATS broker with nats.c.
+#pragma once
+
+#include "core/transport/transport.hpp"
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+
+struct __natsConnection;
+struct __natsSubscription;
+
+namespace steward::transport {
+
+struct NatsSettings {
+  // "host:port" or a nats:// URL; several may be given comma separated.
+  std::string brokerAddress = "127.0.0.1:4222";
+  std::string clientName;
+  // Wait between reconnect attempts. Reconnects go on forever.
+  int reconnectWaitMs = 1000;
+};
+
+class NatsTransport : public Transport {
+ public:
+  using StateListener = std::function<void(const std::string& event)>;
+
+  // Starts connecting. Returns at once when the broker is not up yet: the client keeps trying in
+  // the background for ever, and subscriptions and publishes are sent once it is connected.
+  static Result<std::unique_ptr<NatsTransport>> connect(const NatsSettings& settings,
+                                                        StateListener listener);
+  ~NatsTransport() override;
+
+  Status publish(const std::string& subject, std::string_view payload,
+                 const std::string& replyTo = {}) override;
+  Result<std::unique_ptr<Subscription>> subscribe(const std::string& subject,
+                                                  Handler handler) override;
+  std::unique_ptr<ReplyInbox> openInbox(ReplyHandler handler) override;
+  size_t maxPayload() const override;
+
+  bool connected() const;
+
+ private:
+  NatsTransport() = default;
+  void onInboxMessage(const std::string& subject, std::string payload);
+
+  __natsConnection* conn_ = nullptr;
+  StateListener listener_;
+  std::string inboxPrefix_;  // "_INBOX.<nuid>." — one wildcard subscription serves every inbox
+  std::unique_ptr<Subscription> inboxSub_;
+  std::mutex inboxMutex_;
+  std::map<std::string, ReplyHandler, std::less<>> inboxes_;
+  std::atomic<uint64_t> nextInbox_{1};
+};
+
+}  // namespace steward::transport

@@ -1,0 +1,89 @@
+// REQHello: nodes say hello to central every startPubREQHello seconds. Central keeps the time it
+// last heard from each node in <subscribersDataFolder>/hello-messages/last-seen.json:
+//   {"ship1": {"lastSeen": "2026-11-24T21:30:05Z", "unixSeconds": 1795987805}, ...}
+#include <steward/plugin.hpp>
+#include <steward/util.hpp>
+
+#include <rapidjson/document.h>
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+class Hello {
+ public:
+  Hello(steward::sdk::Host host, std::string_view) : host_(host) {}
+
+  steward::sdk::Status handle(const steward::sdk::Request& req, steward::sdk::Call&) {
+    const fs::path file = fs::path(std::string(req.dataFolder())) / "hello-messages" / "last-seen.json";
+    if (!loaded_) load(file);
+    lastSeen_[std::string(req.fromNode())] = std::chrono::duration_cast<std::chrono::seconds>(
+        std::chrono::system_clock::now().time_since_epoch()).count();
+    return save(file);
+  }
+
+ private:
+  // Keeps what an earlier run recorded; a damaged file is logged and started afresh.
+  void load(const fs::path& file) {
+    loaded_ = true;
+    std::ifstream in(file);
+    if (!in) return;
+    std::stringstream text;
+    text << in.rdbuf();
+    rapidjson::Document doc;
+    doc.Parse(text.str().c_str());
+    if (doc.HasParseError() || !doc.IsObject()) {
+      host_.warning("ignoring damaged " + file.string());
+      return;
+    }
+    for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
+      if (it->value.IsObject() && it->value.HasMember("unixSeconds") &&
+          it->value["unixSeconds"].IsInt64()) {
+        lastSeen_[it->name.GetString()] = it->value["unixSeconds"].GetInt64();
+      }
+    }
+  }
+
+  // Written to a temporary file and renamed, so a reader never sees half a file.
+  steward::sdk::Status save(const fs::path& file) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buffer);
+    w.StartObject();
+    for (const auto& [node, seconds] : lastSeen_) {
+      w.Key(node.c_str());
+      w.StartObject();
+      w.Key("lastSeen");
+      w.String(steward::sdk::utcTimestamp(std::chrono::system_clock::time_point{std::chrono::seconds{seconds}}).c_str());
+      w.Key("unixSeconds");
+      w.Int64(seconds);
+      w.EndObject();
+    }
+    w.EndObject();
+    std::string content(buffer.GetString(), buffer.GetSize());
+    content.push_back('\n');
+    const fs::path tmp = file.string() + ".tmp";
+    if (auto s = steward::sdk::writeFile(tmp, content, false); !s.isOk()) return s;
+    std::error_code ec;
+    fs::rename(tmp, file, ec);
+    if (ec) return steward::sdk::Status::error("cannot replace " + file.string() + ": " + ec.message());
+    return steward::sdk::Status::ok();
+  }
+
+  steward::sdk::Host host_;
+  bool loaded_ = false;
+  std::map<std::string, int64_t> lastSeen_;
+};
+
+}  // namespace
+
+STEWARD_PLUGIN(Hello, "hello", "1.0.0",
+               steward::sdk::event("REQHello", steward::sdk::Delivery::nack))

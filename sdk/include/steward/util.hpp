@@ -1,0 +1,53 @@
+// steward SDK: small helpers for plugins (header-only, standard library only).
+#pragma once
+
+#include <steward/plugin.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace steward::sdk {
+
+// "2026-11-24T21:30:05Z" for the given time (default: now), UTC.
+inline std::string utcTimestamp(
+    std::chrono::system_clock::time_point when = std::chrono::system_clock::now()) {
+  const std::time_t t = std::chrono::system_clock::to_time_t(when);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// Writes `bytes` to `path`, creating its folder. append=false replaces the file's content.
+// Refuses to follow a symbolic link at the last component.
+inline Status writeFile(const std::filesystem::path& path, std::string_view bytes, bool append) {
+  std::error_code ec;
+  std::filesystem::create_directories(path.parent_path(), ec);
+  if (ec) return Status::error("cannot create folder " + path.parent_path().string() + ": " + ec.message());
+  const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (append ? O_APPEND : O_TRUNC);
+  const int fd = ::open(path.c_str(), flags, 0640);
+  if (fd < 0) return Status::error("cannot open " + path.string() + ": " + std::strerror(errno));
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const std::string why = std::strerror(errno);
+      ::close(fd);
+      return Status::error("cannot write " + path.string() + ": " + why);
+    }
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  if (::close(fd) != 0) return Status::error("cannot close " + path.string() + ": " + std::strerror(errno));
+  return Status::ok();
+}
+
+}  // namespace steward::sdk
