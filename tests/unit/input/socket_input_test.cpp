@@ -1,0 +1,103 @@
+#include "core/input/socket_input.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <gtest/gtest.h>
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+using namespace steward;
+using steward::input::completeJson;
+
+TEST(CompleteJson, WaitsForTheWholeArray) {
+  EXPECT_FALSE(completeJson(""));
+  EXPECT_FALSE(completeJson("["));
+  EXPECT_FALSE(completeJson("[{\"toNode\": \"sh"));
+  EXPECT_FALSE(completeJson("[{\"a\":1},"));
+  EXPECT_TRUE(completeJson("[{\"a\":1}]"));
+  EXPECT_TRUE(completeJson("[{\"a\":\"]\"}]\n"));
+}
+
+TEST(CompleteJson, AnErrorBeforeTheEndIsCompleteSoItGetsReported) {
+  EXPECT_TRUE(completeJson("[{\"a\" 1}]"));
+  EXPECT_TRUE(completeJson("x"));
+}
+
+TEST(AnswerLine, ListsIdsOrTheError) {
+  EXPECT_EQ(input::answerLine(std::vector<uint64_t>{1, 2}), R"({"ok":true,"ids":[1,2]})");
+  EXPECT_EQ(input::answerLine(Result<std::vector<uint64_t>>(Error{"message 0: bad \"x\""})),
+            R"({"ok":false,"error":"message 0: bad \"x\""})");
+}
+
+namespace {
+
+// Sends `input` over the socket, optionally half-closing, and returns the answer.
+std::string roundTrip(const std::filesystem::path& path, const std::string& input, bool halfClose) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return "connect failed";
+  }
+  (void)::write(fd, input.data(), input.size());
+  if (halfClose) ::shutdown(fd, SHUT_WR);
+  std::string answer;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) answer.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return answer;
+}
+
+class SocketInputTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("sock-test-" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir_);
+    input_ = std::make_unique<input::SocketInput>(io_, dir_ / "steward.sock",
+                                                  [this](std::string_view in) {
+                                                    received_.emplace_back(in);
+                                                    return std::string("answer ") +
+                                                           std::to_string(received_.size());
+                                                  });
+    ASSERT_TRUE(input_->start().ok());
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  void TearDown() override {
+    io_.stop();
+    thread_.join();
+    input_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  boost::asio::io_context io_;
+  std::filesystem::path dir_;
+  std::unique_ptr<input::SocketInput> input_;
+  std::vector<std::string> received_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+TEST_F(SocketInputTest, AnswersWhenTheClientHalfCloses) {
+  EXPECT_EQ(roundTrip(dir_ / "steward.sock", "[1", true), "answer 1\n");
+  ASSERT_EQ(received_.size(), 1u);
+  EXPECT_EQ(received_[0], "[1");
+}
+
+TEST_F(SocketInputTest, AnswersAsSoonAsAWholeArrayArrivedLikeNcWithoutHalfClose) {
+  EXPECT_EQ(roundTrip(dir_ / "steward.sock", "[{\"a\":1}]\n", false), "answer 1\n");
+  EXPECT_EQ(roundTrip(dir_ / "steward.sock", "[]", false), "answer 2\n");
+}
+
+TEST_F(SocketInputTest, SocketIsForOwnerAndGroupOnly) {
+  struct stat st {};
+  ASSERT_EQ(::stat((dir_ / "steward.sock").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0660);
+}

@@ -1,0 +1,246 @@
+#include "core/message/codec.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+using namespace steward::message;
+
+namespace {
+
+// The spec's methods, as the plugins describe them.
+class SpecMethods : public MethodCatalog {
+ public:
+  SpecMethods() {
+    for (const char* m : {"REQCliCommand", "REQnCliCommand", "REQnCliCommandCont", "REQTailFile",
+                          "REQHttpGet", "REQOpCommand", "REQPing", "REQPong"}) {
+      add(m, Kind::CommandACK, false);
+    }
+    for (const char* m : {"REQToFile", "REQToFileAppend", "REQToConsole"}) {
+      add(m, Kind::CommandACK, true);
+    }
+    add("REQHello", Kind::EventNACK, false);
+    add("REQErrorLog", Kind::EventACK, false);
+  }
+  const MethodInfo* find(std::string_view method) const override {
+    auto it = methods_.find(std::string(method));
+    return it == methods_.end() ? nullptr : &it->second;
+  }
+
+ private:
+  void add(const char* name, Kind kind, bool reply) {
+    methods_[name] = MethodInfo{name, kind, true, reply, "test"};
+  }
+  std::map<std::string, MethodInfo> methods_;
+};
+
+std::string readFile(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string errorOf(std::string_view json) {
+  auto batch = decodeInput(json);
+  if (!batch) return batch.error().message;
+  SpecMethods methods;
+  for (size_t i = 0; i < batch->size(); ++i) {
+    if (auto s = validate((*batch)[i], methods); !s) {
+      return "message " + std::to_string(i) + ": " + s.error().message;
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(InputDecoding, EverySpecExampleIsAcceptedVerbatim) {
+  int seen = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(STEWARD_EXAMPLE_MESSAGES)) {
+    ++seen;
+    EXPECT_EQ(errorOf(readFile(entry.path())), "") << entry.path();
+  }
+  EXPECT_GE(seen, 9);
+}
+
+TEST(InputDecoding, ReadsEveryField) {
+  auto batch = decodeInput(readFile(std::string(STEWARD_EXAMPLE_MESSAGES) + "/cli-command.json"));
+  ASSERT_TRUE(batch.ok()) << batch.error().message;
+  ASSERT_EQ(batch->size(), 1u);
+  const Message& m = batch->front();
+  EXPECT_EQ(m.directory, "cli_command__result");
+  EXPECT_EQ(m.fileName, "some-file-name.result");
+  EXPECT_EQ(m.toNode, "ship1");
+  EXPECT_EQ(m.data, (std::vector<std::string>{"bash", "-c", "sleep 5 & tree ./"}));
+  EXPECT_EQ(m.method, "REQCliCommand");
+  EXPECT_EQ(m.replyMethod, "REQToFileAppend");
+  EXPECT_EQ(m.ackTimeout, 5);
+  EXPECT_EQ(m.retries, 3);
+  EXPECT_EQ(m.replyAckTimeout, 5);
+  EXPECT_EQ(m.replyRetries, 3);
+  EXPECT_EQ(m.methodTimeout, 10);
+}
+
+TEST(InputDecoding, KeysDifferingOnlyInCaseAreTheSpecField) {
+  auto batch = decodeInput(R"([{"toNode":"a","method":"REQCliCommand","MethodTimeout":7}])");
+  ASSERT_TRUE(batch.ok());
+  EXPECT_EQ(batch->front().methodTimeout, 7);
+}
+
+TEST(InputDecoding, OperationIsKeptAsJson) {
+  auto batch = decodeInput(
+      readFile(std::string(STEWARD_EXAMPLE_MESSAGES) + "/opcommand-start.json"));
+  ASSERT_TRUE(batch.ok());
+  EXPECT_EQ(batch->front().operation,
+            R"({"opCmd":"startProc","opArg":{"method":"REQHttpGet","allowedNodes":["central","node1"]}})");
+}
+
+TEST(InputValidation, MalformedJsonSaysWhere) {
+  EXPECT_EQ(errorOf(R"([{"toNode": "ship1",])").rfind("malformed JSON at byte", 0), 0u);
+}
+
+TEST(InputValidation, InputMustBeAnArrayOfObjects) {
+  EXPECT_EQ(errorOf(R"({"toNode":"ship1"})"), "input must be a JSON array of messages");
+  EXPECT_EQ(errorOf(R"([1])"), "message 0: must be a JSON object");
+}
+
+TEST(InputValidation, UnknownMethodNamesIndexAndField) {
+  EXPECT_EQ(errorOf(R"([{"toNode":"ship1","method":"REQCliCommand","data":["true"]},
+                       {"toNode":"ship1","method":"REQNoSuch"}])"),
+            "message 1: field \"method\": unknown method \"REQNoSuch\"");
+}
+
+TEST(InputValidation, MissingMethodIsRefused) {
+  EXPECT_EQ(errorOf(R"([{"toNode":"ship1"}])"), "message 0: field \"method\": is missing");
+}
+
+TEST(InputValidation, MissingToNodeAndToNodesIsRefused) {
+  EXPECT_EQ(errorOf(R"([{"method":"REQCliCommand"}])"),
+            "message 0: field \"toNode\": is missing, and so is toNodes: a message needs a "
+            "receiver");
+  EXPECT_EQ(errorOf(R"([{"toNode":"","toNodes":[],"method":"REQCliCommand"}])").find("toNode"),
+            std::string("message 0: field \"").size());
+}
+
+TEST(InputValidation, WrongTypesNameTheField) {
+  EXPECT_EQ(errorOf(R"([{"toNode":1,"method":"REQCliCommand"}])"),
+            "message 0: field \"toNode\": must be a string");
+  EXPECT_EQ(errorOf(R"([{"toNode":"a","method":"REQCliCommand","data":"ls"}])"),
+            "message 0: field \"data\": must be an array of strings");
+  EXPECT_EQ(errorOf(R"([{"toNode":"a","method":"REQCliCommand","data":["ls",2]}])"),
+            "message 0: field \"data\": element 1 must be a string");
+  EXPECT_EQ(errorOf(R"([{"toNode":"a","method":"REQCliCommand","retries":"3"}])"),
+            "message 0: field \"retries\": must be a non-negative integer");
+  EXPECT_EQ(errorOf(R"([{"toNode":"a","method":"REQCliCommand","ACKTimeout":1.5}])"),
+            "message 0: field \"ACKTimeout\": must be a non-negative integer");
+  EXPECT_EQ(errorOf(R"([{"toNode":"a","method":"REQCliCommand","operation":"ps"}])"),
+            "message 0: field \"operation\": must be an object");
+}
+
+TEST(InputValidation, NegativeTimeoutsAreRefused) {
+  EXPECT_EQ(errorOf(R"([{"toNode":"a","method":"REQCliCommand","methodTimeout":-1}])"),
+            "message 0: field \"methodTimeout\": must not be negative, got -1");
+  EXPECT_EQ(errorOf(R"([{"toNode":"a","method":"REQCliCommand","replyACKTimeout":-5}])"),
+            "message 0: field \"replyACKTimeout\": must not be negative, got -5");
+}
+
+TEST(InputValidation, ZeroAckTimeoutIsRefused) {
+  EXPECT_NE(errorOf(R"([{"toNode":"a","method":"REQCliCommand","ACKTimeout":0}])"), "");
+}
+
+TEST(InputValidation, OversizeFieldsAreRefused) {
+  const std::string longName(300, 'x');
+  EXPECT_EQ(errorOf(R"([{"toNode":"a","method":"REQCliCommand","fileName":")" + longName + "\"}]"),
+            "message 0: field \"fileName\": is longer than 255 characters");
+  const std::string big(1024 * 1024, 'x');
+  EXPECT_EQ(errorOf(R"([{"toNode":"a","method":"REQCliCommand","data":[")" + big + "\"]}]"),
+            "message 0: field \"data\": element 0 is too long");
+  EXPECT_NE(errorOf(R"([{"toNode":"a","method":"REQCliCommand","retries":100000000}])"), "");
+}
+
+TEST(InputValidation, UnknownFieldIsRefusedByName) {
+  EXPECT_EQ(errorOf(R"([{"toNode":"a","method":"REQCliCommand","retires":3}])"),
+            "message 0: unknown field \"retires\"");
+}
+
+TEST(InputValidation, FieldsANodeSetsAreRefused) {
+  EXPECT_EQ(errorOf(R"([{"toNode":"a","method":"REQCliCommand","fromNode":"central"}])"),
+            "message 0: field \"fromNode\" is set by the sending node, not by input");
+}
+
+TEST(InputValidation, DotDotDirectoryIsRefused) {
+  EXPECT_EQ(errorOf(R"([{"toNode":"a","method":"REQCliCommand","directory":"../etc"}])"),
+            "message 0: field \"directory\": \"../etc\" contains \"..\"; a directory must stay "
+            "inside the data folder");
+}
+
+TEST(InputValidation, BadNodeNamesAreRefused) {
+  EXPECT_NE(errorOf(R"([{"toNode":"ship 1","method":"REQCliCommand"}])"), "");
+  EXPECT_EQ(errorOf(R"([{"toNodes":["ok","a.>"],"method":"REQCliCommand"}])")
+                .rfind("message 0: field \"toNodes\": element 1:", 0),
+            0u);
+}
+
+TEST(InputValidation, ReplyMethodMustBeAReplyMethod) {
+  EXPECT_EQ(errorOf(R"([{"toNode":"a","method":"REQCliCommand","replyMethod":"REQCliCommand"}])"),
+            "message 0: field \"replyMethod\": \"REQCliCommand\" is not a reply method (e.g. "
+            "REQToFileAppend)");
+  EXPECT_EQ(errorOf(R"([{"toNode":"a","method":"REQCliCommand","replyMethod":"REQNope"}])"),
+            "message 0: field \"replyMethod\": unknown method \"REQNope\"");
+}
+
+TEST(InputValidation, BatchLimitIsEnforced) {
+  Limits limits;
+  limits.maxBatchMessages = 2;
+  auto batch = decodeInput(R"([{"toNode":"a"},{"toNode":"a"},{"toNode":"a"}])", limits);
+  ASSERT_FALSE(batch.ok());
+  EXPECT_EQ(batch.error().message, "input holds more than 2 messages");
+}
+
+TEST(Wire, RoundTripsEveryField) {
+  Message m;
+  m.id = 42;
+  m.fromNode = "central";
+  m.createdUnixMs = 1234;
+  m.toNode = "ship1";
+  m.data = {"bash", "-c", std::string("a\0b", 3)};
+  m.method = "REQCliCommand";
+  m.replyMethod = "REQToFile";
+  m.ackTimeout = 5;
+  m.retries = 0;
+  m.replyAckTimeout = 6;
+  m.replyRetries = 7;
+  m.methodTimeout = 8;
+  m.directory = "d";
+  m.fileName = "f";
+  m.operation = R"({"opCmd":"ps"})";
+  m.isReply = true;
+  m.requestId = 41;
+  m.requestMethod = "REQCliCommand";
+  m.requestError = "exit status 1";
+  auto back = decodeWire(encodeWire(m));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->id, 42u);
+  EXPECT_EQ(back->fromNode, "central");
+  EXPECT_EQ(back->createdUnixMs, 1234);
+  EXPECT_EQ(back->data, m.data);
+  EXPECT_EQ(back->replyMethod, "REQToFile");
+  EXPECT_EQ(back->retries, 0);
+  EXPECT_EQ(back->methodTimeout, 8);
+  EXPECT_EQ(back->operation, m.operation);
+  EXPECT_TRUE(back->isReply);
+  EXPECT_EQ(back->requestId, 41u);
+  EXPECT_EQ(back->requestError, "exit status 1");
+}
+
+TEST(Wire, RefusesMessagesWithoutSenderOrId) {
+  EXPECT_FALSE(decodeWire(R"({"toNode":"a","method":"REQCliCommand","fromNode":"b"})").ok());
+  EXPECT_FALSE(decodeWire(R"({"id":1,"toNode":"a","method":"REQCliCommand"})").ok());
+  EXPECT_FALSE(decodeWire(R"({"id":1,"fromNode":"b","toNode":"a","method":"REQCliCommand",
+                               "directory":"../x"})").ok());
+  EXPECT_FALSE(decodeWire("not json").ok());
+}

@@ -1,0 +1,90 @@
+#include "tests/unit/plugins/plugin_fixture.hpp"
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+using namespace steward::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+class FilePluginTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("file-test-" + std::to_string(getpid()) + "-" +
+                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  static std::string read(const fs::path& p) {
+    std::ifstream in(p);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+  TestRequest req(const std::string& method, std::vector<std::string> data) {
+    TestRequest r{method, std::move(data)};
+    r.fromNode = "ship1";
+    r.toNode = "central";
+    r.directory = "/results/cli";
+    r.fileName = "out.log";
+    r.dataFolder = dir_;
+    return r;
+  }
+  fs::path dir_;
+  PluginFixture f_;
+};
+
+}  // namespace
+
+TEST_F(FilePluginTest, AppendWritesUnderDataFolderDirectoryAndNode) {
+  ASSERT_TRUE(f_.run(req("REQToFileAppend", {"first\n"})).ok);
+  ASSERT_TRUE(f_.run(req("REQToFileAppend", {"second"})).ok);
+  EXPECT_EQ(read(dir_ / "results/cli/ship1/out.log"), "first\nsecond\n");
+}
+
+TEST_F(FilePluginTest, ToFileReplacesTheContent) {
+  ASSERT_TRUE(f_.run(req("REQToFile", {"old\n"})).ok);
+  ASSERT_TRUE(f_.run(req("REQToFile", {"new\n"})).ok);
+  EXPECT_EQ(read(dir_ / "results/cli/ship1/out.log"), "new\n");
+}
+
+TEST_F(FilePluginTest, TheRequestsErrorIsWrittenToo) {
+  auto r = req("REQToFileAppend", {""});
+  r.requestError = "exit status 2";
+  ASSERT_TRUE(f_.run(r).ok);
+  EXPECT_NE(read(dir_ / "results/cli/ship1/out.log").find("exit status 2"), std::string::npos);
+}
+
+TEST_F(FilePluginTest, ASymlinkAtTheTargetIsNotFollowed) {
+  fs::create_directories(dir_ / "results/cli/ship1");
+  fs::create_symlink("/etc/hostname", dir_ / "results/cli/ship1/out.log");
+  auto r = f_.run(req("REQToFile", {"x"}));
+  EXPECT_FALSE(r.ok);
+}
+
+TEST_F(FilePluginTest, ErrorLogAppendsOneLinePerErrorWithTheNode) {
+  auto r = req("REQErrorLog", {"first\nerror", "more"});
+  ASSERT_TRUE(f_.run(r).ok);
+  ASSERT_TRUE(f_.run(r).ok);
+  const std::string log = read(dir_ / "errorLog/errors.log");
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 2);
+  EXPECT_NE(log.find("ship1: first error more\n"), std::string::npos) << log;
+}
+
+TEST_F(FilePluginTest, HelloKeepsTheLastSeenTimePerNode) {
+  ASSERT_TRUE(f_.run(req("REQHello", {"ship1"})).ok);
+  auto other = req("REQHello", {"ship2"});
+  other.fromNode = "ship2";
+  ASSERT_TRUE(f_.run(other).ok);
+  const std::string seen = read(dir_ / "hello-messages/last-seen.json");
+  EXPECT_NE(seen.find("\"ship1\""), std::string::npos) << seen;
+  EXPECT_NE(seen.find("\"ship2\""), std::string::npos) << seen;
+  EXPECT_NE(seen.find("lastSeen"), std::string::npos) << seen;
+}

@@ -1,0 +1,189 @@
+#include "core/process/publisher.hpp"
+
+#include "core/message/codec.hpp"
+#include "core/process/ack.hpp"
+#include "tests/unit/process/mock_transport.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+using namespace steward;
+using namespace steward::process;
+using ::testing::_;
+using ::testing::Invoke;
+using ::testing::Return;
+
+namespace {
+
+struct Settlement {
+  uint64_t id;
+  Outcome outcome;
+  int attempts;
+  std::string detail;
+};
+
+class PublisherTest : public ::testing::Test {
+ protected:
+  std::shared_ptr<Publisher> makePublisher() {
+    return Publisher::create(io_.get_executor(), transport_, "ship1.REQCliCommand.CommandACK",
+                             [this](const message::Message& m, Outcome o, int attempts,
+                                    const std::string& detail) {
+                               settled_.push_back({m.id, o, attempts, detail});
+                             });
+  }
+  static message::Message msg(uint64_t id) {
+    message::Message m;
+    m.id = id;
+    m.fromNode = "central";
+    m.toNode = "ship1";
+    m.method = "REQCliCommand";
+    return m;
+  }
+  static DeliveryPolicy ack(int retries, int timeoutMs = 20) {
+    return DeliveryPolicy{true, std::chrono::milliseconds(timeoutMs), retries};
+  }
+  // Runs the io_context until `done` holds or two seconds pass.
+  template <class Pred>
+  void runUntil(Pred done) {
+    for (int i = 0; i < 400 && !done(); ++i) io_.run_for(std::chrono::milliseconds(5));
+  }
+
+  boost::asio::io_context io_;
+  ::testing::StrictMock<steward::testing::MockTransport> transport_;
+  std::vector<Settlement> settled_;
+};
+
+}  // namespace
+
+TEST_F(PublisherTest, GivesUpAfterExactlyRetriesPlusOneSends) {
+  EXPECT_CALL(transport_, publish("ship1.REQCliCommand.CommandACK", _, _))
+      .Times(4)
+      .WillRepeatedly(Return(Status{}));
+  auto p = makePublisher();
+  p->enqueue(msg(1), ack(3));
+  runUntil([&] { return !settled_.empty(); });
+  ASSERT_EQ(settled_.size(), 1u);
+  EXPECT_EQ(settled_[0].outcome, Outcome::givenUp);
+  EXPECT_EQ(settled_[0].attempts, 4);
+  EXPECT_EQ(p->pending(), 0u);
+  EXPECT_EQ(transport_.openInboxes(), 0u);
+}
+
+TEST_F(PublisherTest, AnAckSettlesTheMessageAndStopsResending) {
+  std::vector<std::string> inboxes;
+  EXPECT_CALL(transport_, publish(_, _, _))
+      .Times(2)
+      .WillRepeatedly(Invoke([&](const std::string&, std::string_view, const std::string& reply) {
+        inboxes.push_back(reply);
+        return Status{};
+      }));
+  auto p = makePublisher();
+  p->enqueue(msg(7), ack(5));
+  runUntil([&] { return inboxes.size() == 2; });
+  ASSERT_EQ(inboxes.size(), 2u);
+  EXPECT_EQ(inboxes[0], inboxes[1]) << "a resend keeps the message's own inbox";
+  ASSERT_TRUE(transport_.answer(inboxes[1], encodeAck(Ack{true, {}})));
+  runUntil([&] { return !settled_.empty(); });
+  ASSERT_EQ(settled_.size(), 1u);
+  EXPECT_EQ(settled_[0].id, 7u);
+  EXPECT_EQ(settled_[0].outcome, Outcome::delivered);
+  EXPECT_EQ(settled_[0].attempts, 2);
+  io_.run_for(std::chrono::milliseconds(100));  // no further sends (Times(2) checks)
+}
+
+TEST_F(PublisherTest, ARefusalStopsRetriesAndCarriesTheReason) {
+  std::string inbox;
+  EXPECT_CALL(transport_, publish(_, _, _))
+      .WillOnce(Invoke([&](const std::string&, std::string_view, const std::string& reply) {
+        inbox = reply;
+        return Status{};
+      }));
+  auto p = makePublisher();
+  p->enqueue(msg(3), ack(10, 1000));
+  runUntil([&] { return !inbox.empty(); });
+  transport_.answer(inbox, encodeAck(Ack{false, "central is not allowed"}));
+  runUntil([&] { return !settled_.empty(); });
+  ASSERT_EQ(settled_.size(), 1u);
+  EXPECT_EQ(settled_[0].outcome, Outcome::refused);
+  EXPECT_EQ(settled_[0].detail, "central is not allowed");
+}
+
+TEST_F(PublisherTest, GarbageOnTheInboxIsNotAnAck) {
+  std::string inbox;
+  EXPECT_CALL(transport_, publish(_, _, _))
+      .Times(2)
+      .WillRepeatedly(Invoke([&](const std::string&, std::string_view, const std::string& reply) {
+        inbox = reply;
+        return Status{};
+      }));
+  auto p = makePublisher();
+  p->enqueue(msg(3), ack(1, 50));
+  runUntil([&] { return !inbox.empty(); });
+  transport_.answer(inbox, "");
+  transport_.answer(inbox, "{\"no\":1}");
+  runUntil([&] { return !settled_.empty(); });
+  ASSERT_EQ(settled_.size(), 1u);
+  EXPECT_EQ(settled_[0].outcome, Outcome::givenUp);
+}
+
+TEST_F(PublisherTest, MessagesGoOutOneAtATimeInQueueOrder) {
+  std::vector<uint64_t> sentIds;
+  std::vector<std::string> inboxes;
+  EXPECT_CALL(transport_, publish(_, _, _))
+      .WillRepeatedly(
+          Invoke([&](const std::string&, std::string_view payload, const std::string& reply) {
+            sentIds.push_back(message::decodeWire(payload)->id);
+            inboxes.push_back(reply);
+            return Status{};
+          }));
+  auto p = makePublisher();
+  for (uint64_t id = 1; id <= 3; ++id) p->enqueue(msg(id), ack(0, 1000));
+  for (uint64_t id = 1; id <= 3; ++id) {
+    runUntil([&] { return sentIds.size() == id; });
+    io_.run_for(std::chrono::milliseconds(20));
+    ASSERT_EQ(sentIds.size(), id) << "the next message went out before the ACK";
+    transport_.answer(inboxes.back(), encodeAck(Ack{true, {}}));
+  }
+  runUntil([&] { return settled_.size() == 3; });
+  EXPECT_EQ(sentIds, (std::vector<uint64_t>{1, 2, 3}));
+  ASSERT_EQ(settled_.size(), 3u);
+  for (const auto& s : settled_) EXPECT_EQ(s.outcome, Outcome::delivered);
+}
+
+TEST_F(PublisherTest, NackKindsArePublishedOnceWithoutInbox) {
+  EXPECT_CALL(transport_, publish(_, _, std::string())).Times(2).WillRepeatedly(Return(Status{}));
+  auto p = makePublisher();
+  p->enqueue(msg(1), DeliveryPolicy{false, std::chrono::milliseconds(10), 5});
+  p->enqueue(msg(2), DeliveryPolicy{false, std::chrono::milliseconds(10), 5});
+  runUntil([&] { return settled_.size() == 2; });
+  ASSERT_EQ(settled_.size(), 2u);
+  EXPECT_EQ(settled_[0].outcome, Outcome::delivered);
+  EXPECT_EQ(settled_[1].attempts, 1);
+}
+
+TEST_F(PublisherTest, AFailedPublishCountsAsASendWithoutAck) {
+  EXPECT_CALL(transport_, publish(_, _, _))
+      .Times(3)
+      .WillRepeatedly(Return(Status{Error{"buffer full"}}));
+  auto p = makePublisher();
+  p->enqueue(msg(1), ack(2));
+  runUntil([&] { return !settled_.empty(); });
+  ASSERT_EQ(settled_.size(), 1u);
+  EXPECT_EQ(settled_[0].outcome, Outcome::givenUp);
+  EXPECT_EQ(settled_[0].attempts, 3);
+}
+
+TEST_F(PublisherTest, StopSettlesWhatIsQueuedAsStopped) {
+  EXPECT_CALL(transport_, publish(_, _, _)).WillRepeatedly(Return(Status{}));
+  auto p = makePublisher();
+  p->enqueue(msg(1), ack(100, 1000));
+  p->enqueue(msg(2), ack(100, 1000));
+  io_.run_for(std::chrono::milliseconds(20));
+  p->stop();
+  runUntil([&] { return settled_.size() == 2; });
+  ASSERT_EQ(settled_.size(), 2u);
+  EXPECT_EQ(settled_[0].outcome, Outcome::stopped);
+  EXPECT_EQ(settled_[1].outcome, Outcome::stopped);
+  EXPECT_EQ(p->pending(), 0u);
+}
