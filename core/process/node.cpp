@@ -18,6 +18,24 @@ int64_t nowUnixMs() {
       .count();
 }
 
+// Cuts a reply's output until its encoding fits the broker's max payload, and says so in it.
+// Each round removes at least the overflow (escaping only makes the encoding larger than the
+// raw bytes), so a few rounds always suffice.
+std::string fitReply(message::Message& m, size_t maxPayload) {
+  std::string wire = message::encodeWire(m);
+  for (int round = 0; round < 16 && wire.size() > maxPayload && !m.data.empty(); ++round) {
+    std::string& out = m.data.front();
+    const size_t overflow = wire.size() - maxPayload + 128;
+    const size_t keep = out.size() > overflow ? std::min(out.size() - overflow, out.size() / 8 * 7)
+                                              : 0;
+    out.resize(keep);
+    out += "\n[steward: output cut to fit the broker's max payload of " +
+           std::to_string(maxPayload) + " bytes]\n";
+    wire = message::encodeWire(m);
+  }
+  return wire;
+}
+
 std::string describe(const message::Message& m) {
   return "message " + std::to_string(m.id) + " (" + m.method + " from " + m.fromNode + " to " +
          m.toNode + ")";
@@ -109,35 +127,58 @@ Result<std::vector<uint64_t>> Node::submit(std::string_view json, const std::str
       return refuse("message " + std::to_string(i) + ": " + s.error().message);
     }
   }
-  std::vector<uint64_t> ids;
-  for (const auto& m : batch.value()) {
-    for (auto& one : message::fanOut(m)) {
-      auto id = send(std::move(one));
-      if (!id) return refuse(id.error().message);  // unreachable after validate; kept as a guard
-      ids.push_back(id.value());
+  // Everything is stamped and size-checked before the first message is queued.
+  std::vector<Outgoing> ready;
+  for (size_t i = 0; i < batch->size(); ++i) {
+    for (auto& one : message::fanOut((*batch)[i])) {
+      auto outgoing = prepare(std::move(one));
+      if (!outgoing) return refuse("message " + std::to_string(i) + ": " + outgoing.error().message);
+      ready.push_back(std::move(outgoing).value());
     }
   }
+  std::vector<uint64_t> ids;
+  for (auto& o : ready) ids.push_back(dispatch(std::move(o)));
   return ids;
 }
 
 Result<uint64_t> Node::send(message::Message m) {
+  auto outgoing = prepare(std::move(m));
+  if (!outgoing) return outgoing.error();
+  return dispatch(std::move(outgoing).value());
+}
+
+Result<Node::Outgoing> Node::prepare(message::Message m) {
   const message::MethodInfo* method = plugins_.find(m.method);
   if (method == nullptr) return Error{"unknown method \"" + m.method + "\""};
   m.id = nextId_++;
   m.fromNode = config_.nodeName;
   m.createdUnixMs = nowUnixMs();
+  const size_t maxPayload = transport_.maxPayload();
+  std::string wire = m.isReply ? fitReply(m, maxPayload) : message::encodeWire(m);
+  if (wire.size() > maxPayload) {
+    return Error{"message to " + m.toNode + " is " + std::to_string(wire.size()) +
+                 " bytes encoded, more than the broker's max payload of " +
+                 std::to_string(maxPayload)};
+  }
   DeliveryPolicy policy;
   policy.ack = message::needsAck(method->kind);
   policy.ackTimeout = std::chrono::seconds(m.ackTimeout.value_or(config_.defaultMessageTimeout));
   policy.retries = m.retries.value_or(config_.defaultMessageRetries);
-  const std::string subject = message::subject(m.toNode, m.method, method->kind);
+  std::string subject = message::subject(m.toNode, m.method, method->kind);
+  return Outgoing{std::move(m), std::move(wire), policy, std::move(subject)};
+}
+
+uint64_t Node::dispatch(Outgoing o) {
   std::shared_ptr<Publisher> publisher;
   {
     std::lock_guard lock(mutex_);
-    if (stopped_) return Error{"node is stopping"};
-    auto& slot = publishers_[subject];
+    if (stopped_) {
+      observe::ErrorKernel::logOnly(describe(o.message) + " not sent: the node is stopping");
+      return o.message.id;
+    }
+    auto& slot = publishers_[o.subject];
     if (!slot) {
-      slot = Publisher::create(io_.get_executor(), transport_, subject,
+      slot = Publisher::create(io_.get_executor(), transport_, o.subject,
                                [this](const message::Message& msg, Outcome outcome, int attempts,
                                       const std::string& detail) {
                                  onSettled(msg, outcome, attempts, detail);
@@ -145,9 +186,9 @@ Result<uint64_t> Node::send(message::Message m) {
     }
     publisher = slot;
   }
-  const uint64_t id = m.id;
-  STEWARD_LOG(debug) << "queued " << describe(m);
-  publisher->enqueue(std::move(m), policy);
+  const uint64_t id = o.message.id;
+  STEWARD_LOG(debug) << "queued " << describe(o.message);
+  publisher->enqueue(std::move(o.message), std::move(o.wire), o.policy);
   return id;
 }
 

@@ -48,6 +48,16 @@ class Node {
   const config::Config& config() const { return config_; }
 
  private:
+  // A message stamped with id, sender and time, encoded, and checked against the broker's limit.
+  struct Outgoing {
+    message::Message message;
+    std::string wire;
+    DeliveryPolicy policy;
+    std::string subject;
+  };
+  Result<Outgoing> prepare(message::Message message);
+  uint64_t dispatch(Outgoing outgoing);
+
   Status startSubscriber(const std::string& method, const AllowedNodes& allowed);
   void onHandled(const message::Message& request, std::string output, std::string error);
   void onSettled(const message::Message& m, Outcome outcome, int attempts,

@@ -1,6 +1,5 @@
 #include "core/process/publisher.hpp"
 
-#include "core/message/codec.hpp"
 #include "core/process/ack.hpp"
 
 #include <boost/asio/bind_executor.hpp>
@@ -36,9 +35,8 @@ Publisher::Publisher(asio::any_io_executor executor, transport::Transport& trans
       settled_(std::move(settled)),
       timer_(strand_) {}
 
-void Publisher::enqueue(message::Message message, DeliveryPolicy policy) {
+void Publisher::enqueue(message::Message message, std::string wire, DeliveryPolicy policy) {
   ++pending_;
-  std::string wire = message::encodeWire(message);
   asio::post(strand_, [self = shared_from_this(), item = Item{std::move(message), policy,
                                                               std::move(wire)}]() mutable {
     if (self->stopped_) {

@@ -46,8 +46,8 @@ class Publisher : public std::enable_shared_from_this<Publisher> {
                                            transport::Transport& transport, std::string subject,
                                            Settled settled);
 
-  // Queues a message; thread-safe.
-  void enqueue(message::Message message, DeliveryPolicy policy);
+  // Queues a message and its wire encoding; thread-safe.
+  void enqueue(message::Message message, std::string wire, DeliveryPolicy policy);
   // Settles whatever is queued as `stopped` and sends nothing more; thread-safe.
   void stop();
 

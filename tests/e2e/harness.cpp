@@ -1,1 +1,292 @@
+#include "tests/e2e/harness.hpp"
 
+#include <nats/nats.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace steward::e2e {
+
+uint16_t freePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string readFile(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+size_t countLines(const std::string& text, const std::string& containing) {
+  size_t n = 0;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(containing) != std::string::npos) ++n;
+  }
+  return n;
+}
+
+bool waitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (done()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return done();
+}
+
+bool processAlive(int pid) {
+  if (::kill(pid, 0) != 0) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string pidField, comm, state;
+  stat >> pidField >> comm >> state;
+  return state != "Z";
+}
+
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, const fs::path& cwd,
+                           const fs::path& log) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const pid_t parent = ::getpid();
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
+    if (::chdir(cwd.c_str()) != 0) ::_exit(126);
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    ::dup2(fd, STDOUT_FILENO);
+    ::dup2(fd, STDERR_FILENO);
+    int null = ::open("/dev/null", O_RDONLY);
+    ::dup2(null, STDIN_FILENO);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+}
+
+ChildProcess::~ChildProcess() { terminate(); }
+
+bool ChildProcess::running() {
+  if (reaped_ || pid_ <= 0) return false;
+  if (::waitpid(pid_, &status_, WNOHANG) == pid_) {
+    reaped_ = true;
+    return false;
+  }
+  return true;
+}
+
+int ChildProcess::terminate(std::chrono::milliseconds grace) {
+  if (!running()) return status_;
+  ::kill(pid_, SIGTERM);
+  waitFor([&] { return !running(); }, grace);
+  if (running()) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status_, 0);
+    reaped_ = true;
+  }
+  return status_;
+}
+
+void ChildProcess::kill9() {
+  if (!running()) return;
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, &status_, 0);
+  reaped_ = true;
+}
+
+NatsServer::NatsServer(const fs::path& dir, uint16_t port)
+    : dir_(dir), port_(port == 0 ? freePort() : port) {
+  start();
+}
+
+NatsServer::~NatsServer() { stop(); }
+
+void NatsServer::start() {
+  process_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{NATS_SERVER_BINARY, "-a", "127.0.0.1", "-p",
+                               std::to_string(port_)},
+      dir_, dir_ / "nats-server.log");
+  // Ready when it accepts a TCP connection.
+  const bool ready = waitFor(
+      [&] {
+        int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        addr.sin_port = htons(port_);
+        const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+        ::close(fd);
+        return ok;
+      },
+      10s);
+  if (!ready) ADD_FAILURE() << "nats-server did not start on port " << port_;
+}
+
+void NatsServer::stop() { process_.reset(); }
+
+BrokerSpy::BrokerSpy(const std::string& address, const std::string& subject) {
+  const std::string url = "nats://" + address;
+  if (natsConnection_ConnectTo(&conn_, url.c_str()) != NATS_OK) {
+    ADD_FAILURE() << "spy cannot connect to " << url;
+    return;
+  }
+  if (natsConnection_Subscribe(&sub_, conn_, subject.c_str(), onMessage, this) != NATS_OK) {
+    ADD_FAILURE() << "spy cannot subscribe to " << subject;
+  }
+  natsConnection_Flush(conn_);
+}
+
+BrokerSpy::~BrokerSpy() {
+  if (sub_ != nullptr) {
+    natsSubscription_Unsubscribe(sub_);
+    natsSubscription_Destroy(sub_);
+  }
+  if (conn_ != nullptr) {
+    natsConnection_Close(conn_);
+    natsConnection_Destroy(conn_);
+  }
+}
+
+void BrokerSpy::onMessage(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+  ++static_cast<BrokerSpy*>(closure)->count_;
+  natsMsg_Destroy(msg);
+}
+
+StewardNode::StewardNode(std::string name, const fs::path& root, const std::string& broker,
+                         std::vector<std::string> flags)
+    : name_(std::move(name)), dir_(root / name_), broker_(broker), flags_(std::move(flags)) {
+  fs::create_directories(dir_);
+}
+
+StewardNode::~StewardNode() { stop(); }
+
+void StewardNode::start() {
+  std::vector<std::string> argv = {STEWARD_BINARY,
+                                   "--nodeName=" + name_,
+                                   "--brokerAddress=" + broker_,
+                                   "--pluginFolder=" + std::string(STEWARD_PLUGIN_DIR),
+                                   "--socketFolder=" + (dir_ / "tmp").string(),
+                                   "--databaseFolder=" + (dir_ / "db").string(),
+                                   "--subscribersDataFolder=" + dataFolder().string(),
+                                   "--logLevel=debug"};
+  argv.insert(argv.end(), flags_.begin(), flags_.end());
+  process_ = std::make_unique<ChildProcess>(argv, dir_, dir_ / "steward.log");
+}
+
+int StewardNode::stop() {
+  if (!process_) return 0;
+  int status = process_->terminate();
+  process_.reset();
+  return status;
+}
+
+void StewardNode::kill9() {
+  if (process_) process_->kill9();
+  process_.reset();
+}
+
+bool StewardNode::waitReady(std::chrono::milliseconds timeout) {
+  const std::string running = "node " + name_ + " running";
+  return waitFor(
+      [&] {
+        const std::string l = log();
+        return l.find(running) != std::string::npos &&
+               l.find("connected to broker") != std::string::npos && fs::exists(socket());
+      },
+      timeout);
+}
+
+std::string StewardNode::submit(const std::string& json) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, socket().c_str(), sizeof addr.sun_path - 1);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return "cannot connect to " + socket().string() + ": " + std::strerror(errno);
+  }
+  std::string_view rest = json;
+  while (!rest.empty()) {
+    ssize_t n = ::write(fd, rest.data(), rest.size());
+    if (n <= 0) break;
+    rest.remove_prefix(static_cast<size_t>(n));
+  }
+  ::shutdown(fd, SHUT_WR);
+  std::string answer;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) answer.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return answer;
+}
+
+void E2eTest::SetUp() {
+  // Short: a unix socket path inside it must stay under 108 bytes.
+  static int counter = 0;
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  root_ = fs::temp_directory_path() /
+          ("stw-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
+  fs::remove_all(root_);
+  fs::create_directories(root_);
+  std::ofstream(root_ / "TEST") << info->test_suite_name() << "." << info->name() << "\n";
+  nats_ = std::make_unique<NatsServer>(root_);
+}
+
+void E2eTest::TearDown() {
+  nodes_.clear();
+  nats_.reset();
+  // Keep the folder of a failed test for a look at the logs.
+  if (!HasFailure()) {
+    fs::remove_all(root_);
+  } else {
+    std::cerr << "logs kept in " << root_ << "\n";
+  }
+}
+
+StewardNode& E2eTest::makeNode(const std::string& name, std::vector<std::string> flags) {
+  nodes_.push_back(std::make_unique<StewardNode>(name, root_, nats_->address(), std::move(flags)));
+  return *nodes_.back();
+}
+
+StewardNode& E2eTest::startNode(const std::string& name, std::vector<std::string> flags) {
+  StewardNode& node = makeNode(name, std::move(flags));
+  node.start();
+  EXPECT_TRUE(node.waitReady()) << name << " did not start:\n" << node.log();
+  return node;
+}
+
+std::string E2eTest::command(const std::string& toNode, const std::string& shell,
+                             const std::string& extra, const std::string& method) {
+  std::string escaped;
+  for (char c : shell) {
+    if (c == '"' || c == '\\') escaped.push_back('\\');
+    escaped.push_back(c);
+  }
+  return R"([{"toNode":")" + toNode + R"(","method":")" + method +
+         R"(","data":["bash","-c",")" + escaped + "\"]" + (extra.empty() ? "" : "," + extra) +
+         "}]";
+}
+
+}  // namespace steward::e2e

@@ -1,1 +1,138 @@
+// Each built-in method plugin, run by real daemons.
+#include "tests/e2e/harness.hpp"
 
+#include <thread>
+
+namespace steward::e2e {
+namespace {
+
+class Methods : public E2eTest {
+ protected:
+  void SetUp() override {
+    E2eTest::SetUp();
+    central_ = &startNode("central");
+    ship1_ = &startNode("ship1", {"--startSubREQCliCommand=central",
+                                  "--startSubREQnCliCommand=central", "--startPubREQHello=1"});
+  }
+  StewardNode* central_ = nullptr;
+  StewardNode* ship1_ = nullptr;
+};
+
+TEST_F(Methods, CliCommandRepliesWithItsOutputToTheSpecsFile) {
+  const std::string answer = central_->submit(R"([
+{
+"directory":"cli_command__result",
+"fileName": "some-file-name.result",
+"toNode": "ship1",
+"data": ["bash","-c","echo hello from $0"],
+"method":"REQCliCommand",
+"replyMethod":"REQToFileAppend",
+"ACKTimeout":5,
+"retries":3,
+"replyACKTimeout":5,
+"replyRetries":3,
+"methodTimeout": 10
+}
+])");
+  ASSERT_TRUE(accepted(answer)) << answer;
+  const auto file = central_->dataFolder() / "cli_command__result" / "ship1" / "some-file-name.result";
+  EXPECT_TRUE(waitFor([&] { return readFile(file) == "hello from bash\n"; }, 30s)) << readFile(file);
+}
+
+TEST_F(Methods, NCliCommandRunsMessagesConcurrently) {
+  // The first command waits for a file the second one creates: only concurrent runs finish both.
+  const auto flag = root_ / "flag";
+  ASSERT_TRUE(accepted(central_->submit(command(
+      "ship1", "for i in $(seq 200); do [ -f " + flag.string() + " ] && echo first && exit 0; sleep 0.05; done; exit 1",
+      R"("fileName":"first.log","methodTimeout":30)", "REQnCliCommand"))));
+  ASSERT_TRUE(accepted(central_->submit(command("ship1", "touch " + flag.string() + "; echo second",
+                                                R"("fileName":"second.log")", "REQnCliCommand"))));
+  const auto dir = central_->dataFolder() / "ship1";
+  EXPECT_TRUE(waitFor([&] { return readFile(dir / "first.log") == "first\n"; }, 30s))
+      << readFile(dir / "first.log");
+  EXPECT_EQ(readFile(dir / "second.log"), "second\n");
+}
+
+TEST_F(Methods, ToFileReplacesAndToFileAppendAppends) {
+  for (const char* word : {"old", "new"}) {
+    ASSERT_TRUE(accepted(central_->submit(command(
+        "ship1", std::string("echo ") + word, R"("fileName":"f.txt","replyMethod":"REQToFile")"))));
+    ASSERT_TRUE(accepted(central_->submit(command(
+        "ship1", std::string("echo ") + word, R"("fileName":"a.txt","replyMethod":"REQToFileAppend")"))));
+  }
+  const auto dir = central_->dataFolder() / "ship1";
+  ASSERT_TRUE(waitFor([&] { return readFile(dir / "a.txt") == "old\nnew\n"; }, 30s))
+      << readFile(dir / "a.txt");
+  EXPECT_TRUE(waitFor([&] { return readFile(dir / "f.txt") == "new\n"; }, 10s)) << readFile(dir / "f.txt");
+}
+
+TEST_F(Methods, ToConsolePrintsOnTheReceivingDaemon) {
+  ASSERT_TRUE(accepted(central_->submit(
+      command("ship1", "echo console-marker-42", R"("replyMethod":"REQToConsole")"))));
+  EXPECT_TRUE(waitFor([&] { return central_->log().find("console-marker-42") != std::string::npos; },
+                      30s));
+}
+
+TEST_F(Methods, HelloRecordsWhenCentralLastSawEachNode) {
+  const auto file = central_->dataFolder() / "hello-messages" / "last-seen.json";
+  ASSERT_TRUE(waitFor([&] { return readFile(file).find("\"ship1\"") != std::string::npos; }, 30s));
+  EXPECT_NE(readFile(file).find("lastSeen"), std::string::npos);
+}
+
+TEST_F(Methods, AFailingCommandReachesCentralsErrorLogAndItsReply) {
+  ASSERT_TRUE(accepted(central_->submit(
+      command("ship1", "echo oops >&2; exit 3", R"("fileName":"fail.log")"))));
+  ASSERT_TRUE(waitFor([&] { return central_->errorLog().find("exit status 3") != std::string::npos; },
+                      30s))
+      << central_->log();
+  const std::string errors = central_->errorLog();
+  EXPECT_NE(errors.find(" ship1: "), std::string::npos) << errors;
+  EXPECT_NE(errors.find("oops"), std::string::npos) << errors;
+  const auto reply = central_->dataFolder() / "ship1" / "fail.log";
+  EXPECT_TRUE(waitFor([&] { return readFile(reply).find("exit status 3") != std::string::npos; }, 10s));
+}
+
+TEST_F(Methods, MethodTimeoutKillsTheCommandAndItsChildren) {
+  const auto pidFile = root_ / "child.pid";
+  ASSERT_TRUE(accepted(central_->submit(command(
+      "ship1", "sleep 300 & echo $! > " + pidFile.string() + "; sleep 300",
+      R"("fileName":"slow.log","methodTimeout":2)"))));
+  const auto reply = central_->dataFolder() / "ship1" / "slow.log";
+  ASSERT_TRUE(waitFor([&] { return readFile(reply).find("methodTimeout") != std::string::npos; }, 30s))
+      << ship1_->log();
+  const int child = std::stoi(readFile(pidFile));
+  EXPECT_TRUE(waitFor([&] { return !processAlive(child); }, 5s)) << "child " << child << " survived";
+  // The sequenced queue moves on after the kill.
+  ASSERT_TRUE(accepted(central_->submit(command("ship1", "echo next", R"("fileName":"next.log")"))));
+  EXPECT_TRUE(waitFor([&] { return readFile(central_->dataFolder() / "ship1" / "next.log") == "next\n"; },
+                      30s));
+}
+
+}  // namespace
+}  // namespace steward::e2e
+
+namespace steward::e2e {
+namespace {
+
+TEST_F(Methods, OutputBeyondTheBrokersPayloadArrivesCutWithAMarker) {
+  // NUL bytes are escaped six-fold in JSON, so this output is several MiB on the wire.
+  ASSERT_TRUE(accepted(central_->submit(
+      command("ship1", "head -c 700000 /dev/zero; echo", R"("fileName":"big.log")"))));
+  const auto reply = central_->dataFolder() / "ship1" / "big.log";
+  EXPECT_TRUE(waitFor([&] {
+    return readFile(reply).find("output cut to fit the broker's max payload") != std::string::npos;
+  }, 30s)) << ship1_->log();
+}
+
+TEST_F(Methods, AReplyMethodSentDirectlyWritesOnTheReceiverAndRepliesNothing) {
+  ASSERT_TRUE(accepted(central_->submit(
+      R"([{"toNode":"ship1","method":"REQToFileAppend","data":["note\n"],"directory":"notes","fileName":"n.txt"}])")));
+  const auto file = ship1_->dataFolder() / "notes" / "central" / "n.txt";
+  ASSERT_TRUE(waitFor([&] { return readFile(file) == "note\n"; }, 30s));
+  std::this_thread::sleep_for(1s);
+  EXPECT_FALSE(fs::exists(central_->dataFolder() / "notes"));
+  EXPECT_EQ(ship1_->log().find("(REQToFileAppend from ship1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace steward::e2e

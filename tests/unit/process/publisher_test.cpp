@@ -40,6 +40,7 @@ class PublisherTest : public ::testing::Test {
     m.method = "REQCliCommand";
     return m;
   }
+  static std::string wire(uint64_t id) { return message::encodeWire(msg(id)); }
   static DeliveryPolicy ack(int retries, int timeoutMs = 20) {
     return DeliveryPolicy{true, std::chrono::milliseconds(timeoutMs), retries};
   }
@@ -61,7 +62,7 @@ TEST_F(PublisherTest, GivesUpAfterExactlyRetriesPlusOneSends) {
       .Times(4)
       .WillRepeatedly(Return(Status{}));
   auto p = makePublisher();
-  p->enqueue(msg(1), ack(3));
+  p->enqueue(msg(1), wire(1), ack(3));
   runUntil([&] { return !settled_.empty(); });
   ASSERT_EQ(settled_.size(), 1u);
   EXPECT_EQ(settled_[0].outcome, Outcome::givenUp);
@@ -79,7 +80,7 @@ TEST_F(PublisherTest, AnAckSettlesTheMessageAndStopsResending) {
         return Status{};
       }));
   auto p = makePublisher();
-  p->enqueue(msg(7), ack(5));
+  p->enqueue(msg(7), wire(7), ack(5));
   runUntil([&] { return inboxes.size() == 2; });
   ASSERT_EQ(inboxes.size(), 2u);
   EXPECT_EQ(inboxes[0], inboxes[1]) << "a resend keeps the message's own inbox";
@@ -100,7 +101,7 @@ TEST_F(PublisherTest, ARefusalStopsRetriesAndCarriesTheReason) {
         return Status{};
       }));
   auto p = makePublisher();
-  p->enqueue(msg(3), ack(10, 1000));
+  p->enqueue(msg(3), wire(3), ack(10, 1000));
   runUntil([&] { return !inbox.empty(); });
   transport_.answer(inbox, encodeAck(Ack{false, "central is not allowed"}));
   runUntil([&] { return !settled_.empty(); });
@@ -118,7 +119,7 @@ TEST_F(PublisherTest, GarbageOnTheInboxIsNotAnAck) {
         return Status{};
       }));
   auto p = makePublisher();
-  p->enqueue(msg(3), ack(1, 50));
+  p->enqueue(msg(3), wire(3), ack(1, 50));
   runUntil([&] { return !inbox.empty(); });
   transport_.answer(inbox, "");
   transport_.answer(inbox, "{\"no\":1}");
@@ -138,7 +139,7 @@ TEST_F(PublisherTest, MessagesGoOutOneAtATimeInQueueOrder) {
             return Status{};
           }));
   auto p = makePublisher();
-  for (uint64_t id = 1; id <= 3; ++id) p->enqueue(msg(id), ack(0, 1000));
+  for (uint64_t id = 1; id <= 3; ++id) p->enqueue(msg(id), wire(id), ack(0, 1000));
   for (uint64_t id = 1; id <= 3; ++id) {
     runUntil([&] { return sentIds.size() == id; });
     io_.run_for(std::chrono::milliseconds(20));
@@ -154,8 +155,8 @@ TEST_F(PublisherTest, MessagesGoOutOneAtATimeInQueueOrder) {
 TEST_F(PublisherTest, NackKindsArePublishedOnceWithoutInbox) {
   EXPECT_CALL(transport_, publish(_, _, std::string())).Times(2).WillRepeatedly(Return(Status{}));
   auto p = makePublisher();
-  p->enqueue(msg(1), DeliveryPolicy{false, std::chrono::milliseconds(10), 5});
-  p->enqueue(msg(2), DeliveryPolicy{false, std::chrono::milliseconds(10), 5});
+  p->enqueue(msg(1), wire(1), DeliveryPolicy{false, std::chrono::milliseconds(10), 5});
+  p->enqueue(msg(2), wire(2), DeliveryPolicy{false, std::chrono::milliseconds(10), 5});
   runUntil([&] { return settled_.size() == 2; });
   ASSERT_EQ(settled_.size(), 2u);
   EXPECT_EQ(settled_[0].outcome, Outcome::delivered);
@@ -167,7 +168,7 @@ TEST_F(PublisherTest, AFailedPublishCountsAsASendWithoutAck) {
       .Times(3)
       .WillRepeatedly(Return(Status{Error{"buffer full"}}));
   auto p = makePublisher();
-  p->enqueue(msg(1), ack(2));
+  p->enqueue(msg(1), wire(1), ack(2));
   runUntil([&] { return !settled_.empty(); });
   ASSERT_EQ(settled_.size(), 1u);
   EXPECT_EQ(settled_[0].outcome, Outcome::givenUp);
@@ -177,8 +178,8 @@ TEST_F(PublisherTest, AFailedPublishCountsAsASendWithoutAck) {
 TEST_F(PublisherTest, StopSettlesWhatIsQueuedAsStopped) {
   EXPECT_CALL(transport_, publish(_, _, _)).WillRepeatedly(Return(Status{}));
   auto p = makePublisher();
-  p->enqueue(msg(1), ack(100, 1000));
-  p->enqueue(msg(2), ack(100, 1000));
+  p->enqueue(msg(1), wire(1), ack(100, 1000));
+  p->enqueue(msg(2), wire(2), ack(100, 1000));
   io_.run_for(std::chrono::milliseconds(20));
   p->stop();
   runUntil([&] { return settled_.size() == 2; });

@@ -1,0 +1,139 @@
+// End-to-end test harness: a real nats-server on a free loopback port and real steward daemons,
+// each in a temporary folder. Every process started here is stopped by its owner's destructor,
+// and dies with the test process if that crashes (PR_SET_PDEATHSIG).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+struct __natsConnection;
+struct __natsSubscription;
+struct __natsMsg;
+
+namespace steward::e2e {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+// A port nothing listens on right now, on 127.0.0.1.
+uint16_t freePort();
+std::string readFile(const fs::path& path);
+size_t countLines(const std::string& text, const std::string& containing = "");
+// Polls `done` every 50 ms until it holds or `timeout` passes; returns its last value.
+bool waitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout);
+// True while the process exists and is not a zombie.
+bool processAlive(int pid);
+
+class ChildProcess {
+ public:
+  ChildProcess(const std::vector<std::string>& argv, const fs::path& cwd, const fs::path& log);
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  // SIGTERM, then SIGKILL if it has not exited within `grace`. Returns the exit status.
+  int terminate(std::chrono::milliseconds grace = 10s);
+  void kill9();
+  bool running();
+  int pid() const { return pid_; }
+
+ private:
+  int pid_ = -1;
+  bool reaped_ = false;
+  int status_ = 0;
+};
+
+class NatsServer {
+ public:
+  explicit NatsServer(const fs::path& dir, uint16_t port = 0);
+  ~NatsServer();
+  void start();
+  void stop();
+  uint16_t port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  fs::path dir_;
+  uint16_t port_;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+// Subscribes to a subject with nats.c and keeps what arrives, without answering.
+class BrokerSpy {
+ public:
+  BrokerSpy(const std::string& address, const std::string& subject);
+  ~BrokerSpy();
+  size_t count() const { return count_.load(); }
+
+ private:
+  static void onMessage(__natsConnection*, __natsSubscription*, __natsMsg*, void*);
+  __natsConnection* conn_ = nullptr;
+  __natsSubscription* sub_ = nullptr;
+  std::atomic<size_t> count_{0};
+};
+
+class StewardNode {
+ public:
+  StewardNode(std::string name, const fs::path& root, const std::string& broker,
+              std::vector<std::string> flags);
+  ~StewardNode();
+
+  void start();
+  // Graceful stop with SIGTERM; returns the exit status.
+  int stop();
+  void kill9();
+  bool running() { return process_ && process_->running(); }
+  // Waits until the log says the node runs and is connected.
+  bool waitReady(std::chrono::milliseconds timeout = 15s);
+
+  // Writes `json` into the node's socket and returns the one-line answer.
+  std::string submit(const std::string& json);
+
+  const std::string& name() const { return name_; }
+  fs::path dir() const { return dir_; }
+  fs::path dataFolder() const { return dir_ / "data"; }
+  fs::path socket() const { return dir_ / "tmp" / "steward.sock"; }
+  std::string log() const { return readFile(dir_ / "steward.log"); }
+  std::string errorLog() const { return readFile(dataFolder() / "errorLog" / "errors.log"); }
+
+ private:
+  std::string name_;
+  fs::path dir_;
+  std::string broker_;
+  std::vector<std::string> flags_;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+// A test with its own temporary folder and nats-server.
+class E2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+  // Starts a node (and waits for it) with the given extra flags.
+  StewardNode& startNode(const std::string& name, std::vector<std::string> flags = {});
+  // Creates a node without starting it.
+  StewardNode& makeNode(const std::string& name, std::vector<std::string> flags = {});
+
+  // A REQCliCommand-style message as JSON, for one receiver.
+  static std::string command(const std::string& toNode, const std::string& shell,
+                             const std::string& extra = "",
+                             const std::string& method = "REQCliCommand");
+  static bool accepted(const std::string& answer) {
+    return answer.find("\"ok\":true") != std::string::npos;
+  }
+
+  fs::path root_;
+  std::unique_ptr<NatsServer> nats_;
+  std::vector<std::unique_ptr<StewardNode>> nodes_;
+};
+
+}  // namespace steward::e2e
