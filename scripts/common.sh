@@ -1,0 +1,31 @@
+# Shared by the scripts: install the Debian packages steward needs and build it.
+# Sourced, not run.
+
+STEWARD_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STEWARD_BUILD="${STEWARD_BUILD:-$STEWARD_ROOT/build}"
+
+STEWARD_PACKAGES=(
+  build-essential cmake pkg-config libnats-dev nats-server rapidjson-dev libboost-dev
+  libboost-log-dev libboost-filesystem-dev libleveldb-dev libsnappy-dev libcxxopts-dev
+  libgtest-dev libgmock-dev netcat-openbsd procps
+)
+
+# Runs a command as root: directly when we are root, else through sudo.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+install_dependencies() {
+  echo "== installing Debian packages"
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    "${STEWARD_PACKAGES[@]}"
+}
+
+build_steward() {
+  echo "== building in $STEWARD_BUILD"
+  # Plugins must not be writable by group or others: the daemon refuses them.
+  umask 022
+  cmake -S "$STEWARD_ROOT" -B "$STEWARD_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  cmake --build "$STEWARD_BUILD" -j "$(nproc)"
+}
