@@ -4,6 +4,7 @@
 #include "core/observe/log.hpp"
 #include "core/plugin/host.hpp"
 #include "core/process/node.hpp"
+#include "core/store/store.hpp"
 #include "core/transport/nats_transport.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -14,6 +15,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -78,11 +80,22 @@ int run(config::Config config) {
                       << p.file.string();
   }
 
+  auto store = store::Store::open(config.databaseFolder);
+  if (!store) {
+    std::cerr << "steward: " << store.error().message << "\n";
+    return 1;
+  }
+
   transport::NatsSettings nats;
   nats.brokerAddress = config.brokerAddress;
   nats.clientName = "steward-" + config.nodeName;
+  // The node does not exist yet when the first connection event arrives.
+  std::atomic<process::Node*> liveNode{nullptr};
   auto transport = transport::NatsTransport::connect(
-      nats, [](const std::string& event) { STEWARD_LOG(info) << event; });
+      nats, [&liveNode](bool connected, const std::string& event) {
+        STEWARD_LOG(info) << event;
+        if (auto* n = liveNode.load(); connected && n != nullptr) n->brokerReconnected();
+      });
   if (!transport) {
     std::cerr << "steward: " << transport.error().message << "\n";
     return 1;
@@ -90,9 +103,10 @@ int run(config::Config config) {
 
   boost::asio::io_context io;
   auto work = boost::asio::make_work_guard(io);
-  process::Node node(config, io, *transport.value(), plugins);
+  process::Node node(config, io, *transport.value(), plugins, *store.value());
   for (const auto& e : pluginErrors) node.errors().report(config.nodeName + ": " + e.message);
   node.start();
+  liveNode = &node;
 
   input::SocketInput socket(io, config.socketFolder / "steward.sock", [&](std::string_view in) {
     return input::answerLine(node.submit(in, "socket"));
@@ -124,6 +138,7 @@ int run(config::Config config) {
   io.run();
   for (auto& t : pool) t.join();
   if (stopper.joinable()) stopper.join();
+  liveNode = nullptr;
   STEWARD_LOG(info) << "stopped";
   return 0;
 }

@@ -44,7 +44,7 @@ std::string describe(const message::Message& m) {
 }  // namespace
 
 Node::Node(config::Config config, boost::asio::io_context& io, transport::Transport& transport,
-           plugin::PluginHost& plugins)
+           plugin::PluginHost& plugins, store::Store& store)
     : config_(std::move(config)),
       io_(io),
       transport_(transport),
@@ -57,7 +57,8 @@ Node::Node(config::Config config, boost::asio::io_context& io, transport::Transp
                 }
               }),
       pool_(config_.maxHandlerThreads),
-      helloTimer_(io) {}
+      helloTimer_(io),
+      ids_(store) {}
 
 Node::~Node() { stop(); }
 
@@ -89,7 +90,7 @@ Status Node::startSubscriber(const std::string& method, const AllowedNodes& allo
     onHandled(request, std::move(output), std::move(error));
   };
   events.problem = [this](const std::string& what) { errors_.report(what); };
-  auto subscriber = Subscriber::create(io_.get_executor(), transport_, pool_,
+  auto subscriber = Subscriber::create(io_.get_executor(), transport_, pool_, seen_,
                                        std::move(instance).value(), settings, events);
   if (auto s = subscriber->start(); !s) return s;
   STEWARD_LOG(info) << "started subscriber " << subscriber->subject()
@@ -113,6 +114,11 @@ void Node::stop() {
   for (auto& [method, s] : subscribers) s->stop();
   pool_.stop();
   for (auto& [subject, p] : publishers) p->stop();
+}
+
+void Node::brokerReconnected() {
+  std::lock_guard lock(mutex_);
+  for (auto& [subject, publisher] : publishers_) publisher->brokerReconnected();
 }
 
 Result<std::vector<uint64_t>> Node::submit(std::string_view json, const std::string& source) {
@@ -150,7 +156,9 @@ Result<uint64_t> Node::send(message::Message m) {
 Result<Node::Outgoing> Node::prepare(message::Message m) {
   const message::MethodInfo* method = plugins_.find(m.method);
   if (method == nullptr) return Error{"unknown method \"" + m.method + "\""};
-  m.id = nextId_++;
+  auto id = ids_.next();
+  if (!id) return id.error();
+  m.id = id.value();
   m.fromNode = config_.nodeName;
   m.createdUnixMs = nowUnixMs();
   const size_t maxPayload = transport_.maxPayload();

@@ -9,13 +9,14 @@
 #include "core/plugin/host.hpp"
 #include "core/process/handler_pool.hpp"
 #include "core/process/publisher.hpp"
+#include "core/process/seen_messages.hpp"
 #include "core/process/subscriber.hpp"
+#include "core/store/store.hpp"
 #include "core/transport/transport.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -27,7 +28,7 @@ namespace steward::process {
 class Node {
  public:
   Node(config::Config config, boost::asio::io_context& io, transport::Transport& transport,
-       plugin::PluginHost& plugins);
+       plugin::PluginHost& plugins, store::Store& store);
   ~Node();
 
   // Starts the configured subscribers and the hello timer. A subscriber that cannot start is
@@ -43,6 +44,9 @@ class Node {
 
   // Queues a message from this node (replies, errors, hellos). The method must be known.
   Result<uint64_t> send(message::Message message);
+
+  // The broker is reachable again: messages waiting for it go out now. Thread-safe.
+  void brokerReconnected();
 
   const observe::ErrorKernel& errors() const { return errors_; }
   const config::Config& config() const { return config_; }
@@ -71,7 +75,8 @@ class Node {
   observe::ErrorKernel errors_;
   HandlerPool pool_;
   boost::asio::steady_timer helloTimer_;
-  std::atomic<uint64_t> nextId_{1};
+  store::IdSource ids_;
+  SeenMessages seen_;
 
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Publisher>> publishers_;   // by subject

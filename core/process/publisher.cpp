@@ -91,15 +91,28 @@ void Publisher::sendNext() {
 }
 
 void Publisher::attempt() {
-  const Item& item = queue_.front();
   ++attempts_;
-  // A failed publish (e.g. the reconnect buffer is full) counts as a send that got no ACK.
-  (void)transport_.publish(subject_, item.wire, inbox_->subject());
+  transmit();
+}
+
+// While the broker is unreachable the client would only pile another copy of the message into
+// its reconnect buffer, to be flushed as duplicates later: the attempt counts toward `retries`,
+// the bytes are not queued. A failed publish counts as a send that got no ACK.
+void Publisher::transmit() {
+  const Item& item = queue_.front();
+  attemptSent_ = transport_.connected() &&
+                 transport_.publish(subject_, item.wire, inbox_->subject()).ok();
   timer_.expires_after(item.policy.ackTimeout);
   timer_.async_wait(asio::bind_executor(
       strand_, [self = shared_from_this(), generation = generation_](boost::system::error_code ec) {
         if (!ec) self->onTimer(generation);
       }));
+}
+
+void Publisher::brokerReconnected() {
+  asio::post(strand_, [self = shared_from_this()] {
+    if (self->inFlight_ && !self->stopped_ && !self->attemptSent_) self->transmit();
+  });
 }
 
 void Publisher::onTimer(uint64_t generation) {

@@ -50,6 +50,9 @@ class Publisher : public std::enable_shared_from_this<Publisher> {
   void enqueue(message::Message message, std::string wire, DeliveryPolicy policy);
   // Settles whatever is queued as `stopped` and sends nothing more; thread-safe.
   void stop();
+  // The broker is back: send the message in flight now if its last attempt could not be sent,
+  // instead of waiting out its ACKTimeout. Thread-safe.
+  void brokerReconnected();
 
   const std::string& subject() const { return subject_; }
   // Messages queued or in flight.
@@ -66,6 +69,7 @@ class Publisher : public std::enable_shared_from_this<Publisher> {
             std::string subject, Settled settled);
   void sendNext();
   void attempt();
+  void transmit();
   void onTimer(uint64_t generation);
   void onAnswer(uint64_t generation, const std::string& payload);
   void settle(Outcome outcome, const std::string& detail);
@@ -80,6 +84,7 @@ class Publisher : public std::enable_shared_from_this<Publisher> {
   bool inFlight_ = false;
   bool stopped_ = false;
   int attempts_ = 0;
+  bool attemptSent_ = false;  // whether the current attempt reached the client's send buffer
   uint64_t generation_ = 0;  // tells a stale timer or late answer from the current one
   std::atomic<size_t> pending_{0};
 };

@@ -2,6 +2,7 @@
 
 #include "core/message/codec.hpp"
 #include "core/message/paths.hpp"
+#include "core/observe/log.hpp"
 #include "core/process/ack.hpp"
 
 #include <boost/asio/bind_executor.hpp>
@@ -52,19 +53,22 @@ std::string AllowedNodes::toString() const {
 
 std::shared_ptr<Subscriber> Subscriber::create(asio::any_io_executor executor,
                                                transport::Transport& transport, HandlerPool& pool,
+                                               SeenMessages& seen,
                                                std::unique_ptr<plugin::MethodInstance> instance,
                                                SubscriberSettings settings, Events events) {
-  return std::shared_ptr<Subscriber>(new Subscriber(std::move(executor), transport, pool,
+  return std::shared_ptr<Subscriber>(new Subscriber(std::move(executor), transport, pool, seen,
                                                     std::move(instance), std::move(settings),
                                                     std::move(events)));
 }
 
 Subscriber::Subscriber(asio::any_io_executor executor, transport::Transport& transport,
-                       HandlerPool& pool, std::unique_ptr<plugin::MethodInstance> instance,
+                       HandlerPool& pool, SeenMessages& seen,
+                       std::unique_ptr<plugin::MethodInstance> instance,
                        SubscriberSettings settings, Events events)
     : strand_(asio::make_strand(executor)),
       transport_(transport),
       pool_(pool),
+      seen_(seen),
       instance_(std::move(instance)),
       settings_(std::move(settings)),
       events_(std::move(events)),
@@ -116,7 +120,15 @@ void Subscriber::onIncoming(transport::Incoming in) {
                    m.method + " (allowed: " + settings_.allowed.toString() + ")");
     return;
   }
+  // A resend of a message already taken (its ACK was lost, or the sender's client flushed
+  // copies buffered during an outage): answer again so the sender stops, but do not run it.
+  const bool fresh = seen_.insert(m.fromNode, m.id);
   if (!in.replyTo.empty()) (void)transport_.publish(in.replyTo, encodeAck(Ack{true, {}}));
+  if (!fresh) {
+    STEWARD_LOG(debug) << "duplicate message " << m.id << " from " << m.fromNode << " on "
+                       << subject_ << ": ACKed again, not run";
+    return;
+  }
   asio::post(strand_, [self = shared_from_this(), m = std::move(m)]() mutable {
     if (self->stopped_) return;
     self->queue_.push_back(std::move(m));

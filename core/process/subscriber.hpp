@@ -6,6 +6,7 @@
 #include "core/message/message.hpp"
 #include "core/plugin/host.hpp"
 #include "core/process/handler_pool.hpp"
+#include "core/process/seen_messages.hpp"
 #include "core/transport/transport.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -54,6 +55,7 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
 
   static std::shared_ptr<Subscriber> create(boost::asio::any_io_executor executor,
                                             transport::Transport& transport, HandlerPool& pool,
+                                            SeenMessages& seen,
                                             std::unique_ptr<plugin::MethodInstance> instance,
                                             SubscriberSettings settings, Events events);
 
@@ -68,7 +70,8 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
 
  private:
   Subscriber(boost::asio::any_io_executor executor, transport::Transport& transport,
-             HandlerPool& pool, std::unique_ptr<plugin::MethodInstance> instance,
+             HandlerPool& pool, SeenMessages& seen,
+             std::unique_ptr<plugin::MethodInstance> instance,
              SubscriberSettings settings, Events events);
   void onIncoming(transport::Incoming in);
   void refuse(const transport::Incoming& in, const std::string& why);
@@ -79,6 +82,7 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   transport::Transport& transport_;
   HandlerPool& pool_;
+  SeenMessages& seen_;
   std::unique_ptr<plugin::MethodInstance> instance_;
   SubscriberSettings settings_;
   Events events_;

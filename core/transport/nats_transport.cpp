@@ -70,13 +70,13 @@ class NatsSubscription : public Subscription {
 };
 
 void onDisconnected(natsConnection*, void* closure) {
-  (*static_cast<NatsTransport::StateListener*>(closure))("disconnected from broker");
+  (*static_cast<NatsTransport::StateListener*>(closure))(false, "disconnected from broker");
 }
 void onReconnected(natsConnection*, void* closure) {
-  (*static_cast<NatsTransport::StateListener*>(closure))("reconnected to broker");
+  (*static_cast<NatsTransport::StateListener*>(closure))(true, "reconnected to broker");
 }
 void onConnected(natsConnection*, void* closure) {
-  (*static_cast<NatsTransport::StateListener*>(closure))("connected to broker");
+  (*static_cast<NatsTransport::StateListener*>(closure))(true, "connected to broker");
 }
 
 std::string toUrls(const std::string& addresses) {
@@ -102,7 +102,7 @@ Result<std::unique_ptr<NatsTransport>> NatsTransport::connect(const NatsSettings
                                                               StateListener listener) {
   std::unique_ptr<NatsTransport> t(new NatsTransport());
   t->listener_ = std::move(listener);
-  if (!t->listener_) t->listener_ = [](const std::string&) {};
+  if (!t->listener_) t->listener_ = [](bool, const std::string&) {};
 
   natsOptions* raw = nullptr;
   if (auto s = natsOptions_Create(&raw); s != NATS_OK) {
@@ -127,11 +127,11 @@ Result<std::unique_ptr<NatsTransport>> NatsTransport::connect(const NatsSettings
 
   s = natsConnection_Connect(&t->conn_, opts.get());
   if (s == NATS_NOT_YET_CONNECTED) {
-    t->listener_("broker " + urls + " not reachable yet; retrying in the background");
+    t->listener_(false, "broker " + urls + " not reachable yet; retrying in the background");
   } else if (s != NATS_OK) {
     return Error{"cannot connect to broker " + urls + ": " + statusText(s)};
   } else {
-    t->listener_("connected to broker " + urls);
+    t->listener_(true, "connected to broker " + urls);
   }
 
   natsInbox* inbox = nullptr;

@@ -24,7 +24,8 @@ struct NatsSettings {
 
 class NatsTransport : public Transport {
  public:
-  using StateListener = std::function<void(const std::string& event)>;
+  // Told of every change of the connection: whether it is up now, and what happened.
+  using StateListener = std::function<void(bool connected, const std::string& event)>;
 
   // Starts connecting. Returns at once when the broker is not up yet: the client keeps trying in
   // the background for ever, and subscriptions and publishes are sent once it is connected.
@@ -39,7 +40,7 @@ class NatsTransport : public Transport {
   std::unique_ptr<ReplyInbox> openInbox(ReplyHandler handler) override;
   size_t maxPayload() const override;
 
-  bool connected() const;
+  bool connected() const override;
 
  private:
   NatsTransport() = default;

@@ -62,6 +62,9 @@ class Transport {
 
   // The largest payload the broker accepts, in bytes.
   virtual size_t maxPayload() const = 0;
+
+  // Whether the broker is reachable right now.
+  virtual bool connected() const = 0;
 };
 
 }  // namespace steward::transport

@@ -99,8 +99,48 @@ TEST_F(Delivery, DaemonsStartedBeforeTheBrokerConnectWhenItComesUp) {
   EXPECT_TRUE(central.running());
   nats_->start();
   const auto file = central.dataFolder() / "ship1" / "p.log";
-  EXPECT_TRUE(waitFor([&] { return readFile(file) == "patience\n"; }, 45s))
+  ASSERT_TRUE(waitFor([&] { return readFile(file) == "patience\n"; }, 45s))
       << central.log() << ship1.log();
+  // Resends during the outage must not turn into extra runs once the broker is back.
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(readFile(file), "patience\n");
+}
+
+}  // namespace
+}  // namespace steward::e2e
+
+#include "core/message/codec.hpp"
+
+namespace steward::e2e {
+namespace {
+
+TEST_F(Delivery, AResentMessageIsAckedAgainButRunOnce) {
+  auto& ship1 = startNode("ship1", {"--startSubREQCliCommand=central"});
+  const auto file = root_ / "runs";
+  message::Message m;
+  m.id = 4242;
+  m.fromNode = "central";
+  m.toNode = "ship1";
+  m.method = "REQCliCommand";
+  m.data = {"bash", "-c", "echo run >> " + file.string()};
+  const std::string wire = message::encodeWire(m);
+  BrokerClient client(nats_->address());
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(client.request("ship1.REQCliCommand.CommandACK", wire), R"({"ok":true})") << i;
+  }
+  ASSERT_TRUE(waitFor([&] { return readFile(file) == "run\n"; }, 10s));
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(readFile(file), "run\n");
+  EXPECT_EQ(countLines(ship1.log(), "ACKed again, not run"), 2u);
+}
+
+TEST_F(Delivery, AnUndecodableMessageIsRefusedSoTheSenderStops) {
+  startNode("central");
+  startNode("ship1", {"--startSubREQCliCommand=central"});
+  BrokerClient client(nats_->address());
+  const std::string answer = client.request("ship1.REQCliCommand.CommandACK", "{not json");
+  EXPECT_NE(answer.find("\"ok\":false"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("malformed JSON"), std::string::npos) << answer;
 }
 
 }  // namespace

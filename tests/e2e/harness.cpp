@@ -174,6 +174,32 @@ void BrokerSpy::onMessage(natsConnection*, natsSubscription*, natsMsg* msg, void
   natsMsg_Destroy(msg);
 }
 
+BrokerClient::BrokerClient(const std::string& address) {
+  const std::string url = "nats://" + address;
+  if (natsConnection_ConnectTo(&conn_, url.c_str()) != NATS_OK) {
+    ADD_FAILURE() << "client cannot connect to " << url;
+  }
+}
+
+BrokerClient::~BrokerClient() {
+  if (conn_ != nullptr) {
+    natsConnection_Close(conn_);
+    natsConnection_Destroy(conn_);
+  }
+}
+
+std::string BrokerClient::request(const std::string& subject, const std::string& payload,
+                                  std::chrono::milliseconds timeout) {
+  natsMsg* reply = nullptr;
+  if (natsConnection_Request(&reply, conn_, subject.c_str(), payload.data(),
+                             static_cast<int>(payload.size()), timeout.count()) != NATS_OK) {
+    return "";
+  }
+  std::string out(natsMsg_GetData(reply), static_cast<size_t>(natsMsg_GetDataLength(reply)));
+  natsMsg_Destroy(reply);
+  return out;
+}
+
 StewardNode::StewardNode(std::string name, const fs::path& root, const std::string& broker,
                          std::vector<std::string> flags)
     : name_(std::move(name)), dir_(root / name_), broker_(broker), flags_(std::move(flags)) {

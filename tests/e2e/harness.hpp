@@ -80,6 +80,19 @@ class BrokerSpy {
   std::atomic<size_t> count_{0};
 };
 
+// A plain nats.c client, to talk to daemons the way another node would.
+class BrokerClient {
+ public:
+  explicit BrokerClient(const std::string& address);
+  ~BrokerClient();
+  // Sends a request and returns the answer, or "" after `timeout`.
+  std::string request(const std::string& subject, const std::string& payload,
+                      std::chrono::milliseconds timeout = 5s);
+
+ private:
+  __natsConnection* conn_ = nullptr;
+};
+
 class StewardNode {
  public:
   StewardNode(std::string name, const fs::path& root, const std::string& broker,

@@ -5,6 +5,7 @@
 
 #include <gmock/gmock.h>
 
+#include <atomic>
 #include <map>
 #include <mutex>
 
@@ -18,6 +19,8 @@ class MockTransport : public transport::Transport {
   MOCK_METHOD(Result<std::unique_ptr<transport::Subscription>>, subscribe,
               (const std::string& subject, Handler handler), (override));
   size_t maxPayload() const override { return 1024 * 1024; }
+  bool connected() const override { return connected_.load(); }
+  void setConnected(bool c) { connected_ = c; }
 
   std::unique_ptr<transport::ReplyInbox> openInbox(ReplyHandler handler) override {
     std::lock_guard lock(mutex_);
@@ -51,6 +54,7 @@ class MockTransport : public transport::Transport {
   std::mutex mutex_;
   std::map<std::string, ReplyHandler> inboxes_;
   int next_ = 1;
+  std::atomic<bool> connected_{true};
 };
 
 }  // namespace steward::testing

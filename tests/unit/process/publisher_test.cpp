@@ -188,3 +188,35 @@ TEST_F(PublisherTest, StopSettlesWhatIsQueuedAsStopped) {
   EXPECT_EQ(settled_[1].outcome, Outcome::stopped);
   EXPECT_EQ(p->pending(), 0u);
 }
+
+TEST_F(PublisherTest, NothingIsHandedToTheBrokerWhileItIsUnreachable) {
+  transport_.setConnected(false);
+  auto p = makePublisher();
+  p->enqueue(msg(1), wire(1), ack(2));
+  runUntil([&] { return !settled_.empty(); });  // StrictMock: any publish fails the test
+  ASSERT_EQ(settled_.size(), 1u);
+  EXPECT_EQ(settled_[0].outcome, Outcome::givenUp);
+  EXPECT_EQ(settled_[0].attempts, 3);
+}
+
+TEST_F(PublisherTest, AReconnectSendsTheWaitingMessageAtOnce) {
+  transport_.setConnected(false);
+  std::string inbox;
+  EXPECT_CALL(transport_, publish(_, _, _))
+      .WillOnce(Invoke([&](const std::string&, std::string_view, const std::string& reply) {
+        inbox = reply;
+        return Status{};
+      }));
+  auto p = makePublisher();
+  p->enqueue(msg(1), wire(1), ack(1, 10000));
+  io_.run_for(std::chrono::milliseconds(50));
+  transport_.setConnected(true);
+  p->brokerReconnected();
+  runUntil([&] { return !inbox.empty(); });
+  ASSERT_FALSE(inbox.empty()) << "the reconnect did not send the waiting message";
+  transport_.answer(inbox, encodeAck(Ack{true, {}}));
+  runUntil([&] { return !settled_.empty(); });
+  ASSERT_EQ(settled_.size(), 1u);
+  EXPECT_EQ(settled_[0].outcome, Outcome::delivered);
+  EXPECT_EQ(settled_[0].attempts, 1);
+}
