@@ -3,6 +3,7 @@
 #include "core/message/codec.hpp"
 #include "core/message/paths.hpp"
 #include "core/observe/log.hpp"
+#include "core/plugin/request.hpp"
 #include "core/process/ack.hpp"
 
 #include <boost/asio/bind_executor.hpp>
@@ -177,12 +178,6 @@ void Subscriber::run(message::Message m) {
 
 // Runs on a handler thread.
 void Subscriber::execute(const message::Message& m, steward_call& call, int64_t deadlineMs) {
-  std::vector<const char*> data;
-  std::vector<size_t> lengths;
-  for (const auto& d : m.data) {
-    data.push_back(d.c_str());
-    lengths.push_back(d.size());
-  }
   const std::string fileName = m.fileName.empty() ? m.method + ".log" : m.fileName;
   auto output = message::resolveOutputPath(settings_.dataFolder, m.directory, m.fromNode, fileName);
   if (!output) {
@@ -190,30 +185,10 @@ void Subscriber::execute(const message::Message& m, steward_call& call, int64_t 
     call.error = "cannot place output: " + output.error().message;
     return;
   }
-  const std::string outputPath = output->string();
-  const std::string dataFolder = settings_.dataFolder.string();
-
-  steward_request req{};
-  req.struct_size = sizeof(steward_request);
-  req.id = m.id;
-  req.from_node = m.fromNode.c_str();
-  req.to_node = m.toNode.c_str();
-  req.method = m.method.c_str();
-  req.data = data.data();
-  req.data_len = lengths.data();
-  req.data_count = data.size();
-  req.directory = m.directory.c_str();
-  req.file_name = fileName.c_str();
-  req.operation_json = m.operation.c_str();
-  req.deadline_unix_ms = deadlineMs;
-  req.node_name = settings_.nodeName.c_str();
-  req.data_folder = dataFolder.c_str();
-  req.output_path = outputPath.c_str();
-  req.request_id = m.requestId;
-  req.request_method = m.requestMethod.c_str();
-  req.request_error = m.requestError.c_str();
-
-  if (!instance_->handle(req, call)) {
+  const plugin::PreparedRequest request(
+      m, plugin::CallContext{settings_.nodeName, settings_.dataFolder.string(), output->string(),
+                             fileName, deadlineMs});
+  if (!instance_->handle(request.get(), call)) {
     std::lock_guard lock(call.mutex);
     if (call.error.empty()) call.error = m.method + " failed without saying why";
   }

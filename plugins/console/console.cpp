@@ -1,5 +1,6 @@
 // REQToConsole: print a reply's data on the daemon's standard output.
 #include <steward/plugin.hpp>
+#include <steward/util.hpp>
 
 #include <unistd.h>
 
@@ -12,11 +13,7 @@ class Console {
   Console(steward::sdk::Host, std::string_view) {}
 
   steward::sdk::Status handle(const steward::sdk::Request& req, steward::sdk::Call&) {
-    std::string text;
-    for (auto d : req.data()) {
-      text.append(d);
-      if (!d.empty() && d.back() != '\n') text.push_back('\n');
-    }
+    std::string text = steward::sdk::joinLines(req.data());
     if (!req.requestError().empty()) {
       text += "error from " + std::string(req.fromNode()) + ": " +
               std::string(req.requestError()) + "\n";

@@ -12,11 +12,7 @@ class FileWriter {
   FileWriter(steward::sdk::Host, std::string_view method) : append_(method == "REQToFileAppend") {}
 
   steward::sdk::Status handle(const steward::sdk::Request& req, steward::sdk::Call&) {
-    std::string content;
-    for (auto d : req.data()) {
-      content.append(d);
-      if (!d.empty() && d.back() != '\n') content.push_back('\n');
-    }
+    std::string content = steward::sdk::joinLines(req.data());
     if (!req.requestError().empty()) {
       content += "error: " + std::string(req.requestMethod()) + " (id " +
                  std::to_string(req.requestId()) + ") on " + std::string(req.fromNode()) +

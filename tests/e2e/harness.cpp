@@ -1,5 +1,7 @@
 #include "tests/e2e/harness.hpp"
 
+#include "tests/support/posix.hpp"
+
 #include <nats/nats.h>
 
 #include <arpa/inet.h>
@@ -55,14 +57,6 @@ bool waitFor(const std::function<bool()>& done, std::chrono::milliseconds timeou
     std::this_thread::sleep_for(50ms);
   }
   return done();
-}
-
-bool processAlive(int pid) {
-  if (::kill(pid, 0) != 0) return false;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string pidField, comm, state;
-  stat >> pidField >> comm >> state;
-  return state != "Z";
 }
 
 ChildProcess::ChildProcess(const std::vector<std::string>& argv, const fs::path& cwd,
@@ -245,27 +239,7 @@ bool StewardNode::waitReady(std::chrono::milliseconds timeout) {
 }
 
 std::string StewardNode::submit(const std::string& json) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, socket().c_str(), sizeof addr.sun_path - 1);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return "cannot connect to " + socket().string() + ": " + std::strerror(errno);
-  }
-  std::string_view rest = json;
-  while (!rest.empty()) {
-    ssize_t n = ::write(fd, rest.data(), rest.size());
-    if (n <= 0) break;
-    rest.remove_prefix(static_cast<size_t>(n));
-  }
-  ::shutdown(fd, SHUT_WR);
-  std::string answer;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) answer.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  return answer;
+  return testing::unixRoundTrip(socket(), json);
 }
 
 void E2eTest::SetUp() {

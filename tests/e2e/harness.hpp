@@ -3,6 +3,8 @@
 // and dies with the test process if that crashes (PR_SET_PDEATHSIG).
 #pragma once
 
+#include "tests/support/posix.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -29,8 +31,7 @@ std::string readFile(const fs::path& path);
 size_t countLines(const std::string& text, const std::string& containing = "");
 // Polls `done` every 50 ms until it holds or `timeout` passes; returns its last value.
 bool waitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout);
-// True while the process exists and is not a zombie.
-bool processAlive(int pid);
+using testing::processAlive;
 
 class ChildProcess {
  public:

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace steward::sdk {
 
@@ -25,6 +26,16 @@ inline std::string utcTimestamp(
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
+}
+
+// The request's data as text: each element, with a newline added where it lacks one.
+inline std::string joinLines(const std::vector<std::string_view>& data) {
+  std::string text;
+  for (auto d : data) {
+    text.append(d);
+    if (!d.empty() && d.back() != '\n') text.push_back('\n');
+  }
+  return text;
 }
 
 // Writes `bytes` to `path`, creating its folder. append=false replaces the file's content.

@@ -1,5 +1,7 @@
 #include "core/input/socket_input.hpp"
 
+#include "tests/support/posix.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
@@ -36,25 +38,7 @@ TEST(AnswerLine, ListsIdsOrTheError) {
 
 namespace {
 
-// Sends `input` over the socket, optionally half-closing, and returns the answer.
-std::string roundTrip(const std::filesystem::path& path, const std::string& input, bool halfClose) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return "connect failed";
-  }
-  (void)::write(fd, input.data(), input.size());
-  if (halfClose) ::shutdown(fd, SHUT_WR);
-  std::string answer;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) answer.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  return answer;
-}
+using steward::testing::unixRoundTrip;
 
 class SocketInputTest : public ::testing::Test {
  protected:
@@ -86,14 +70,14 @@ class SocketInputTest : public ::testing::Test {
 }  // namespace
 
 TEST_F(SocketInputTest, AnswersWhenTheClientHalfCloses) {
-  EXPECT_EQ(roundTrip(dir_ / "steward.sock", "[1", true), "answer 1\n");
+  EXPECT_EQ(unixRoundTrip(dir_ / "steward.sock", "[1", true), "answer 1\n");
   ASSERT_EQ(received_.size(), 1u);
   EXPECT_EQ(received_[0], "[1");
 }
 
 TEST_F(SocketInputTest, AnswersAsSoonAsAWholeArrayArrivedLikeNcWithoutHalfClose) {
-  EXPECT_EQ(roundTrip(dir_ / "steward.sock", "[{\"a\":1}]\n", false), "answer 1\n");
-  EXPECT_EQ(roundTrip(dir_ / "steward.sock", "[]", false), "answer 2\n");
+  EXPECT_EQ(unixRoundTrip(dir_ / "steward.sock", "[{\"a\":1}]\n", false), "answer 1\n");
+  EXPECT_EQ(unixRoundTrip(dir_ / "steward.sock", "[]", false), "answer 2\n");
 }
 
 TEST_F(SocketInputTest, SocketIsForOwnerAndGroupOnly) {

@@ -1,3 +1,4 @@
+#include "tests/support/posix.hpp"
 #include "tests/unit/plugins/plugin_fixture.hpp"
 
 #include <gtest/gtest.h>
@@ -12,14 +13,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A zombie waiting for a reaper counts as gone.
-bool alive(pid_t pid) {
-  if (::kill(pid, 0) != 0) return false;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string pidField, comm, state;
-  stat >> pidField >> comm >> state;
-  return state != "Z";
-}
+using steward::testing::processAlive;
 
 pid_t readPid(const std::filesystem::path& file) {
   std::ifstream in(file);
@@ -76,8 +70,8 @@ TEST(CliPlugin, DeadlineKillsTheWholeProcessGroup) {
   EXPECT_LT(took, 30s);
   const pid_t child = readPid(pidFile);
   ASSERT_GT(child, 0);
-  for (int i = 0; i < 100 && alive(child); ++i) std::this_thread::sleep_for(20ms);
-  EXPECT_FALSE(alive(child)) << "background child " << child << " outlived the timeout";
+  for (int i = 0; i < 100 && processAlive(child); ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_FALSE(processAlive(child)) << "background child " << child << " outlived the timeout";
   std::filesystem::remove_all(dir);
 }
 

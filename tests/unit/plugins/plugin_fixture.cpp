@@ -1,6 +1,7 @@
 #include "tests/unit/plugins/plugin_fixture.hpp"
 
 #include "core/message/paths.hpp"
+#include "core/plugin/request.hpp"
 
 #include <stdexcept>
 #include <thread>
@@ -16,36 +17,22 @@ PluginFixture::PluginFixture(std::filesystem::path folder)
 CallResult PluginFixture::run(const TestRequest& r, std::chrono::milliseconds cancelAfter) {
   auto instance = host_.instantiate(r.method);
   if (!instance) return CallResult{false, "", instance.error().message};
-  std::vector<const char*> data;
-  std::vector<size_t> lengths;
-  for (const auto& d : r.data) {
-    data.push_back(d.c_str());
-    lengths.push_back(d.size());
-  }
+  message::Message m;
+  m.id = 1;
+  m.fromNode = r.fromNode;
+  m.toNode = r.toNode;
+  m.method = r.method;
+  m.data = r.data;
+  m.directory = r.directory;
+  m.fileName = r.fileName;
+  m.requestError = r.requestError;
   auto path = message::resolveOutputPath(r.dataFolder, r.directory, r.fromNode, r.fileName);
-  const std::string outputPath = path ? path->string() : "";
-  const std::string dataFolder = r.dataFolder.string();
-  steward_request req{};
-  req.struct_size = sizeof req;
-  req.id = 1;
-  req.from_node = r.fromNode.c_str();
-  req.to_node = r.toNode.c_str();
-  req.method = r.method.c_str();
-  req.data = data.data();
-  req.data_len = lengths.data();
-  req.data_count = data.size();
-  req.directory = r.directory.c_str();
-  req.file_name = r.fileName.c_str();
-  req.operation_json = "";
-  req.deadline_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             (std::chrono::system_clock::now() + r.timeout).time_since_epoch())
-                             .count();
-  req.node_name = r.toNode.c_str();
-  req.data_folder = dataFolder.c_str();
-  req.output_path = outputPath.c_str();
-  req.request_id = 0;
-  req.request_method = "";
-  req.request_error = r.requestError.c_str();
+  const int64_t deadline = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               (std::chrono::system_clock::now() + r.timeout).time_since_epoch())
+                               .count();
+  const plugin::PreparedRequest req(
+      m, plugin::CallContext{r.toNode, r.dataFolder.string(), path ? path->string() : "",
+                             r.fileName, deadline});
 
   steward_call call;
   std::thread canceller;
@@ -56,7 +43,7 @@ CallResult PluginFixture::run(const TestRequest& r, std::chrono::milliseconds ca
     });
   }
   CallResult result;
-  result.ok = instance.value()->handle(req, call);
+  result.ok = instance.value()->handle(req.get(), call);
   if (canceller.joinable()) canceller.join();
   result.output = call.output;
   result.error = call.error;

@@ -16,6 +16,14 @@ using ::testing::Return;
 
 namespace {
 
+// A publish action that records the reply inbox it was given.
+auto recordInbox(std::string& inbox) {
+  return Invoke([&inbox](const std::string&, std::string_view, const std::string& reply) {
+    inbox = reply;
+    return Status{};
+  });
+}
+
 struct Settlement {
   uint64_t id;
   Outcome outcome;
@@ -96,10 +104,7 @@ TEST_F(PublisherTest, AnAckSettlesTheMessageAndStopsResending) {
 TEST_F(PublisherTest, ARefusalStopsRetriesAndCarriesTheReason) {
   std::string inbox;
   EXPECT_CALL(transport_, publish(_, _, _))
-      .WillOnce(Invoke([&](const std::string&, std::string_view, const std::string& reply) {
-        inbox = reply;
-        return Status{};
-      }));
+      .WillOnce(recordInbox(inbox));
   auto p = makePublisher();
   p->enqueue(msg(3), wire(3), ack(10, 1000));
   runUntil([&] { return !inbox.empty(); });
@@ -114,10 +119,7 @@ TEST_F(PublisherTest, GarbageOnTheInboxIsNotAnAck) {
   std::string inbox;
   EXPECT_CALL(transport_, publish(_, _, _))
       .Times(2)
-      .WillRepeatedly(Invoke([&](const std::string&, std::string_view, const std::string& reply) {
-        inbox = reply;
-        return Status{};
-      }));
+      .WillRepeatedly(recordInbox(inbox));
   auto p = makePublisher();
   p->enqueue(msg(3), wire(3), ack(1, 50));
   runUntil([&] { return !inbox.empty(); });
@@ -203,10 +205,7 @@ TEST_F(PublisherTest, AReconnectSendsTheWaitingMessageAtOnce) {
   transport_.setConnected(false);
   std::string inbox;
   EXPECT_CALL(transport_, publish(_, _, _))
-      .WillOnce(Invoke([&](const std::string&, std::string_view, const std::string& reply) {
-        inbox = reply;
-        return Status{};
-      }));
+      .WillOnce(recordInbox(inbox));
   auto p = makePublisher();
   p->enqueue(msg(1), wire(1), ack(1, 10000));
   io_.run_for(std::chrono::milliseconds(50));

@@ -1,0 +1,53 @@
+// Small POSIX helpers shared by unit and end-to-end tests.
+#pragma once
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace steward::testing {
+
+// True while the process exists and is not a zombie waiting for a reaper.
+inline bool processAlive(int pid) {
+  if (::kill(pid, 0) != 0) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string pidField, comm, state;
+  stat >> pidField >> comm >> state;
+  return state != "Z";
+}
+
+// Writes `input` into a unix socket, half-closes if asked, and returns all that comes back.
+inline std::string unixRoundTrip(const std::filesystem::path& path, const std::string& input,
+                                 bool halfClose = true) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    const std::string why = std::strerror(errno);
+    ::close(fd);
+    return "cannot connect to " + path.string() + ": " + why;
+  }
+  std::string_view rest = input;
+  while (!rest.empty()) {
+    const ssize_t n = ::write(fd, rest.data(), rest.size());
+    if (n <= 0) break;
+    rest.remove_prefix(static_cast<size_t>(n));
+  }
+  if (halfClose) ::shutdown(fd, SHUT_WR);
+  std::string answer;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) answer.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return answer;
+}
+
+}  // namespace steward::testing
