@@ -3,6 +3,8 @@
 #include "core/message/codec.hpp"
 #include "core/observe/log.hpp"
 
+#include <boost/asio/post.hpp>
+
 #include <chrono>
 
 namespace steward::process {
@@ -57,7 +59,8 @@ Node::Node(config::Config config, boost::asio::io_context& io, transport::Transp
                 }
               }),
       pool_(config_.maxHandlerThreads),
-      helloTimer_(io),
+      helloStrand_(boost::asio::make_strand(io)),
+      helloTimer_(helloStrand_),
       ids_(store) {}
 
 Node::~Node() { stop(); }
@@ -74,7 +77,7 @@ void Node::start() {
                      s.error().message);
     }
   }
-  if (config_.startPubREQHello > 0) sendHello();
+  if (config_.startPubREQHello > 0) boost::asio::post(helloStrand_, [this] { sendHello(); });
 }
 
 Status Node::startSubscriber(const std::string& method, const AllowedNodes& allowed) {
@@ -110,7 +113,8 @@ void Node::stop() {
     subscribers.swap(subscribers_);
     publishers.swap(publishers_);
   }
-  helloTimer_.cancel();
+  // The timer belongs to its strand; a hello that fires after this sees stopped_ and ends.
+  boost::asio::post(helloStrand_, [this] { helloTimer_.cancel(); });
   for (auto& [method, s] : subscribers) s->stop();
   pool_.stop();
   for (auto& [subject, p] : publishers) p->stop();
@@ -250,7 +254,12 @@ void Node::onHandled(const message::Message& request, std::string output, std::s
   }
 }
 
+// Runs on helloStrand_.
 void Node::sendHello() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopped_) return;
+  }
   message::Message hello;
   hello.toNode = config_.centralNodeName;
   hello.method = kHelloMethod;

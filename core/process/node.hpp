@@ -16,6 +16,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 
 #include <map>
 #include <memory>
@@ -74,6 +75,7 @@ class Node {
   plugin::PluginHost& plugins_;
   observe::ErrorKernel errors_;
   HandlerPool pool_;
+  boost::asio::strand<boost::asio::io_context::executor_type> helloStrand_;
   boost::asio::steady_timer helloTimer_;
   store::IdSource ids_;
   SeenMessages seen_;

@@ -123,6 +123,7 @@ Result<std::unique_ptr<NatsTransport>> NatsTransport::connect(const NatsSettings
   }
   if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(opts.get(), onDisconnected, &t->listener_);
   if (s == NATS_OK) s = natsOptions_SetReconnectedCB(opts.get(), onReconnected, &t->listener_);
+  if (s == NATS_OK) s = natsOptions_SetClosedCB(opts.get(), &NatsTransport::onClosed, t.get());
   if (s != NATS_OK) return Error{"invalid broker settings \"" + urls + "\": " + statusText(s)};
 
   s = natsConnection_Connect(&t->conn_, opts.get());
@@ -147,10 +148,24 @@ Result<std::unique_ptr<NatsTransport>> NatsTransport::connect(const NatsSettings
   return t;
 }
 
+void NatsTransport::onClosed(natsConnection*, void* self) {
+  auto* t = static_cast<NatsTransport*>(self);
+  {
+    std::lock_guard lock(t->closedMutex_);
+    t->closed_ = true;
+  }
+  t->closedCv_.notify_all();
+}
+
 NatsTransport::~NatsTransport() {
   inboxSub_.reset();
   if (conn_ != nullptr) {
+    // Close runs the disconnected and closed callbacks on nats.c's own thread; wait for the
+    // last of them so none runs after this object is gone.
     natsConnection_Close(conn_);
+    std::unique_lock lock(closedMutex_);
+    closedCv_.wait_for(lock, std::chrono::seconds(5), [this] { return closed_; });
+    lock.unlock();
     natsConnection_Destroy(conn_);
   }
 }

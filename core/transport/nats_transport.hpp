@@ -4,6 +4,7 @@
 #include "core/transport/transport.hpp"
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -44,6 +45,7 @@ class NatsTransport : public Transport {
 
  private:
   NatsTransport() = default;
+  static void onClosed(__natsConnection*, void* self);
   void onInboxMessage(const std::string& subject, std::string payload);
 
   __natsConnection* conn_ = nullptr;
@@ -53,6 +55,10 @@ class NatsTransport : public Transport {
   std::mutex inboxMutex_;
   std::map<std::string, ReplyHandler, std::less<>> inboxes_;
   std::atomic<uint64_t> nextInbox_{1};
+  // Set by nats.c's closed callback, the last one it runs for a connection.
+  std::mutex closedMutex_;
+  std::condition_variable closedCv_;
+  bool closed_ = false;
 };
 
 }  // namespace steward::transport
