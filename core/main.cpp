@@ -1,6 +1,7 @@
 // steward daemon entry point: parse flags, wire the parts, run until SIGINT/SIGTERM.
 #include "core/config/config.hpp"
 #include "core/input/socket_input.hpp"
+#include "core/observe/audit.hpp"
 #include "core/observe/log.hpp"
 #include "core/plugin/host.hpp"
 #include "core/process/node.hpp"
@@ -80,7 +81,9 @@ int run(config::Config config) {
                       << p.file.string();
   }
 
-  auto store = store::Store::open(config.databaseFolder);
+  store::StoreOptions storeOptions;
+  storeOptions.sync = config.syncWrites;
+  auto store = store::Store::open(config.databaseFolder, storeOptions);
   if (!store) {
     std::cerr << "steward: " << store.error().message << "\n";
     return 1;
@@ -101,9 +104,10 @@ int run(config::Config config) {
     return 1;
   }
 
+  observe::Audit audit(observe::AuditSettings{config.databaseFolder});
   boost::asio::io_context io;
   auto work = boost::asio::make_work_guard(io);
-  process::Node node(config, io, *transport.value(), plugins, *store.value());
+  process::Node node(config, io, *transport.value(), plugins, *store.value(), audit);
   for (const auto& e : pluginErrors) node.errors().report(config.nodeName + ": " + e.message);
   node.start();
   liveNode = &node;
@@ -125,7 +129,7 @@ int run(config::Config config) {
     socket.stop();
     work.reset();
     stopper = std::thread([&] {
-      node.stop();
+      node.stop(std::chrono::seconds(config.stopGraceSeconds));
       io.stop();
     });
   });

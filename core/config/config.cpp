@@ -61,6 +61,12 @@ Result<CommandLine> parseCommandLine(int argc, const char* const* argv) {
         cxxopts::value<int64_t>()->default_value("0"))
     ("maxHandlerThreads", "most method handlers running at once on this node",
         cxxopts::value<size_t>()->default_value(std::to_string(c.maxHandlerThreads)))
+    ("syncWrites", "sync every write that takes a message to disk before it is acknowledged "
+                   "(false: leave it to the OS; faster, but a power cut can lose messages)",
+        cxxopts::value<bool>()->default_value("true"))
+    ("stopGraceSeconds", "on SIGTERM, seconds running methods may take to finish before they "
+                         "are cancelled",
+        cxxopts::value<int64_t>()->default_value(std::to_string(c.stopGraceSeconds)))
     ("logLevel", "debug, info, warning or error",
         cxxopts::value<std::string>()->default_value(c.logLevel))
     ("h,help", "print this help");
@@ -94,6 +100,7 @@ Result<CommandLine> parseCommandLine(int argc, const char* const* argv) {
     c.subscribersDataFolder = r["subscribersDataFolder"].as<std::string>();
     if (r.count("pluginFolder")) c.pluginFolder = r["pluginFolder"].as<std::string>();
     c.maxHandlerThreads = r["maxHandlerThreads"].as<size_t>();
+    c.syncWrites = r["syncWrites"].as<bool>();
     c.logLevel = r["logLevel"].as<std::string>();
     if (c.logLevel != "debug" && c.logLevel != "info" && c.logLevel != "warning" &&
         c.logLevel != "error") {
@@ -109,7 +116,8 @@ Result<CommandLine> parseCommandLine(int argc, const char* const* argv) {
                              Seconds{"defaultMethodTimeout", &c.defaultMethodTimeout, 1},
                              Seconds{"errorMessageTimeout", &c.errorMessageTimeout, 1},
                              Seconds{"errorMessageRetries", &c.errorMessageRetries, 0},
-                             Seconds{"startPubREQHello", &c.startPubREQHello, 0}}) {
+                             Seconds{"startPubREQHello", &c.startPubREQHello, 0},
+                             Seconds{"stopGraceSeconds", &c.stopGraceSeconds, 0}}) {
       *s.target = r[s.flag].as<int64_t>();
       if (*s.target < s.minimum) {
         return Error{std::string("--") + s.flag + ": must be at least " +

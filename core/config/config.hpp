@@ -29,6 +29,11 @@ struct Config {
   // Subscribers to start: method -> who may send it ("*" or comma separated node names).
   std::map<std::string, std::string> startSub;
   size_t maxHandlerThreads = 64;
+  // true: each write that takes a message is synced to disk (concurrent writes share one sync);
+  // false: the OS decides when (fast; a power cut can lose the last accepted messages).
+  bool syncWrites = true;
+  // Seconds a SIGTERM waits for running methods before cancelling them.
+  int64_t stopGraceSeconds = 10;
   std::string logLevel = "info";
 };
 

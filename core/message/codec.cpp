@@ -129,6 +129,10 @@ const std::vector<Field>& fields() {
        [](Message& m, const Value& v, const Limits& l) {
          return readSeconds("methodTimeout", v, m.methodTimeout, l.maxTimeoutSeconds);
        }},
+      {"lifetime", false,
+       [](Message& m, const Value& v, const Limits& l) {
+         return readSeconds("lifetime", v, m.lifetime, l.maxLifetimeSeconds);
+       }},
       {"directory", false,
        [](Message& m, const Value& v, const Limits& l) {
          return readString("directory", v, m.directory, l.maxDirectoryLength);
@@ -281,6 +285,9 @@ Status validate(const Message& m, const MethodCatalog& methods, const Limits& li
   if (!m.fileName.empty()) {
     if (auto s = checkFileName(m.fileName); !s) return fieldError("fileName", s.error().message);
   }
+  if (m.lifetime && *m.lifetime == 0) {
+    return fieldError("lifetime", "must be at least 1 second (leave it out to rely on retries)");
+  }
   if (m.ackTimeout && *m.ackTimeout == 0) {
     return fieldError("ACKTimeout", "must be at least 1 second (leave it out for the default)");
   }
@@ -317,6 +324,7 @@ std::string encodeWire(const Message& m) {
   optInt("replyACKTimeout", m.replyAckTimeout);
   optInt("replyRetries", m.replyRetries);
   optInt("methodTimeout", m.methodTimeout);
+  optInt("lifetime", m.lifetime);
   str("directory", m.directory);
   str("fileName", m.fileName);
   if (!m.operation.empty()) {

@@ -53,6 +53,9 @@ struct Message {
   std::optional<int64_t> replyAckTimeout; // "replyACKTimeout"
   std::optional<int64_t> replyRetries;
   std::optional<int64_t> methodTimeout;   // seconds a method may run
+  // Seconds after it was accepted during which the message is resent (with back-off) until the
+  // receiver ACKs it, whatever `retries` says. Not in the Go steward; see README.
+  std::optional<int64_t> lifetime;
   std::string directory;
   std::string fileName;
   std::string operation;  // the "operation" object as compact JSON text; empty when absent
@@ -75,6 +78,7 @@ struct Limits {
   size_t maxDirectoryLength = 4096;
   size_t maxToNodes = 10000;
   int64_t maxTimeoutSeconds = 30LL * 24 * 3600;
+  int64_t maxLifetimeSeconds = 366LL * 24 * 3600;
   int64_t maxRetries = 1000000;
 };
 

@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 
 #include <chrono>
+#include <thread>
 
 namespace steward::process {
 
@@ -43,14 +44,21 @@ std::string describe(const message::Message& m) {
          m.toNode + ")";
 }
 
+DeliveryPolicy policyOf(const store::OutboxEntry& e) {
+  return DeliveryPolicy{e.ack, std::chrono::milliseconds(e.ackTimeoutMs), e.retries,
+                        e.expiresUnixMs};
+}
+
 }  // namespace
 
 Node::Node(config::Config config, boost::asio::io_context& io, transport::Transport& transport,
-           plugin::PluginHost& plugins, store::Store& store)
+           plugin::PluginHost& plugins, store::Store& store, const observe::Audit& audit)
     : config_(std::move(config)),
       io_(io),
       transport_(transport),
       plugins_(plugins),
+      store_(store),
+      audit_(audit),
       errors_(config_.centralNodeName, config_.errorMessageTimeout, config_.errorMessageRetries,
               [this](message::Message m) {
                 if (auto r = send(std::move(m)); !r) {
@@ -61,26 +69,82 @@ Node::Node(config::Config config, boost::asio::io_context& io, transport::Transp
       pool_(config_.maxHandlerThreads),
       helloStrand_(boost::asio::make_strand(io)),
       helloTimer_(helloStrand_),
-      ids_(store) {}
+      ids_(store, "nextId") {}
 
-Node::~Node() { stop(); }
+Node::~Node() { stop(std::chrono::milliseconds(0)); }
 
 void Node::start() {
+  resumeOutbox();
+  auto resumed = resumeInbox();
   for (const auto& [method, spec] : config_.startSub) {
     auto allowed = AllowedNodes::parse(spec);
     if (!allowed) {
       errors_.report(config_.nodeName + ": --startSub" + method + ": " + allowed.error().message);
       continue;
     }
-    if (auto s = startSubscriber(method, allowed.value()); !s) {
+    auto waiting = std::move(resumed[method]);
+    resumed.erase(method);
+    if (auto s = startSubscriber(method, allowed.value(), std::move(waiting)); !s) {
       errors_.report(config_.nodeName + ": cannot start subscriber for " + method + ": " +
                      s.error().message);
     }
   }
+  for (const auto& [method, waiting] : resumed) {
+    if (waiting.empty()) continue;
+    errors_.report(config_.nodeName + ": " + std::to_string(waiting.size()) + " message(s) for " +
+                   method + " wait in the inbox, but its subscriber is not started");
+  }
   if (config_.startPubREQHello > 0) boost::asio::post(helloStrand_, [this] { sendHello(); });
 }
 
-Status Node::startSubscriber(const std::string& method, const AllowedNodes& allowed) {
+// Messages accepted before the last stop go out again, oldest first, before anything new.
+void Node::resumeOutbox() {
+  auto loaded = store_.loadOutbox();
+  for (const auto& e : loaded.damaged) errors_.report(config_.nodeName + ": " + e.message);
+  for (auto& entry : loaded.entries) {
+    auto m = message::decodeWire(entry.wire);
+    if (!m) {
+      errors_.report(config_.nodeName + ": outbox message " + std::to_string(entry.id) +
+                     " is unreadable and was dropped: " + m.error().message);
+      (void)store_.removeOutbox(entry.id);
+      continue;
+    }
+    dispatch(Outgoing{std::move(m).value(), std::move(entry)});
+  }
+  if (!loaded.entries.empty()) {
+    STEWARD_LOG(info) << "resumed " << loaded.entries.size() << " message(s) from the outbox";
+  }
+}
+
+// A message whose run had started when the node stopped is not run again blindly (a command may
+// have had its effect): it is answered as interrupted. The others wait for their subscriber.
+std::map<std::string, std::vector<Inbound>> Node::resumeInbox() {
+  std::map<std::string, std::vector<Inbound>> waiting;
+  auto loaded = store_.loadInbox();
+  for (const auto& e : loaded.damaged) errors_.report(config_.nodeName + ": " + e.message);
+  for (auto& entry : loaded.entries) {
+    auto m = message::decodeWire(entry.wire);
+    if (!m) {
+      errors_.report(config_.nodeName + ": inbox message at arrival " +
+                     std::to_string(entry.arrival) + " is unreadable and was dropped: " +
+                     m.error().message);
+      (void)store_.finishInbound(entry.arrival, nullptr);
+      continue;
+    }
+    Inbound in{entry.arrival, std::move(m).value()};
+    if (entry.running) {
+      audit_.record("interrupted", in.message);
+      onHandled(in, "", "interrupted by a restart of " + config_.nodeName +
+                            " while it ran; not run again");
+    } else {
+      waiting[entry.method].push_back(std::move(in));
+    }
+  }
+  return waiting;
+}
+
+Status Node::startSubscriber(const std::string& method, const AllowedNodes& allowed,
+                             std::vector<Inbound> resumed) {
   auto instance = plugins_.instantiate(method);
   if (!instance) return instance.error();
   SubscriberSettings settings;
@@ -89,21 +153,26 @@ Status Node::startSubscriber(const std::string& method, const AllowedNodes& allo
   settings.defaultMethodTimeout = std::chrono::seconds(config_.defaultMethodTimeout);
   settings.allowed = allowed;
   Subscriber::Events events;
-  events.handled = [this](const message::Message& request, std::string output, std::string error) {
+  events.handled = [this](const Inbound& request, std::string output, std::string error) {
     onHandled(request, std::move(output), std::move(error));
   };
   events.problem = [this](const std::string& what) { errors_.report(what); };
-  auto subscriber = Subscriber::create(io_.get_executor(), transport_, pool_, seen_,
+  events.audit = [this](std::string_view event, const message::Message& m) {
+    audit_.record(event, m);
+  };
+  auto subscriber = Subscriber::create(io_.get_executor(), transport_, pool_, store_,
                                        std::move(instance).value(), settings, events);
-  if (auto s = subscriber->start(); !s) return s;
+  const size_t count = resumed.size();
+  if (auto s = subscriber->start(std::move(resumed)); !s) return s;
   STEWARD_LOG(info) << "started subscriber " << subscriber->subject()
-                    << " allowed from: " << allowed.toString();
+                    << " allowed from: " << allowed.toString()
+                    << (count > 0 ? ", resuming " + std::to_string(count) + " message(s)" : "");
   std::lock_guard lock(mutex_);
   subscribers_[method] = std::move(subscriber);
   return {};
 }
 
-void Node::stop() {
+void Node::stop(std::chrono::milliseconds grace) {
   std::map<std::string, std::shared_ptr<Subscriber>> subscribers;
   std::map<std::string, std::shared_ptr<Publisher>> publishers;
   {
@@ -116,6 +185,19 @@ void Node::stop() {
   // The timer belongs to its strand; a hello that fires after this sees stopped_ and ends.
   boost::asio::post(helloStrand_, [this] { helloTimer_.cancel(); });
   for (auto& [method, s] : subscribers) s->stop();
+  // Running calls may finish within the grace period; what is cancelled after it is answered
+  // as interrupted at the next start.
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  auto busy = [&] {
+    for (auto& [method, s] : subscribers) {
+      if (s->running() > 0) return true;
+    }
+    return false;
+  };
+  while (busy() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (auto& [method, s] : subscribers) s->cancelRunning();
   pool_.stop();
   for (auto& [subject, p] : publishers) p->stop();
 }
@@ -137,24 +219,36 @@ Result<std::vector<uint64_t>> Node::submit(std::string_view json, const std::str
       return refuse("message " + std::to_string(i) + ": " + s.error().message);
     }
   }
-  // Everything is stamped and size-checked before the first message is queued.
+  // Everything is stamped, size-checked and written to the outbox in one write before the first
+  // message is queued: the batch is taken whole or not at all.
   std::vector<Outgoing> ready;
+  std::vector<store::OutboxEntry> entries;
   for (size_t i = 0; i < batch->size(); ++i) {
     for (auto& one : message::fanOut((*batch)[i])) {
       auto outgoing = prepare(std::move(one));
       if (!outgoing) return refuse("message " + std::to_string(i) + ": " + outgoing.error().message);
+      entries.push_back(outgoing->entry);
       ready.push_back(std::move(outgoing).value());
     }
   }
+  if (auto s = store_.putOutbox(entries); !s) return refuse(s.error().message);
   std::vector<uint64_t> ids;
-  for (auto& o : ready) ids.push_back(dispatch(std::move(o)));
+  for (auto& o : ready) {
+    ids.push_back(o.message.id);
+    audit_.record("accepted", o.message, 0, source);
+    dispatch(std::move(o));
+  }
   return ids;
 }
 
 Result<uint64_t> Node::send(message::Message m) {
   auto outgoing = prepare(std::move(m));
   if (!outgoing) return outgoing.error();
-  return dispatch(std::move(outgoing).value());
+  if (auto s = store_.putOutbox({outgoing->entry}); !s) return s.error();
+  const uint64_t id = outgoing->message.id;
+  audit_.record("accepted", outgoing->message);
+  dispatch(std::move(outgoing).value());
+  return id;
 }
 
 Result<Node::Outgoing> Node::prepare(message::Message m) {
@@ -172,40 +266,51 @@ Result<Node::Outgoing> Node::prepare(message::Message m) {
                  " bytes encoded, more than the broker's max payload of " +
                  std::to_string(maxPayload)};
   }
-  DeliveryPolicy policy;
-  policy.ack = message::needsAck(method->kind);
-  policy.ackTimeout = std::chrono::seconds(m.ackTimeout.value_or(config_.defaultMessageTimeout));
-  policy.retries = m.retries.value_or(config_.defaultMessageRetries);
-  std::string subject = message::subject(m.toNode, m.method, method->kind);
-  return Outgoing{std::move(m), std::move(wire), policy, std::move(subject)};
+  store::OutboxEntry entry;
+  entry.id = m.id;
+  entry.subject = message::subject(m.toNode, m.method, method->kind);
+  entry.ack = message::needsAck(method->kind);
+  entry.ackTimeoutMs = m.ackTimeout.value_or(config_.defaultMessageTimeout) * 1000;
+  entry.retries = m.retries.value_or(config_.defaultMessageRetries);
+  entry.expiresUnixMs = m.lifetime ? m.createdUnixMs + *m.lifetime * 1000 : 0;
+  entry.wire = std::move(wire);
+  return Outgoing{std::move(m), std::move(entry)};
 }
 
-uint64_t Node::dispatch(Outgoing o) {
+void Node::dispatch(Outgoing o) {
   std::shared_ptr<Publisher> publisher;
   {
     std::lock_guard lock(mutex_);
     if (stopped_) {
-      observe::ErrorKernel::logOnly(describe(o.message) + " not sent: the node is stopping");
-      return o.message.id;
+      STEWARD_LOG(info) << describe(o.message) << " stays in the outbox: the node is stopping";
+      return;
     }
-    auto& slot = publishers_[o.subject];
+    auto& slot = publishers_[o.entry.subject];
     if (!slot) {
-      slot = Publisher::create(io_.get_executor(), transport_, o.subject,
-                               [this](const message::Message& msg, Outcome outcome, int attempts,
-                                      const std::string& detail) {
-                                 onSettled(msg, outcome, attempts, detail);
-                               });
+      Publisher::Events events;
+      events.settled = [this](const message::Message& msg, Outcome outcome, int attempts,
+                              const std::string& detail) {
+        onSettled(msg, outcome, attempts, detail);
+      };
+      events.sent = [this](const message::Message& msg, int attempt) {
+        audit_.record(attempt == 1 ? "sent" : "retried", msg, attempt);
+      };
+      slot = Publisher::create(io_.get_executor(), transport_, o.entry.subject, events);
     }
     publisher = slot;
   }
-  const uint64_t id = o.message.id;
   STEWARD_LOG(debug) << "queued " << describe(o.message);
-  publisher->enqueue(std::move(o.message), std::move(o.wire), o.policy);
-  return id;
+  const DeliveryPolicy policy = policyOf(o.entry);
+  publisher->enqueue(std::move(o.message), std::move(o.entry.wire), policy);
 }
 
 void Node::onSettled(const message::Message& m, Outcome outcome, int attempts,
                      const std::string& detail) {
+  // A stopped publisher leaves its messages in the outbox for the next start.
+  if (outcome == Outcome::stopped) return;
+  if (auto s = store_.removeOutbox(m.id); !s) observe::ErrorKernel::logOnly(s.error().message);
+  audit_.record(outcome == Outcome::delivered ? "acked" : outcomeName(outcome), m, attempts,
+                detail);
   if (outcome == Outcome::delivered) {
     STEWARD_LOG(debug) << describe(m) << " delivered after " << attempts << " send(s)";
     return;
@@ -214,14 +319,15 @@ void Node::onSettled(const message::Message& m, Outcome outcome, int attempts,
                      std::string(outcomeName(outcome)) + " after " + std::to_string(attempts) +
                      " send(s)" + (detail.empty() ? "" : ": " + detail);
   // An error message that cannot reach central is only logged here, or errors would loop.
-  if (m.method == observe::kErrorLogMethod || outcome == Outcome::stopped) {
+  if (m.method == observe::kErrorLogMethod) {
     observe::ErrorKernel::logOnly(what);
   } else {
     errors_.report(what);
   }
 }
 
-void Node::onHandled(const message::Message& request, std::string output, std::string error) {
+void Node::onHandled(const Inbound& in, std::string output, std::string error) {
+  const message::Message& request = in.message;
   const message::MethodInfo* method = plugins_.find(request.method);
   if (!error.empty()) {
     std::string what = config_.nodeName + ": " + describe(request) + " failed: " + error;
@@ -232,25 +338,38 @@ void Node::onHandled(const message::Message& request, std::string output, std::s
     }
   }
   // A reply never causes a reply, and events do not answer.
-  if (request.isReply || method == nullptr || method->replyMethod ||
-      method->kind == message::Kind::EventACK || method->kind == message::Kind::EventNACK) {
-    return;
+  const bool replies = !request.isReply && method != nullptr && !method->replyMethod &&
+                       method->kind != message::Kind::EventACK &&
+                       method->kind != message::Kind::EventNACK;
+  std::optional<Outgoing> reply;
+  if (replies) {
+    message::Message r;
+    r.toNode = request.fromNode;
+    r.method = request.replyMethod.empty() ? kDefaultReplyMethod : request.replyMethod;
+    r.data = {std::move(output)};
+    r.ackTimeout = request.replyAckTimeout;
+    r.retries = request.replyRetries;
+    r.directory = request.directory;
+    r.fileName = request.fileName.empty() ? request.method + ".log" : request.fileName;
+    r.isReply = true;
+    r.requestId = request.id;
+    r.requestMethod = request.method;
+    r.requestError = error;
+    auto prepared = prepare(std::move(r));
+    if (prepared) {
+      reply = std::move(prepared).value();
+    } else {
+      errors_.report(config_.nodeName + ": cannot reply to " + describe(request) + ": " +
+                     prepared.error().message);
+    }
   }
-  message::Message reply;
-  reply.toNode = request.fromNode;
-  reply.method = request.replyMethod.empty() ? kDefaultReplyMethod : request.replyMethod;
-  reply.data = {std::move(output)};
-  reply.ackTimeout = request.replyAckTimeout;
-  reply.retries = request.replyRetries;
-  reply.directory = request.directory;
-  reply.fileName = request.fileName.empty() ? request.method + ".log" : request.fileName;
-  reply.isReply = true;
-  reply.requestId = request.id;
-  reply.requestMethod = request.method;
-  reply.requestError = error;
-  if (auto r = send(std::move(reply)); !r) {
-    errors_.report(config_.nodeName + ": cannot reply to " + describe(request) + ": " +
-                   r.error().message);
+  // The request leaves the inbox and its reply enters the outbox in one write.
+  if (auto s = store_.finishInbound(in.arrival, reply ? &reply->entry : nullptr); !s) {
+    errors_.report(config_.nodeName + ": " + describe(request) + ": " + s.error().message);
+  }
+  if (reply) {
+    audit_.record("replied", reply->message);
+    dispatch(std::move(*reply));
   }
 }
 

@@ -1,15 +1,16 @@
 // A node: the processes of one steward daemon and the rules that tie them together. Operator input
-// is validated as a whole batch, fanned out and queued to a publisher per (toNode, method); what a
-// subscriber's handler outputs becomes a reply; every failure goes to the error kernel.
+// is validated as a whole batch, written to the outbox, fanned out and queued to a publisher per
+// (toNode, method); what a subscriber's handler outputs becomes a reply, written to the outbox in
+// the same write that removes the request from the inbox; every failure goes to the error kernel.
 #pragma once
 
 #include "core/config/config.hpp"
 #include "core/message/message.hpp"
+#include "core/observe/audit.hpp"
 #include "core/observe/error_kernel.hpp"
 #include "core/plugin/host.hpp"
 #include "core/process/handler_pool.hpp"
 #include "core/process/publisher.hpp"
-#include "core/process/seen_messages.hpp"
 #include "core/process/subscriber.hpp"
 #include "core/store/store.hpp"
 #include "core/transport/transport.hpp"
@@ -29,21 +30,23 @@ namespace steward::process {
 class Node {
  public:
   Node(config::Config config, boost::asio::io_context& io, transport::Transport& transport,
-       plugin::PluginHost& plugins, store::Store& store);
+       plugin::PluginHost& plugins, store::Store& store, const observe::Audit& audit);
   ~Node();
 
-  // Starts the configured subscribers and the hello timer. A subscriber that cannot start is
-  // reported and skipped; the node still serves the others.
+  // Resumes the outbox, answers messages whose run a stop interrupted, starts the configured
+  // subscribers (each first resuming its queued inbox messages, in arrival order) and the hello
+  // timer. What cannot start is reported; the node serves the rest.
   void start();
-  // Stops every process: inputs first, then subscribers (running calls are cancelled), then
-  // publishers. Joins the handler threads.
-  void stop();
+  // Stops taking messages, lets running calls finish for up to `grace`, cancels the rest, and
+  // stops the publishers. Everything not yet settled stays in the store for the next start.
+  void stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
 
-  // Operator input: a JSON array of messages. All are checked before any is sent; one bad message
-  // refuses the batch with an error naming its index and field. Returns the ids given, in order.
+  // Operator input: a JSON array of messages. All are checked and written to the outbox in one
+  // write before any is sent; one bad message refuses the batch with an error naming its index
+  // and field. Returns the ids given, in order.
   Result<std::vector<uint64_t>> submit(std::string_view json, const std::string& source);
 
-  // Queues a message from this node (replies, errors, hellos). The method must be known.
+  // Queues a message from this node (errors, hellos). The method must be known.
   Result<uint64_t> send(message::Message message);
 
   // The broker is reachable again: messages waiting for it go out now. Thread-safe.
@@ -56,15 +59,17 @@ class Node {
   // A message stamped with id, sender and time, encoded, and checked against the broker's limit.
   struct Outgoing {
     message::Message message;
-    std::string wire;
-    DeliveryPolicy policy;
-    std::string subject;
+    store::OutboxEntry entry;
   };
   Result<Outgoing> prepare(message::Message message);
-  uint64_t dispatch(Outgoing outgoing);
+  void dispatch(Outgoing outgoing);
 
-  Status startSubscriber(const std::string& method, const AllowedNodes& allowed);
-  void onHandled(const message::Message& request, std::string output, std::string error);
+  void resumeOutbox();
+  std::map<std::string, std::vector<Inbound>> resumeInbox();
+  Status startSubscriber(const std::string& method, const AllowedNodes& allowed,
+                         std::vector<Inbound> resumed);
+  // Turns a handled message into its reply (if it gets one) and settles it in the store.
+  void onHandled(const Inbound& request, std::string output, std::string error);
   void onSettled(const message::Message& m, Outcome outcome, int attempts,
                  const std::string& detail);
   void sendHello();
@@ -73,12 +78,13 @@ class Node {
   boost::asio::io_context& io_;
   transport::Transport& transport_;
   plugin::PluginHost& plugins_;
+  store::Store& store_;
+  const observe::Audit& audit_;
   observe::ErrorKernel errors_;
   HandlerPool pool_;
   boost::asio::strand<boost::asio::io_context::executor_type> helloStrand_;
   boost::asio::steady_timer helloTimer_;
   store::IdSource ids_;
-  SeenMessages seen_;
 
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Publisher>> publishers_;   // by subject

@@ -14,6 +14,7 @@ std::string_view outcomeName(Outcome outcome) {
     case Outcome::delivered: return "delivered";
     case Outcome::refused: return "refused";
     case Outcome::givenUp: return "given up";
+    case Outcome::expired: return "expired";
     case Outcome::failed: return "failed";
     case Outcome::stopped: return "stopped";
   }
@@ -22,18 +23,42 @@ std::string_view outcomeName(Outcome outcome) {
 
 std::shared_ptr<Publisher> Publisher::create(asio::any_io_executor executor,
                                              transport::Transport& transport, std::string subject,
-                                             Settled settled) {
+                                             Events events) {
   return std::shared_ptr<Publisher>(
-      new Publisher(std::move(executor), transport, std::move(subject), std::move(settled)));
+      new Publisher(std::move(executor), transport, std::move(subject), std::move(events)));
 }
 
 Publisher::Publisher(asio::any_io_executor executor, transport::Transport& transport,
-                     std::string subject, Settled settled)
+                     std::string subject, Events events)
     : strand_(asio::make_strand(executor)),
       transport_(transport),
       subject_(std::move(subject)),
-      settled_(std::move(settled)),
+      events_(std::move(events)),
       timer_(strand_) {}
+
+namespace {
+int64_t nowUnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+bool Publisher::expired(const Item& item) const {
+  return item.policy.expiresUnixMs > 0 && nowUnixMs() >= item.policy.expiresUnixMs;
+}
+
+// Without a lifetime every send waits ackTimeout. With one, the wait doubles after each send up
+// to kMaxBackoff, and never runs past the lifetime.
+std::chrono::milliseconds Publisher::waitAfter(const Item& item) const {
+  const auto base = item.policy.ackTimeout;
+  if (item.policy.expiresUnixMs == 0) return base;
+  auto wait = base;
+  for (int i = 1; i < attempts_ && wait < kMaxBackoff; ++i) wait *= 2;
+  wait = std::min(wait, std::max(base, kMaxBackoff));
+  const auto left = std::chrono::milliseconds(item.policy.expiresUnixMs - nowUnixMs());
+  return std::max(std::chrono::milliseconds(1), std::min(wait, left));
+}
 
 void Publisher::enqueue(message::Message message, std::string wire, DeliveryPolicy policy) {
   ++pending_;
@@ -41,7 +66,7 @@ void Publisher::enqueue(message::Message message, std::string wire, DeliveryPoli
                                                               std::move(wire)}]() mutable {
     if (self->stopped_) {
       --self->pending_;
-      self->settled_(item.message, Outcome::stopped, 0, "publisher stopped");
+      self->events_.settled(item.message, Outcome::stopped, 0, "publisher stopped");
       return;
     }
     self->queue_.push_back(std::move(item));
@@ -57,8 +82,8 @@ void Publisher::stop() {
     self->inFlight_ = false;
     while (!self->queue_.empty()) {
       --self->pending_;
-      self->settled_(self->queue_.front().message, Outcome::stopped, self->attempts_,
-                     "publisher stopped");
+      self->events_.settled(self->queue_.front().message, Outcome::stopped, self->attempts_,
+                            "publisher stopped");
       self->queue_.pop_front();
       self->attempts_ = 0;
     }
@@ -70,9 +95,14 @@ void Publisher::sendNext() {
     Item& item = queue_.front();
     attempts_ = 0;
     ++generation_;
+    if (expired(item)) {
+      settle(Outcome::expired, "lifetime over before it could be sent");
+      continue;
+    }
     if (!item.policy.ack) {
       attempts_ = 1;
       auto s = transport_.publish(subject_, item.wire);
+      if (s && events_.sent) events_.sent(item.message, 1);
       settle(s ? Outcome::delivered : Outcome::failed, s ? "" : s.error().message);
       continue;
     }
@@ -102,7 +132,8 @@ void Publisher::transmit() {
   const Item& item = queue_.front();
   attemptSent_ = transport_.connected() &&
                  transport_.publish(subject_, item.wire, inbox_->subject()).ok();
-  timer_.expires_after(item.policy.ackTimeout);
+  if (attemptSent_ && events_.sent) events_.sent(item.message, attempts_);
+  timer_.expires_after(waitAfter(item));
   timer_.async_wait(asio::bind_executor(
       strand_, [self = shared_from_this(), generation = generation_](boost::system::error_code ec) {
         if (!ec) self->onTimer(generation);
@@ -117,11 +148,20 @@ void Publisher::brokerReconnected() {
 
 void Publisher::onTimer(uint64_t generation) {
   if (generation != generation_ || !inFlight_ || stopped_) return;
-  if (attempts_ <= queue_.front().policy.retries) {
+  const Item& item = queue_.front();
+  if (item.policy.expiresUnixMs > 0) {
+    if (!expired(item)) {
+      attempt();
+      return;
+    }
+    settle(Outcome::expired, "no ACK within its lifetime, after " + std::to_string(attempts_) +
+                                 " sends");
+  } else if (attempts_ <= item.policy.retries) {
     attempt();
     return;
+  } else {
+    settle(Outcome::givenUp, "no ACK after " + std::to_string(attempts_) + " sends");
   }
-  settle(Outcome::givenUp, "no ACK after " + std::to_string(attempts_) + " sends");
   sendNext();
 }
 
@@ -141,7 +181,7 @@ void Publisher::settle(Outcome outcome, const std::string& detail) {
   inbox_.reset();
   ++generation_;
   --pending_;
-  settled_(item.message, outcome, attempts_, detail);
+  events_.settled(item.message, outcome, attempts_, detail);
 }
 
 }  // namespace steward::process

@@ -24,12 +24,19 @@ struct DeliveryPolicy {
   bool ack = true;
   std::chrono::milliseconds ackTimeout{10000};
   int64_t retries = 3;  // resends after the first send
+  // With a lifetime: resent until this time (ms since the epoch) whatever `retries` says, the
+  // wait doubling from ackTimeout up to kMaxBackoff. 0: no lifetime.
+  int64_t expiresUnixMs = 0;
 };
+
+// The longest wait between two sends of a message with a lifetime.
+inline constexpr std::chrono::milliseconds kMaxBackoff{60000};
 
 enum class Outcome {
   delivered,  // ACKed, or published once for NACK kinds
   refused,    // the receiver answered that it will not take it; no more retries
   givenUp,    // no ACK after retries+1 sends
+  expired,    // no ACK within the message's lifetime
   failed,     // could not be handed to the broker at all (NACK kinds)
   stopped,    // the process stopped before it was settled
 };
@@ -38,13 +45,17 @@ std::string_view outcomeName(Outcome outcome);
 
 class Publisher : public std::enable_shared_from_this<Publisher> {
  public:
-  // Called on the publisher's strand when a message is settled. `attempts` counts sends.
-  using Settled = std::function<void(const message::Message&, Outcome, int attempts,
-                                     const std::string& detail)>;
+  struct Events {
+    // A message is settled. `attempts` counts sends. On the publisher's strand.
+    std::function<void(const message::Message&, Outcome, int attempts, const std::string& detail)>
+        settled;
+    // A send was handed to the broker (attempt 1 is the first send). Optional.
+    std::function<void(const message::Message&, int attempt)> sent;
+  };
 
   static std::shared_ptr<Publisher> create(boost::asio::any_io_executor executor,
                                            transport::Transport& transport, std::string subject,
-                                           Settled settled);
+                                           Events events);
 
   // Queues a message and its wire encoding; thread-safe.
   void enqueue(message::Message message, std::string wire, DeliveryPolicy policy);
@@ -66,7 +77,9 @@ class Publisher : public std::enable_shared_from_this<Publisher> {
   };
 
   Publisher(boost::asio::any_io_executor executor, transport::Transport& transport,
-            std::string subject, Settled settled);
+            std::string subject, Events events);
+  bool expired(const Item& item) const;
+  std::chrono::milliseconds waitAfter(const Item& item) const;
   void sendNext();
   void attempt();
   void transmit();
@@ -77,7 +90,7 @@ class Publisher : public std::enable_shared_from_this<Publisher> {
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   transport::Transport& transport_;
   const std::string subject_;
-  Settled settled_;
+  Events events_;
   boost::asio::steady_timer timer_;
   std::deque<Item> queue_;
   std::unique_ptr<transport::ReplyInbox> inbox_;

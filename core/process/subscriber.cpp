@@ -54,29 +54,33 @@ std::string AllowedNodes::toString() const {
 
 std::shared_ptr<Subscriber> Subscriber::create(asio::any_io_executor executor,
                                                transport::Transport& transport, HandlerPool& pool,
-                                               SeenMessages& seen,
+                                               store::Store& store,
                                                std::unique_ptr<plugin::MethodInstance> instance,
                                                SubscriberSettings settings, Events events) {
-  return std::shared_ptr<Subscriber>(new Subscriber(std::move(executor), transport, pool, seen,
+  return std::shared_ptr<Subscriber>(new Subscriber(std::move(executor), transport, pool, store,
                                                     std::move(instance), std::move(settings),
                                                     std::move(events)));
 }
 
 Subscriber::Subscriber(asio::any_io_executor executor, transport::Transport& transport,
-                       HandlerPool& pool, SeenMessages& seen,
+                       HandlerPool& pool, store::Store& store,
                        std::unique_ptr<plugin::MethodInstance> instance,
                        SubscriberSettings settings, Events events)
     : strand_(asio::make_strand(executor)),
       transport_(transport),
       pool_(pool),
-      seen_(seen),
+      store_(store),
       instance_(std::move(instance)),
       settings_(std::move(settings)),
       events_(std::move(events)),
       subject_(message::subject(settings_.nodeName, instance_->method().name,
                                 instance_->method().kind)) {}
 
-Status Subscriber::start() {
+Status Subscriber::start(std::vector<Inbound> resumed) {
+  asio::post(strand_, [self = shared_from_this(), resumed = std::move(resumed)]() mutable {
+    for (auto& in : resumed) self->queue_.push_back(std::move(in));
+    self->pump();
+  });
   std::weak_ptr<Subscriber> weak = weak_from_this();
   auto sub = transport_.subscribe(subject_, [weak](transport::Incoming in) {
     if (auto self = weak.lock()) self->onIncoming(std::move(in));
@@ -91,8 +95,17 @@ void Subscriber::stop() {
   asio::post(strand_, [self = shared_from_this()] {
     self->stopped_ = true;
     self->queue_.clear();
+  });
+}
+
+void Subscriber::cancelRunning() {
+  asio::post(strand_, [self = shared_from_this()] {
     for (const auto& call : self->running_) self->instance_->cancel(*call);
   });
+}
+
+void Subscriber::audit(std::string_view event, const message::Message& m) const {
+  if (events_.audit) events_.audit(event, m);
 }
 
 void Subscriber::refuse(const transport::Incoming& in, const std::string& why) {
@@ -100,7 +113,7 @@ void Subscriber::refuse(const transport::Incoming& in, const std::string& why) {
   events_.problem(why);
 }
 
-// Runs on a transport thread: decode and check here, then hand over to the strand.
+// Runs on a transport thread: decode, check and store here, then hand over to the strand.
 void Subscriber::onIncoming(transport::Incoming in) {
   auto decoded = message::decodeWire(in.payload);
   if (!decoded) {
@@ -121,35 +134,45 @@ void Subscriber::onIncoming(transport::Incoming in) {
                    m.method + " (allowed: " + settings_.allowed.toString() + ")");
     return;
   }
-  // A resend of a message already taken (its ACK was lost, or the sender's client flushed
-  // copies buffered during an outage): answer again so the sender stops, but do not run it.
-  const bool fresh = seen_.insert(m.fromNode, m.id);
+  // The ACK means "this node owns it now", so the message is in the inbox first. A message taken
+  // before (its ACK was lost, or a copy was resent) is ACKed again but not run again.
+  auto arrival = store_.acceptInbound(m.fromNode, m.id, m.method, in.payload);
+  if (!arrival) {
+    // No ACK: the sender keeps the message and tries again.
+    events_.problem("node " + settings_.nodeName + " cannot take message " + std::to_string(m.id) +
+                    " from " + m.fromNode + ": " + arrival.error().message);
+    return;
+  }
   if (!in.replyTo.empty()) (void)transport_.publish(in.replyTo, encodeAck(Ack{true, {}}));
-  if (!fresh) {
+  if (arrival.value() == 0) {
+    audit("duplicate", m);
     STEWARD_LOG(debug) << "duplicate message " << m.id << " from " << m.fromNode << " on "
                        << subject_ << ": ACKed again, not run";
     return;
   }
-  asio::post(strand_, [self = shared_from_this(), m = std::move(m)]() mutable {
-    if (self->stopped_) return;
-    self->queue_.push_back(std::move(m));
+  audit("received", m);
+  asio::post(strand_, [self = shared_from_this(),
+                       in = Inbound{arrival.value(), std::move(m)}]() mutable {
+    if (self->stopped_) return;  // it waits in the inbox for the next start
+    self->queue_.push_back(std::move(in));
     self->pump();
   });
 }
 
 void Subscriber::pump() {
   while (!stopped_ && !queue_.empty() && (!method().ordered || running_.empty())) {
-    message::Message m = std::move(queue_.front());
+    Inbound in = std::move(queue_.front());
     queue_.pop_front();
-    run(std::move(m));
+    run(std::move(in));
   }
 }
 
-void Subscriber::run(message::Message m) {
+void Subscriber::run(Inbound in) {
   auto call = std::make_shared<steward_call>();
   running_.insert(call);
-  const auto timeout = m.methodTimeout && *m.methodTimeout > 0
-                           ? std::chrono::seconds(*m.methodTimeout)
+  ++runningCount_;
+  const auto timeout = in.message.methodTimeout && *in.message.methodTimeout > 0
+                           ? std::chrono::seconds(*in.message.methodTimeout)
                            : settings_.defaultMethodTimeout;
   auto timer = std::make_shared<asio::steady_timer>(strand_, timeout);
   timer->async_wait(asio::bind_executor(
@@ -159,32 +182,37 @@ void Subscriber::run(message::Message m) {
   const int64_t deadlineMs = std::chrono::duration_cast<std::chrono::milliseconds>(
                                  (std::chrono::system_clock::now() + timeout).time_since_epoch())
                                  .count();
-  pool_.submit([self = shared_from_this(), m = std::move(m), call, timer, deadlineMs]() mutable {
-    self->execute(m, *call, deadlineMs);
-    asio::post(self->strand_, [self, m = std::move(m), call, timer] {
+  pool_.submit([self = shared_from_this(), in = std::move(in), call, timer, deadlineMs]() mutable {
+    self->execute(in, *call, deadlineMs);
+    std::string error;
+    {
+      std::lock_guard lock(call->mutex);
+      error = call->error;
+    }
+    if (error.empty() && call->cancelled) error = "cancelled: methodTimeout reached or stopped";
+    self->audit("executed", in.message);
+    self->events_.handled(in, std::move(call->output), std::move(error));
+    asio::post(self->strand_, [self, call, timer] {
       timer->cancel();
       self->running_.erase(call);
-      std::string error;
-      {
-        std::lock_guard lock(call->mutex);
-        error = call->error;
-      }
-      if (error.empty() && call->cancelled) error = "cancelled: methodTimeout reached or stopped";
-      self->events_.handled(m, std::move(call->output), std::move(error));
+      --self->runningCount_;
       self->pump();
     });
   });
 }
 
 // Runs on a handler thread.
-void Subscriber::execute(const message::Message& m, steward_call& call, int64_t deadlineMs) {
+void Subscriber::execute(const Inbound& in, steward_call& call, int64_t deadlineMs) {
+  const message::Message& m = in.message;
+  auto fail = [&](const std::string& why) {
+    std::lock_guard lock(call.mutex);
+    call.error = why;
+  };
+  // Once this is on disk a restart answers "interrupted" instead of running it again.
+  if (auto s = store_.markRunning(in.arrival); !s) return fail(s.error().message);
   const std::string fileName = m.fileName.empty() ? m.method + ".log" : m.fileName;
   auto output = message::resolveOutputPath(settings_.dataFolder, m.directory, m.fromNode, fileName);
-  if (!output) {
-    std::lock_guard lock(call.mutex);
-    call.error = "cannot place output: " + output.error().message;
-    return;
-  }
+  if (!output) return fail("cannot place output: " + output.error().message);
   const plugin::PreparedRequest request(
       m, plugin::CallContext{settings_.nodeName, settings_.dataFolder.string(), output->string(),
                              fileName, deadlineMs});

@@ -1,17 +1,19 @@
 // A subscriber process: one per started method. It listens on <node>.<method>.<kind>, refuses
-// senders that are not allowed, ACKs what it takes, and runs the messages through the method's
-// plugin: one at a time in arrival order for sequenced methods (REQ…), concurrently for REQn….
+// senders that are not allowed, stores what it takes in the inbox and only then ACKs, and runs
+// the messages through the method's plugin: one at a time in arrival order for sequenced methods
+// (REQ…), concurrently for REQn….
 #pragma once
 
 #include "core/message/message.hpp"
 #include "core/plugin/host.hpp"
 #include "core/process/handler_pool.hpp"
-#include "core/process/seen_messages.hpp"
+#include "core/store/store.hpp"
 #include "core/transport/transport.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <filesystem>
@@ -43,26 +45,39 @@ struct SubscriberSettings {
   AllowedNodes allowed;
 };
 
+// A message taken into the inbox, with its arrival number there.
+struct Inbound {
+  uint64_t arrival = 0;
+  message::Message message;
+};
+
 class Subscriber : public std::enable_shared_from_this<Subscriber> {
  public:
   struct Events {
-    // A message ran: its output and its error ("" when it succeeded). On the process's strand.
-    std::function<void(const message::Message& request, std::string output, std::string error)>
-        handled;
+    // A message ran: its output and its error ("" when it succeeded). Called on the handler
+    // thread that ran it, before the next message of a sequenced method starts.
+    std::function<void(const Inbound& request, std::string output, std::string error)> handled;
     // Something went wrong that central should hear about (refused sender, bad message).
     std::function<void(const std::string& what)> problem;
+    // Audit: "received", "duplicate", "executed" and the like. Optional.
+    std::function<void(std::string_view event, const message::Message&)> audit;
   };
 
   static std::shared_ptr<Subscriber> create(boost::asio::any_io_executor executor,
                                             transport::Transport& transport, HandlerPool& pool,
-                                            SeenMessages& seen,
+                                            store::Store& store,
                                             std::unique_ptr<plugin::MethodInstance> instance,
                                             SubscriberSettings settings, Events events);
 
-  // Subscribes to the method's subject.
-  Status start();
-  // Unsubscribes, cancels running calls and drops what is queued. Blocks until unsubscribed.
+  // Queues `resumed` (messages from the inbox of an earlier run, in arrival order) ahead of
+  // anything new, then subscribes to the method's subject.
+  Status start(std::vector<Inbound> resumed = {});
+  // Unsubscribes and drops the in-memory queue (those messages stay in the inbox for the next
+  // start). Running calls go on. Blocks until unsubscribed.
   void stop();
+  // Cancels the calls still running.
+  void cancelRunning();
+  size_t running() const { return runningCount_.load(); }
 
   const message::MethodInfo& method() const { return instance_->method(); }
   const std::string& subject() const { return subject_; }
@@ -70,26 +85,28 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
 
  private:
   Subscriber(boost::asio::any_io_executor executor, transport::Transport& transport,
-             HandlerPool& pool, SeenMessages& seen,
-             std::unique_ptr<plugin::MethodInstance> instance,
-             SubscriberSettings settings, Events events);
+             HandlerPool& pool, store::Store& store,
+             std::unique_ptr<plugin::MethodInstance> instance, SubscriberSettings settings,
+             Events events);
   void onIncoming(transport::Incoming in);
   void refuse(const transport::Incoming& in, const std::string& why);
+  void audit(std::string_view event, const message::Message& m) const;
   void pump();
-  void run(message::Message message);
-  void execute(const message::Message& m, steward_call& call, int64_t deadlineMs);
+  void run(Inbound inbound);
+  void execute(const Inbound& in, steward_call& call, int64_t deadlineMs);
 
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   transport::Transport& transport_;
   HandlerPool& pool_;
-  SeenMessages& seen_;
+  store::Store& store_;
   std::unique_ptr<plugin::MethodInstance> instance_;
   SubscriberSettings settings_;
   Events events_;
   std::string subject_;
   std::unique_ptr<transport::Subscription> subscription_;
-  std::deque<message::Message> queue_;
+  std::deque<Inbound> queue_;
   std::set<std::shared_ptr<steward_call>> running_;
+  std::atomic<size_t> runningCount_{0};
   bool stopped_ = false;
 };
 

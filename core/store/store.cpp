@@ -2,13 +2,20 @@
 
 #include <leveldb/db.h>
 #include <leveldb/write_batch.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
-#include <cstring>
+#include <cstdio>
 
 namespace steward::store {
 namespace {
 
-constexpr const char* kNextIdKey = "meta/nextId";
+std::string hex16(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
 
 std::string encodeU64(uint64_t v) {
   std::string s(8, '\0');
@@ -20,54 +27,262 @@ std::string encodeU64(uint64_t v) {
 }
 
 Result<uint64_t> decodeU64(const std::string& s) {
-  if (s.size() != 8) return Error{"stored id counter has " + std::to_string(s.size()) + " bytes, not 8"};
+  if (s.size() != 8) return Error{"holds " + std::to_string(s.size()) + " bytes, not 8"};
   uint64_t v = 0;
   for (char c : s) v = (v << 8) | static_cast<unsigned char>(c);
   return v;
 }
 
+std::string outKey(uint64_t id) { return "out/" + hex16(id); }
+std::string inKey(uint64_t arrival) { return "in/" + hex16(arrival); }
+std::string runKey(uint64_t arrival) { return "run/" + hex16(arrival); }
+std::string seenKey(const std::string& from, uint64_t id) { return "seen/" + from + "/" + hex16(id); }
+std::string seenAtKey(uint64_t arrival) { return "seenAt/" + hex16(arrival); }
+
+// An entry is a one-line JSON header, a newline, and the wire message.
+template <class Fill>
+std::string frame(const std::string& wire, Fill fill) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  w.StartObject();
+  fill(w);
+  w.EndObject();
+  std::string out(buffer.GetString(), buffer.GetSize());
+  out.push_back('\n');
+  out += wire;
+  return out;
+}
+
+Result<std::pair<rapidjson::Document, std::string>> unframe(const std::string& value) {
+  const auto nl = value.find('\n');
+  if (nl == std::string::npos) return Error{"no header line"};
+  rapidjson::Document header;
+  header.Parse(value.data(), nl);
+  if (header.HasParseError() || !header.IsObject()) return Error{"unreadable header"};
+  return std::make_pair(std::move(header), value.substr(nl + 1));
+}
+
+std::string encodeOutbox(const OutboxEntry& e) {
+  return frame(e.wire, [&](auto& w) {
+    w.Key("subject");
+    w.String(e.subject.c_str(), static_cast<rapidjson::SizeType>(e.subject.size()));
+    w.Key("ack");
+    w.Bool(e.ack);
+    w.Key("ackTimeoutMs");
+    w.Int64(e.ackTimeoutMs);
+    w.Key("retries");
+    w.Int64(e.retries);
+    w.Key("expiresUnixMs");
+    w.Int64(e.expiresUnixMs);
+  });
+}
+
+Result<OutboxEntry> decodeOutbox(uint64_t id, const std::string& value) {
+  auto parts = unframe(value);
+  if (!parts) return parts.error();
+  const auto& h = parts->first;
+  OutboxEntry e;
+  e.id = id;
+  if (!h.HasMember("subject") || !h["subject"].IsString() || !h.HasMember("ack") ||
+      !h["ack"].IsBool() || !h.HasMember("ackTimeoutMs") || !h["ackTimeoutMs"].IsInt64() ||
+      !h.HasMember("retries") || !h["retries"].IsInt64() || !h.HasMember("expiresUnixMs") ||
+      !h["expiresUnixMs"].IsInt64()) {
+    return Error{"header lacks a field"};
+  }
+  e.subject = h["subject"].GetString();
+  e.ack = h["ack"].GetBool();
+  e.ackTimeoutMs = h["ackTimeoutMs"].GetInt64();
+  e.retries = h["retries"].GetInt64();
+  e.expiresUnixMs = h["expiresUnixMs"].GetInt64();
+  e.wire = std::move(parts->second);
+  return e;
+}
+
+std::string encodeInbox(const InboxEntry& e) {
+  return frame(e.wire, [&](auto& w) {
+    w.Key("method");
+    w.String(e.method.c_str(), static_cast<rapidjson::SizeType>(e.method.size()));
+  });
+}
+
+Result<InboxEntry> decodeInbox(uint64_t arrival, const std::string& value) {
+  auto parts = unframe(value);
+  if (!parts) return parts.error();
+  const auto& h = parts->first;
+  if (!h.HasMember("method") || !h["method"].IsString()) return Error{"header lacks a field"};
+  InboxEntry e;
+  e.arrival = arrival;
+  e.method = h["method"].GetString();
+  e.wire = std::move(parts->second);
+  return e;
+}
+
+// Scans one key prefix in order, decoding each entry; damaged ones are reported and removed.
+template <class Entry, class Decode>
+Loaded<Entry> scan(leveldb::DB& db, const std::string& prefix, Decode decode) {
+  Loaded<Entry> out;
+  std::vector<std::string> doomed;
+  std::unique_ptr<leveldb::Iterator> it(db.NewIterator(leveldb::ReadOptions()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const std::string key = it->key().ToString();
+    const std::string suffix = key.substr(prefix.size());
+    uint64_t number = 0;
+    bool numberOk = suffix.size() == 16;
+    for (char c : suffix) {
+      const bool digit = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+      numberOk = numberOk && digit;
+      number = number * 16 + static_cast<uint64_t>(c <= '9' ? c - '0' : c - 'a' + 10);
+    }
+    Result<Entry> entry = numberOk ? decode(number, it->value().ToString())
+                                   : Result<Entry>(Error{"key is not <prefix><16 hex digits>"});
+    if (entry) {
+      out.entries.push_back(std::move(entry).value());
+    } else {
+      out.damaged.push_back(Error{"damaged store entry " + key + ": " + entry.error().message});
+      doomed.push_back(key);
+    }
+  }
+  if (!it->status().ok()) {
+    out.damaged.push_back(Error{"reading " + prefix + " stopped early: " + it->status().ToString()});
+  }
+  for (const auto& key : doomed) db.Delete(leveldb::WriteOptions(), key);
+  return out;
+}
+
 }  // namespace
 
-Store::Store(std::unique_ptr<leveldb::DB> db) : db_(std::move(db)) {}
+Store::Store(std::unique_ptr<leveldb::DB> db, StoreOptions options)
+    : db_(std::move(db)), options_(options) {}
 Store::~Store() = default;
 
-Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& folder) {
+Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& folder,
+                                           StoreOptions storeOptions) {
   std::error_code ec;
   std::filesystem::create_directories(folder, ec);
   if (ec) return Error{"cannot create database folder " + folder.string() + ": " + ec.message()};
   leveldb::Options options;
   options.create_if_missing = true;
-  options.paranoid_checks = true;
   leveldb::DB* raw = nullptr;
   const auto path = folder / "steward.ldb";
   leveldb::Status s = leveldb::DB::Open(options, path.string(), &raw);
   if (!s.ok()) return Error{"cannot open database " + path.string() + ": " + s.ToString()};
-  return std::unique_ptr<Store>(new Store(std::unique_ptr<leveldb::DB>(raw)));
+  std::unique_ptr<Store> store(new Store(std::unique_ptr<leveldb::DB>(raw), storeOptions));
+  store->arrivals_ = std::make_unique<IdSource>(*store, "arrival");
+  return store;
 }
 
-Result<uint64_t> Store::reserveIds(uint64_t count) {
-  std::lock_guard lock(mutex_);
+Result<uint64_t> Store::reserve(const std::string& name, uint64_t count) {
+  std::lock_guard lock(counterMutex_);
+  const std::string key = "meta/" + name;
   std::string value;
   uint64_t first = 1;
-  leveldb::Status s = db_->Get(leveldb::ReadOptions(), kNextIdKey, &value);
+  leveldb::Status s = db_->Get(leveldb::ReadOptions(), key, &value);
   if (s.ok()) {
     auto stored = decodeU64(value);
-    if (!stored) return Error{"database: " + stored.error().message};
+    if (!stored) return Error{"database: counter " + key + " " + stored.error().message};
     first = stored.value();
   } else if (!s.IsNotFound()) {
-    return Error{"database: cannot read the id counter: " + s.ToString()};
+    return Error{"database: cannot read counter " + key + ": " + s.ToString()};
   }
   leveldb::WriteOptions sync;
-  sync.sync = true;
-  s = db_->Put(sync, kNextIdKey, encodeU64(first + count));
-  if (!s.ok()) return Error{"database: cannot reserve ids: " + s.ToString()};
+  sync.sync = true;  // always: a counter that goes back would repeat ids
+  s = db_->Put(sync, key, encodeU64(first + count));
+  if (!s.ok()) return Error{"database: cannot reserve from counter " + key + ": " + s.ToString()};
   return first;
+}
+
+Status Store::putOutbox(const std::vector<OutboxEntry>& entries) {
+  leveldb::WriteBatch batch;
+  for (const auto& e : entries) batch.Put(outKey(e.id), encodeOutbox(e));
+  leveldb::WriteOptions w;
+  w.sync = options_.sync;
+  auto s = db_->Write(w, &batch);
+  if (!s.ok()) return Error{"database: cannot queue messages: " + s.ToString()};
+  return {};
+}
+
+// Not synced: if the removal is lost in a crash, the message is sent again and the receiver,
+// which remembers it, ACKs it without running it.
+Status Store::removeOutbox(uint64_t id) {
+  auto s = db_->Delete(leveldb::WriteOptions(), outKey(id));
+  if (!s.ok()) return Error{"database: cannot remove message " + std::to_string(id) + ": " + s.ToString()};
+  return {};
+}
+
+Loaded<OutboxEntry> Store::loadOutbox() {
+  return scan<OutboxEntry>(*db_, "out/", decodeOutbox);
+}
+
+Result<uint64_t> Store::acceptInbound(const std::string& fromNode, uint64_t id,
+                                      const std::string& method, const std::string& wire) {
+  std::lock_guard lock(inboxMutex_);
+  const std::string seen = seenKey(fromNode, id);
+  std::string ignored;
+  leveldb::Status s = db_->Get(leveldb::ReadOptions(), seen, &ignored);
+  if (s.ok()) return uint64_t{0};
+  if (!s.IsNotFound()) return Error{"database: cannot check for duplicates: " + s.ToString()};
+  auto arrival = arrivals_->next();
+  if (!arrival) return arrival.error();
+  const uint64_t n = arrival.value();
+  leveldb::WriteBatch batch;
+  batch.Put(inKey(n), encodeInbox(InboxEntry{n, method, false, wire}));
+  batch.Put(seen, encodeU64(n));
+  batch.Put(seenAtKey(n), seen);
+  // Forget the arrival that is now seenCapacity behind.
+  if (n > options_.seenCapacity) {
+    const std::string oldAt = seenAtKey(n - options_.seenCapacity);
+    std::string oldSeen;
+    if (db_->Get(leveldb::ReadOptions(), oldAt, &oldSeen).ok()) {
+      batch.Delete(oldSeen);
+      batch.Delete(oldAt);
+    }
+  }
+  leveldb::WriteOptions w;
+  w.sync = options_.sync;
+  s = db_->Write(w, &batch);
+  if (!s.ok()) return Error{"database: cannot take message: " + s.ToString()};
+  return n;
+}
+
+Status Store::markRunning(uint64_t arrival) {
+  leveldb::WriteOptions w;
+  w.sync = options_.sync;
+  auto s = db_->Put(w, runKey(arrival), "");
+  if (!s.ok()) return Error{"database: cannot mark message running: " + s.ToString()};
+  return {};
+}
+
+Status Store::finishInbound(uint64_t arrival, const OutboxEntry* reply) {
+  leveldb::WriteBatch batch;
+  batch.Delete(inKey(arrival));
+  batch.Delete(runKey(arrival));
+  if (reply != nullptr) batch.Put(outKey(reply->id), encodeOutbox(*reply));
+  leveldb::WriteOptions w;
+  w.sync = options_.sync;
+  auto s = db_->Write(w, &batch);
+  if (!s.ok()) return Error{"database: cannot record a finished message: " + s.ToString()};
+  return {};
+}
+
+Loaded<InboxEntry> Store::loadInbox() {
+  auto loaded = scan<InboxEntry>(*db_, "in/", decodeInbox);
+  std::string ignored;
+  for (auto& e : loaded.entries) {
+    e.running = db_->Get(leveldb::ReadOptions(), runKey(e.arrival), &ignored).ok();
+  }
+  return loaded;
+}
+
+Status Store::putRaw(const std::string& key, const std::string& value) {
+  auto s = db_->Put(leveldb::WriteOptions(), key, value);
+  if (!s.ok()) return Error{s.ToString()};
+  return {};
 }
 
 Result<uint64_t> IdSource::next() {
   std::lock_guard lock(mutex_);
   if (next_ == end_) {
-    auto first = store_.reserveIds(blockSize_);
+    auto first = store_.reserve(counter_, blockSize_);
     if (!first) return first.error();
     next_ = first.value();
     end_ = next_ + blockSize_;

@@ -1,5 +1,13 @@
-// The node's database (LevelDB under databaseFolder). For now it hands out message ids that stay
-// monotonic across restarts; the durable outbox and inbox build on it.
+// The node's database (LevelDB under databaseFolder): the outbox of messages this node sends, the
+// inbox of messages it has taken, the memory of which messages it has seen, and the id counters.
+//
+// Keys (all ordered so that a scan is chronological):
+//   meta/<name>                  counters (8 bytes, big endian)
+//   out/<id, 16 hex>             outbox entry: a JSON line of delivery settings, "\n", the wire message
+//   in/<arrival, 16 hex>         inbox entry: a JSON line (method), "\n", the wire message
+//   run/<arrival, 16 hex>        present once that message's run has started
+//   seen/<fromNode>/<id, 16 hex> arrival number of a message taken from fromNode
+//   seenAt/<arrival, 16 hex>     the seen/ key of that arrival, to forget the oldest first
 #pragma once
 
 #include "core/util/result.hpp"
@@ -8,6 +16,8 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <vector>
 
 namespace leveldb {
 class DB;
@@ -15,35 +25,96 @@ class DB;
 
 namespace steward::store {
 
-class Store {
- public:
-  // Opens (creating if needed) the database in `folder`. A damaged database is an error that says
-  // so; the daemon does not start on one it cannot read.
-  static Result<std::unique_ptr<Store>> open(const std::filesystem::path& folder);
-  ~Store();
-
-  // Reserves `count` ids and returns the first. The reservation is synced to disk before this
-  // returns, so ids given out before a crash are never given out again.
-  Result<uint64_t> reserveIds(uint64_t count);
-
- private:
-  explicit Store(std::unique_ptr<leveldb::DB> db);
-  std::unique_ptr<leveldb::DB> db_;
-  std::mutex mutex_;
+struct StoreOptions {
+  // true: every write that accepts a message is synced to disk before it is acknowledged.
+  // false: left to the operating system (fast; a power cut may lose the last writes).
+  bool sync = true;
+  // How many (fromNode, id) pairs the inbox remembers to refuse duplicates.
+  uint64_t seenCapacity = 100000;
 };
 
-// Hands out ids one by one from blocks reserved in the store.
+struct OutboxEntry {
+  uint64_t id = 0;
+  std::string subject;
+  bool ack = true;
+  int64_t ackTimeoutMs = 10000;
+  int64_t retries = 3;
+  int64_t expiresUnixMs = 0;  // 0: no lifetime, retries decide
+  std::string wire;
+};
+
+struct InboxEntry {
+  uint64_t arrival = 0;
+  std::string method;
+  bool running = false;  // a run had started when this was written
+  std::string wire;
+};
+
+// What a load found: the entries that could be read, and one error per damaged entry (which is
+// removed from the store so it is reported only once).
+class IdSource;
+
+template <class Entry>
+struct Loaded {
+  std::vector<Entry> entries;
+  std::vector<Error> damaged;
+};
+
+class Store {
+ public:
+  // Opens (creating if needed) the database in `folder`. A database LevelDB cannot open is an
+  // error that says so; the daemon does not start on it.
+  static Result<std::unique_ptr<Store>> open(const std::filesystem::path& folder,
+                                             StoreOptions options = {});
+  ~Store();
+
+  // Reserves `count` numbers of counter `name` and returns the first. Synced before it returns,
+  // so numbers given out before a crash are never given out again.
+  Result<uint64_t> reserve(const std::string& name, uint64_t count);
+
+  // Outbox. A batch is written whole or not at all.
+  Status putOutbox(const std::vector<OutboxEntry>& entries);
+  Status removeOutbox(uint64_t id);
+  Loaded<OutboxEntry> loadOutbox();
+
+  // Inbox. Takes a message unless (fromNode, id) was taken before: returns the arrival number
+  // given to it, or 0 for a duplicate. Written (and synced) before the caller ACKs.
+  Result<uint64_t> acceptInbound(const std::string& fromNode, uint64_t id,
+                                 const std::string& method, const std::string& wire);
+  // Records that the message's run starts, so a restart does not run it again blindly.
+  Status markRunning(uint64_t arrival);
+  // Removes a handled message and queues its reply (if any) in one atomic write.
+  Status finishInbound(uint64_t arrival, const OutboxEntry* reply);
+  Loaded<InboxEntry> loadInbox();
+
+  const StoreOptions& options() const { return options_; }
+
+  // For tests of damaged entries: writes a raw value.
+  Status putRaw(const std::string& key, const std::string& value);
+
+ private:
+  Store(std::unique_ptr<leveldb::DB> db, StoreOptions options);
+  std::unique_ptr<leveldb::DB> db_;
+  StoreOptions options_;
+  std::mutex counterMutex_;
+  std::mutex inboxMutex_;  // a seen-check and its write are one step
+  std::unique_ptr<IdSource> arrivals_;
+};
+
+// Hands out numbers one by one from blocks reserved in the store.
 class IdSource {
  public:
-  explicit IdSource(Store& store, uint64_t blockSize = 1000) : store_(store), blockSize_(blockSize) {}
+  IdSource(Store& store, std::string counter, uint64_t blockSize = 1000)
+      : store_(store), counter_(std::move(counter)), blockSize_(blockSize) {}
   Result<uint64_t> next();
 
  private:
   Store& store_;
+  const std::string counter_;
   const uint64_t blockSize_;
   std::mutex mutex_;
   uint64_t next_ = 0;
-  uint64_t end_ = 0;  // first id not reserved yet
+  uint64_t end_ = 0;  // first number not reserved yet
 };
 
 }  // namespace steward::store

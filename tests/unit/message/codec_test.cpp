@@ -148,6 +148,17 @@ TEST(InputValidation, NegativeTimeoutsAreRefused) {
             "message 0: field \"replyACKTimeout\": must not be negative, got -5");
 }
 
+TEST(InputValidation, LifetimeIsSecondsAndAtLeastOne) {
+  auto batch = decodeInput(R"([{"toNode":"a","method":"REQCliCommand","lifetime":7200}])");
+  ASSERT_TRUE(batch.ok());
+  EXPECT_EQ(batch->front().lifetime, 7200);
+  EXPECT_EQ(errorOf(R"([{"toNode":"a","method":"REQCliCommand","lifetime":0}])"),
+            "message 0: field \"lifetime\": must be at least 1 second (leave it out to rely on "
+            "retries)");
+  EXPECT_EQ(errorOf(R"([{"toNode":"a","method":"REQCliCommand","lifetime":-1}])"),
+            "message 0: field \"lifetime\": must not be negative, got -1");
+}
+
 TEST(InputValidation, ZeroAckTimeoutIsRefused) {
   EXPECT_NE(errorOf(R"([{"toNode":"a","method":"REQCliCommand","ACKTimeout":0}])"), "");
 }
@@ -215,6 +226,7 @@ TEST(Wire, RoundTripsEveryField) {
   m.replyAckTimeout = 6;
   m.replyRetries = 7;
   m.methodTimeout = 8;
+  m.lifetime = 3600;
   m.directory = "d";
   m.fileName = "f";
   m.operation = R"({"opCmd":"ps"})";
@@ -231,6 +243,7 @@ TEST(Wire, RoundTripsEveryField) {
   EXPECT_EQ(back->replyMethod, "REQToFile");
   EXPECT_EQ(back->retries, 0);
   EXPECT_EQ(back->methodTimeout, 8);
+  EXPECT_EQ(back->lifetime, 3600);
   EXPECT_EQ(back->operation, m.operation);
   EXPECT_TRUE(back->isReply);
   EXPECT_EQ(back->requestId, 41u);

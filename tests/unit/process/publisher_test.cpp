@@ -34,11 +34,13 @@ struct Settlement {
 class PublisherTest : public ::testing::Test {
  protected:
   std::shared_ptr<Publisher> makePublisher() {
+    Publisher::Events events;
+    events.settled = [this](const message::Message& m, Outcome o, int attempts,
+                            const std::string& detail) {
+      settled_.push_back({m.id, o, attempts, detail});
+    };
     return Publisher::create(io_.get_executor(), transport_, "ship1.REQCliCommand.CommandACK",
-                             [this](const message::Message& m, Outcome o, int attempts,
-                                    const std::string& detail) {
-                               settled_.push_back({m.id, o, attempts, detail});
-                             });
+                             events);
   }
   static message::Message msg(uint64_t id) {
     message::Message m;
@@ -218,4 +220,35 @@ TEST_F(PublisherTest, AReconnectSendsTheWaitingMessageAtOnce) {
   ASSERT_EQ(settled_.size(), 1u);
   EXPECT_EQ(settled_[0].outcome, Outcome::delivered);
   EXPECT_EQ(settled_[0].attempts, 1);
+}
+
+TEST_F(PublisherTest, ALifetimeKeepsResendingBeyondRetriesThenExpires) {
+  int sends = 0;
+  EXPECT_CALL(transport_, publish(_, _, _)).WillRepeatedly(Invoke([&](auto&, auto, auto&) {
+    ++sends;
+    return Status{};
+  }));
+  auto p = makePublisher();
+  DeliveryPolicy policy = ack(0, 20);
+  policy.expiresUnixMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count() +
+                         400;
+  p->enqueue(msg(1), wire(1), policy);
+  runUntil([&] { return !settled_.empty(); });
+  ASSERT_EQ(settled_.size(), 1u);
+  EXPECT_EQ(settled_[0].outcome, Outcome::expired);
+  // Back-off from 20 ms: 20, 40, 80, 160, then the rest of the 400 ms: 5 or 6 sends.
+  EXPECT_GE(sends, 4);
+  EXPECT_LE(sends, 7);
+}
+
+TEST_F(PublisherTest, AMessageWhoseLifetimeIsOverIsNotSentAtAll) {
+  auto p = makePublisher();
+  DeliveryPolicy policy = ack(3, 20);
+  policy.expiresUnixMs = 1;  // long past
+  p->enqueue(msg(1), wire(1), policy);
+  runUntil([&] { return !settled_.empty(); });
+  ASSERT_EQ(settled_.size(), 1u);
+  EXPECT_EQ(settled_[0].outcome, Outcome::expired);
 }

@@ -11,20 +11,41 @@ using namespace steward::store;
 namespace fs = std::filesystem;
 
 namespace {
-fs::path freshDir(const std::string& name) {
-  auto dir = fs::temp_directory_path() / ("store-test-" + std::to_string(getpid()) + "-" + name);
-  fs::remove_all(dir);
-  return dir;
-}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("store-test-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::unique_ptr<Store> open(StoreOptions options = {}) {
+    auto s = Store::open(dir_, options);
+    EXPECT_TRUE(s.ok()) << s.error().message;
+    return s.ok() ? std::move(s).value() : nullptr;
+  }
+  static OutboxEntry out(uint64_t id) {
+    OutboxEntry e;
+    e.id = id;
+    e.subject = "ship1.REQCliCommand.CommandACK";
+    e.ackTimeoutMs = 5000;
+    e.retries = 2;
+    e.expiresUnixMs = 99;
+    e.wire = "{\"id\":" + std::to_string(id) + "}";
+    return e;
+  }
+  fs::path dir_;
+};
+
 }  // namespace
 
-TEST(IdSource, IdsIncreaseAndNeverRepeatAcrossReopen) {
-  const auto dir = freshDir("reopen");
+TEST_F(StoreTest, IdsIncreaseAndNeverRepeatAcrossReopen) {
   uint64_t last = 0;
   {
-    auto store = Store::open(dir);
-    ASSERT_TRUE(store.ok()) << store.error().message;
-    IdSource ids(*store.value(), 10);
+    auto store = open();
+    IdSource ids(*store, "nextId", 10);
     for (int i = 0; i < 25; ++i) {
       auto id = ids.next();
       ASSERT_TRUE(id.ok());
@@ -33,21 +54,105 @@ TEST(IdSource, IdsIncreaseAndNeverRepeatAcrossReopen) {
     }
     EXPECT_EQ(last, 25u);
   }
-  auto store = Store::open(dir);
-  ASSERT_TRUE(store.ok());
-  IdSource ids(*store.value(), 10);
-  auto id = ids.next();
-  ASSERT_TRUE(id.ok());
-  EXPECT_GT(id.value(), last) << "an id was handed out twice";
-  fs::remove_all(dir);
+  auto store = open();
+  IdSource ids(*store, "nextId", 10);
+  EXPECT_GT(ids.next().value(), last) << "an id was handed out twice";
 }
 
-TEST(Store, ADamagedDatabaseIsAClearError) {
-  const auto dir = freshDir("damaged");
-  fs::create_directories(dir / "steward.ldb");
-  std::ofstream(dir / "steward.ldb" / "CURRENT") << "MANIFEST-999999\n";
-  auto store = Store::open(dir);
+TEST_F(StoreTest, OutboxComesBackInIdOrderWithItsSettingsUntilRemoved) {
+  {
+    auto store = open();
+    ASSERT_TRUE(store->putOutbox({out(12), out(3)}).ok());
+    ASSERT_TRUE(store->putOutbox({out(7)}).ok());
+    ASSERT_TRUE(store->removeOutbox(12).ok());
+  }
+  auto store = open();
+  auto loaded = store->loadOutbox();
+  EXPECT_TRUE(loaded.damaged.empty());
+  ASSERT_EQ(loaded.entries.size(), 2u);
+  EXPECT_EQ(loaded.entries[0].id, 3u);
+  EXPECT_EQ(loaded.entries[1].id, 7u);
+  EXPECT_EQ(loaded.entries[1].subject, "ship1.REQCliCommand.CommandACK");
+  EXPECT_EQ(loaded.entries[1].ackTimeoutMs, 5000);
+  EXPECT_EQ(loaded.entries[1].retries, 2);
+  EXPECT_EQ(loaded.entries[1].expiresUnixMs, 99);
+  EXPECT_EQ(loaded.entries[1].wire, "{\"id\":7}");
+}
+
+TEST_F(StoreTest, AMessageIsTakenOnceAndRememberedAcrossReopen) {
+  {
+    auto store = open();
+    auto first = store->acceptInbound("central", 5, "REQCliCommand", "w5");
+    ASSERT_TRUE(first.ok());
+    EXPECT_GT(first.value(), 0u);
+    EXPECT_EQ(store->acceptInbound("central", 5, "REQCliCommand", "w5").value(), 0u);
+    EXPECT_GT(store->acceptInbound("ship2", 5, "REQCliCommand", "other").value(), 0u);
+  }
+  auto store = open();
+  EXPECT_EQ(store->acceptInbound("central", 5, "REQCliCommand", "w5").value(), 0u);
+  auto inbox = store->loadInbox();
+  ASSERT_EQ(inbox.entries.size(), 2u);
+  EXPECT_EQ(inbox.entries[0].wire, "w5");
+  EXPECT_EQ(inbox.entries[0].method, "REQCliCommand");
+  EXPECT_LT(inbox.entries[0].arrival, inbox.entries[1].arrival);
+  EXPECT_FALSE(inbox.entries[0].running);
+}
+
+TEST_F(StoreTest, ARunningMarkSurvivesAndFinishingSwapsRequestForReply) {
+  uint64_t arrival = 0;
+  {
+    auto store = open();
+    arrival = store->acceptInbound("central", 1, "REQCliCommand", "req").value();
+    ASSERT_TRUE(store->markRunning(arrival).ok());
+  }
+  auto store = open();
+  auto inbox = store->loadInbox();
+  ASSERT_EQ(inbox.entries.size(), 1u);
+  EXPECT_TRUE(inbox.entries[0].running);
+  const OutboxEntry reply = out(40);
+  ASSERT_TRUE(store->finishInbound(arrival, &reply).ok());
+  EXPECT_TRUE(store->loadInbox().entries.empty());
+  auto outbox = store->loadOutbox();
+  ASSERT_EQ(outbox.entries.size(), 1u);
+  EXPECT_EQ(outbox.entries[0].id, 40u);
+  EXPECT_EQ(store->acceptInbound("central", 1, "REQCliCommand", "req").value(), 0u)
+      << "finishing must not forget that the message was seen";
+}
+
+TEST_F(StoreTest, TheDuplicateMemoryIsBounded) {
+  StoreOptions options;
+  options.seenCapacity = 3;
+  auto store = open(options);
+  for (uint64_t id = 1; id <= 5; ++id) {
+    ASSERT_GT(store->acceptInbound("a", id, "M", "w").value(), 0u);
+  }
+  EXPECT_EQ(store->acceptInbound("a", 5, "M", "w").value(), 0u);
+  EXPECT_EQ(store->acceptInbound("a", 3, "M", "w").value(), 0u);
+  EXPECT_GT(store->acceptInbound("a", 1, "M", "w").value(), 0u) << "the oldest was forgotten";
+}
+
+TEST_F(StoreTest, DamagedEntriesAreReportedRemovedAndSkipped) {
+  auto store = open();
+  ASSERT_TRUE(store->putOutbox({out(1), out(3)}).ok());
+  ASSERT_TRUE(store->putRaw("out/0000000000000002", "garbage without a header").ok());
+  ASSERT_TRUE(store->putRaw("out/not-a-number", "{}\nx").ok());
+  ASSERT_TRUE(store->putRaw("in/0000000000000009", "{\"method\":1}\nx").ok());
+  auto outbox = store->loadOutbox();
+  ASSERT_EQ(outbox.entries.size(), 2u);
+  EXPECT_EQ(outbox.entries[0].id, 1u);
+  EXPECT_EQ(outbox.entries[1].id, 3u);
+  ASSERT_EQ(outbox.damaged.size(), 2u);
+  EXPECT_NE(outbox.damaged[0].message.find("out/0000000000000002"), std::string::npos);
+  auto inbox = store->loadInbox();
+  EXPECT_TRUE(inbox.entries.empty());
+  ASSERT_EQ(inbox.damaged.size(), 1u);
+  EXPECT_TRUE(store->loadOutbox().damaged.empty()) << "a damaged entry is reported once";
+}
+
+TEST_F(StoreTest, ADamagedDatabaseIsAClearError) {
+  fs::create_directories(dir_ / "steward.ldb");
+  std::ofstream(dir_ / "steward.ldb" / "CURRENT") << "MANIFEST-999999\n";
+  auto store = Store::open(dir_);
   ASSERT_FALSE(store.ok());
   EXPECT_NE(store.error().message.find("cannot open database"), std::string::npos);
-  fs::remove_all(dir);
 }

@@ -1,0 +1,37 @@
+// The audit log: one JSON line per event in a message's life, in <databaseFolder>/audit.log,
+// rotated by size into <databaseFolder>/audit/ (Boost.Log text file sink with a file collector).
+//
+//   {"time":"2026-11-24T21:30:05.123Z","event":"sent","id":7,"fromNode":"central",
+//    "toNode":"ship1","method":"REQCliCommand","attempt":1}
+//
+// Events: accepted, sent, retried, acked, refused, given up, expired, received, duplicate,
+// executed, replied, interrupted.
+#pragma once
+
+#include "core/message/message.hpp"
+
+#include <filesystem>
+#include <string_view>
+
+namespace steward::observe {
+
+struct AuditSettings {
+  std::filesystem::path folder;
+  uintmax_t rotationBytes = 16 * 1024 * 1024;
+  uintmax_t keepFiles = 10;
+};
+
+class Audit {
+ public:
+  // Adds the audit sink to Boost.Log. Only one Audit may live at a time.
+  explicit Audit(const AuditSettings& settings);
+  ~Audit();
+  Audit(const Audit&) = delete;
+  Audit& operator=(const Audit&) = delete;
+
+  // Thread-safe. `attempt` and `detail` are written when set.
+  void record(std::string_view event, const message::Message& m, int attempt = 0,
+              std::string_view detail = {}) const;
+};
+
+}  // namespace steward::observe
