@@ -1,0 +1,215 @@
+// Nothing lost, nothing run twice: crashes of sender and receiver, a broker outage, a node that
+// stays away beyond its retries, damaged store entries, and a graceful stop.
+#include "tests/e2e/harness.hpp"
+
+#include "core/store/store.hpp"
+
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+namespace steward::e2e {
+namespace {
+
+class Durability : public E2eTest {
+ protected:
+  // N messages, each appending its number to `runs` on the receiver.
+  static std::string appendBatch(const std::string& toNode, int first, int last,
+                                 const fs::path& runs, const std::string& extra) {
+    std::string json = "[";
+    for (int i = first; i <= last; ++i) {
+      if (i > first) json += ",";
+      json += R"({"toNode":")" + toNode + R"(","method":"REQCliCommand","data":["bash","-c","echo )" +
+              std::to_string(i) + " >> " + runs.string() + R"("],"fileName":"runs.log",)" + extra +
+              "}";
+    }
+    return json + "]";
+  }
+  static std::vector<int> numbers(const std::string& text) {
+    std::vector<int> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty()) out.push_back(std::stoi(line));
+    }
+    return out;
+  }
+  static std::vector<int> range(int first, int last) {
+    std::vector<int> out;
+    for (int i = first; i <= last; ++i) out.push_back(i);
+    return out;
+  }
+  static std::vector<uint64_t> idsOf(const std::string& answer) {
+    std::vector<uint64_t> ids;
+    auto start = answer.find("\"ids\":[");
+    if (start == std::string::npos) return ids;
+    std::istringstream in(answer.substr(start + 7));
+    uint64_t id;
+    char sep;
+    while (in >> id) {
+      ids.push_back(id);
+      if (!(in >> sep) || sep != ',') break;
+    }
+    return ids;
+  }
+};
+
+TEST_F(Durability, SenderKilledMidStreamRunsEveryMessageOnceInOrderAfterRestart) {
+  auto& central = startNode("central");
+  startNode("ship1", {"--startSubREQCliCommand=central"});
+  const auto runs = root_ / "runs";
+  const std::string answer = central.submit(appendBatch(
+      "ship1", 1, 200, runs, R"("ACKTimeout":2,"retries":20,"replyACKTimeout":1,"replyRetries":30)"));
+  ASSERT_TRUE(accepted(answer)) << answer;
+  ASSERT_TRUE(waitFor([&] { return numbers(readFile(runs)).size() >= 30; }, 60s));
+  central.kill9();
+  const size_t atKill = numbers(readFile(runs)).size();
+  ASSERT_LT(atKill, 200u) << "the stream finished before the kill; nothing was tested";
+  central.start();
+  ASSERT_TRUE(central.waitReady());
+  ASSERT_TRUE(waitFor([&] { return numbers(readFile(runs)).size() >= 200; }, 120s))
+      << numbers(readFile(runs)).size() << " of 200 ran";
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(numbers(readFile(runs)), range(1, 200));
+}
+
+TEST_F(Durability, ReceiverKilledWhileRunningLosesNothingAndRunsNothingTwice) {
+  auto& central = startNode("central");
+  auto& ship1 = startNode("ship1", {"--startSubREQCliCommand=central"});
+  const auto runs = root_ / "runs";
+  const std::string answer = central.submit(appendBatch(
+      "ship1", 1, 200, runs, R"("ACKTimeout":1,"retries":60,"replyACKTimeout":1,"replyRetries":60)"));
+  ASSERT_TRUE(accepted(answer)) << answer;
+  const auto ids = idsOf(answer);
+  ASSERT_EQ(ids.size(), 200u);
+  ASSERT_TRUE(waitFor([&] { return numbers(readFile(runs)).size() >= 40; }, 60s));
+  ship1.kill9();
+  ASSERT_LT(numbers(readFile(runs)).size(), 200u) << "the stream finished before the kill";
+  ship1.start();
+  ASSERT_TRUE(ship1.waitReady());
+  // Every message either ran, or its run was cut by the kill and it was answered as interrupted.
+  const auto replies = central.dataFolder() / "ship1" / "runs.log";
+  auto accountedFor = [&] {
+    std::set<int> done;
+    for (int n : numbers(readFile(runs))) done.insert(n);
+    const std::string r = readFile(replies);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (r.find("(id " + std::to_string(ids[i]) + ") on ship1: interrupted") != std::string::npos) {
+        done.insert(static_cast<int>(i) + 1);
+      }
+    }
+    return done.size();
+  };
+  ASSERT_TRUE(waitFor([&] { return accountedFor() == 200; }, 120s)) << accountedFor() << " of 200";
+  std::this_thread::sleep_for(1s);
+  const auto ran = numbers(readFile(runs));
+  EXPECT_EQ(std::set<int>(ran.begin(), ran.end()).size(), ran.size()) << "a message ran twice";
+  EXPECT_TRUE(std::is_sorted(ran.begin(), ran.end())) << "sequenced messages ran out of order";
+  EXPECT_LE(countLines(readFile(replies), "interrupted"), 1u) << "one run at most can be cut";
+}
+
+TEST_F(Durability, ABrokerOutageOfTenSecondsLosesNothing) {
+  auto& central = startNode("central");
+  startNode("ship1", {"--startSubREQCliCommand=central"});
+  const auto runs = root_ / "runs";
+  const std::string settings = R"("ACKTimeout":1,"lifetime":300,"replyACKTimeout":1,"replyRetries":100)";
+  ASSERT_TRUE(accepted(central.submit(appendBatch("ship1", 1, 50, runs, settings))));
+  ASSERT_TRUE(waitFor([&] { return numbers(readFile(runs)).size() >= 10; }, 60s));
+  nats_->stop();
+  // Accepted while the broker is away: they wait in the outbox.
+  ASSERT_TRUE(accepted(central.submit(appendBatch("ship1", 51, 100, runs, settings))));
+  std::this_thread::sleep_for(10s);
+  nats_->start();
+  ASSERT_TRUE(waitFor([&] { return numbers(readFile(runs)).size() >= 100; }, 90s))
+      << numbers(readFile(runs)).size() << " of 100 ran";
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(numbers(readFile(runs)), range(1, 100));
+}
+
+TEST_F(Durability, ANodeAwayLongerThanItsRetriesButWithinTheLifetimeGetsTheMessage) {
+  auto& central = startNode("central");
+  auto& ship1 = makeNode("ship1", {"--startSubREQCliCommand=central"});
+  ASSERT_TRUE(accepted(central.submit(
+      command("ship1", "echo finally", R"("fileName":"f.log","ACKTimeout":1,"retries":1,"lifetime":120)"))));
+  std::this_thread::sleep_for(5s);  // far beyond (retries+1) x ACKTimeout
+  ship1.start();
+  ASSERT_TRUE(ship1.waitReady());
+  const auto file = central.dataFolder() / "ship1" / "f.log";
+  EXPECT_TRUE(waitFor([&] { return readFile(file) == "finally\n"; }, 60s)) << central.log();
+  EXPECT_EQ(countLines(central.errorLog(), "given up"), 0u) << central.errorLog();
+}
+
+TEST_F(Durability, AnExpiredLifetimeIsReportedToCentral) {
+  auto& central = startNode("central");
+  ASSERT_TRUE(accepted(central.submit(
+      command("ship7", "echo never", R"("ACKTimeout":1,"retries":0,"lifetime":2)"))));
+  EXPECT_TRUE(waitFor([&] { return central.errorLog().find("to ship7) expired") != std::string::npos; },
+                      30s))
+      << central.errorLog();
+}
+
+TEST_F(Durability, DamagedStoreEntriesAreReportedToCentralAndSkipped) {
+  auto& central = startNode("central");
+  auto& ship1 = startNode("ship1", {"--startSubREQCliCommand=central"});
+  ship1.stop();
+  {
+    auto store = store::Store::open(ship1.dir() / "db");
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    ASSERT_TRUE(store.value()->putRaw("out/00000000000000aa", "not an entry").ok());
+    ASSERT_TRUE(store.value()->putRaw("in/00000000000000bb", "{\"method\":\"REQCliCommand\"}\n{torn").ok());
+  }
+  ship1.start();
+  ASSERT_TRUE(ship1.waitReady());
+  EXPECT_TRUE(waitFor([&] { return countLines(central.errorLog(), "ship1:") >= 2; }, 30s))
+      << central.errorLog();
+  const std::string errors = central.errorLog();
+  EXPECT_NE(errors.find("damaged store entry out/00000000000000aa"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("inbox message at arrival 187 is unreadable"), std::string::npos) << errors;
+  // And it still serves.
+  ASSERT_TRUE(accepted(central.submit(command("ship1", "echo alive", R"("fileName":"alive.log")"))));
+  EXPECT_TRUE(waitFor([&] { return readFile(central.dataFolder() / "ship1" / "alive.log") == "alive\n"; },
+                      30s));
+}
+
+TEST_F(Durability, SigtermLetsARunningCommandFinishAndItsReplyLeavesAfterRestart) {
+  auto& central = startNode("central");
+  auto& ship1 = startNode("ship1", {"--startSubREQCliCommand=central"});
+  const auto started = root_ / "started";
+  ASSERT_TRUE(accepted(central.submit(command(
+      "ship1", "touch " + started.string() + "; sleep 1; echo graceful",
+      R"("fileName":"g.log","replyACKTimeout":1,"replyRetries":60)"))));
+  ASSERT_TRUE(waitFor([&] { return fs::exists(started); }, 30s));
+  central.stop();  // the reply cannot be delivered now
+  EXPECT_EQ(ship1.stop(), 0);
+  EXPECT_NE(ship1.log().find("stays in the outbox"), std::string::npos) << ship1.log();
+  central.start();
+  ASSERT_TRUE(central.waitReady());
+  ship1.start();
+  ASSERT_TRUE(ship1.waitReady());
+  const auto file = central.dataFolder() / "ship1" / "g.log";
+  EXPECT_TRUE(waitFor([&] { return readFile(file) == "graceful\n"; }, 30s)) << ship1.log();
+}
+
+TEST_F(Durability, TheAuditLogFollowsAMessageFromAcceptToReply) {
+  auto& central = startNode("central");
+  auto& ship1 = startNode("ship1", {"--startSubREQCliCommand=central"});
+  ASSERT_TRUE(accepted(central.submit(command("ship1", "echo audited", R"("fileName":"a.log")"))));
+  ASSERT_TRUE(waitFor([&] { return readFile(central.dataFolder() / "ship1" / "a.log") == "audited\n"; }, 30s));
+  const auto centralAudit = central.dir() / "db" / "audit.log";
+  const auto shipAudit = ship1.dir() / "db" / "audit.log";
+  auto has = [](const fs::path& f, const std::string& event) {
+    return readFile(f).find("\"event\":\"" + event + "\"") != std::string::npos;
+  };
+  EXPECT_TRUE(waitFor([&] { return has(centralAudit, "acked"); }, 10s)) << readFile(centralAudit);
+  for (const char* e : {"accepted", "sent", "acked", "received", "executed"}) {
+    EXPECT_TRUE(has(centralAudit, e)) << e << "\n" << readFile(centralAudit);
+  }
+  for (const char* e : {"received", "executed", "replied", "sent", "acked"}) {
+    EXPECT_TRUE(has(shipAudit, e)) << e << "\n" << readFile(shipAudit);
+  }
+  EXPECT_NE(readFile(centralAudit).find(R"("fromNode":"central","toNode":"ship1","method":"REQCliCommand")"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace steward::e2e
