@@ -76,6 +76,7 @@ Result<CommandLine> parseCommandLine(int argc, const char* const* argv) {
                        "nodes allowed to send it, or off";
     if (onByDefault(method)) help += " (default: *)";
     if (onAtCentralByDefault(method)) help += " (default: * on the central node, off elsewhere)";
+    if (method == "REQOpCommand") help += " (default: the central node only)";
     options.add_options()("startSub" + method, help, cxxopts::value<std::string>());
   }
 
@@ -131,6 +132,8 @@ Result<CommandLine> parseCommandLine(int argc, const char* const* argv) {
         value = r["startSub" + method].as<std::string>();
       } else if (onByDefault(method) || (central && onAtCentralByDefault(method))) {
         value = "*";
+      } else if (method == "REQOpCommand") {
+        value = c.centralNodeName;
       }
       if (!isOff(value)) c.startSub[method] = value;
     }

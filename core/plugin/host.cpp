@@ -54,8 +54,23 @@ void hostLog(void* context, int32_t level, const char* message) {
   ctx->log(ctx->pluginName, static_cast<steward_log_level>(level), message);
 }
 
+int32_t hostNodeOperation(steward_call* call, const char* operationJson) {
+  if (call == nullptr || operationJson == nullptr) return STEWARD_ERROR;
+  if (!call->operation) {
+    hostError(call, "node operations are not available to this call");
+    return STEWARD_ERROR;
+  }
+  auto result = call->operation(operationJson);
+  if (!result) {
+    hostError(call, result.error().message.c_str());
+    return STEWARD_ERROR;
+  }
+  hostOutput(call, result->data(), result->size());
+  return STEWARD_OK;
+}
+
 const steward_host_api kHostApi = {sizeof(steward_host_api), hostOutput, hostError,
-                                   hostIsCancelled, hostLog};
+                                   hostIsCancelled, hostLog, hostNodeOperation};
 
 // A plugin runs with the daemon's rights: refuse files anyone but the owner could have replaced.
 Status checkPermissions(const fs::path& path, const char* what) {

@@ -22,6 +22,8 @@ struct steward_call {
   std::string output;
   std::string error;
   std::atomic<bool> cancelled{false};
+  // What node_operation runs for this call: the node's operations, returning their result text.
+  std::function<steward::Result<std::string>(std::string_view operationJson)> operation;
 };
 
 namespace steward::plugin {

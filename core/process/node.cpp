@@ -160,6 +160,7 @@ Status Node::startSubscriber(const std::string& method, const AllowedNodes& allo
   events.audit = [this](std::string_view event, const message::Message& m) {
     audit_.record(event, m);
   };
+  events.operation = [this](std::string_view json) { return operate(json); };
   auto subscriber = Subscriber::create(io_.get_executor(), transport_, pool_, store_,
                                        std::move(instance).value(), settings, events);
   const size_t count = resumed.size();
@@ -313,6 +314,10 @@ void Node::onSettled(const message::Message& m, Outcome outcome, int attempts,
                 detail);
   if (outcome == Outcome::delivered) {
     STEWARD_LOG(debug) << describe(m) << " delivered after " << attempts << " send(s)";
+    return;
+  }
+  if (outcome == Outcome::removed) {
+    STEWARD_LOG(info) << describe(m) << " removed from the outbox by an operator";
     return;
   }
   std::string what = config_.nodeName + ": " + describe(m) + " " +

@@ -27,6 +27,8 @@
 
 namespace steward::process {
 
+struct QueueFilter;
+
 class Node {
  public:
   Node(config::Config config, boost::asio::io_context& io, transport::Transport& transport,
@@ -52,6 +54,10 @@ class Node {
   // The broker is reachable again: messages waiting for it go out now. Thread-safe.
   void brokerReconnected();
 
+  // REQOpCommand's operations on this node: ps, listQueue, removeQueued. The result is text
+  // (JSON) for the reply. Thread-safe; blocks while queues are changed.
+  Result<std::string> operate(std::string_view operationJson);
+
   const observe::ErrorKernel& errors() const { return errors_; }
   const config::Config& config() const { return config_; }
 
@@ -73,6 +79,9 @@ class Node {
   void onSettled(const message::Message& m, Outcome outcome, int attempts,
                  const std::string& detail);
   void sendHello();
+  std::string ps();
+  std::string listQueue(const std::string& queue);
+  std::string removeQueued(const std::string& queue, const QueueFilter& filter);
 
   config::Config config_;
   boost::asio::io_context& io_;

@@ -17,6 +17,7 @@ std::string_view outcomeName(Outcome outcome) {
     case Outcome::expired: return "expired";
     case Outcome::failed: return "failed";
     case Outcome::stopped: return "stopped";
+    case Outcome::removed: return "removed";
   }
   return "unknown";
 }
@@ -138,6 +139,30 @@ void Publisher::transmit() {
       strand_, [self = shared_from_this(), generation = generation_](boost::system::error_code ec) {
         if (!ec) self->onTimer(generation);
       }));
+}
+
+std::future<bool> Publisher::remove(uint64_t id) {
+  auto done = std::make_shared<std::promise<bool>>();
+  auto result = done->get_future();
+  asio::post(strand_, [self = shared_from_this(), id, done] {
+    for (auto it = self->queue_.begin(); it != self->queue_.end(); ++it) {
+      if (it->message.id != id) continue;
+      if (it == self->queue_.begin() && self->inFlight_) {
+        self->timer_.cancel();
+        self->settle(Outcome::removed, "removed by an operator");
+        self->sendNext();
+      } else {
+        message::Message m = std::move(it->message);
+        self->queue_.erase(it);
+        --self->pending_;
+        self->events_.settled(m, Outcome::removed, 0, "removed by an operator");
+      }
+      done->set_value(true);
+      return;
+    }
+    done->set_value(false);
+  });
+  return result;
 }
 
 void Publisher::brokerReconnected() {

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <future>
 #include <memory>
 #include <string>
 
@@ -39,6 +40,7 @@ enum class Outcome {
   expired,    // no ACK within the message's lifetime
   failed,     // could not be handed to the broker at all (NACK kinds)
   stopped,    // the process stopped before it was settled
+  removed,    // an operator removed it from the queue
 };
 
 std::string_view outcomeName(Outcome outcome);
@@ -61,6 +63,9 @@ class Publisher : public std::enable_shared_from_this<Publisher> {
   void enqueue(message::Message message, std::string wire, DeliveryPolicy policy);
   // Settles whatever is queued as `stopped` and sends nothing more; thread-safe.
   void stop();
+  // Settles message `id` as removed if it is still queued or in flight; the future says whether
+  // it was. Thread-safe.
+  std::future<bool> remove(uint64_t id);
   // The broker is back: send the message in flight now if its last attempt could not be sent,
   // instead of waiting out its ACKTimeout. Thread-safe.
   void brokerReconnected();

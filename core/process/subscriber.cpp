@@ -104,6 +104,26 @@ void Subscriber::cancelRunning() {
   });
 }
 
+std::future<bool> Subscriber::remove(uint64_t arrival) {
+  auto done = std::make_shared<std::promise<bool>>();
+  auto result = done->get_future();
+  asio::post(strand_, [self = shared_from_this(), arrival, done] {
+    for (auto it = self->queue_.begin(); it != self->queue_.end(); ++it) {
+      if (it->arrival != arrival) continue;
+      const message::Message m = std::move(it->message);
+      self->queue_.erase(it);
+      if (auto s = self->store_.finishInbound(arrival, nullptr); !s) {
+        self->events_.problem(s.error().message);
+      }
+      self->audit("removed", m);
+      done->set_value(true);
+      return;
+    }
+    done->set_value(false);
+  });
+  return result;
+}
+
 void Subscriber::audit(std::string_view event, const message::Message& m) const {
   if (events_.audit) events_.audit(event, m);
 }
@@ -169,6 +189,7 @@ void Subscriber::pump() {
 
 void Subscriber::run(Inbound in) {
   auto call = std::make_shared<steward_call>();
+  call->operation = events_.operation;
   running_.insert(call);
   ++runningCount_;
   const auto timeout = in.message.methodTimeout && *in.message.methodTimeout > 0

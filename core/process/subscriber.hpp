@@ -18,6 +18,7 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <memory>
 #include <set>
 #include <string>
@@ -61,6 +62,8 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
     std::function<void(const std::string& what)> problem;
     // Audit: "received", "duplicate", "executed" and the like. Optional.
     std::function<void(std::string_view event, const message::Message&)> audit;
+    // The node's operations, offered to the plugin through node_operation. Optional.
+    std::function<Result<std::string>(std::string_view operationJson)> operation;
   };
 
   static std::shared_ptr<Subscriber> create(boost::asio::any_io_executor executor,
@@ -77,6 +80,9 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   void stop();
   // Cancels the calls still running.
   void cancelRunning();
+  // Drops the message with this inbox arrival number if it is still waiting (not running); the
+  // future says whether it was. Thread-safe.
+  std::future<bool> remove(uint64_t arrival);
   size_t running() const { return runningCount_.load(); }
 
   const message::MethodInfo& method() const { return instance_->method(); }

@@ -23,6 +23,7 @@
 #include <steward/plugin_abi.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstring>
 #include <exception>
 #include <string>
@@ -60,6 +61,8 @@ class Status {
  public:
   static Status ok() { return Status{}; }
   static Status error(std::string message) { return Status{std::move(message)}; }
+  // Failed, with the reason already given through Call::error.
+  static Status failed() { return Status{std::string()}; }
   bool isOk() const { return !failed_; }
   const std::string& message() const { return message_; }
 
@@ -108,6 +111,16 @@ class Call {
   void output(std::string_view bytes) { api_->output(call_, bytes.data(), bytes.size()); }
   void error(const std::string& message) { api_->error(call_, message.c_str()); }
   bool cancelled() const { return api_->is_cancelled(call_) != 0; }
+  // Runs a node operation (REQOpCommand); false, with the call's error set, when it failed or
+  // the host is older than ABI 1.1.
+  bool nodeOperation(const std::string& operationJson) {
+    if (api_->struct_size < offsetof(steward_host_api, node_operation) + sizeof(void*) ||
+        api_->node_operation == nullptr) {
+      error("this steward host does not offer node operations (plugin ABI 1.1)");
+      return false;
+    }
+    return api_->node_operation(call_, operationJson.c_str()) == STEWARD_OK;
+  }
   steward_call* raw() const { return call_; }
 
  private:
@@ -167,7 +180,7 @@ struct Adapter {
     try {
       Status s = self->plugin.handle(Request(request), c);
       if (s.isOk()) return STEWARD_OK;
-      c.error(s.message());
+      if (!s.message().empty()) c.error(s.message());
     } catch (const std::exception& e) {
       c.error(std::string("handler threw: ") + e.what());
     } catch (...) {

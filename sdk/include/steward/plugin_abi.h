@@ -26,7 +26,7 @@ extern "C" {
 #endif
 
 #define STEWARD_ABI_VERSION_MAJOR 1
-#define STEWARD_ABI_VERSION_MINOR 0
+#define STEWARD_ABI_VERSION_MINOR 1
 
 /* The name of the one symbol a plugin exports. */
 #define STEWARD_PLUGIN_ENTRY_SYMBOL "steward_plugin_entry"
@@ -118,6 +118,14 @@ typedef struct steward_host_api {
   int (*is_cancelled)(steward_call *call);
   /* Logs a line (copied) through the host's log, tagged with the plugin's name. */
   void (*log)(void *host_context, int32_t level, const char *message);
+  /*
+   * ABI 1.1. Runs an operation on the node itself — what REQOpCommand does. `operation_json` is
+   * the message's operation object, e.g. {"opCmd":"ps"}; the host copies what it needs. The
+   * result text is appended to the call's output; on failure the call's error is set too.
+   * Returns STEWARD_OK or STEWARD_ERROR. Only valid during `handle`. Check that `struct_size`
+   * covers this field before calling it.
+   */
+  int32_t (*node_operation)(steward_call *call, const char *operation_json);
 } steward_host_api;
 
 /*

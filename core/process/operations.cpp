@@ -1,0 +1,289 @@
+// The node's operations, run for REQOpCommand through the host's node_operation:
+//   ps            processes (subscribers, publishers) and the plugins behind them
+//   listQueue     messages waiting in the outbox (not yet ACKed) and inbox (not yet run)
+//   removeQueued  drops waiting messages chosen by ids, age, node and method
+#include "core/message/codec.hpp"
+#include "core/process/node.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+
+#include <chrono>
+#include <set>
+
+namespace steward::process {
+namespace {
+
+using Writer = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
+
+void str(Writer& w, const char* key, std::string_view value) {
+  w.Key(key);
+  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+int64_t nowUnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+// Which waiting messages removeQueued takes. Every filter given must match.
+struct QueueFilter {
+  std::set<uint64_t> ids;
+  int64_t olderThanMs = -1;
+  std::string node;  // toNode for the outbox, fromNode for the inbox
+  std::string method;
+
+  bool empty() const { return ids.empty() && olderThanMs < 0 && node.empty() && method.empty(); }
+  bool matches(const message::Message& m, const std::string& node_) const {
+    if (!ids.empty() && ids.count(m.id) == 0) return false;
+    if (olderThanMs >= 0 && nowUnixMs() - m.createdUnixMs < olderThanMs) return false;
+    if (!node.empty() && node != node_) return false;
+    if (!method.empty() && method != m.method) return false;
+    return true;
+  }
+};
+
+namespace {
+
+Result<QueueFilter> readFilter(const rapidjson::Value* arg, bool inbox) {
+  QueueFilter f;
+  if (arg == nullptr) return f;
+  if (arg->HasMember("ids")) {
+    const auto& ids = (*arg)["ids"];
+    if (!ids.IsArray()) return Error{"opArg.ids must be an array of message ids"};
+    for (const auto& id : ids.GetArray()) {
+      if (!id.IsUint64()) return Error{"opArg.ids must be an array of message ids"};
+      f.ids.insert(id.GetUint64());
+    }
+  }
+  if (arg->HasMember("olderThanSeconds")) {
+    if (!(*arg)["olderThanSeconds"].IsInt64() || (*arg)["olderThanSeconds"].GetInt64() < 0) {
+      return Error{"opArg.olderThanSeconds must be a non-negative integer"};
+    }
+    f.olderThanMs = (*arg)["olderThanSeconds"].GetInt64() * 1000;
+  }
+  const char* nodeKey = inbox ? "fromNode" : "toNode";
+  if (arg->HasMember(nodeKey)) {
+    if (!(*arg)[nodeKey].IsString()) return Error{std::string("opArg.") + nodeKey + " must be a string"};
+    f.node = (*arg)[nodeKey].GetString();
+  }
+  if (arg->HasMember("method")) {
+    if (!(*arg)["method"].IsString()) return Error{"opArg.method must be a string"};
+    f.method = (*arg)["method"].GetString();
+  }
+  return f;
+}
+
+Result<std::string> queueName(const rapidjson::Value* arg, bool allowBoth) {
+  if (arg == nullptr || !arg->HasMember("queue")) return std::string(allowBoth ? "both" : "outbox");
+  const auto& q = (*arg)["queue"];
+  if (!q.IsString() || (std::string_view(q.GetString()) != "outbox" &&
+                        std::string_view(q.GetString()) != "inbox")) {
+    return Error{"opArg.queue must be \"outbox\" or \"inbox\""};
+  }
+  return std::string(q.GetString());
+}
+
+}  // namespace
+
+Result<std::string> Node::operate(std::string_view operationJson) {
+  rapidjson::Document op;
+  op.Parse(operationJson.data(), operationJson.size());
+  if (op.HasParseError() || !op.IsObject() || !op.HasMember("opCmd") || !op["opCmd"].IsString()) {
+    return Error{"operation must be an object with a string opCmd"};
+  }
+  const std::string cmd = op["opCmd"].GetString();
+  const rapidjson::Value* arg = nullptr;
+  if (op.HasMember("opArg")) {
+    if (!op["opArg"].IsObject()) return Error{"opArg must be an object"};
+    arg = &op["opArg"];
+  }
+  if (cmd == "ps") return ps();
+  if (cmd == "listQueue") {
+    auto queue = queueName(arg, true);
+    if (!queue) return queue.error();
+    return listQueue(queue.value());
+  }
+  if (cmd == "removeQueued") {
+    auto queue = queueName(arg, false);
+    if (!queue) return queue.error();
+    auto filter = readFilter(arg, queue.value() == "inbox");
+    if (!filter) return filter.error();
+    if (filter->empty()) {
+      return Error{"removeQueued needs at least one of opArg.ids, olderThanSeconds, " +
+                   std::string(queue.value() == "inbox" ? "fromNode" : "toNode") + ", method"};
+    }
+    return removeQueued(queue.value(), filter.value());
+  }
+  return Error{"unknown opCmd \"" + cmd + "\"; this node knows ps, listQueue, removeQueued"};
+}
+
+std::string Node::ps() {
+  const auto plugins = plugins_.plugins();
+  std::lock_guard lock(mutex_);
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  str(w, "node", config_.nodeName);
+  w.Key("processes");
+  w.StartArray();
+  for (const auto& [method, s] : subscribers_) {
+    w.StartObject();
+    str(w, "kind", "subscriber");
+    str(w, "method", method);
+    str(w, "subject", s->subject());
+    str(w, "allowedNodes", s->allowed().toString());
+    w.Key("running");
+    w.Uint64(s->running());
+    for (const auto& p : plugins) {
+      if (std::find(p.methods.begin(), p.methods.end(), method) == p.methods.end()) continue;
+      w.Key("plugin");
+      w.StartObject();
+      str(w, "name", p.name);
+      str(w, "version", p.version);
+      str(w, "file", p.file.string());
+      w.EndObject();
+    }
+    w.EndObject();
+  }
+  for (const auto& [subject, p] : publishers_) {
+    auto parts = message::parseSubject(subject);
+    w.StartObject();
+    str(w, "kind", "publisher");
+    str(w, "subject", subject);
+    if (parts) {
+      str(w, "toNode", parts->node);
+      str(w, "method", parts->method);
+    }
+    w.Key("pending");
+    w.Uint64(p->pending());
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
+}
+
+std::string Node::listQueue(const std::string& queue) {
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  str(w, "node", config_.nodeName);
+  if (queue != "inbox") {
+    auto loaded = store_.loadOutbox();
+    for (const auto& e : loaded.damaged) errors_.report(config_.nodeName + ": " + e.message);
+    w.Key("outbox");
+    w.StartArray();
+    for (const auto& entry : loaded.entries) {
+      auto m = message::decodeWire(entry.wire);
+      if (!m) continue;
+      w.StartObject();
+      w.Key("id");
+      w.Uint64(entry.id);
+      str(w, "toNode", m->toNode);
+      str(w, "method", m->method);
+      w.Key("createdUnixMs");
+      w.Int64(m->createdUnixMs);
+      if (entry.expiresUnixMs > 0) {
+        w.Key("expiresUnixMs");
+        w.Int64(entry.expiresUnixMs);
+      }
+      w.EndObject();
+    }
+    w.EndArray();
+  }
+  if (queue != "outbox") {
+    auto loaded = store_.loadInbox();
+    for (const auto& e : loaded.damaged) errors_.report(config_.nodeName + ": " + e.message);
+    w.Key("inbox");
+    w.StartArray();
+    for (const auto& entry : loaded.entries) {
+      auto m = message::decodeWire(entry.wire);
+      if (!m) continue;
+      w.StartObject();
+      w.Key("arrival");
+      w.Uint64(entry.arrival);
+      w.Key("id");
+      w.Uint64(m->id);
+      str(w, "fromNode", m->fromNode);
+      str(w, "method", m->method);
+      str(w, "state", entry.running ? "running" : "queued");
+      w.EndObject();
+    }
+    w.EndArray();
+  }
+  w.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
+}
+
+std::string Node::removeQueued(const std::string& queue, const QueueFilter& filter) {
+  std::vector<uint64_t> removed;
+  std::vector<std::pair<uint64_t, std::string>> kept;
+  auto wait = [](std::future<bool>& f) {
+    return f.wait_for(std::chrono::seconds(10)) == std::future_status::ready && f.get();
+  };
+  if (queue == "outbox") {
+    for (const auto& entry : store_.loadOutbox().entries) {
+      auto m = message::decodeWire(entry.wire);
+      if (!m || !filter.matches(*m, m->toNode)) continue;
+      std::shared_ptr<Publisher> publisher;
+      {
+        std::lock_guard lock(mutex_);
+        if (auto it = publishers_.find(entry.subject); it != publishers_.end()) publisher = it->second;
+      }
+      auto done = publisher ? publisher->remove(entry.id) : std::future<bool>();
+      if (publisher ? wait(done) : store_.removeOutbox(entry.id).ok()) {
+        removed.push_back(entry.id);
+      } else {
+        kept.emplace_back(entry.id, "settled meanwhile");
+      }
+    }
+  } else {
+    for (const auto& entry : store_.loadInbox().entries) {
+      auto m = message::decodeWire(entry.wire);
+      if (!m || !filter.matches(*m, m->fromNode)) continue;
+      if (entry.running) {
+        kept.emplace_back(m->id, "running");
+        continue;
+      }
+      std::shared_ptr<Subscriber> subscriber;
+      {
+        std::lock_guard lock(mutex_);
+        if (auto it = subscribers_.find(entry.method); it != subscribers_.end()) subscriber = it->second;
+      }
+      auto done = subscriber ? subscriber->remove(entry.arrival) : std::future<bool>();
+      if (subscriber ? wait(done) : store_.finishInbound(entry.arrival, nullptr).ok()) {
+        removed.push_back(m->id);
+      } else {
+        kept.emplace_back(m->id, "started meanwhile");
+      }
+    }
+  }
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  str(w, "node", config_.nodeName);
+  str(w, "queue", queue);
+  w.Key("removed");
+  w.StartArray();
+  for (uint64_t id : removed) w.Uint64(id);
+  w.EndArray();
+  w.Key("kept");
+  w.StartArray();
+  for (const auto& [id, why] : kept) {
+    w.StartObject();
+    w.Key("id");
+    w.Uint64(id);
+    str(w, "why", why);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
+}
+
+}  // namespace steward::process
