@@ -1,0 +1,77 @@
+#include "core/observe/audit.hpp"
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+using namespace steward;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path freshDir(const std::string& name) {
+  auto dir = fs::temp_directory_path() / ("audit-test-" + std::to_string(getpid()) + "-" + name);
+  fs::remove_all(dir);
+  return dir;
+}
+
+message::Message sample(uint64_t id) {
+  message::Message m;
+  m.id = id;
+  m.fromNode = "central";
+  m.toNode = "ship1";
+  m.method = "REQCliCommand";
+  return m;
+}
+
+}  // namespace
+
+TEST(Audit, WritesOneJsonLinePerEvent) {
+  const auto dir = freshDir("lines");
+  {
+    observe::Audit audit(observe::AuditSettings{dir});
+    audit.record("sent", sample(7), 2, "detail \"quoted\"");
+    audit.record("acked", sample(7));
+  }
+  std::ifstream in(dir / "audit.log");
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  rapidjson::Document doc;
+  doc.Parse(line.c_str());
+  ASSERT_FALSE(doc.HasParseError()) << line;
+  EXPECT_STREQ(doc["event"].GetString(), "sent");
+  EXPECT_EQ(doc["id"].GetUint64(), 7u);
+  EXPECT_STREQ(doc["fromNode"].GetString(), "central");
+  EXPECT_STREQ(doc["toNode"].GetString(), "ship1");
+  EXPECT_STREQ(doc["method"].GetString(), "REQCliCommand");
+  EXPECT_EQ(doc["attempt"].GetInt(), 2);
+  EXPECT_STREQ(doc["detail"].GetString(), "detail \"quoted\"");
+  EXPECT_TRUE(doc.HasMember("time"));
+  ASSERT_TRUE(std::getline(in, line));
+  EXPECT_NE(line.find("\"event\":\"acked\""), std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST(Audit, RotatesBySizeAndKeepsALimitedNumberOfFiles) {
+  const auto dir = freshDir("rotate");
+  {
+    observe::AuditSettings settings{dir};
+    settings.rotationBytes = 2000;
+    settings.keepFiles = 3;
+    observe::Audit audit(settings);
+    for (uint64_t i = 0; i < 300; ++i) audit.record("received", sample(i));
+  }
+  size_t rotated = 0;
+  for (const auto& entry : fs::directory_iterator(dir / "audit")) {
+    EXPECT_EQ(entry.path().extension(), ".log");
+    ++rotated;
+  }
+  EXPECT_GE(rotated, 1u);
+  EXPECT_LE(rotated, 3u);
+  EXPECT_TRUE(fs::exists(dir / "audit.log"));
+  fs::remove_all(dir);
+}
