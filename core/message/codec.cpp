@@ -258,11 +258,11 @@ Result<std::vector<Message>> decodeInput(std::string_view json, const Limits& li
 
 Status validate(const Message& m, const MethodCatalog& methods, const Limits& limits) {
   if (m.method.empty()) return fieldError("method", "is missing");
-  const MethodInfo* method = methods.find(m.method);
-  if (method == nullptr) return fieldError("method", "unknown method \"" + m.method + "\"");
+  const auto method = methods.find(m.method);
+  if (!method) return fieldError("method", "unknown method \"" + m.method + "\"");
   if (!m.replyMethod.empty()) {
-    const MethodInfo* reply = methods.find(m.replyMethod);
-    if (reply == nullptr) {
+    const auto reply = methods.find(m.replyMethod);
+    if (!reply) {
       return fieldError("replyMethod", "unknown method \"" + m.replyMethod + "\"");
     }
     if (!reply->replyMethod) {

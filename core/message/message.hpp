@@ -29,11 +29,12 @@ struct MethodInfo {
   std::string plugin;       // name of the plugin that serves it
 };
 
-// Looks a method up by name; nullptr when no plugin serves it.
+// Looks a method up by name; nullopt when no plugin serves it. A copy, so a plugin reloaded
+// meanwhile never leaves the caller holding stale memory.
 class MethodCatalog {
  public:
   virtual ~MethodCatalog() = default;
-  virtual const MethodInfo* find(std::string_view method) const = 0;
+  virtual std::optional<MethodInfo> find(std::string_view method) const = 0;
 };
 
 struct Message {

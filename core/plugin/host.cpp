@@ -60,7 +60,12 @@ int32_t hostNodeOperation(steward_call* call, const char* operationJson) {
     hostError(call, "node operations are not available to this call");
     return STEWARD_ERROR;
   }
-  auto result = call->operation(operationJson);
+  Result<std::string> result = Error{"operation failed"};
+  try {
+    result = call->operation(operationJson);
+  } catch (const std::exception& e) {
+    result = Error{std::string("operation failed: ") + e.what()};
+  }
   if (!result) {
     hostError(call, result.error().message.c_str());
     return STEWARD_ERROR;
@@ -147,12 +152,23 @@ Result<std::vector<Error>> PluginHost::loadAll() {
   std::sort(files.begin(), files.end());
   std::vector<Error> errors;
   for (const auto& file : files) {
+    {
+      std::lock_guard lock(mutex_);
+      if (files_.count(file) != 0) continue;
+    }
     if (auto s = load(file); !s) errors.push_back(s.error());
   }
   return errors;
 }
 
 Status PluginHost::load(const fs::path& file) {
+  std::lock_guard lock(mutex_);
+  auto library = open(file);
+  if (!library) return library.error();
+  return {};  // the library is unmapped again here unless an instance holds it
+}
+
+Result<std::shared_ptr<Library>> PluginHost::open(const fs::path& file) {
   auto fail = [&](const std::string& why) { return Error{"plugin " + file.string() + ": " + why}; };
   if (!fs::is_regular_file(file)) return fail("not a regular file");
   if (auto s = checkPermissions(file, "file"); !s) return fail(s.error().message);
@@ -170,15 +186,23 @@ Status PluginHost::load(const fs::path& file) {
   const steward_plugin* descriptor = entry();
   if (auto s = checkDescriptor(descriptor); !s) return fail(s.error().message);
 
-  std::lock_guard lock(mutex_);
   for (size_t i = 0; i < descriptor->method_count; ++i) {
     const std::string name = descriptor->methods[i].name;
-    if (auto it = byMethod_.find(name); it != byMethod_.end()) {
-      return fail("method " + name + " is already served by plugin " +
-                  it->second->file().string());
+    if (auto it = fileOf_.find(name); it != fileOf_.end() && it->second != file) {
+      return fail("method " + name + " is already served by plugin " + it->second.string());
     }
   }
   auto library = std::make_shared<Library>(std::move(lib), descriptor, file);
+  // A reloaded file may serve other methods than before: forget the old ones first.
+  if (auto it = files_.find(file); it != files_.end()) {
+    for (const auto& m : it->second.info.methods) {
+      fileOf_.erase(m);
+      methods_.erase(m);
+    }
+  }
+  FileRecord& record = files_[file];
+  record.library = library;
+  record.info = PluginInfo{descriptor->name, descriptor->version, file, {}, true};
   for (size_t i = 0; i < descriptor->method_count; ++i) {
     const steward_method_desc& m = descriptor->methods[i];
     message::MethodInfo info;
@@ -187,16 +211,18 @@ Status PluginHost::load(const fs::path& file) {
     info.ordered = m.ordered != 0;
     info.replyMethod = m.reply_method != 0;
     info.plugin = descriptor->name;
-    byMethod_[info.name] = library;
+    record.info.methods.push_back(info.name);
+    fileOf_[info.name] = file;
     methods_[info.name] = std::move(info);
   }
-  return {};
+  return library;
 }
 
-const message::MethodInfo* PluginHost::find(std::string_view method) const {
+std::optional<message::MethodInfo> PluginHost::find(std::string_view method) const {
   std::lock_guard lock(mutex_);
   auto it = methods_.find(method);
-  return it == methods_.end() ? nullptr : &it->second;
+  if (it == methods_.end()) return std::nullopt;
+  return it->second;
 }
 
 std::vector<message::MethodInfo> PluginHost::methods() const {
@@ -208,16 +234,11 @@ std::vector<message::MethodInfo> PluginHost::methods() const {
 
 std::vector<PluginInfo> PluginHost::plugins() const {
   std::lock_guard lock(mutex_);
-  std::map<const Library*, PluginInfo> seen;
-  for (const auto& [method, library] : byMethod_) {
-    auto& info = seen[library.get()];
-    info.name = library->descriptor().name;
-    info.version = library->descriptor().version;
-    info.file = library->file();
-    info.methods.push_back(method);
-  }
   std::vector<PluginInfo> out;
-  for (auto& [lib, info] : seen) out.push_back(std::move(info));
+  for (const auto& [file, record] : files_) {
+    out.push_back(record.info);
+    out.back().loaded = !record.library.expired();
+  }
   return out;
 }
 
@@ -226,9 +247,18 @@ Result<std::unique_ptr<MethodInstance>> PluginHost::instantiate(const std::strin
   message::MethodInfo info;
   {
     std::lock_guard lock(mutex_);
-    auto it = byMethod_.find(method);
-    if (it == byMethod_.end()) return Error{"no plugin serves method " + method};
-    library = it->second;
+    auto it = fileOf_.find(method);
+    if (it == fileOf_.end()) return Error{"no plugin serves method " + method};
+    const fs::path file = it->second;
+    library = files_[file].library.lock();
+    if (!library) {
+      auto reopened = open(file);
+      if (!reopened) return reopened.error();
+      library = std::move(reopened).value();
+      if (methods_.count(method) == 0) {
+        return Error{"plugin " + file.string() + " no longer serves method " + method};
+      }
+    }
     info = methods_.at(method);
   }
   auto context = std::make_unique<MethodInstance::Context>();

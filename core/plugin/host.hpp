@@ -62,12 +62,13 @@ class MethodInstance {
   void* instance_;
 };
 
-// What `ps` will show of a loaded plugin.
+// What `ps` shows of a plugin.
 struct PluginInfo {
   std::string name;
   std::string version;
   std::filesystem::path file;
   std::vector<std::string> methods;
+  bool loaded = false;  // mapped in memory now (some instance uses it)
 };
 
 class PluginHost : public message::MethodCatalog {
@@ -75,24 +76,35 @@ class PluginHost : public message::MethodCatalog {
   PluginHost(std::filesystem::path folder, PluginLog log);
   ~PluginHost() override;
 
-  // Loads every *.so in the plugin folder. A plugin that fails a check is skipped; the returned
-  // errors name its file and the reason. Fails as a whole only when the folder is unusable.
+  // Reads every *.so in the plugin folder not read before: checks it and records its methods. A
+  // plugin that fails a check is skipped; the returned errors name its file and the reason.
+  // Fails as a whole only when the folder is unusable. A library stays mapped only while an
+  // instance of it lives: it is loaded again, and checked again, when one is next created, so a
+  // replaced file is picked up.
   Result<std::vector<Error>> loadAll();
-  // Loads one plugin file.
+  // Reads one plugin file, as loadAll does.
   Status load(const std::filesystem::path& file);
 
-  const message::MethodInfo* find(std::string_view method) const override;
+  std::optional<message::MethodInfo> find(std::string_view method) const override;
   std::vector<message::MethodInfo> methods() const;
   std::vector<PluginInfo> plugins() const;
 
-  // Creates an instance serving `method`.
+  // Creates an instance serving `method`, loading its library if no instance holds it.
   Result<std::unique_ptr<MethodInstance>> instantiate(const std::string& method);
 
  private:
+  struct FileRecord {
+    std::weak_ptr<Library> library;
+    PluginInfo info;
+  };
+  // Maps and checks `file`, and records what it serves. Caller holds mutex_.
+  Result<std::shared_ptr<Library>> open(const std::filesystem::path& file);
+
   std::filesystem::path folder_;
   PluginLog log_;
   mutable std::mutex mutex_;
-  std::map<std::string, std::shared_ptr<Library>, std::less<>> byMethod_;
+  std::map<std::filesystem::path, FileRecord> files_;
+  std::map<std::string, std::filesystem::path, std::less<>> fileOf_;  // method -> file
   std::map<std::string, message::MethodInfo, std::less<>> methods_;
 };
 

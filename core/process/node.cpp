@@ -152,6 +152,7 @@ Status Node::startSubscriber(const std::string& method, const AllowedNodes& allo
   settings.dataFolder = config_.subscribersDataFolder;
   settings.defaultMethodTimeout = std::chrono::seconds(config_.defaultMethodTimeout);
   settings.allowed = allowed;
+  settings.processId = nextProcessId_++;
   Subscriber::Events events;
   events.handled = [this](const Inbound& request, std::string output, std::string error) {
     onHandled(request, std::move(output), std::move(error));
@@ -169,6 +170,10 @@ Status Node::startSubscriber(const std::string& method, const AllowedNodes& allo
                     << " allowed from: " << allowed.toString()
                     << (count > 0 ? ", resuming " + std::to_string(count) + " message(s)" : "");
   std::lock_guard lock(mutex_);
+  if (stopped_ || subscribers_.count(method) != 0) {
+    subscriber->stop();
+    return Error{stopped_ ? "the node is stopping" : method + " is already running"};
+  }
   subscribers_[method] = std::move(subscriber);
   return {};
 }
@@ -253,8 +258,8 @@ Result<uint64_t> Node::send(message::Message m) {
 }
 
 Result<Node::Outgoing> Node::prepare(message::Message m) {
-  const message::MethodInfo* method = plugins_.find(m.method);
-  if (method == nullptr) return Error{"unknown method \"" + m.method + "\""};
+  const auto method = plugins_.find(m.method);
+  if (!method) return Error{"unknown method \"" + m.method + "\""};
   auto id = ids_.next();
   if (!id) return id.error();
   m.id = id.value();
@@ -296,7 +301,8 @@ void Node::dispatch(Outgoing o) {
       events.sent = [this](const message::Message& msg, int attempt) {
         audit_.record(attempt == 1 ? "sent" : "retried", msg, attempt);
       };
-      slot = Publisher::create(io_.get_executor(), transport_, o.entry.subject, events);
+      slot = Publisher::create(io_.get_executor(), transport_, o.entry.subject, events,
+                               nextProcessId_++);
     }
     publisher = slot;
   }
@@ -333,7 +339,7 @@ void Node::onSettled(const message::Message& m, Outcome outcome, int attempts,
 
 void Node::onHandled(const Inbound& in, std::string output, std::string error) {
   const message::Message& request = in.message;
-  const message::MethodInfo* method = plugins_.find(request.method);
+  const auto method = plugins_.find(request.method);
   if (!error.empty()) {
     std::string what = config_.nodeName + ": " + describe(request) + " failed: " + error;
     if (request.method == observe::kErrorLogMethod) {
@@ -343,7 +349,7 @@ void Node::onHandled(const Inbound& in, std::string output, std::string error) {
     }
   }
   // A reply never causes a reply, and events do not answer.
-  const bool replies = !request.isReply && method != nullptr && !method->replyMethod &&
+  const bool replies = !request.isReply && method && !method->replyMethod &&
                        method->kind != message::Kind::EventACK &&
                        method->kind != message::Kind::EventNACK;
   std::optional<Outgoing> reply;

@@ -19,7 +19,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <atomic>
 #include <map>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -82,6 +84,8 @@ class Node {
   std::string ps();
   std::string listQueue(const std::string& queue);
   std::string removeQueued(const std::string& queue, const QueueFilter& filter);
+  Result<std::string> startProc(const std::string& method, const std::string& allowed);
+  Result<std::string> stopProc(const std::string& method, std::optional<uint64_t> id);
 
   config::Config config_;
   boost::asio::io_context& io_;
@@ -98,6 +102,7 @@ class Node {
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Publisher>> publishers_;   // by subject
   std::map<std::string, std::shared_ptr<Subscriber>> subscribers_; // by method
+  std::atomic<uint64_t> nextProcessId_{1};
   bool stopped_ = false;
 };
 

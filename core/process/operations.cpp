@@ -9,8 +9,10 @@
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 
+#include <algorithm>
 #include <chrono>
 #include <set>
+#include <thread>
 
 namespace steward::process {
 namespace {
@@ -119,7 +121,39 @@ Result<std::string> Node::operate(std::string_view operationJson) {
     }
     return removeQueued(queue.value(), filter.value());
   }
-  return Error{"unknown opCmd \"" + cmd + "\"; this node knows ps, listQueue, removeQueued"};
+  if (cmd == "startProc" || cmd == "stopProc") {
+    if (arg == nullptr || !arg->HasMember("method") || !(*arg)["method"].IsString()) {
+      return Error{cmd + " needs opArg.method"};
+    }
+    const std::string method = (*arg)["method"].GetString();
+    if (cmd == "startProc") {
+      if (!arg->HasMember("allowedNodes") || !(*arg)["allowedNodes"].IsArray()) {
+        return Error{"startProc needs opArg.allowedNodes, e.g. [\"central\"] or [\"*\"]"};
+      }
+      std::string allowed;
+      for (const auto& n : (*arg)["allowedNodes"].GetArray()) {
+        if (!n.IsString()) return Error{"opArg.allowedNodes must hold node names"};
+        allowed += (allowed.empty() ? "" : ",") + std::string(n.GetString());
+      }
+      return startProc(method, allowed);
+    }
+    if (arg->HasMember("kind") &&
+        (!(*arg)["kind"].IsString() || std::string_view((*arg)["kind"].GetString()) != "subscriber")) {
+      return Error{"stopProc stops subscribers; publishers come and go with their messages"};
+    }
+    if (arg->HasMember("receivingNode") &&
+        (!(*arg)["receivingNode"].IsString() || (*arg)["receivingNode"].GetString() != config_.nodeName)) {
+      return Error{"opArg.receivingNode names another node than " + config_.nodeName};
+    }
+    std::optional<uint64_t> id;
+    if (arg->HasMember("id")) {
+      if (!(*arg)["id"].IsUint64()) return Error{"opArg.id must be a process id from ps"};
+      id = (*arg)["id"].GetUint64();
+    }
+    return stopProc(method, id);
+  }
+  return Error{"unknown opCmd \"" + cmd +
+               "\"; this node knows ps, startProc, stopProc, listQueue, removeQueued"};
 }
 
 std::string Node::ps() {
@@ -133,6 +167,8 @@ std::string Node::ps() {
   w.StartArray();
   for (const auto& [method, s] : subscribers_) {
     w.StartObject();
+    w.Key("id");
+    w.Uint64(s->processId());
     str(w, "kind", "subscriber");
     str(w, "method", method);
     str(w, "subject", s->subject());
@@ -153,6 +189,8 @@ std::string Node::ps() {
   for (const auto& [subject, p] : publishers_) {
     auto parts = message::parseSubject(subject);
     w.StartObject();
+    w.Key("id");
+    w.Uint64(p->processId());
     str(w, "kind", "publisher");
     str(w, "subject", subject);
     if (parts) {
@@ -161,6 +199,22 @@ std::string Node::ps() {
     }
     w.Key("pending");
     w.Uint64(p->pending());
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("plugins");
+  w.StartArray();
+  for (const auto& p : plugins) {
+    w.StartObject();
+    str(w, "name", p.name);
+    str(w, "version", p.version);
+    str(w, "file", p.file.string());
+    w.Key("loaded");
+    w.Bool(p.loaded);
+    w.Key("methods");
+    w.StartArray();
+    for (const auto& m : p.methods) w.String(m.c_str());
+    w.EndArray();
     w.EndObject();
   }
   w.EndArray();
@@ -284,6 +338,85 @@ std::string Node::removeQueued(const std::string& queue, const QueueFilter& filt
   w.EndArray();
   w.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
+}
+
+Result<std::string> Node::startProc(const std::string& method, const std::string& allowedSpec) {
+  auto allowed = AllowedNodes::parse(allowedSpec);
+  if (!allowed) return Error{"opArg.allowedNodes: " + allowed.error().message};
+  {
+    std::lock_guard lock(mutex_);
+    if (subscribers_.count(method) != 0) {
+      return Error{method + " is already running (process " +
+                   std::to_string(subscribers_.find(method)->second->processId()) + ")"};
+    }
+  }
+  // A plugin put into the folder since the start is picked up now.
+  if (!plugins_.find(method)) {
+    auto scanned = plugins_.loadAll();
+    if (!scanned) return scanned.error();
+    for (const auto& e : scanned.value()) errors_.report(config_.nodeName + ": " + e.message);
+    if (!plugins_.find(method)) {
+      return Error{"no plugin in " + config_.pluginFolder.string() + " serves " + method};
+    }
+  }
+  // Messages for this method that waited in the inbox run first.
+  std::vector<Inbound> waiting;
+  for (auto& entry : store_.loadInbox().entries) {
+    if (entry.method != method || entry.running) continue;
+    if (auto m = message::decodeWire(entry.wire)) waiting.push_back({entry.arrival, std::move(m).value()});
+  }
+  if (auto s = startSubscriber(method, allowed.value(), std::move(waiting)); !s) return s.error();
+  std::lock_guard lock(mutex_);
+  auto it = subscribers_.find(method);
+  const std::string id = it == subscribers_.end() ? "?" : std::to_string(it->second->processId());
+  return "started " + method + " as process " + id + ", allowed from " + allowed->toString() + "\n";
+}
+
+// Drains before it unloads: no new messages are routed, running calls are cancelled and waited
+// for, the instance is destroyed (the plugin's destroy), and the library is released; it is
+// unmapped when no other process uses it.
+Result<std::string> Node::stopProc(const std::string& method, std::optional<uint64_t> id) {
+  if (method == "REQOpCommand") {
+    return Error{"REQOpCommand cannot stop itself: it runs this very operation"};
+  }
+  std::shared_ptr<Subscriber> subscriber;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = subscribers_.find(method);
+    if (it == subscribers_.end()) return Error{method + " is not running on " + config_.nodeName};
+    if (id && it->second->processId() != *id) {
+      return Error{method + " runs as process " + std::to_string(it->second->processId()) +
+                   ", not " + std::to_string(*id)};
+    }
+    subscriber = it->second;
+    subscribers_.erase(it);
+  }
+  const uint64_t processId = subscriber->processId();
+  subscriber->stop();
+  subscriber->cancelRunning();
+  auto waitUntil = [](auto done, std::chrono::seconds limit) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (!done() && std::chrono::steady_clock::now() < end) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return done();
+  };
+  const bool drained = waitUntil([&] { return subscriber->running() == 0; }, std::chrono::seconds(30));
+  std::weak_ptr<Subscriber> last = subscriber;
+  subscriber.reset();
+  const bool released = waitUntil([&] { return last.expired(); }, std::chrono::seconds(10));
+  if (!drained || !released) {
+    return Error{method + " (process " + std::to_string(processId) +
+                 ") stopped taking messages, but a call did not end in time; its plugin stays "
+                 "loaded until it does"};
+  }
+  std::string unloaded;
+  for (const auto& p : plugins_.plugins()) {
+    if (std::find(p.methods.begin(), p.methods.end(), method) == p.methods.end()) continue;
+    unloaded = p.loaded ? "; plugin " + p.name + " stays loaded for its other methods"
+                        : "; plugin " + p.name + " unloaded";
+  }
+  return "stopped " + method + " (process " + std::to_string(processId) + ")" + unloaded + "\n";
 }
 
 }  // namespace steward::process

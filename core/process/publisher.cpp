@@ -24,16 +24,17 @@ std::string_view outcomeName(Outcome outcome) {
 
 std::shared_ptr<Publisher> Publisher::create(asio::any_io_executor executor,
                                              transport::Transport& transport, std::string subject,
-                                             Events events) {
-  return std::shared_ptr<Publisher>(
-      new Publisher(std::move(executor), transport, std::move(subject), std::move(events)));
+                                             Events events, uint64_t processId) {
+  return std::shared_ptr<Publisher>(new Publisher(std::move(executor), transport,
+                                                  std::move(subject), std::move(events), processId));
 }
 
 Publisher::Publisher(asio::any_io_executor executor, transport::Transport& transport,
-                     std::string subject, Events events)
+                     std::string subject, Events events, uint64_t processId)
     : strand_(asio::make_strand(executor)),
       transport_(transport),
       subject_(std::move(subject)),
+      processId_(processId),
       events_(std::move(events)),
       timer_(strand_) {}
 

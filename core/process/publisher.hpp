@@ -57,7 +57,7 @@ class Publisher : public std::enable_shared_from_this<Publisher> {
 
   static std::shared_ptr<Publisher> create(boost::asio::any_io_executor executor,
                                            transport::Transport& transport, std::string subject,
-                                           Events events);
+                                           Events events, uint64_t processId = 0);
 
   // Queues a message and its wire encoding; thread-safe.
   void enqueue(message::Message message, std::string wire, DeliveryPolicy policy);
@@ -71,6 +71,7 @@ class Publisher : public std::enable_shared_from_this<Publisher> {
   void brokerReconnected();
 
   const std::string& subject() const { return subject_; }
+  uint64_t processId() const { return processId_; }
   // Messages queued or in flight.
   size_t pending() const { return pending_.load(); }
 
@@ -82,7 +83,7 @@ class Publisher : public std::enable_shared_from_this<Publisher> {
   };
 
   Publisher(boost::asio::any_io_executor executor, transport::Transport& transport,
-            std::string subject, Events events);
+            std::string subject, Events events, uint64_t processId);
   bool expired(const Item& item) const;
   std::chrono::milliseconds waitAfter(const Item& item) const;
   void sendNext();
@@ -95,6 +96,7 @@ class Publisher : public std::enable_shared_from_this<Publisher> {
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   transport::Transport& transport_;
   const std::string subject_;
+  const uint64_t processId_;
   Events events_;
   boost::asio::steady_timer timer_;
   std::deque<Item> queue_;

@@ -40,6 +40,7 @@ class AllowedNodes {
 };
 
 struct SubscriberSettings {
+  uint64_t processId = 0;  // shown by ps, named by stopProc
   std::string nodeName;
   std::filesystem::path dataFolder;
   std::chrono::seconds defaultMethodTimeout{10};
@@ -88,6 +89,7 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   const message::MethodInfo& method() const { return instance_->method(); }
   const std::string& subject() const { return subject_; }
   const AllowedNodes& allowed() const { return settings_.allowed; }
+  uint64_t processId() const { return settings_.processId; }
 
  private:
   Subscriber(boost::asio::any_io_executor executor, transport::Transport& transport,

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -206,12 +207,15 @@ void StewardNode::start() {
   std::vector<std::string> argv = {STEWARD_BINARY,
                                    "--nodeName=" + name_,
                                    "--brokerAddress=" + broker_,
-                                   "--pluginFolder=" + std::string(STEWARD_PLUGIN_DIR),
                                    "--socketFolder=" + (dir_ / "tmp").string(),
                                    "--databaseFolder=" + (dir_ / "db").string(),
                                    "--subscribersDataFolder=" + dataFolder().string(),
                                    "--logLevel=debug"};
   argv.insert(argv.end(), flags_.begin(), flags_.end());
+  const bool ownFolder = std::any_of(flags_.begin(), flags_.end(), [](const std::string& f) {
+    return f.rfind("--pluginFolder=", 0) == 0;
+  });
+  if (!ownFolder) argv.push_back("--pluginFolder=" + std::string(STEWARD_PLUGIN_DIR));
   process_ = std::make_unique<ChildProcess>(argv, dir_, dir_ / "steward.log");
 }
 

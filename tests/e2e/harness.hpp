@@ -105,6 +105,7 @@ class StewardNode {
   int stop();
   void kill9();
   bool running() { return process_ && process_->running(); }
+  int pid() const { return process_ ? process_->pid() : -1; }
   // Waits until the log says the node runs and is connected.
   bool waitReady(std::chrono::milliseconds timeout = 15s);
 

@@ -25,9 +25,10 @@ class SpecMethods : public MethodCatalog {
     add("REQHello", Kind::EventNACK, false);
     add("REQErrorLog", Kind::EventACK, false);
   }
-  const MethodInfo* find(std::string_view method) const override {
+  std::optional<MethodInfo> find(std::string_view method) const override {
     auto it = methods_.find(std::string(method));
-    return it == methods_.end() ? nullptr : &it->second;
+    if (it == methods_.end()) return std::nullopt;
+    return it->second;
   }
 
  private:

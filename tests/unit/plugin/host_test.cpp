@@ -52,18 +52,18 @@ TEST_F(PluginHostTest, LoadsTheBuiltInPluginsAndKnowsTheirMethods) {
   auto host = hostFor(STEWARD_PLUGIN_DIR);
   auto errors = messages(host.loadAll());
   EXPECT_TRUE(errors.empty()) << errors.front();
-  const auto* cli = host.find("REQCliCommand");
-  ASSERT_NE(cli, nullptr);
+  const auto cli = host.find("REQCliCommand");
+  ASSERT_TRUE(cli.has_value());
   EXPECT_EQ(cli->kind, message::Kind::CommandACK);
   EXPECT_TRUE(cli->ordered);
-  const auto* ncli = host.find("REQnCliCommand");
-  ASSERT_NE(ncli, nullptr);
+  const auto ncli = host.find("REQnCliCommand");
+  ASSERT_TRUE(ncli.has_value());
   EXPECT_FALSE(ncli->ordered);
-  const auto* hello = host.find("REQHello");
-  ASSERT_NE(hello, nullptr);
+  const auto hello = host.find("REQHello");
+  ASSERT_TRUE(hello.has_value());
   EXPECT_EQ(hello->kind, message::Kind::EventNACK);
   EXPECT_TRUE(host.find("REQToFileAppend")->replyMethod);
-  EXPECT_EQ(host.find("REQNoSuch"), nullptr);
+  EXPECT_FALSE(host.find("REQNoSuch").has_value());
 }
 
 TEST_F(PluginHostTest, NotASharedObjectIsRefusedWithFileAndReason) {
@@ -89,7 +89,7 @@ TEST_F(PluginHostTest, AnotherAbiMajorVersionIsRefused) {
   auto errors = messages(host.loadAll());
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_NE(errors[0].find("built for plugin ABI 99.0"), std::string::npos) << errors[0];
-  EXPECT_EQ(host.find("REQFuture"), nullptr);
+  EXPECT_FALSE(host.find("REQFuture").has_value());
 }
 
 TEST_F(PluginHostTest, TwoPluginsClaimingOneMethodIsRefused) {
@@ -100,7 +100,7 @@ TEST_F(PluginHostTest, TwoPluginsClaimingOneMethodIsRefused) {
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_NE(errors[0].find("b_cli.so"), std::string::npos) << errors[0];
   EXPECT_NE(errors[0].find("already served by plugin"), std::string::npos) << errors[0];
-  EXPECT_NE(host.find("REQCliCommand"), nullptr) << "the first one keeps serving";
+  EXPECT_TRUE(host.find("REQCliCommand").has_value()) << "the first one keeps serving";
 }
 
 TEST_F(PluginHostTest, AFileWritableByOthersIsRefused) {
