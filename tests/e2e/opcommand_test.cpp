@@ -92,7 +92,7 @@ TEST_F(OpCommand, AnUnknownOpCmdIsAnErrorThatSaysWhatIsKnown) {
   startNode("ship1");
   ASSERT_TRUE(accepted(central.submit(op("ship1", R"({"opCmd":"reboot"})", "bad"))));
   EXPECT_TRUE(waitFor([&] {
-    return central.errorLog().find("unknown opCmd \"reboot\"; this node knows ps, listQueue, removeQueued") !=
+    return central.errorLog().find("unknown opCmd \"reboot\"; this node knows ps, startProc, stopProc, listQueue, removeQueued") !=
            std::string::npos;
   }, 30s)) << central.errorLog();
 }
