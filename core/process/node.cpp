@@ -5,6 +5,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -220,6 +221,16 @@ Result<std::vector<uint64_t>> Node::submit(std::string_view json, const std::str
   };
   auto batch = message::decodeInput(json);
   if (!batch) return refuse(batch.error().message);
+  // A plugin put into the folder since the start is picked up when input first names its method.
+  const bool unknown = std::any_of(batch->begin(), batch->end(), [&](const message::Message& m) {
+    return (!m.method.empty() && !plugins_.find(m.method)) ||
+           (!m.replyMethod.empty() && !plugins_.find(m.replyMethod));
+  });
+  if (unknown) {
+    if (auto scanned = plugins_.loadAll()) {
+      for (const auto& e : scanned.value()) errors_.report(config_.nodeName + ": " + e.message);
+    }
+  }
   for (size_t i = 0; i < batch->size(); ++i) {
     if (auto s = message::validate((*batch)[i], plugins_); !s) {
       return refuse("message " + std::to_string(i) + ": " + s.error().message);

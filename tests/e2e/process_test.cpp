@@ -155,3 +155,45 @@ TEST_F(Processes, BadPluginsAreReportedByFileAndReasonWhileTheDaemonServes) {
 
 }  // namespace
 }  // namespace steward::e2e
+
+namespace steward::e2e {
+namespace {
+
+// A third party's view: install the SDK, build sdk/examples/disk-usage out of tree against it,
+// run its mock-host unit test, drop the plugin into running daemons and start it with startProc.
+TEST_F(Processes, AnOutOfTreePluginBuiltAgainstTheInstalledSdkAnswersEndToEnd) {
+  const fs::path prefix = root_ / "sdk";
+  const fs::path build = root_ / "example";
+  auto sh = [&](const std::string& cmd) {
+    return std::system(("(" + cmd + ") > " + (root_ / "build.log").string() + " 2>&1").c_str());
+  };
+  ASSERT_EQ(sh("cmake --install " + std::string(STEWARD_BUILD_DIR) + " --component sdk --prefix " +
+               prefix.string()), 0) << readFile(root_ / "build.log");
+  ASSERT_EQ(sh("cmake -S " + std::string(STEWARD_SOURCE_DIR) + "/sdk/examples/disk-usage -B " +
+               build.string() + " -DCMAKE_PREFIX_PATH=" + prefix.string() +
+               " && cmake --build " + build.string() + " && ctest --test-dir " + build.string() +
+               " --output-on-failure"), 0)
+      << readFile(root_ / "build.log");
+  ASSERT_TRUE(fs::exists(build / "disk_usage.so"));
+
+  const fs::path centralFolder = pluginFolder("central");
+  const fs::path shipFolder = pluginFolder("ship1");
+  auto& central = startNode("central", {"--pluginFolder=" + centralFolder.string()});
+  startNode("ship1", {"--pluginFolder=" + shipFolder.string()});
+  fs::copy_file(build / "disk_usage.so", centralFolder / "disk_usage.so");
+  fs::copy_file(build / "disk_usage.so", shipFolder / "disk_usage.so");
+
+  ASSERT_TRUE(accepted(central.submit(op("ship1",
+      R"({"opCmd":"startProc","opArg":{"method":"REQDiskUsage","allowedNodes":["central"]}})", "start"))));
+  ASSERT_TRUE(waitFor([&] { return readFile(central.dataFolder() / "ops/ship1/start").find("started REQDiskUsage") != std::string::npos; }, 30s))
+      << central.errorLog();
+  const std::string answer = central.submit(
+      R"([{"toNode":"ship1","method":"REQDiskUsage","data":["/"],"fileName":"df.log"}])");
+  ASSERT_TRUE(accepted(answer)) << answer;
+  const auto reply = central.dataFolder() / "ship1" / "df.log";
+  EXPECT_TRUE(waitFor([&] { return readFile(reply).find("/: ") == 0 && readFile(reply).find(" free") != std::string::npos; }, 30s))
+      << readFile(reply) << central.errorLog();
+}
+
+}  // namespace
+}  // namespace steward::e2e
