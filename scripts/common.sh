@@ -22,10 +22,10 @@ install_dependencies() {
     "${STEWARD_PACKAGES[@]}"
 }
 
-build_steward() {
+build_steward() {  # extra cmake arguments...
   echo "== building in $STEWARD_BUILD"
   # Plugins must not be writable by group or others: the daemon refuses them.
   umask 022
-  cmake -S "$STEWARD_ROOT" -B "$STEWARD_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  cmake -S "$STEWARD_ROOT" -B "$STEWARD_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@"
   cmake --build "$STEWARD_BUILD" -j "$(nproc)"
 }

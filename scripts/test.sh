@@ -5,5 +5,12 @@ source "$(dirname "$0")/common.sh"
 install_dependencies
 build_steward
 echo "== running tests"
-cd "$STEWARD_BUILD"
-ctest --output-on-failure -j "$(nproc)" --timeout 300
+(cd "$STEWARD_BUILD" && ctest --output-on-failure -j "$(nproc)" --timeout 300)
+
+# Once more with AddressSanitizer and UndefinedBehaviorSanitizer in the daemon, its plugins and
+# the tests: memory errors, undefined behaviour and leaks (LeakSanitizer, checked when a daemon
+# stops) fail the run.
+echo "== running tests under AddressSanitizer and UndefinedBehaviorSanitizer"
+STEWARD_BUILD="$STEWARD_BUILD-sanitize" build_steward -DSTEWARD_SANITIZE=address,undefined \
+  -DCMAKE_BUILD_TYPE=Debug
+(cd "$STEWARD_BUILD-sanitize" && ctest --output-on-failure -j "$(nproc)" --timeout 600)

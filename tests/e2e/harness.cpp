@@ -223,6 +223,11 @@ int StewardNode::stop() {
   if (!process_) return 0;
   int status = process_->terminate();
   process_.reset();
+  // In a sanitizer build every daemon checks itself; LeakSanitizer reports at exit.
+  const std::string l = log();
+  if (const auto at = l.find("Sanitizer"); at != std::string::npos) {
+    ADD_FAILURE() << name_ << " reported a sanitizer finding:\n" << l.substr(at > 200 ? at - 200 : 0, 6000);
+  }
   return status;
 }
 
