@@ -286,6 +286,13 @@ StewardNode& E2eTest::startNode(const std::string& name, std::vector<std::string
   return node;
 }
 
+std::string E2eTest::op(const std::string& toNode, const std::string& operation,
+                        const std::string& fileName) {
+  return R"([{"toNode":")" + toNode + R"(","method":"REQOpCommand","operation":)" + operation +
+         R"(,"directory":"ops","fileName":")" + fileName +
+         R"(","replyACKTimeout":1,"replyRetries":10}])";
+}
+
 std::string E2eTest::command(const std::string& toNode, const std::string& shell,
                              const std::string& extra, const std::string& method) {
   std::string escaped;

@@ -142,6 +142,9 @@ class E2eTest : public ::testing::Test {
   static std::string command(const std::string& toNode, const std::string& shell,
                              const std::string& extra = "",
                              const std::string& method = "REQCliCommand");
+  // A REQOpCommand for `toNode`; its reply lands at the sender in ops/<toNode>/<fileName>.
+  static std::string op(const std::string& toNode, const std::string& operation,
+                        const std::string& fileName);
   static bool accepted(const std::string& answer) {
     return answer.find("\"ok\":true") != std::string::npos;
   }

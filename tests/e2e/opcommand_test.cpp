@@ -6,14 +6,7 @@
 namespace steward::e2e {
 namespace {
 
-class OpCommand : public E2eTest {
- protected:
-  static std::string op(const std::string& toNode, const std::string& operation,
-                        const std::string& fileName) {
-    return R"([{"toNode":")" + toNode + R"(","method":"REQOpCommand","operation":)" + operation +
-           R"(,"directory":"ops","fileName":")" + fileName + R"(","replyACKTimeout":1,"replyRetries":10}])";
-  }
-};
+class OpCommand : public E2eTest {};
 
 TEST_F(OpCommand, PsWithTheSpecsMessageListsProcessesAndPlugins) {
   auto& central = startNode("central");

@@ -22,11 +22,6 @@ class Processes : public E2eTest {
   static fs::path testPlugin(const std::string& name) {
     return fs::path(STEWARD_TEST_PLUGIN_DIR) / (name + ".so");
   }
-  static std::string op(const std::string& toNode, const std::string& operation,
-                        const std::string& fileName) {
-    return R"([{"toNode":")" + toNode + R"(","method":"REQOpCommand","operation":)" + operation +
-           R"(,"directory":"ops","fileName":")" + fileName + R"(","replyACKTimeout":1,"replyRetries":10}])";
-  }
   static std::string specMessage(const std::string& file, const std::string& from, const std::string& to) {
     std::string json = readFile(fs::path(STEWARD_SOURCE_DIR) / "conf/messages" / file);
     for (size_t at = json.find(from); at != std::string::npos; at = json.find(from, at + to.size())) {
