@@ -20,7 +20,8 @@ bool isOff(const std::string& v) { return v.empty() || v == "off" || v == "false
 
 // Methods every node serves unless told otherwise, and those only central serves.
 bool onByDefault(const std::string& method) {
-  return method == "REQToFileAppend" || method == "REQToFile" || method == "REQToConsole";
+  return method == "REQToFileAppend" || method == "REQToFile" || method == "REQToConsole" ||
+         method == "REQPong";
 }
 bool onAtCentralByDefault(const std::string& method) {
   return method == "REQErrorLog" || method == "REQHello";

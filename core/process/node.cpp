@@ -367,7 +367,9 @@ void Node::onHandled(const Inbound& in, std::string output, std::string error) {
   if (replies) {
     message::Message r;
     r.toNode = request.fromNode;
-    r.method = request.replyMethod.empty() ? kDefaultReplyMethod : request.replyMethod;
+    r.method = !request.replyMethod.empty() ? request.replyMethod
+               : request.method == "REQPing"  ? "REQPong"  // as in steward: a ping answers pong
+                                              : kDefaultReplyMethod;
     r.data = {std::move(output)};
     r.ackTimeout = request.replyAckTimeout;
     r.retries = request.replyRetries;
