@@ -74,8 +74,24 @@ int32_t hostNodeOperation(steward_call* call, const char* operationJson) {
   return STEWARD_OK;
 }
 
+int32_t hostEmit(steward_call* call) {
+  if (call == nullptr || !call->emit) return STEWARD_ERROR;
+  std::string output;
+  {
+    std::lock_guard lock(call->mutex);
+    if (call->output.empty()) return STEWARD_OK;
+    output.swap(call->output);
+  }
+  if (auto s = call->emit(output); !s) {
+    std::lock_guard lock(call->mutex);
+    call->output.insert(0, output);  // keep it for the next emit or the final reply
+    return STEWARD_ERROR;
+  }
+  return STEWARD_OK;
+}
+
 const steward_host_api kHostApi = {sizeof(steward_host_api), hostOutput, hostError,
-                                   hostIsCancelled, hostLog, hostNodeOperation};
+                                   hostIsCancelled, hostLog, hostNodeOperation, hostEmit};
 
 // A plugin runs with the daemon's rights: refuse files anyone but the owner could have replaced.
 Status checkPermissions(const fs::path& path, const char* what) {

@@ -24,6 +24,8 @@ struct steward_call {
   std::atomic<bool> cancelled{false};
   // What node_operation runs for this call: the node's operations, returning their result text.
   std::function<steward::Result<std::string>(std::string_view operationJson)> operation;
+  // What emit runs: queues `output` as a partial reply.
+  std::function<steward::Status(std::string output)> emit;
 };
 
 namespace steward::plugin {

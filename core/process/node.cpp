@@ -163,6 +163,9 @@ Status Node::startSubscriber(const std::string& method, const AllowedNodes& allo
     audit_.record(event, m);
   };
   events.operation = [this](std::string_view json) { return operate(json); };
+  events.partial = [this](const Inbound& request, std::string output) {
+    return onPartial(request, std::move(output));
+  };
   auto subscriber = Subscriber::create(io_.get_executor(), transport_, pool_, store_,
                                        std::move(instance).value(), settings, events);
   const size_t count = resumed.size();
@@ -348,9 +351,44 @@ void Node::onSettled(const message::Message& m, Outcome outcome, int attempts,
   }
 }
 
+std::optional<Result<Node::Outgoing>> Node::makeReply(const message::Message& request,
+                                                      std::string output,
+                                                      const std::string& error) {
+  const auto method = plugins_.find(request.method);
+  // A reply never causes a reply, and events do not answer.
+  if (request.isReply || !method || method->replyMethod ||
+      method->kind == message::Kind::EventACK || method->kind == message::Kind::EventNACK) {
+    return std::nullopt;
+  }
+  message::Message r;
+  r.toNode = request.fromNode;
+  r.method = !request.replyMethod.empty() ? request.replyMethod
+             : request.method == "REQPing"  ? "REQPong"  // as in steward: a ping answers pong
+                                            : kDefaultReplyMethod;
+  r.data = {std::move(output)};
+  r.ackTimeout = request.replyAckTimeout;
+  r.retries = request.replyRetries;
+  r.directory = request.directory;
+  r.fileName = request.fileName.empty() ? request.method + ".log" : request.fileName;
+  r.isReply = true;
+  r.requestId = request.id;
+  r.requestMethod = request.method;
+  r.requestError = error;
+  return prepare(std::move(r));
+}
+
+Status Node::onPartial(const Inbound& in, std::string output) {
+  auto reply = makeReply(in.message, std::move(output), "");
+  if (!reply) return Error{in.message.method + " gets no reply to send output with"};
+  if (!*reply) return reply->error();
+  if (auto s = store_.putOutbox({(*reply)->entry}); !s) return s;
+  audit_.record("replied", (*reply)->message, 0, "partial");
+  dispatch(std::move(*reply).value());
+  return {};
+}
+
 void Node::onHandled(const Inbound& in, std::string output, std::string error) {
   const message::Message& request = in.message;
-  const auto method = plugins_.find(request.method);
   if (!error.empty()) {
     std::string what = config_.nodeName + ": " + describe(request) + " failed: " + error;
     if (request.method == observe::kErrorLogMethod) {
@@ -359,32 +397,13 @@ void Node::onHandled(const Inbound& in, std::string output, std::string error) {
       errors_.report(what);
     }
   }
-  // A reply never causes a reply, and events do not answer.
-  const bool replies = !request.isReply && method && !method->replyMethod &&
-                       method->kind != message::Kind::EventACK &&
-                       method->kind != message::Kind::EventNACK;
   std::optional<Outgoing> reply;
-  if (replies) {
-    message::Message r;
-    r.toNode = request.fromNode;
-    r.method = !request.replyMethod.empty() ? request.replyMethod
-               : request.method == "REQPing"  ? "REQPong"  // as in steward: a ping answers pong
-                                              : kDefaultReplyMethod;
-    r.data = {std::move(output)};
-    r.ackTimeout = request.replyAckTimeout;
-    r.retries = request.replyRetries;
-    r.directory = request.directory;
-    r.fileName = request.fileName.empty() ? request.method + ".log" : request.fileName;
-    r.isReply = true;
-    r.requestId = request.id;
-    r.requestMethod = request.method;
-    r.requestError = error;
-    auto prepared = prepare(std::move(r));
-    if (prepared) {
-      reply = std::move(prepared).value();
+  if (auto made = makeReply(request, std::move(output), error)) {
+    if (*made) {
+      reply = std::move(*made).value();
     } else {
       errors_.report(config_.nodeName + ": cannot reply to " + describe(request) + ": " +
-                     prepared.error().message);
+                     made->error().message);
     }
   }
   // The request leaves the inbox and its reply enters the outbox in one write.

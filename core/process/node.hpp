@@ -78,6 +78,12 @@ class Node {
                          std::vector<Inbound> resumed);
   // Turns a handled message into its reply (if it gets one) and settles it in the store.
   void onHandled(const Inbound& request, std::string output, std::string error);
+  // A partial reply of a request still running: queued like any message from this node.
+  Status onPartial(const Inbound& request, std::string output);
+  // The reply to `request` carrying `output` and `error`, stamped and encoded; nullopt when the
+  // request gets no reply (it is a reply or an event).
+  std::optional<Result<Outgoing>> makeReply(const message::Message& request, std::string output,
+                                            const std::string& error);
   void onSettled(const message::Message& m, Outcome outcome, int attempts,
                  const std::string& detail);
   void sendHello();

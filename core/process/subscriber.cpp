@@ -190,6 +190,12 @@ void Subscriber::pump() {
 void Subscriber::run(Inbound in) {
   auto call = std::make_shared<steward_call>();
   call->operation = events_.operation;
+  if (events_.partial) {
+    // The request is copied: the call may emit from the handler thread at any time.
+    call->emit = [partial = events_.partial, request = in](std::string output) {
+      return partial(request, std::move(output));
+    };
+  }
   running_.insert(call);
   ++runningCount_;
   const auto timeout = in.message.methodTimeout && *in.message.methodTimeout > 0

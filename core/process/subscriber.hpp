@@ -65,6 +65,8 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
     std::function<void(std::string_view event, const message::Message&)> audit;
     // The node's operations, offered to the plugin through node_operation. Optional.
     std::function<Result<std::string>(std::string_view operationJson)> operation;
+    // A partial reply for a request that is still running (emit). Optional.
+    std::function<Status(const Inbound& request, std::string output)> partial;
   };
 
   static std::shared_ptr<Subscriber> create(boost::asio::any_io_executor executor,

@@ -2,6 +2,10 @@
 // (data[0] is the program, looked up in PATH; the rest are its arguments) and reply with its
 // standard output once it is done.
 //
+// REQnCliCommandCont (concurrent): the same, but standard output and error are sent back while
+// the command runs, as whole lines in the order they came, one reply per half second (sooner under
+// a flood), and a last line says how it ended: "[exit status N]" or "[killed ...]".
+//
 // The command runs in a process group of its own. When methodTimeout is reached, or the call is
 // cancelled, the whole group is killed, so `bash -c "sleep 100 & ..."` leaves nothing behind.
 // The command is done when its output pipes are closed (as with a shell's `$(...)`), so output of
@@ -18,6 +22,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +35,9 @@ using steward::sdk::Status;
 // Keeps the reply within the broker's payload limit; the host cuts again if it must.
 constexpr size_t kMaxOutput = 768 * 1024;
 constexpr size_t kMaxStderrInError = 4096;
+// Streaming: how often, and past how many bytes, buffered lines go out as a reply.
+constexpr std::chrono::milliseconds kEmitEvery{500};
+constexpr size_t kEmitBytes = 256 * 1024;
 
 class Fd {
  public:
@@ -79,9 +87,42 @@ void appendCapped(std::string& out, const char* data, size_t n, size_t limit, bo
   if (n > room) truncated = true;
 }
 
+// Collects a streamed command's lines and emits them in batches; a partial line waits for its end.
+class LineStream {
+ public:
+  explicit LineStream(steward::sdk::Call& call) : call_(call) {}
+  void add(const char* data, size_t n) {
+    pending_.append(data, n);
+    const auto end = pending_.rfind('\n');
+    if (end == std::string::npos) return;
+    call_.output(std::string_view(pending_).substr(0, end + 1));
+    buffered_ += end + 1;
+    pending_.erase(0, end + 1);
+  }
+  // Emits when the interval has passed or the buffer is large.
+  void tick() {
+    const auto now = std::chrono::steady_clock::now();
+    if (buffered_ == 0 || (now - last_ < kEmitEvery && buffered_ < kEmitBytes)) return;
+    if (call_.emit()) buffered_ = 0;
+    last_ = now;
+  }
+  // The rest, for the final reply.
+  void finish() {
+    if (!pending_.empty()) call_.output(pending_ + "\n");
+    pending_.clear();
+  }
+
+ private:
+  steward::sdk::Call& call_;
+  std::string pending_;
+  size_t buffered_ = 0;
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
 class Cli {
  public:
-  Cli(steward::sdk::Host host, std::string_view) : host_(host) {}
+  Cli(steward::sdk::Host host, std::string_view method)
+      : host_(host), streaming_(method == "REQnCliCommandCont") {}
 
   Status handle(const steward::sdk::Request& req, steward::sdk::Call& call) {
     if (req.data().empty() || req.data()[0].empty()) {
@@ -127,12 +168,16 @@ class Cli {
 
     std::string stdoutText, stderrText;
     bool outTruncated = false, errTruncated = false, killed = false;
+    std::optional<LineStream> stream;
+    if (streaming_) stream.emplace(call);
     const bool timedOut = pump(out.read, err.read, pid, req.deadline(), call, stdoutText,
-                               stderrText, outTruncated, errTruncated, killed);
+                               stderrText, outTruncated, errTruncated, killed,
+                               stream ? &*stream : nullptr);
 
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
+    if (stream) return finishStream(*stream, call, status, killed, timedOut);
     call.output(stdoutText);
     if (outTruncated) {
       call.output("\n[steward: output cut at " + std::to_string(kMaxOutput) + " bytes]\n");
@@ -150,11 +195,30 @@ class Cli {
   }
 
  private:
+  // The last reply of a streamed command says how it ended.
+  static Status finishStream(LineStream& stream, steward::sdk::Call& call, int status, bool killed,
+                             bool timedOut) {
+    stream.finish();
+    if (killed) {
+      const std::string why = timedOut ? "killed with its process group: methodTimeout reached"
+                                       : "killed with its process group: cancelled";
+      call.output("[" + why + "]\n");
+      return Status::error(why);
+    }
+    const std::string end = WIFEXITED(status)
+                                ? "exit status " + std::to_string(WEXITSTATUS(status))
+                                : "killed by signal " + std::to_string(WTERMSIG(status));
+    call.output("[" + end + "]\n");
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::ok();
+    return Status::error(end);
+  }
+
   // Reads both pipes until they close, the deadline passes or the call is cancelled. Returns
-  // true when it stopped for the deadline; `killed` says the process group was killed.
+  // true when it stopped for the deadline; `killed` says the process group was killed. With a
+  // stream, both pipes feed it in arrival order instead of the two texts.
   bool pump(Fd& outFd, Fd& errFd, pid_t pgid, std::chrono::system_clock::time_point deadline,
             steward::sdk::Call& call, std::string& outText, std::string& errText,
-            bool& outTruncated, bool& errTruncated, bool& killed) {
+            bool& outTruncated, bool& errTruncated, bool& killed, LineStream* stream) {
     char buf[16384];
     for (;;) {
       if (outFd.get() < 0 && errFd.get() < 0) return false;
@@ -175,12 +239,15 @@ class Cli {
         killed = true;
         return false;
       }
+      if (stream != nullptr) stream->tick();
       if (n <= 0) continue;
       for (int i = 0; i < 2; ++i) {
         if (fds[i].fd < 0 || fds[i].revents == 0) continue;
         const ssize_t r = ::read(fds[i].fd, buf, sizeof buf);
         if (r > 0) {
-          if (i == 0) {
+          if (stream != nullptr) {
+            stream->add(buf, static_cast<size_t>(r));
+          } else if (i == 0) {
             appendCapped(outText, buf, static_cast<size_t>(r), kMaxOutput, outTruncated);
           } else {
             appendCapped(errText, buf, static_cast<size_t>(r), kMaxStderrInError, errTruncated);
@@ -193,6 +260,7 @@ class Cli {
   }
 
   steward::sdk::Host host_;
+  bool streaming_;
 };
 
 }  // namespace
@@ -200,4 +268,6 @@ class Cli {
 STEWARD_PLUGIN(Cli, "cli", "1.0.0",
                steward::sdk::command("REQCliCommand"),
                steward::sdk::command("REQnCliCommand", steward::sdk::Delivery::ack,
+                                     steward::sdk::Order::concurrent),
+               steward::sdk::command("REQnCliCommandCont", steward::sdk::Delivery::ack,
                                      steward::sdk::Order::concurrent))

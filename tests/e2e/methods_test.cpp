@@ -1,6 +1,7 @@
 // Each built-in method plugin, run by real daemons.
 #include "tests/e2e/harness.hpp"
 
+#include <sstream>
 #include <thread>
 
 namespace steward::e2e {
@@ -132,6 +133,40 @@ TEST_F(Methods, AReplyMethodSentDirectlyWritesOnTheReceiverAndRepliesNothing) {
   std::this_thread::sleep_for(1s);
   EXPECT_FALSE(fs::exists(central_->dataFolder() / "notes"));
   EXPECT_EQ(ship1_->log().find("(REQToFileAppend from ship1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace steward::e2e
+
+namespace steward::e2e {
+namespace {
+
+TEST_F(Methods, ContSendsOutputWhileItRunsAndIsKilledAtMethodTimeout) {
+  auto& ship2 = startNode("ship2", {"--startSubREQnCliCommandCont=central"});
+  const auto pidFile = root_ / "cont-child.pid";
+  ASSERT_TRUE(accepted(central_->submit(command(
+      "ship2",
+      "for i in $(seq 1 15); do echo line $i; sleep 0.2; done; sleep 300 & echo $! > " +
+          pidFile.string() + "; sleep 300",
+      R"("fileName":"cont.log","methodTimeout":5)", "REQnCliCommandCont"))));
+  const auto reply = central_->dataFolder() / "ship2" / "cont.log";
+  ASSERT_TRUE(waitFor([&] { return readFile(reply).find("methodTimeout reached") != std::string::npos; }, 30s))
+      << ship2.log();
+  std::string expected;
+  for (int i = 1; i <= 15; ++i) expected += "line " + std::to_string(i) + "\n";
+  EXPECT_EQ(readFile(reply).rfind(expected, 0), 0u) << readFile(reply);
+  // Several replies arrived, not one at the end.
+  const std::string audit = readFile(central_->dir() / "db" / "audit.log");
+  size_t replies = 0;
+  std::istringstream lines(audit);
+  for (std::string line; std::getline(lines, line);) {
+    replies += line.find(R"("event":"received")") != std::string::npos &&
+               line.find(R"("fromNode":"ship2","toNode":"central","method":"REQToFileAppend")") !=
+                   std::string::npos;
+  }
+  EXPECT_GE(replies, 3u) << audit;
+  const int child = std::stoi(readFile(pidFile));
+  EXPECT_TRUE(waitFor([&] { return !processAlive(child); }, 5s)) << "a child outlived methodTimeout";
 }
 
 }  // namespace

@@ -111,6 +111,14 @@ class Call {
   void output(std::string_view bytes) { api_->output(call_, bytes.data(), bytes.size()); }
   void error(const std::string& message) { api_->error(call_, message.c_str()); }
   bool cancelled() const { return api_->is_cancelled(call_) != 0; }
+  // Sends the output so far as a reply now (ABI 1.1); false when the host cannot.
+  bool emit() {
+    if (api_->struct_size < offsetof(steward_host_api, emit) + sizeof(void*) ||
+        api_->emit == nullptr) {
+      return false;
+    }
+    return api_->emit(call_) == STEWARD_OK;
+  }
   // Runs a node operation (REQOpCommand); false, with the call's error set, when it failed or
   // the host is older than ABI 1.1.
   bool nodeOperation(const std::string& operationJson) {

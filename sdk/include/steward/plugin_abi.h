@@ -126,6 +126,14 @@ typedef struct steward_host_api {
    * covers this field before calling it.
    */
   int32_t (*node_operation)(steward_call *call, const char *operation_json);
+  /*
+   * ABI 1.1. Sends the call's output so far as a reply now and empties it: for methods that
+   * report while they run (streamed command output, a followed file). Replies reach the sender in
+   * the order they were emitted, and the final one (what is left when `handle` returns, with its
+   * error) comes last. Emitting with no output sends nothing. Returns STEWARD_ERROR when the reply
+   * could not be queued (the output stays in the call then). Only valid during `handle`.
+   */
+  int32_t (*emit)(steward_call *call);
 } steward_host_api;
 
 /*

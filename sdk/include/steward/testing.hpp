@@ -24,8 +24,9 @@ namespace steward::sdk::testing {
 
 struct CallResult {
   bool ok = false;
-  std::string output;
+  std::string output;                // what was left for the final reply
   std::string error;
+  std::vector<std::string> emitted;  // partial replies, in order
 };
 
 struct RequestOptions {
@@ -50,18 +51,19 @@ class MockHost {
 
   CallResult run(const std::string& method, const std::vector<std::string>& data,
                  const RequestOptions& options = {}) {
-    if (plugin_ == nullptr) return {false, "", "no plugin descriptor"};
-    if (plugin_->abi_major != STEWARD_ABI_VERSION_MAJOR) return {false, "", "ABI major differs"};
+    auto fail = [](std::string why) { return CallResult{false, "", std::move(why), {}}; };
+    if (plugin_ == nullptr) return fail("no plugin descriptor");
+    if (plugin_->abi_major != STEWARD_ABI_VERSION_MAJOR) return fail("ABI major differs");
     if (!plugin_->create || !plugin_->handle || !plugin_->destroy) {
-      return {false, "", "descriptor lacks create, handle or destroy"};
+      return fail("descriptor lacks create, handle or destroy");
     }
     bool served = false;
     for (size_t i = 0; i < plugin_->method_count; ++i) served |= method == plugin_->methods[i].name;
-    if (!served) return {false, "", "the plugin does not serve " + method};
+    if (!served) return fail("the plugin does not serve " + method);
 
     char error[512] = {0};
     void* instance = plugin_->create(&api_, &state_, method.c_str(), error, sizeof error);
-    if (instance == nullptr) return {false, "", std::string("create failed: ") + error};
+    if (instance == nullptr) return fail(std::string("create failed: ") + error);
 
     std::vector<const char*> ptrs;
     std::vector<size_t> lengths;
@@ -99,6 +101,7 @@ class MockHost {
     plugin_->destroy(instance);
     result.output = call.output;
     result.error = call.error;
+    result.emitted = call.emitted;
     return result;
   }
 
@@ -108,6 +111,7 @@ class MockHost {
     std::mutex mutex;
     std::string output;
     std::string error;
+    std::vector<std::string> emitted;
     std::atomic<bool> cancelled{false};
     steward_call* handle() { return reinterpret_cast<steward_call*>(this); }
     static Call* from(steward_call* c) { return reinterpret_cast<Call*>(c); }
@@ -138,11 +142,19 @@ class MockHost {
     error(c, "the mock host runs no node operations");
     return STEWARD_ERROR;
   }
+  // Partial replies are kept in order in CallResult::emitted.
+  static int32_t emit(steward_call* c) {
+    Call* call = Call::from(c);
+    std::lock_guard lock(call->mutex);
+    if (!call->output.empty()) call->emitted.push_back(std::move(call->output));
+    call->output.clear();
+    return STEWARD_OK;
+  }
 
   const steward_plugin* plugin_;
   State state_;
   const steward_host_api api_{sizeof(steward_host_api), output, error, isCancelled, log,
-                              nodeOperation};
+                              nodeOperation, emit};
 };
 
 }  // namespace steward::sdk::testing

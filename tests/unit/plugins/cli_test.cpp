@@ -92,3 +92,28 @@ TEST(CliPlugin, OutputOfBackgroundChildrenIsCollectedUntilThePipeCloses) {
   EXPECT_TRUE(r.ok) << r.error;
   EXPECT_EQ(r.output, "early\nlate\n");
 }
+
+TEST(CliPlugin, ContStreamsWholeLinesInBatchesAndSaysHowItEnded) {
+  PluginFixture f;
+  auto r = f.run({"REQnCliCommandCont",
+                  {"bash", "-c", "for i in 1 2 3 4 5 6; do echo out $i; echo err $i >&2; sleep 0.25; done"}});
+  EXPECT_TRUE(r.ok) << r.error;
+  EXPECT_GE(r.emitted.size(), 2u) << "output came only at the end";
+  std::string all;
+  for (const auto& e : r.emitted) {
+    EXPECT_EQ(e.back(), '\n') << "a reply ended mid-line: " << e;
+    all += e;
+  }
+  all += r.output;
+  std::string expected;
+  for (int i = 1; i <= 6; ++i) expected += "out " + std::to_string(i) + "\nerr " + std::to_string(i) + "\n";
+  EXPECT_EQ(all, expected + "[exit status 0]\n");
+}
+
+TEST(CliPlugin, ContReportsAFailingExit) {
+  PluginFixture f;
+  auto r = f.run({"REQnCliCommandCont", {"bash", "-c", "echo partial; exit 4"}});
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.output, "partial\n[exit status 4]\n");
+  EXPECT_EQ(r.error, "exit status 4");
+}

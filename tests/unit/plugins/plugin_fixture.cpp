@@ -3,6 +3,7 @@
 #include "core/message/paths.hpp"
 #include "core/plugin/request.hpp"
 
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 
@@ -16,7 +17,7 @@ PluginFixture::PluginFixture(std::filesystem::path folder)
 
 CallResult PluginFixture::run(const TestRequest& r, std::chrono::milliseconds cancelAfter) {
   auto instance = host_.instantiate(r.method);
-  if (!instance) return CallResult{false, "", instance.error().message};
+  if (!instance) return CallResult{false, "", instance.error().message, {}};
   message::Message m;
   m.id = 1;
   m.fromNode = r.fromNode;
@@ -35,6 +36,13 @@ CallResult PluginFixture::run(const TestRequest& r, std::chrono::milliseconds ca
                              r.fileName, deadline});
 
   steward_call call;
+  std::vector<std::string> emitted;
+  std::mutex emittedMutex;
+  call.emit = [&](std::string output) {
+    std::lock_guard lock(emittedMutex);
+    emitted.push_back(std::move(output));
+    return Status{};
+  };
   std::thread canceller;
   if (cancelAfter.count() > 0) {
     canceller = std::thread([&] {
@@ -47,6 +55,7 @@ CallResult PluginFixture::run(const TestRequest& r, std::chrono::milliseconds ca
   if (canceller.joinable()) canceller.join();
   result.output = call.output;
   result.error = call.error;
+  result.emitted = emitted;
   return result;
 }
 

@@ -14,6 +14,7 @@ struct CallResult {
   bool ok = false;
   std::string output;
   std::string error;
+  std::vector<std::string> emitted;  // partial replies, in order
 };
 
 struct TestRequest {
