@@ -216,7 +216,6 @@ void Subscriber::run(Inbound in) {
       std::lock_guard lock(call->mutex);
       error = call->error;
     }
-    if (error.empty() && call->cancelled) error = "cancelled: methodTimeout reached or stopped";
     self->audit("executed", in.message);
     self->events_.handled(in, std::move(call->output), std::move(error));
     asio::post(self->strand_, [self, call, timer] {

@@ -11,6 +11,7 @@
 // The command is done when its output pipes are closed (as with a shell's `$(...)`), so output of
 // background children that keep the pipe open is collected too, up to the deadline.
 #include <steward/plugin.hpp>
+#include <steward/util.hpp>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -35,9 +36,7 @@ using steward::sdk::Status;
 // Keeps the reply within the broker's payload limit; the host cuts again if it must.
 constexpr size_t kMaxOutput = 768 * 1024;
 constexpr size_t kMaxStderrInError = 4096;
-// Streaming: how often, and past how many bytes, buffered lines go out as a reply.
-constexpr std::chrono::milliseconds kEmitEvery{500};
-constexpr size_t kEmitBytes = 256 * 1024;
+
 
 class Fd {
  public:
@@ -86,38 +85,6 @@ void appendCapped(std::string& out, const char* data, size_t n, size_t limit, bo
   out.append(data, std::min(n, room));
   if (n > room) truncated = true;
 }
-
-// Collects a streamed command's lines and emits them in batches; a partial line waits for its end.
-class LineStream {
- public:
-  explicit LineStream(steward::sdk::Call& call) : call_(call) {}
-  void add(const char* data, size_t n) {
-    pending_.append(data, n);
-    const auto end = pending_.rfind('\n');
-    if (end == std::string::npos) return;
-    call_.output(std::string_view(pending_).substr(0, end + 1));
-    buffered_ += end + 1;
-    pending_.erase(0, end + 1);
-  }
-  // Emits when the interval has passed or the buffer is large.
-  void tick() {
-    const auto now = std::chrono::steady_clock::now();
-    if (buffered_ == 0 || (now - last_ < kEmitEvery && buffered_ < kEmitBytes)) return;
-    if (call_.emit()) buffered_ = 0;
-    last_ = now;
-  }
-  // The rest, for the final reply.
-  void finish() {
-    if (!pending_.empty()) call_.output(pending_ + "\n");
-    pending_.clear();
-  }
-
- private:
-  steward::sdk::Call& call_;
-  std::string pending_;
-  size_t buffered_ = 0;
-  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
-};
 
 class Cli {
  public:
@@ -168,7 +135,7 @@ class Cli {
 
     std::string stdoutText, stderrText;
     bool outTruncated = false, errTruncated = false, killed = false;
-    std::optional<LineStream> stream;
+    std::optional<steward::sdk::LineStream> stream;
     if (streaming_) stream.emplace(call);
     const bool timedOut = pump(out.read, err.read, pid, req.deadline(), call, stdoutText,
                                stderrText, outTruncated, errTruncated, killed,
@@ -196,7 +163,7 @@ class Cli {
 
  private:
   // The last reply of a streamed command says how it ended.
-  static Status finishStream(LineStream& stream, steward::sdk::Call& call, int status, bool killed,
+  static Status finishStream(steward::sdk::LineStream& stream, steward::sdk::Call& call, int status, bool killed,
                              bool timedOut) {
     stream.finish();
     if (killed) {
@@ -218,7 +185,7 @@ class Cli {
   // stream, both pipes feed it in arrival order instead of the two texts.
   bool pump(Fd& outFd, Fd& errFd, pid_t pgid, std::chrono::system_clock::time_point deadline,
             steward::sdk::Call& call, std::string& outText, std::string& errText,
-            bool& outTruncated, bool& errTruncated, bool& killed, LineStream* stream) {
+            bool& outTruncated, bool& errTruncated, bool& killed, steward::sdk::LineStream* stream) {
     char buf[16384];
     for (;;) {
       if (outFd.get() < 0 && errFd.get() < 0) return false;

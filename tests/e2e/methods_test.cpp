@@ -1,6 +1,7 @@
 // Each built-in method plugin, run by real daemons.
 #include "tests/e2e/harness.hpp"
 
+#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -167,6 +168,51 @@ TEST_F(Methods, ContSendsOutputWhileItRunsAndIsKilledAtMethodTimeout) {
   EXPECT_GE(replies, 3u) << audit;
   const int child = std::stoi(readFile(pidFile));
   EXPECT_TRUE(waitFor([&] { return !processAlive(child); }, 5s)) << "a child outlived methodTimeout";
+}
+
+}  // namespace
+}  // namespace steward::e2e
+
+namespace steward::e2e {
+namespace {
+
+void append(const fs::path& file, const std::string& text) { std::ofstream(file, std::ios::app) << text; }
+
+TEST_F(Methods, TailFollowsAFileAcrossRotationAndTruncation) {
+  auto& ship2 = startNode("ship2", {"--startSubREQTailFile=central"});
+  const fs::path logs = root_ / "logs";
+  fs::create_directories(logs);
+  const fs::path file = logs / "app.log";
+  append(file, "before the tail\n");
+  ASSERT_TRUE(accepted(central_->submit(R"([{"toNode":"ship2","method":"REQTailFile","data":[")" +
+                                        file.string() + R"("],"fileName":"tail.log","methodTimeout":5}])")));
+  // The tail has begun once ship2 says it received the message; give it a moment to open.
+  ASSERT_TRUE(waitFor([&] { return readFile(ship2.dir() / "db" / "audit.log").find("REQTailFile") != std::string::npos; }, 30s));
+  std::this_thread::sleep_for(500ms);
+  append(file, "a1\na2\n");
+  std::this_thread::sleep_for(600ms);
+  fs::rename(file, logs / "app.log.1");  // rotation: the old file goes on under another name
+  append(logs / "app.log.1", "a3\n");
+  append(file, "b1\n");
+  std::this_thread::sleep_for(600ms);
+  append(file, "b2\n");
+  std::this_thread::sleep_for(600ms);
+  fs::resize_file(file, 0);  // truncation
+  std::this_thread::sleep_for(400ms);
+  append(file, "c1\n");
+  const auto reply = central_->dataFolder() / "ship2" / "tail.log";
+  ASSERT_TRUE(waitFor([&] { return readFile(reply).find("c1") != std::string::npos; }, 30s))
+      << readFile(reply) << ship2.log();
+  EXPECT_EQ(readFile(reply), "a1\na2\na3\nb1\nb2\nc1\n");
+}
+
+TEST_F(Methods, TailOfAMissingFileIsAnErrorReply) {
+  startNode("ship2", {"--startSubREQTailFile=central"});
+  ASSERT_TRUE(accepted(central_->submit(
+      R"([{"toNode":"ship2","method":"REQTailFile","data":["/no/such/file.log"],"fileName":"missing.log"}])")));
+  const auto reply = central_->dataFolder() / "ship2" / "missing.log";
+  EXPECT_TRUE(waitFor([&] { return readFile(reply).find("cannot open /no/such/file.log: No such file or directory") != std::string::npos; }, 30s))
+      << readFile(reply);
 }
 
 }  // namespace

@@ -38,6 +38,43 @@ inline std::string joinLines(const std::vector<std::string_view>& data) {
   return text;
 }
 
+// For methods that report while they run: collects output, passes on whole lines only, and emits
+// them as a reply once `every` has passed since the last one, or sooner past `maxBytes`.
+class LineStream {
+ public:
+  explicit LineStream(Call& call, std::chrono::milliseconds every = std::chrono::milliseconds(500),
+                      size_t maxBytes = 256 * 1024)
+      : call_(call), every_(every), maxBytes_(maxBytes) {}
+  void add(const char* data, size_t n) {
+    pending_.append(data, n);
+    const auto end = pending_.rfind('\n');
+    if (end == std::string::npos) return;
+    call_.output(std::string_view(pending_).substr(0, end + 1));
+    buffered_ += end + 1;
+    pending_.erase(0, end + 1);
+  }
+  // Call often: emits when it is time.
+  void tick() {
+    const auto now = std::chrono::steady_clock::now();
+    if (buffered_ == 0 || (now - last_ < every_ && buffered_ < maxBytes_)) return;
+    if (call_.emit()) buffered_ = 0;
+    last_ = now;
+  }
+  // Moves an unfinished last line to the output, for the final reply.
+  void finish() {
+    if (!pending_.empty()) call_.output(pending_ + "\n");
+    pending_.clear();
+  }
+
+ private:
+  Call& call_;
+  std::chrono::milliseconds every_;
+  size_t maxBytes_;
+  std::string pending_;
+  size_t buffered_ = 0;
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
 // Writes `bytes` to `path`, creating its folder. append=false replaces the file's content.
 // Refuses to follow a symbolic link at the last component.
 inline Status writeFile(const std::filesystem::path& path, std::string_view bytes, bool append) {
