@@ -241,13 +241,6 @@ std::optional<message::MethodInfo> PluginHost::find(std::string_view method) con
   return it->second;
 }
 
-std::vector<message::MethodInfo> PluginHost::methods() const {
-  std::lock_guard lock(mutex_);
-  std::vector<message::MethodInfo> out;
-  for (const auto& [name, info] : methods_) out.push_back(info);
-  return out;
-}
-
 std::vector<PluginInfo> PluginHost::plugins() const {
   std::lock_guard lock(mutex_);
   std::vector<PluginInfo> out;

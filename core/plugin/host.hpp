@@ -88,7 +88,6 @@ class PluginHost : public message::MethodCatalog {
   Status load(const std::filesystem::path& file);
 
   std::optional<message::MethodInfo> find(std::string_view method) const override;
-  std::vector<message::MethodInfo> methods() const;
   std::vector<PluginInfo> plugins() const;
 
   // Creates an instance serving `method`, loading its library if no instance holds it.

@@ -35,12 +35,6 @@ Result<AllowedNodes> AllowedNodes::parse(std::string_view spec) {
   return out;
 }
 
-AllowedNodes AllowedNodes::anyone() {
-  AllowedNodes out;
-  out.all_ = true;
-  return out;
-}
-
 bool AllowedNodes::allows(std::string_view node) const {
   return all_ || nodes_.find(node) != nodes_.end();
 }

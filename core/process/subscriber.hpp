@@ -30,7 +30,6 @@ class AllowedNodes {
  public:
   AllowedNodes() = default;
   static Result<AllowedNodes> parse(std::string_view spec);
-  static AllowedNodes anyone();
   bool allows(std::string_view node) const;
   std::string toString() const;
 
