@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -150,7 +151,8 @@ int run(config::Config config) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto cli = config::parseCommandLine(argc, argv);
+  const char* folder = std::getenv("CONFIG_FOLDER");
+  auto cli = config::parseCommandLine(argc, argv, folder != nullptr && *folder ? folder : "./etc");
   if (!cli) {
     std::cerr << "steward: " << cli.error().message << "\n"
               << "run 'steward --help' for the flags\n";

@@ -3,6 +3,12 @@
 #include "core/message/message.hpp"
 
 #include <cxxopts.hpp>
+#include <toml++/toml.h>
+
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <variant>
 
 namespace steward::config {
 
@@ -16,6 +22,9 @@ const std::vector<std::string>& flagMethods() {
 
 namespace {
 
+namespace fs = std::filesystem;
+using Value = std::variant<std::string, int64_t, bool>;
+
 bool isOff(const std::string& v) { return v.empty() || v == "off" || v == "false" || v == "no"; }
 
 // Methods every node serves unless told otherwise, and those only central serves.
@@ -27,121 +36,303 @@ bool onAtCentralByDefault(const std::string& method) {
   return method == "REQErrorLog" || method == "REQHello";
 }
 
+// One setting: its key (flag name and config file key), help, and how it reads and writes Config.
+struct Setting {
+  std::string key;
+  std::string help;
+  std::function<Value(const Config&)> get;
+  std::function<Status(Config&, const Value&)> set;
+};
+
+Status typeError(const std::string& key, const char* want) {
+  return Error{key + ": must be " + want};
+}
+
+Setting text(std::string key, std::string help, std::string Config::*field,
+             std::function<Status(const std::string&)> check = {}) {
+  return Setting{key, std::move(help), [field](const Config& c) { return Value(c.*field); },
+                 [key, field, check](Config& c, const Value& v) -> Status {
+                   const auto* s = std::get_if<std::string>(&v);
+                   if (s == nullptr) return typeError(key, "a string");
+                   if (check) {
+                     if (auto st = check(*s); !st) return Error{key + ": " + st.error().message};
+                   }
+                   c.*field = *s;
+                   return {};
+                 }};
+}
+
+Setting path(std::string key, std::string help, fs::path Config::*field) {
+  return Setting{key, std::move(help), [field](const Config& c) { return Value((c.*field).string()); },
+                 [key, field](Config& c, const Value& v) -> Status {
+                   const auto* s = std::get_if<std::string>(&v);
+                   if (s == nullptr) return typeError(key, "a path");
+                   c.*field = *s;
+                   return {};
+                 }};
+}
+
+template <class Int>
+Setting integer(std::string key, std::string help, Int Config::*field, int64_t minimum) {
+  return Setting{key, std::move(help),
+                 [field](const Config& c) { return Value(static_cast<int64_t>(c.*field)); },
+                 [key, field, minimum](Config& c, const Value& v) -> Status {
+                   const auto* n = std::get_if<int64_t>(&v);
+                   if (n == nullptr) return typeError(key, "a whole number");
+                   if (*n < minimum) {
+                     return Error{key + ": must be at least " + std::to_string(minimum) +
+                                  ", got " + std::to_string(*n)};
+                   }
+                   c.*field = static_cast<Int>(*n);
+                   return {};
+                 }};
+}
+
+Setting boolean(std::string key, std::string help, bool Config::*field) {
+  return Setting{key, std::move(help), [field](const Config& c) { return Value(c.*field); },
+                 [key, field](Config& c, const Value& v) -> Status {
+                   const auto* b = std::get_if<bool>(&v);
+                   if (b == nullptr) return typeError(key, "true or false");
+                   c.*field = *b;
+                   return {};
+                 }};
+}
+
+Setting startSub(const std::string& method) {
+  std::string help = "start the " + method + " subscriber: \"*\" (any node), a comma list of "
+                     "nodes allowed to send it, or off";
+  if (onByDefault(method)) help += " (default: *)";
+  if (onAtCentralByDefault(method)) help += " (default: * on the central node, off elsewhere)";
+  if (method == "REQOpCommand") help += " (default: the central node only)";
+  const std::string key = "startSub" + method;
+  return Setting{key, help,
+                 [method](const Config& c) {
+                   auto it = c.startSub.find(method);
+                   return Value(it == c.startSub.end() ? std::string("off") : it->second);
+                 },
+                 [key, method](Config& c, const Value& v) -> Status {
+                   const auto* s = std::get_if<std::string>(&v);
+                   if (s == nullptr) return typeError(key, "a string: \"*\", node names or off");
+                   if (isOff(*s)) {
+                     c.startSub.erase(method);
+                   } else {
+                     c.startSub[method] = *s;
+                   }
+                   return {};
+                 }};
+}
+
+const std::vector<Setting>& settings() {
+  static const std::vector<Setting> all = [] {
+    auto nodeName = [](const std::string& v) { return message::checkNodeName(v); };
+    std::vector<Setting> s = {
+        text("nodeName", "unique name of this node (required)", &Config::nodeName,
+             [](const std::string& v) {
+               return v.empty() ? Status{Error{"must not be empty"}} : message::checkNodeName(v);
+             }),
+        text("centralNodeName", "the node that receives error logs and hellos",
+             &Config::centralNodeName, nodeName),
+        text("brokerAddress", "nats-server address host:port, or nats:// URLs, comma separated",
+             &Config::brokerAddress),
+        path("socketFolder", "folder of the steward.sock input socket", &Config::socketFolder),
+        path("databaseFolder", "folder of the node's database and audit log",
+             &Config::databaseFolder),
+        path("subscribersDataFolder", "folder where methods write their files",
+             &Config::subscribersDataFolder),
+        path("pluginFolder", "folder of method plugins (empty: plugins/ beside the executable, "
+                             "then ../lib/steward/plugins)", &Config::pluginFolder),
+        integer("defaultMessageTimeout", "seconds to wait for an ACK when a message does not say",
+                &Config::defaultMessageTimeout, 1),
+        integer("defaultMessageRetries", "resends when a message does not say",
+                &Config::defaultMessageRetries, 0),
+        integer("defaultMethodTimeout", "seconds a method may run when a message does not say",
+                &Config::defaultMethodTimeout, 1),
+        integer("errorMessageTimeout", "ACK timeout in seconds of error messages to central",
+                &Config::errorMessageTimeout, 1),
+        integer("errorMessageRetries", "resends of error messages to central",
+                &Config::errorMessageRetries, 0),
+        integer("startPubREQHello", "send a hello to central every N seconds; 0: never",
+                &Config::startPubREQHello, 0),
+        integer("maxHandlerThreads", "most method handlers running at once on this node",
+                &Config::maxHandlerThreads, 1),
+        boolean("syncWrites", "sync every write that takes a message to disk before it is "
+                              "acknowledged (false: leave it to the OS; faster, but a power cut "
+                              "can lose messages)", &Config::syncWrites),
+        integer("stopGraceSeconds", "on SIGTERM, seconds running methods may take to finish "
+                                    "before they are cancelled", &Config::stopGraceSeconds, 0),
+        text("logLevel", "debug, info, warning or error", &Config::logLevel,
+             [](const std::string& v) -> Status {
+               if (v == "debug" || v == "info" || v == "warning" || v == "error") return {};
+               return Error{"\"" + v + "\" is not debug, info, warning or error"};
+             }),
+    };
+    for (const auto& method : flagMethods()) s.push_back(startSub(method));
+    return s;
+  }();
+  return all;
+}
+
+const Setting* findSetting(std::string_view key) {
+  for (const auto& s : settings()) {
+    if (s.key == key) return &s;
+  }
+  return nullptr;
+}
+
+std::string shown(const Value& v) {
+  if (const auto* s = std::get_if<std::string>(&v)) return *s;
+  if (const auto* n = std::get_if<int64_t>(&v)) return std::to_string(*n);
+  return std::get<bool>(v) ? "true" : "false";
+}
+
+// Reads the config file's values; unknown keys and wrong types are errors naming key and line.
+Result<std::vector<std::pair<const Setting*, Value>>> readFile(const fs::path& file) {
+  std::vector<std::pair<const Setting*, Value>> values;
+  toml::table table;
+  try {
+    table = toml::parse_file(file.string());
+  } catch (const toml::parse_error& e) {
+    std::ostringstream where;
+    where << e.source().begin.line;
+    return Error{"config file " + file.string() + ", line " + where.str() + ": " +
+                 std::string(e.description())};
+  }
+  for (const auto& [key, node] : table) {
+    const std::string name(key.str());
+    const std::string at = "config file " + file.string() + ", line " +
+                           std::to_string(node.source().begin.line) + ": ";
+    const Setting* setting = findSetting(name);
+    if (setting == nullptr) return Error{at + "unknown key \"" + name + "\""};
+    if (auto s = node.value<std::string>(); s && node.is_string()) {
+      values.emplace_back(setting, *s);
+    } else if (node.is_integer()) {
+      values.emplace_back(setting, *node.value<int64_t>());
+    } else if (node.is_boolean()) {
+      values.emplace_back(setting, *node.value<bool>());
+    } else {
+      return Error{at + name + ": must be a string, a whole number or true/false"};
+    }
+  }
+  return values;
+}
+
+Status writeFile(const fs::path& file, const Config& c) {
+  toml::table table;
+  for (const auto& s : settings()) {
+    const Value v = s.get(c);
+    if (const auto* str = std::get_if<std::string>(&v)) {
+      table.insert(s.key, *str);
+    } else if (const auto* n = std::get_if<int64_t>(&v)) {
+      table.insert(s.key, *n);
+    } else {
+      table.insert(s.key, std::get<bool>(v));
+    }
+  }
+  std::error_code ec;
+  fs::create_directories(file.parent_path(), ec);
+  if (ec) return Error{"cannot create config folder " + file.parent_path().string() + ": " + ec.message()};
+  const fs::path tmp = file.string() + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << "# steward configuration. Flags given on the command line are written back here and\n"
+           "# become the defaults of the next start; delete this file to get the defaults back.\n"
+        << table << "\n";
+    if (!out) return Error{"cannot write config file " + tmp.string()};
+  }
+  fs::rename(tmp, file, ec);
+  if (ec) return Error{"cannot replace config file " + file.string() + ": " + ec.message()};
+  return {};
+}
+
+// Defaults that depend on other settings: who runs the central-only and default subscribers.
+void defaultSubscribers(Config& c) {
+  const bool central = c.nodeName == c.centralNodeName;
+  for (const auto& method : flagMethods()) {
+    if (onByDefault(method) || (central && onAtCentralByDefault(method))) {
+      c.startSub[method] = "*";
+    } else if (method == "REQOpCommand") {
+      c.startSub[method] = c.centralNodeName;
+    }
+  }
+}
+
 }  // namespace
 
-Result<CommandLine> parseCommandLine(int argc, const char* const* argv) {
-  Config c;
-  cxxopts::Options options("steward", "steward: command and control for fleets of machines");
+Result<CommandLine> parseCommandLine(int argc, const char* const* argv,
+                                     const std::filesystem::path& configFolder) {
+  const Config defaults;
+  cxxopts::Options options("steward", "steward: command and control for fleets of machines.\n"
+                                      "Settings come from the flags, then the config file "
+                                      "$CONFIG_FOLDER/config.toml (default ./etc), then defaults.");
   options.set_width(100);
-  // clang-format off
-  options.add_options()
-    ("nodeName", "unique name of this node (required)", cxxopts::value<std::string>())
-    ("centralNodeName", "the node that receives error logs and hellos",
-        cxxopts::value<std::string>()->default_value(c.centralNodeName))
-    ("brokerAddress", "nats-server address host:port, or nats:// URLs, comma separated",
-        cxxopts::value<std::string>()->default_value(c.brokerAddress))
-    ("socketFolder", "folder of the steward.sock input socket",
-        cxxopts::value<std::string>()->default_value(c.socketFolder.string()))
-    ("databaseFolder", "folder of the node's database",
-        cxxopts::value<std::string>()->default_value(c.databaseFolder.string()))
-    ("subscribersDataFolder", "folder where methods write their files",
-        cxxopts::value<std::string>()->default_value(c.subscribersDataFolder.string()))
-    ("pluginFolder", "folder of method plugins (default: plugins/ beside the executable, "
-                     "then ../lib/steward/plugins)", cxxopts::value<std::string>())
-    ("defaultMessageTimeout", "seconds to wait for an ACK when a message does not say",
-        cxxopts::value<int64_t>()->default_value(std::to_string(c.defaultMessageTimeout)))
-    ("defaultMessageRetries", "resends when a message does not say",
-        cxxopts::value<int64_t>()->default_value(std::to_string(c.defaultMessageRetries)))
-    ("defaultMethodTimeout", "seconds a method may run when a message does not say",
-        cxxopts::value<int64_t>()->default_value(std::to_string(c.defaultMethodTimeout)))
-    ("errorMessageTimeout", "ACK timeout in seconds of error messages to central",
-        cxxopts::value<int64_t>()->default_value(std::to_string(c.errorMessageTimeout)))
-    ("errorMessageRetries", "resends of error messages to central",
-        cxxopts::value<int64_t>()->default_value(std::to_string(c.errorMessageRetries)))
-    ("startPubREQHello", "send a hello to central every N seconds; 0: never",
-        cxxopts::value<int64_t>()->default_value("0"))
-    ("maxHandlerThreads", "most method handlers running at once on this node",
-        cxxopts::value<size_t>()->default_value(std::to_string(c.maxHandlerThreads)))
-    ("syncWrites", "sync every write that takes a message to disk before it is acknowledged "
-                   "(false: leave it to the OS; faster, but a power cut can lose messages)",
-        cxxopts::value<bool>()->default_value("true"))
-    ("stopGraceSeconds", "on SIGTERM, seconds running methods may take to finish before they "
-                         "are cancelled",
-        cxxopts::value<int64_t>()->default_value(std::to_string(c.stopGraceSeconds)))
-    ("logLevel", "debug, info, warning or error",
-        cxxopts::value<std::string>()->default_value(c.logLevel))
-    ("h,help", "print this help");
-  // clang-format on
-  for (const auto& method : flagMethods()) {
-    std::string help = "start the " + method + " subscriber: \"*\" (any node), a comma list of "
-                       "nodes allowed to send it, or off";
-    if (onByDefault(method)) help += " (default: *)";
-    if (onAtCentralByDefault(method)) help += " (default: * on the central node, off elsewhere)";
-    if (method == "REQOpCommand") help += " (default: the central node only)";
-    options.add_options()("startSub" + method, help, cxxopts::value<std::string>());
+  for (const auto& s : settings()) {
+    std::string help = s.help;
+    if (s.key != "nodeName" && s.key.rfind("startSub", 0) != 0) {
+      help += " (default: " + shown(s.get(defaults)) + ")";
+    }
+    if (std::holds_alternative<bool>(s.get(defaults))) {
+      options.add_options()(s.key, help, cxxopts::value<bool>());
+    } else if (std::holds_alternative<int64_t>(s.get(defaults))) {
+      options.add_options()(s.key, help, cxxopts::value<int64_t>());
+    } else {
+      options.add_options()(s.key, help, cxxopts::value<std::string>());
+    }
   }
+  options.add_options()("h,help", "print this help");
 
   try {
     auto r = options.parse(argc, argv);
     if (!r.unmatched().empty()) return Error{"unexpected argument \"" + r.unmatched()[0] + "\""};
     if (r.count("help")) return CommandLine{std::nullopt, options.help()};
-    if (!r.count("nodeName") || r["nodeName"].as<std::string>().empty()) {
-      return Error{"--nodeName is required: every node needs a unique name"};
+
+    const fs::path file = configFolder / "config.toml";
+    std::error_code ec;
+    const bool exists = fs::exists(file, ec);
+    std::vector<std::pair<const Setting*, Value>> fileValues;
+    if (exists) {
+      auto read = readFile(file);
+      if (!read) return read.error();
+      fileValues = std::move(read).value();
     }
-    c.nodeName = r["nodeName"].as<std::string>();
-    c.centralNodeName = r["centralNodeName"].as<std::string>();
-    for (const auto& [flag, value] : {std::pair{"nodeName", c.nodeName},
-                                      std::pair{"centralNodeName", c.centralNodeName}}) {
-      if (auto s = message::checkNodeName(value); !s) {
-        return Error{std::string("--") + flag + ": " + s.error().message};
+    std::vector<std::pair<const Setting*, Value>> flagValues;
+    for (const auto& s : settings()) {
+      if (!r.count(s.key)) continue;
+      const Value d = s.get(defaults);
+      if (std::holds_alternative<bool>(d)) {
+        flagValues.emplace_back(&s, r[s.key].as<bool>());
+      } else if (std::holds_alternative<int64_t>(d)) {
+        flagValues.emplace_back(&s, r[s.key].as<int64_t>());
+      } else {
+        flagValues.emplace_back(&s, r[s.key].as<std::string>());
       }
     }
-    c.brokerAddress = r["brokerAddress"].as<std::string>();
-    c.socketFolder = r["socketFolder"].as<std::string>();
-    c.databaseFolder = r["databaseFolder"].as<std::string>();
-    c.subscribersDataFolder = r["subscribersDataFolder"].as<std::string>();
-    if (r.count("pluginFolder")) c.pluginFolder = r["pluginFolder"].as<std::string>();
-    c.maxHandlerThreads = r["maxHandlerThreads"].as<size_t>();
-    c.syncWrites = r["syncWrites"].as<bool>();
-    c.logLevel = r["logLevel"].as<std::string>();
-    if (c.logLevel != "debug" && c.logLevel != "info" && c.logLevel != "warning" &&
-        c.logLevel != "error") {
-      return Error{"--logLevel: \"" + c.logLevel + "\" is not debug, info, warning or error"};
-    }
-    struct Seconds {
-      const char* flag;
-      int64_t* target;
-      int64_t minimum;
-    };
-    for (const Seconds& s : {Seconds{"defaultMessageTimeout", &c.defaultMessageTimeout, 1},
-                             Seconds{"defaultMessageRetries", &c.defaultMessageRetries, 0},
-                             Seconds{"defaultMethodTimeout", &c.defaultMethodTimeout, 1},
-                             Seconds{"errorMessageTimeout", &c.errorMessageTimeout, 1},
-                             Seconds{"errorMessageRetries", &c.errorMessageRetries, 0},
-                             Seconds{"startPubREQHello", &c.startPubREQHello, 0},
-                             Seconds{"stopGraceSeconds", &c.stopGraceSeconds, 0}}) {
-      *s.target = r[s.flag].as<int64_t>();
-      if (*s.target < s.minimum) {
-        return Error{std::string("--") + s.flag + ": must be at least " +
-                     std::to_string(s.minimum) + ", got " + std::to_string(*s.target)};
+
+    Config c;
+    // The node name decides the subscriber defaults, so it is settled first.
+    const std::string fromFile = "config file " + file.string() + ": ";
+    for (const auto& [values, where] : {std::pair{&fileValues, fromFile}, std::pair{&flagValues, std::string("--")}}) {
+      for (const auto& [s, v] : *values) {
+        if (s->key == "nodeName" || s->key == "centralNodeName") {
+          if (auto st = s->set(c, v); !st) return Error{where + st.error().message};
+        }
       }
     }
-    const bool central = c.nodeName == c.centralNodeName;
-    for (const auto& method : flagMethods()) {
-      std::string value;
-      if (r.count("startSub" + method)) {
-        value = r["startSub" + method].as<std::string>();
-      } else if (onByDefault(method) || (central && onAtCentralByDefault(method))) {
-        value = "*";
-      } else if (method == "REQOpCommand") {
-        value = c.centralNodeName;
-      }
-      if (!isOff(value)) c.startSub[method] = value;
+    if (c.nodeName.empty()) {
+      return Error{"--nodeName is required: every node needs a unique name (give it as a flag "
+                   "or in " + file.string() + ")"};
     }
+    defaultSubscribers(c);
+    for (const auto& [s, v] : fileValues) {
+      if (auto st = s->set(c, v); !st) return Error{fromFile + st.error().message};
+    }
+    for (const auto& [s, v] : flagValues) {
+      if (auto st = s->set(c, v); !st) return Error{"--" + st.error().message};
+    }
+    if (auto s = writeFile(file, c); !s) return s.error();
+    return CommandLine{c, {}};
   } catch (const cxxopts::exceptions::exception& e) {
     return Error{e.what()};
   }
-  return CommandLine{c, {}};
 }
 
 }  // namespace steward::config

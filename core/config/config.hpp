@@ -45,8 +45,12 @@ struct CommandLine {
   std::string helpText;
 };
 
-// Parses the command line. A missing nodeName, a bad value or an unknown flag is an error that
-// names the flag.
-Result<CommandLine> parseCommandLine(int argc, const char* const* argv);
+// Settles the configuration, as the spec's "Flags and configuration file" says: flags win over
+// <configFolder>/config.toml, which wins over the defaults; the result is written back to the file
+// (created on first start), so flags given once become the next start's defaults, and deleting
+// the file restores the defaults. A missing nodeName, an unknown key or flag, or a bad value is an
+// error that names it (and, for the file, its line).
+Result<CommandLine> parseCommandLine(int argc, const char* const* argv,
+                                     const std::filesystem::path& configFolder);
 
 }  // namespace steward::config

@@ -2,22 +2,52 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 using namespace steward::config;
+namespace fs = std::filesystem;
 
 namespace {
-steward::Result<CommandLine> parse(std::vector<const char*> args) {
-  args.insert(args.begin(), "steward");
-  return parseCommandLine(static_cast<int>(args.size()), args.data());
-}
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    folder_ = fs::temp_directory_path() /
+              ("config-test-" + std::to_string(getpid()) + "-" +
+               ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(folder_);
+  }
+  void TearDown() override { fs::remove_all(folder_); }
+  steward::Result<CommandLine> parse(std::vector<const char*> args) {
+    args.insert(args.begin(), "steward");
+    return parseCommandLine(static_cast<int>(args.size()), args.data(), folder_);
+  }
+  std::string file() const {
+    std::ifstream in(folder_ / "config.toml");
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+  void writeFile(const std::string& text) {
+    fs::create_directories(folder_);
+    std::ofstream(folder_ / "config.toml") << text;
+  }
+  fs::path folder_;
+};
+
 }  // namespace
 
-TEST(CommandLine, MissingNodeNameIsAClearError) {
+TEST_F(ConfigTest, MissingNodeNameIsAClearError) {
   auto r = parse({"--brokerAddress", "127.0.0.1:4222"});
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().message, "--nodeName is required: every node needs a unique name");
+  EXPECT_EQ(r.error().message.rfind("--nodeName is required: every node needs a unique name", 0), 0u);
 }
 
-TEST(CommandLine, HelpListsTheSpecFlags) {
+TEST_F(ConfigTest, HelpListsTheSpecFlagsAndWritesNothing) {
   auto r = parse({"--help"});
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r->config.has_value());
@@ -28,25 +58,29 @@ TEST(CommandLine, HelpListsTheSpecFlags) {
         "startSubREQnCliCommand", "startSubREQErrorLog", "startSubREQHello", "pluginFolder"}) {
     EXPECT_NE(r->helpText.find(flag), std::string::npos) << flag;
   }
+  EXPECT_FALSE(fs::exists(folder_ / "config.toml"));
 }
 
-TEST(CommandLine, ReadsValues) {
+TEST_F(ConfigTest, ReadsValues) {
   auto r = parse({"--nodeName", "ship1", "--defaultMessageTimeout", "7", "--startPubREQHello",
-                  "30", "--startSubREQCliCommand", "central,ops"});
+                  "30", "--startSubREQCliCommand", "central,ops", "--syncWrites=false"});
   ASSERT_TRUE(r.ok()) << r.error().message;
   const Config& c = *r->config;
   EXPECT_EQ(c.nodeName, "ship1");
   EXPECT_EQ(c.defaultMessageTimeout, 7);
   EXPECT_EQ(c.startPubREQHello, 30);
   EXPECT_EQ(c.startSub.at("REQCliCommand"), "central,ops");
+  EXPECT_FALSE(c.syncWrites);
 }
 
-TEST(CommandLine, ReplyMethodsRunEverywhereErrorLogAndHelloOnlyAtCentral) {
+TEST_F(ConfigTest, ReplyMethodsRunEverywhereErrorLogAndHelloOnlyAtCentral) {
   auto ship = parse({"--nodeName", "ship1"});
   ASSERT_TRUE(ship.ok());
   EXPECT_EQ(ship->config->startSub.count("REQToFileAppend"), 1u);
   EXPECT_EQ(ship->config->startSub.count("REQErrorLog"), 0u);
   EXPECT_EQ(ship->config->startSub.count("REQCliCommand"), 0u);
+  EXPECT_EQ(ship->config->startSub.at("REQOpCommand"), "central");
+  fs::remove_all(folder_);
   auto central = parse({"--nodeName", "central"});
   ASSERT_TRUE(central.ok());
   EXPECT_EQ(central->config->startSub.at("REQErrorLog"), "*");
@@ -55,13 +89,79 @@ TEST(CommandLine, ReplyMethodsRunEverywhereErrorLogAndHelloOnlyAtCentral) {
   EXPECT_EQ(off->config->startSub.count("REQHello"), 0u);
 }
 
-TEST(CommandLine, BadValuesNameTheFlag) {
+TEST_F(ConfigTest, BadFlagValuesNameTheFlag) {
   auto r = parse({"--nodeName", "ship1", "--defaultMessageTimeout", "0"});
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message.find("--defaultMessageTimeout"), std::string::npos);
+  EXPECT_NE(r.error().message.find("--defaultMessageTimeout: must be at least 1, got 0"), std::string::npos)
+      << r.error().message;
   auto bad = parse({"--nodeName", "ship 1"});
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("--nodeName"), std::string::npos);
-  auto unknown = parse({"--nodeName", "a", "--noSuchFlag", "1"});
-  EXPECT_FALSE(unknown.ok());
+  EXPECT_FALSE(parse({"--nodeName", "a", "--noSuchFlag", "1"}).ok());
+}
+
+TEST_F(ConfigTest, TheFirstStartWritesEveryDefaultToTheFile) {
+  ASSERT_TRUE(parse({"--nodeName", "ship1"}).ok());
+  const std::string written = file();
+  EXPECT_NE(written.find("nodeName = 'ship1'"), std::string::npos) << written;
+  EXPECT_NE(written.find("defaultMessageRetries = 3"), std::string::npos) << written;
+  EXPECT_NE(written.find("syncWrites = true"), std::string::npos) << written;
+  EXPECT_NE(written.find("startSubREQCliCommand = 'off'"), std::string::npos) << written;
+}
+
+TEST_F(ConfigTest, FlagsAreWrittenBackAndBecomeTheNextDefaults) {
+  ASSERT_TRUE(parse({"--nodeName", "ship1", "--defaultMessageRetries", "9",
+                     "--startSubREQCliCommand", "central"}).ok());
+  auto next = parse({});
+  ASSERT_TRUE(next.ok()) << next.error().message;
+  EXPECT_EQ(next->config->nodeName, "ship1");
+  EXPECT_EQ(next->config->defaultMessageRetries, 9);
+  EXPECT_EQ(next->config->startSub.at("REQCliCommand"), "central");
+  auto over = parse({"--defaultMessageRetries", "2"});
+  ASSERT_TRUE(over.ok());
+  EXPECT_EQ(over->config->defaultMessageRetries, 2) << "a flag wins over the file";
+  EXPECT_EQ(parse({})->config->defaultMessageRetries, 2);
+}
+
+TEST_F(ConfigTest, EditingTheFileChangesTheSettings) {
+  writeFile("nodeName = 'ship7'\nbrokerAddress = '10.0.0.1:4222'\nstartPubREQHello = 60\n");
+  auto r = parse({});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->config->nodeName, "ship7");
+  EXPECT_EQ(r->config->brokerAddress, "10.0.0.1:4222");
+  EXPECT_EQ(r->config->startPubREQHello, 60);
+}
+
+TEST_F(ConfigTest, DeletingTheFileRestoresTheDefaults) {
+  ASSERT_TRUE(parse({"--nodeName", "ship1", "--defaultMessageRetries", "9"}).ok());
+  fs::remove(folder_ / "config.toml");
+  auto r = parse({"--nodeName", "ship1"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->config->defaultMessageRetries, Config{}.defaultMessageRetries);
+}
+
+TEST_F(ConfigTest, AnUnknownKeyInTheFileIsAnErrorNamingKeyAndLine) {
+  writeFile("nodeName = 'ship1'\nretires = 3\n");
+  auto r = parse({});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("line 2: unknown key \"retires\""), std::string::npos) << r.error().message;
+}
+
+TEST_F(ConfigTest, ABadValueInTheFileIsAnErrorNamingTheKey) {
+  writeFile("nodeName = 'ship1'\ndefaultMessageTimeout = 'soon'\n");
+  auto r = parse({});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("defaultMessageTimeout: must be a whole number"), std::string::npos)
+      << r.error().message;
+  writeFile("nodeName = 'ship1'\nsyncWrites = 'yes'\n");
+  EXPECT_NE(parse({}).error().message.find("syncWrites: must be true or false"), std::string::npos);
+  writeFile("nodeName = 'ship1'\nlogLevel = 'loud'\n");
+  EXPECT_NE(parse({}).error().message.find("logLevel"), std::string::npos);
+}
+
+TEST_F(ConfigTest, MalformedTomlSaysWhere) {
+  writeFile("nodeName = 'ship1'\nthis is not toml\n");
+  auto r = parse({});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("line 2"), std::string::npos) << r.error().message;
 }
