@@ -1,5 +1,6 @@
 // steward daemon entry point: parse flags, wire the parts, run until SIGINT/SIGTERM.
 #include "core/config/config.hpp"
+#include "core/input/http_input.hpp"
 #include "core/input/socket_input.hpp"
 #include "core/observe/audit.hpp"
 #include "core/observe/log.hpp"
@@ -19,6 +20,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <iostream>
 #include <thread>
 
@@ -119,6 +121,26 @@ int run(config::Config config) {
   if (auto s = socket.start(); !s) {
     node.errors().report(config.nodeName + ": " + s.error().message);
   }
+  std::optional<input::TcpInput> tcp;
+  if (!config.tcpListener.empty()) {
+    tcp.emplace(io, config.tcpListener, [&](std::string_view in) {
+      return input::answerLine(node.submit(in, "tcp"));
+    });
+    if (auto s = tcp->start(); !s) {
+      node.errors().report(config.nodeName + ": " + s.error().message);
+    } else {
+      STEWARD_LOG(info) << "taking input over TCP on " << config.tcpListener;
+    }
+  }
+  std::optional<input::HttpInput> http;
+  if (!config.httpListener.empty()) {
+    http.emplace(config.httpListener, [&](std::string_view in) { return node.submit(in, "http"); });
+    if (auto s = http->start(); !s) {
+      node.errors().report(config.nodeName + ": " + s.error().message);
+    } else {
+      STEWARD_LOG(info) << "taking input over HTTP on " << config.httpListener;
+    }
+  }
 
   // Stopping blocks (handlers are joined), so it runs on its own thread while the io threads
   // keep serving the cancellations it posts.
@@ -128,8 +150,10 @@ int run(config::Config config) {
     if (ec) return;
     STEWARD_LOG(info) << "signal " << sig << ": stopping";
     socket.stop();
+    if (tcp) tcp->stop();
     work.reset();
     stopper = std::thread([&] {
+      if (http) http->stop();
       node.stop(std::chrono::seconds(config.stopGraceSeconds));
       io.stop();
     });

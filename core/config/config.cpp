@@ -141,6 +141,12 @@ const std::vector<Setting>& settings() {
              &Config::subscribersDataFolder),
         path("pluginFolder", "folder of method plugins (empty: plugins/ beside the executable, "
                              "then ../lib/steward/plugins)", &Config::pluginFolder),
+        text("tcpListener", "host:port to take JSON input over TCP, as on the socket; empty: off. "
+                            "Unauthenticated: bind to 127.0.0.1 or a trusted interface",
+             &Config::tcpListener),
+        text("httpListener", "host:port to take JSON input as HTTP POST (202 with the ids, 400 "
+                             "with the error); empty: off. Unauthenticated, like tcpListener",
+             &Config::httpListener),
         integer("defaultMessageTimeout", "seconds to wait for an ACK when a message does not say",
                 &Config::defaultMessageTimeout, 1),
         integer("defaultMessageRetries", "resends when a message does not say",

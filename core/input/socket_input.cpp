@@ -50,10 +50,11 @@ bool completeJson(std::string_view buffer) {
 
 namespace {
 
-// One client connection: read, answer once, close.
-class Session : public std::enable_shared_from_this<Session> {
+// One client connection: read, answer once, close. The same on a unix socket and on TCP.
+template <class Socket>
+class Session : public std::enable_shared_from_this<Session<Socket>> {
  public:
-  Session(stream::socket socket, SubmitFn submit, SocketInput::Limits limits)
+  Session(Socket socket, SubmitFn submit, StreamLimits limits)
       : socket_(std::move(socket)),
         timer_(socket_.get_executor()),
         submit_(std::move(submit)),
@@ -61,7 +62,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void start() {
     timer_.expires_after(limits_.idleTimeout);
-    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
       if (!ec) self->finish("input timed out: no complete JSON within " +
                             std::to_string(self->limits_.idleTimeout.count()) + " s");
     });
@@ -71,7 +72,7 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   void read() {
     socket_.async_read_some(
-        asio::buffer(chunk_), [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+        asio::buffer(chunk_), [self = this->shared_from_this()](boost::system::error_code ec, size_t n) {
           if (self->done_) return;
           self->input_.append(self->chunk_.data(), n);
           if (self->input_.size() > self->limits_.maxBytes) {
@@ -93,17 +94,17 @@ class Session : public std::enable_shared_from_this<Session> {
         error.empty() ? submit_(input_) : answerLine(Result<std::vector<uint64_t>>(Error{error})));
     answer->push_back('\n');
     asio::async_write(socket_, asio::buffer(*answer),
-                      [self = shared_from_this(), answer](boost::system::error_code, size_t) {
+                      [self = this->shared_from_this(), answer](boost::system::error_code, size_t) {
                         boost::system::error_code ignored;
-                        self->socket_.shutdown(stream::socket::shutdown_both, ignored);
+                        self->socket_.shutdown(Socket::shutdown_both, ignored);
                         self->socket_.close(ignored);
                       });
   }
 
-  stream::socket socket_;
+  Socket socket_;
   asio::steady_timer timer_;
   SubmitFn submit_;
-  SocketInput::Limits limits_;
+  StreamLimits limits_;
   std::array<char, 64 * 1024> chunk_{};
   std::string input_;
   bool done_ = false;
@@ -155,7 +156,62 @@ void SocketInput::stop() {
 void SocketInput::accept() {
   acceptor_.async_accept([this](boost::system::error_code ec, stream::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-    if (!ec) std::make_shared<Session>(std::move(socket), submit_, limits_)->start();
+    if (!ec) std::make_shared<Session<stream::socket>>(std::move(socket), submit_, limits_)->start();
+    accept();
+  });
+}
+
+Result<std::pair<std::string, uint16_t>> parseHostPort(const std::string& address) {
+  const auto colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return Error{"\"" + address + "\" is not host:port"};
+  }
+  const std::string host = address.substr(0, colon);
+  const std::string portText = address.substr(colon + 1);
+  if (portText.empty() || portText.size() > 5 ||
+      portText.find_first_not_of("0123456789") != std::string::npos || std::stoul(portText) > 65535) {
+    return Error{"\"" + address + "\": the port must be a number from 0 to 65535"};
+  }
+  return std::make_pair(host, static_cast<uint16_t>(std::stoul(portText)));
+}
+
+TcpInput::TcpInput(asio::io_context& io, std::string address, SubmitFn submit, StreamLimits limits)
+    : address_(std::move(address)), submit_(std::move(submit)), limits_(limits), acceptor_(io) {}
+
+TcpInput::~TcpInput() { stop(); }
+
+Status TcpInput::start() {
+  auto hostPort = parseHostPort(address_);
+  if (!hostPort) return Error{"tcpListener: " + hostPort.error().message};
+  boost::system::error_code ec;
+  const auto ip = asio::ip::make_address(hostPort->first, ec);
+  if (ec) return Error{"tcpListener: \"" + hostPort->first + "\" is not an IP address"};
+  const asio::ip::tcp::endpoint endpoint(ip, hostPort->second);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Error{"tcpListener: cannot listen on " + address_ + ": " + ec.message()};
+  accept();
+  return {};
+}
+
+void TcpInput::stop() {
+  boost::system::error_code ignored;
+  if (acceptor_.is_open()) acceptor_.close(ignored);
+}
+
+uint16_t TcpInput::port() const {
+  boost::system::error_code ec;
+  return acceptor_.is_open() ? acceptor_.local_endpoint(ec).port() : 0;
+}
+
+void TcpInput::accept() {
+  acceptor_.async_accept([this](boost::system::error_code ec, asio::ip::tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+    if (!ec) {
+      std::make_shared<Session<asio::ip::tcp::socket>>(std::move(socket), submit_, limits_)->start();
+    }
     accept();
   });
 }

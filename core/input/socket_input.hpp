@@ -7,6 +7,7 @@
 #include "core/util/result.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 
 #include <chrono>
@@ -27,12 +28,17 @@ std::string answerLine(const Result<std::vector<uint64_t>>& result);
 // True when `buffer` holds one complete JSON value (trailing bytes allowed).
 bool completeJson(std::string_view buffer);
 
+struct StreamLimits {
+  size_t maxBytes = 16 * 1024 * 1024;
+  std::chrono::seconds idleTimeout{30};
+};
+
+// "host:port" -> host and port; an error names what is wrong.
+Result<std::pair<std::string, uint16_t>> parseHostPort(const std::string& address);
+
 class SocketInput {
  public:
-  struct Limits {
-    size_t maxBytes = 16 * 1024 * 1024;
-    std::chrono::seconds idleTimeout{30};
-  };
+  using Limits = StreamLimits;
 
   SocketInput(boost::asio::io_context& io, std::filesystem::path socketPath, SubmitFn submit,
               Limits limits);
@@ -52,6 +58,27 @@ class SocketInput {
   SubmitFn submit_;
   Limits limits_;
   boost::asio::local::stream_protocol::acceptor acceptor_;
+};
+
+// The same protocol on TCP (the spec's tcpListener). Unauthenticated: bind it to 127.0.0.1 or a
+// trusted interface only.
+class TcpInput {
+ public:
+  TcpInput(boost::asio::io_context& io, std::string address, SubmitFn submit,
+           StreamLimits limits = {});
+  ~TcpInput();
+  // Listens on the address ("host:port"; port 0 picks a free one).
+  Status start();
+  void stop();
+  uint16_t port() const;
+
+ private:
+  void accept();
+
+  std::string address_;
+  SubmitFn submit_;
+  StreamLimits limits_;
+  boost::asio::ip::tcp::acceptor acceptor_;
 };
 
 }  // namespace steward::input

@@ -85,3 +85,82 @@ TEST_F(Input, SigtermStopsTheDaemonCleanly) {
 
 }  // namespace
 }  // namespace steward::e2e
+
+#include <httplib.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+namespace steward::e2e {
+namespace {
+
+std::string tcpRoundTrip(uint16_t port, const std::string& input) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return "cannot connect";
+  }
+  (void)::write(fd, input.data(), input.size());
+  ::shutdown(fd, SHUT_WR);
+  std::string answer;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) answer.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return answer;
+}
+
+class NetworkInput : public E2eTest {
+ protected:
+  void SetUp() override {
+    E2eTest::SetUp();
+    tcpPort_ = freePort();
+    httpPort_ = freePort();
+    central_ = &startNode("central", {"--tcpListener=127.0.0.1:" + std::to_string(tcpPort_),
+                                      "--httpListener=127.0.0.1:" + std::to_string(httpPort_)});
+    startNode("ship1", {"--startSubREQCliCommand=central"});
+    ASSERT_TRUE(waitFor([&] { return central_->log().find("taking input over HTTP") != std::string::npos; }, 10s));
+  }
+  uint16_t tcpPort_ = 0;
+  uint16_t httpPort_ = 0;
+  StewardNode* central_ = nullptr;
+};
+
+TEST_F(NetworkInput, TcpTakesMessagesLikeTheSocket) {
+  EXPECT_EQ(tcpRoundTrip(tcpPort_, command("ship1", "echo over tcp", R"("fileName":"tcp.log")")),
+            "{\"ok\":true,\"ids\":[1]}\n");
+  EXPECT_TRUE(waitFor([&] { return readFile(central_->dataFolder() / "ship1" / "tcp.log") == "over tcp\n"; }, 30s));
+  const std::string bad = tcpRoundTrip(tcpPort_, "[{\"toNode\":");
+  EXPECT_NE(bad.find("\"ok\":false"), std::string::npos) << bad;
+  EXPECT_NE(bad.find("malformed JSON"), std::string::npos) << bad;
+}
+
+TEST_F(NetworkInput, HttpAnswers202WithIdsOr400WithTheError) {
+  httplib::Client client("127.0.0.1", httpPort_);
+  auto ok = client.Post("/messages", command("ship1", "echo over http", R"("fileName":"http.log")"),
+                        "application/json");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 202);
+  EXPECT_NE(ok->body.find("\"ids\":["), std::string::npos) << ok->body;
+  EXPECT_TRUE(waitFor([&] { return readFile(central_->dataFolder() / "ship1" / "http.log") == "over http\n"; }, 30s));
+
+  auto bad = client.Post("/", R"([{"toNode":"ship1","method":"REQNoSuch"}])", "application/json");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(bad->body.find("message 0: field \\\"method\\\": unknown method \\\"REQNoSuch\\\""), std::string::npos)
+      << bad->body;
+  auto malformed = client.Post("/", "not json", "application/json");
+  ASSERT_TRUE(malformed);
+  EXPECT_EQ(malformed->status, 400);
+  auto get = client.Get("/");
+  ASSERT_TRUE(get);
+  EXPECT_NE(get->status, 202);
+  EXPECT_TRUE(waitFor([&] { return central_->errorLog().find("input from http refused") != std::string::npos; }, 30s));
+}
+
+}  // namespace
+}  // namespace steward::e2e

@@ -85,3 +85,16 @@ TEST_F(SocketInputTest, SocketIsForOwnerAndGroupOnly) {
   ASSERT_EQ(::stat((dir_ / "steward.sock").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0660);
 }
+
+TEST(HostPort, ParsesAndNamesWhatIsWrong) {
+  auto ok = input::parseHostPort("127.0.0.1:8080");
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->first, "127.0.0.1");
+  EXPECT_EQ(ok->second, 8080);
+  EXPECT_EQ(input::parseHostPort("127.0.0.1:0")->second, 0);
+  EXPECT_NE(input::parseHostPort("localhost").error().message.find("is not host:port"), std::string::npos);
+  EXPECT_NE(input::parseHostPort("h:70000").error().message.find("from 0 to 65535"), std::string::npos);
+  EXPECT_FALSE(input::parseHostPort("h:").ok());
+  EXPECT_FALSE(input::parseHostPort(":80").ok());
+  EXPECT_FALSE(input::parseHostPort("h:8x").ok());
+}
