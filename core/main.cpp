@@ -19,7 +19,10 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <optional>
 #include <iostream>
 #include <thread>
@@ -45,6 +48,31 @@ observe::Severity severity(const std::string& level) {
   if (level == "warning") return observe::Severity::warning;
   if (level == "error") return observe::Severity::error;
   return observe::Severity::info;
+}
+
+// The spec's "services at startup": each *.json in the startup folder is input, in name order.
+void submitStartupFolder(const config::Config& config, process::Node& node) {
+  if (config.startupFolder.empty()) return;
+  std::error_code ec;
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(config.startupFolder, ec)) {
+    if (entry.path().extension() == ".json") files.push_back(entry.path());
+  }
+  if (ec) {
+    node.errors().report(config.nodeName + ": cannot read startupFolder " +
+                         config.startupFolder.string() + ": " + ec.message());
+    return;
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& file : files) {
+    std::ifstream in(file);
+    std::stringstream text;
+    text << in.rdbuf();
+    // A refused file is reported by submit itself, naming the file as the source.
+    if (auto ids = node.submit(text.str(), "startup file " + file.string())) {
+      STEWARD_LOG(info) << "startup file " << file.string() << ": " << ids->size() << " message(s)";
+    }
+  }
 }
 
 int run(config::Config config) {
@@ -121,6 +149,7 @@ int run(config::Config config) {
   if (auto s = socket.start(); !s) {
     node.errors().report(config.nodeName + ": " + s.error().message);
   }
+  submitStartupFolder(config, node);
   std::optional<input::TcpInput> tcp;
   if (!config.tcpListener.empty()) {
     tcp.emplace(io, config.tcpListener, [&](std::string_view in) {

@@ -22,6 +22,9 @@ struct Config {
   std::filesystem::path pluginFolder;  // empty: next to the executable
   std::string tcpListener;   // "host:port" for JSON input over TCP; empty: off
   std::string httpListener;  // "host:port" for JSON input over HTTP POST; empty: off
+  // Every *.json in it is submitted at each start, in name order (the spec's "services at
+  // startup"); empty: none.
+  std::filesystem::path startupFolder;
   int64_t defaultMessageTimeout = 10;  // seconds to wait for an ACK
   int64_t defaultMessageRetries = 3;
   int64_t defaultMethodTimeout = 10;   // seconds a method may run when methodTimeout is not set

@@ -2,6 +2,7 @@
 // daemon keeps serving.
 #include "tests/e2e/harness.hpp"
 
+#include <fstream>
 #include <thread>
 
 namespace steward::e2e {
@@ -160,6 +161,33 @@ TEST_F(NetworkInput, HttpAnswers202WithIdsOr400WithTheError) {
   ASSERT_TRUE(get);
   EXPECT_NE(get->status, 202);
   EXPECT_TRUE(waitFor([&] { return central_->errorLog().find("input from http refused") != std::string::npos; }, 30s));
+}
+
+}  // namespace
+}  // namespace steward::e2e
+
+namespace steward::e2e {
+namespace {
+
+class StartupFolder : public E2eTest {};
+
+TEST_F(StartupFolder, ItsMessagesAreSentAtEveryStartAndABadFileIsReported) {
+  auto& central = startNode("central");
+  const fs::path folder = root_ / "startup";
+  fs::create_directories(folder);
+  std::ofstream(folder / "01-announce.json")
+      << R"([{"toNode":"central","method":"REQToFileAppend","data":["ship1 is up"],"directory":"boot","fileName":"boot.log"}])";
+  std::ofstream(folder / "02-broken.json") << R"([{"toNode":"central","method":)";
+  std::ofstream(folder / "notes.txt") << "not a message";
+  auto& ship1 = startNode("ship1", {"--startupFolder=" + folder.string()});
+  const auto boot = central.dataFolder() / "boot" / "ship1" / "boot.log";
+  ASSERT_TRUE(waitFor([&] { return readFile(boot) == "ship1 is up\n"; }, 30s)) << ship1.log();
+  EXPECT_TRUE(waitFor([&] { return central.errorLog().find("input from startup file " + (folder / "02-broken.json").string() + " refused") != std::string::npos; }, 30s))
+      << central.errorLog();
+  ship1.stop();
+  ship1.start();
+  ASSERT_TRUE(ship1.waitReady());
+  EXPECT_TRUE(waitFor([&] { return readFile(boot) == "ship1 is up\nship1 is up\n"; }, 30s)) << readFile(boot);
 }
 
 }  // namespace
