@@ -139,6 +139,22 @@ int run(config::Config config) {
   boost::asio::io_context io;
   auto work = boost::asio::make_work_guard(io);
   process::Node node(config, io, *transport.value(), plugins, *store.value(), audit);
+  std::unique_ptr<observe::Metrics> metrics;
+  if (!config.promHostAndPort.empty()) {
+    auto created = observe::Metrics::create(config.promHostAndPort, [&node] { return node.sample(); });
+    if (created) {
+      metrics = std::move(created).value();
+      audit.setListener([m = metrics.get()](std::string_view event, const message::Message& msg) {
+        m->event(event, msg);
+      });
+      node.onHandlerDuration([m = metrics.get()](const std::string& method, double seconds) {
+        m->handlerDuration(method, seconds);
+      });
+      STEWARD_LOG(info) << "serving metrics on " << config.promHostAndPort << "/metrics";
+    } else {
+      node.errors().report(config.nodeName + ": " + created.error().message);
+    }
+  }
   for (const auto& e : pluginErrors) node.errors().report(config.nodeName + ": " + e.message);
   node.start();
   liveNode = &node;
@@ -197,6 +213,9 @@ int run(config::Config config) {
   for (auto& t : pool) t.join();
   if (stopper.joinable()) stopper.join();
   liveNode = nullptr;
+  // Metrics call into the node (samples) and the node into metrics (events): part them first.
+  audit.setListener({});
+  metrics.reset();
   STEWARD_LOG(info) << "stopped";
   return 0;
 }

@@ -147,6 +147,8 @@ const std::vector<Setting>& settings() {
         text("httpListener", "host:port to take JSON input as HTTP POST (202 with the ids, 400 "
                              "with the error); empty: off. Unauthenticated, like tcpListener",
              &Config::httpListener),
+        text("promHostAndPort", "host:port to serve Prometheus metrics at /metrics; empty: off",
+             &Config::promHostAndPort),
         path("startupFolder", "folder whose *.json message files are sent at every start, in "
                               "name order; empty: none", &Config::startupFolder),
         integer("defaultMessageTimeout", "seconds to wait for an ACK when a message does not say",

@@ -82,6 +82,7 @@ Audit::~Audit() {
 
 void Audit::record(std::string_view event, const message::Message& m, int attempt,
                    std::string_view detail) const {
+  if (listener_) listener_(event, m);
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
   auto str = [&](const char* key, std::string_view value) {

@@ -11,6 +11,7 @@
 #include "core/message/message.hpp"
 
 #include <filesystem>
+#include <functional>
 #include <string_view>
 
 namespace steward::observe {
@@ -29,9 +30,17 @@ class Audit {
   Audit(const Audit&) = delete;
   Audit& operator=(const Audit&) = delete;
 
+  // Also tells `listener` of every event (metrics count them). Set before events flow.
+  void setListener(std::function<void(std::string_view event, const message::Message&)> listener) {
+    listener_ = std::move(listener);
+  }
+
   // Thread-safe. `attempt` and `detail` are written when set.
   void record(std::string_view event, const message::Message& m, int attempt = 0,
               std::string_view detail = {}) const;
+
+ private:
+  std::function<void(std::string_view event, const message::Message&)> listener_;
 };
 
 }  // namespace steward::observe

@@ -163,6 +163,7 @@ Status Node::startSubscriber(const std::string& method, const AllowedNodes& allo
     audit_.record(event, m);
   };
   events.operation = [this](std::string_view json) { return operate(json); };
+  events.timed = handlerDuration_;
   events.partial = [this](const Inbound& request, std::string output) {
     return onPartial(request, std::move(output));
   };
@@ -210,6 +211,20 @@ void Node::stop(std::chrono::milliseconds grace) {
   for (auto& [method, s] : subscribers) s->cancelRunning();
   pool_.stop();
   for (auto& [subject, p] : publishers) p->stop();
+}
+
+observe::NodeSample Node::sample() {
+  observe::NodeSample s;
+  for (const auto& p : plugins_.plugins()) s.pluginsLoaded += p.loaded ? 1 : 0;
+  std::lock_guard lock(mutex_);
+  for (const auto& [method, sub] : subscribers_) {
+    s.inboxQueued += static_cast<double>(sub->queued());
+    s.callsRunning += static_cast<double>(sub->running());
+  }
+  for (const auto& [subject, pub] : publishers_) s.outboxPending += static_cast<double>(pub->pending());
+  s.subscribers = static_cast<double>(subscribers_.size());
+  s.publishers = static_cast<double>(publishers_.size());
+  return s;
 }
 
 void Node::brokerReconnected() {

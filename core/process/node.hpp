@@ -8,6 +8,7 @@
 #include "core/message/message.hpp"
 #include "core/observe/audit.hpp"
 #include "core/observe/error_kernel.hpp"
+#include "core/observe/metrics.hpp"
 #include "core/plugin/host.hpp"
 #include "core/process/handler_pool.hpp"
 #include "core/process/publisher.hpp"
@@ -60,6 +61,13 @@ class Node {
   // (JSON) for the reply. Thread-safe; blocks while queues are changed.
   Result<std::string> operate(std::string_view operationJson);
 
+  // What metrics sample at a scrape. Thread-safe.
+  observe::NodeSample sample();
+  // Told how long each method run took. Set before start().
+  void onHandlerDuration(std::function<void(const std::string& method, double seconds)> f) {
+    handlerDuration_ = std::move(f);
+  }
+
   const observe::ErrorKernel& errors() const { return errors_; }
   const config::Config& config() const { return config_; }
 
@@ -109,6 +117,7 @@ class Node {
   std::map<std::string, std::shared_ptr<Publisher>> publishers_;   // by subject
   std::map<std::string, std::shared_ptr<Subscriber>> subscribers_; // by method
   std::atomic<uint64_t> nextProcessId_{1};
+  std::function<void(const std::string& method, double seconds)> handlerDuration_;
   bool stopped_ = false;
 };
 

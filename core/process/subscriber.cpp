@@ -73,6 +73,7 @@ Subscriber::Subscriber(asio::any_io_executor executor, transport::Transport& tra
 Status Subscriber::start(std::vector<Inbound> resumed) {
   asio::post(strand_, [self = shared_from_this(), resumed = std::move(resumed)]() mutable {
     for (auto& in : resumed) self->queue_.push_back(std::move(in));
+    self->queuedCount_ = self->queue_.size();
     self->pump();
   });
   std::weak_ptr<Subscriber> weak = weak_from_this();
@@ -89,6 +90,7 @@ void Subscriber::stop() {
   asio::post(strand_, [self = shared_from_this()] {
     self->stopped_ = true;
     self->queue_.clear();
+    self->queuedCount_ = 0;
   });
 }
 
@@ -106,6 +108,7 @@ std::future<bool> Subscriber::remove(uint64_t arrival) {
       if (it->arrival != arrival) continue;
       const message::Message m = std::move(it->message);
       self->queue_.erase(it);
+      self->queuedCount_ = self->queue_.size();
       if (auto s = self->store_.finishInbound(arrival, nullptr); !s) {
         self->events_.problem(s.error().message);
       }
@@ -169,6 +172,7 @@ void Subscriber::onIncoming(transport::Incoming in) {
                        in = Inbound{arrival.value(), std::move(m)}]() mutable {
     if (self->stopped_) return;  // it waits in the inbox for the next start
     self->queue_.push_back(std::move(in));
+    self->queuedCount_ = self->queue_.size();
     self->pump();
   });
 }
@@ -177,6 +181,7 @@ void Subscriber::pump() {
   while (!stopped_ && !queue_.empty() && (!method().ordered || running_.empty())) {
     Inbound in = std::move(queue_.front());
     queue_.pop_front();
+    queuedCount_ = queue_.size();
     run(std::move(in));
   }
 }
@@ -204,7 +209,12 @@ void Subscriber::run(Inbound in) {
                                  (std::chrono::system_clock::now() + timeout).time_since_epoch())
                                  .count();
   pool_.submit([self = shared_from_this(), in = std::move(in), call, timer, deadlineMs]() mutable {
+    const auto started = std::chrono::steady_clock::now();
     self->execute(in, *call, deadlineMs);
+    if (self->events_.timed) {
+      self->events_.timed(in.message.method,
+                          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    }
     std::string error;
     {
       std::lock_guard lock(call->mutex);

@@ -64,6 +64,8 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
     std::function<void(std::string_view event, const message::Message&)> audit;
     // The node's operations, offered to the plugin through node_operation. Optional.
     std::function<Result<std::string>(std::string_view operationJson)> operation;
+    // How long a run took, in seconds. Optional.
+    std::function<void(const std::string& method, double seconds)> timed;
     // A partial reply for a request that is still running (emit). Optional.
     std::function<Status(const Inbound& request, std::string output)> partial;
   };
@@ -86,6 +88,7 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   // future says whether it was. Thread-safe.
   std::future<bool> remove(uint64_t arrival);
   size_t running() const { return runningCount_.load(); }
+  size_t queued() const { return queuedCount_.load(); }
 
   const message::MethodInfo& method() const { return instance_->method(); }
   const std::string& subject() const { return subject_; }
@@ -116,6 +119,7 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   std::deque<Inbound> queue_;
   std::set<std::shared_ptr<steward_call>> running_;
   std::atomic<size_t> runningCount_{0};
+  std::atomic<size_t> queuedCount_{0};
   bool stopped_ = false;
 };
 

@@ -1,0 +1,60 @@
+// Prometheus metrics: scraped from real daemons after messages went through, and parsed.
+#include "tests/e2e/harness.hpp"
+
+#include <httplib.h>
+
+#include <map>
+#include <sstream>
+
+namespace steward::e2e {
+namespace {
+
+// "name{labels} value" lines of the text format, by "name{labels}".
+std::map<std::string, double> scrape(uint16_t port) {
+  std::map<std::string, double> out;
+  httplib::Client client("127.0.0.1", port);
+  auto res = client.Get("/metrics");
+  if (!res || res->status != 200) return out;
+  std::istringstream lines(res->body);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    const auto space = line.rfind(' ');
+    if (space == std::string::npos) continue;
+    out[line.substr(0, space)] = std::stod(line.substr(space + 1));
+  }
+  return out;
+}
+
+class Metrics : public E2eTest {};
+
+TEST_F(Metrics, CountersGaugesAndHistogramsDescribeWhatHappened) {
+  const uint16_t centralPort = freePort();
+  const uint16_t shipPort = freePort();
+  auto& central = startNode("central", {"--promHostAndPort=127.0.0.1:" + std::to_string(centralPort)});
+  startNode("ship1", {"--promHostAndPort=127.0.0.1:" + std::to_string(shipPort),
+                      "--startSubREQCliCommand=central", "--startPubREQHello=1"});
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(accepted(central.submit(command("ship1", "echo m" + std::to_string(i), R"("fileName":"m.log")"))));
+  }
+  ASSERT_TRUE(waitFor([&] { return countLines(readFile(central.dataFolder() / "ship1" / "m.log")) == 3; }, 30s));
+  const std::string cli = R"({method="REQCliCommand"})";
+  ASSERT_TRUE(waitFor([&] { return scrape(centralPort)["steward_messages_acked_total" + cli] == 3; }, 10s));
+  auto c = scrape(centralPort);
+  EXPECT_EQ(c["steward_messages_accepted_total" + cli], 3);
+  EXPECT_EQ(c["steward_messages_sent_total" + cli], 3);
+  EXPECT_EQ(c["steward_messages_received_total{method=\"REQToFileAppend\"}"], 3);
+  EXPECT_GE(c["steward_processes{kind=\"subscriber\"}"], 5);
+  EXPECT_GE(c["steward_plugins_loaded"], 1);
+  EXPECT_EQ(c["steward_outbox_pending"], 0);
+  EXPECT_GT(c["steward_last_hello_timestamp_seconds{node=\"ship1\"}"], 1.7e9);
+
+  auto s = scrape(shipPort);
+  EXPECT_EQ(s["steward_messages_received_total" + cli], 3);
+  EXPECT_EQ(s["steward_messages_executed_total" + cli], 3);
+  EXPECT_EQ(s["steward_messages_replied_total{method=\"REQToFileAppend\"}"], 3);
+  EXPECT_EQ(s["steward_handler_duration_seconds_count" + cli], 3);
+  EXPECT_EQ(s["steward_calls_running"], 0);
+}
+
+}  // namespace
+}  // namespace steward::e2e
