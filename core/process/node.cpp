@@ -2,12 +2,12 @@
 
 #include "core/message/codec.hpp"
 #include "core/observe/log.hpp"
+#include "core/util/clock.hpp"
 
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
 #include <chrono>
-#include <thread>
 
 namespace steward::process {
 
@@ -15,12 +15,6 @@ namespace {
 
 constexpr const char* kDefaultReplyMethod = "REQToFileAppend";
 constexpr const char* kHelloMethod = "REQHello";
-
-int64_t nowUnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Cuts a reply's output until its encoding fits the broker's max payload, and says so in it.
 // Each round removes at least the overflow (escaping only makes the encoding larger than the
@@ -198,16 +192,14 @@ void Node::stop(std::chrono::milliseconds grace) {
   for (auto& [method, s] : subscribers) s->stop();
   // Running calls may finish within the grace period; what is cancelled after it is answered
   // as interrupted at the next start.
-  const auto deadline = std::chrono::steady_clock::now() + grace;
-  auto busy = [&] {
-    for (auto& [method, s] : subscribers) {
-      if (s->running() > 0) return true;
-    }
-    return false;
-  };
-  while (busy() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  pollUntil(
+      [&] {
+        for (auto& [method, s] : subscribers) {
+          if (s->running() > 0) return false;
+        }
+        return true;
+      },
+      grace, std::chrono::milliseconds(20));
   for (auto& [method, s] : subscribers) s->cancelRunning();
   pool_.stop();
   for (auto& [subject, p] : publishers) p->stop();

@@ -4,6 +4,7 @@
 //   removeQueued  drops waiting messages chosen by ids, age, node and method
 #include "core/message/codec.hpp"
 #include "core/process/node.hpp"
+#include "core/util/clock.hpp"
 
 #include <rapidjson/document.h>
 #include <rapidjson/prettywriter.h>
@@ -12,7 +13,6 @@
 #include <algorithm>
 #include <chrono>
 #include <set>
-#include <thread>
 
 namespace steward::process {
 namespace {
@@ -22,12 +22,6 @@ using Writer = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
 void str(Writer& w, const char* key, std::string_view value) {
   w.Key(key);
   w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-}
-
-int64_t nowUnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 }  // namespace
@@ -394,17 +388,10 @@ Result<std::string> Node::stopProc(const std::string& method, std::optional<uint
   const uint64_t processId = subscriber->processId();
   subscriber->stop();
   subscriber->cancelRunning();
-  auto waitUntil = [](auto done, std::chrono::seconds limit) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (!done() && std::chrono::steady_clock::now() < end) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return done();
-  };
-  const bool drained = waitUntil([&] { return subscriber->running() == 0; }, std::chrono::seconds(30));
+  const bool drained = pollUntil([&] { return subscriber->running() == 0; }, std::chrono::seconds(30));
   std::weak_ptr<Subscriber> last = subscriber;
   subscriber.reset();
-  const bool released = waitUntil([&] { return last.expired(); }, std::chrono::seconds(10));
+  const bool released = pollUntil([&] { return last.expired(); }, std::chrono::seconds(10));
   if (!drained || !released) {
     return Error{method + " (process " + std::to_string(processId) +
                  ") stopped taking messages, but a call did not end in time; its plugin stays "

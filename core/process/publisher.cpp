@@ -1,6 +1,7 @@
 #include "core/process/publisher.hpp"
 
 #include "core/process/ack.hpp"
+#include "core/util/clock.hpp"
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
@@ -37,14 +38,6 @@ Publisher::Publisher(asio::any_io_executor executor, transport::Transport& trans
       processId_(processId),
       events_(std::move(events)),
       timer_(strand_) {}
-
-namespace {
-int64_t nowUnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-}  // namespace
 
 bool Publisher::expired(const Item& item) const {
   return item.policy.expiresUnixMs > 0 && nowUnixMs() >= item.policy.expiresUnixMs;

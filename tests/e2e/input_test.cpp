@@ -89,31 +89,10 @@ TEST_F(Input, SigtermStopsTheDaemonCleanly) {
 
 #include <httplib.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
 namespace steward::e2e {
 namespace {
 
-std::string tcpRoundTrip(uint16_t port, const std::string& input) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return "cannot connect";
-  }
-  (void)::write(fd, input.data(), input.size());
-  ::shutdown(fd, SHUT_WR);
-  std::string answer;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) answer.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  return answer;
-}
+using testing::tcpRoundTrip;
 
 class NetworkInput : public E2eTest {
  protected:

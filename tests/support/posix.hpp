@@ -1,6 +1,8 @@
 // Small POSIX helpers shared by unit and end-to-end tests.
 #pragma once
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -23,18 +25,9 @@ inline bool processAlive(int pid) {
   return state != "Z";
 }
 
-// Writes `input` into a unix socket, half-closes if asked, and returns all that comes back.
-inline std::string unixRoundTrip(const std::filesystem::path& path, const std::string& input,
-                                 bool halfClose = true) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    const std::string why = std::strerror(errno);
-    ::close(fd);
-    return "cannot connect to " + path.string() + ": " + why;
-  }
+// Writes `input` to a connected stream socket, half-closes if asked, returns all that comes back,
+// and closes the socket.
+inline std::string exchange(int fd, const std::string& input, bool halfClose) {
   std::string_view rest = input;
   while (!rest.empty()) {
     const ssize_t n = ::write(fd, rest.data(), rest.size());
@@ -48,6 +41,35 @@ inline std::string unixRoundTrip(const std::filesystem::path& path, const std::s
   while ((n = ::read(fd, buf, sizeof buf)) > 0) answer.append(buf, static_cast<size_t>(n));
   ::close(fd);
   return answer;
+}
+
+// The same over a unix socket.
+inline std::string unixRoundTrip(const std::filesystem::path& path, const std::string& input,
+                                 bool halfClose = true) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    const std::string why = std::strerror(errno);
+    ::close(fd);
+    return "cannot connect to " + path.string() + ": " + why;
+  }
+  return exchange(fd, input, halfClose);
+}
+
+// The same over TCP to 127.0.0.1:port, half-closing after the input.
+inline std::string tcpRoundTrip(uint16_t port, const std::string& input) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return "cannot connect";
+  }
+  return exchange(fd, input, true);
 }
 
 }  // namespace steward::testing
