@@ -1,6 +1,7 @@
 // steward daemon entry point: parse flags, wire the parts, run until SIGINT/SIGTERM.
 #include "core/config/config.hpp"
 #include "core/input/http_input.hpp"
+#include "core/input/operator_input.hpp"
 #include "core/input/socket_input.hpp"
 #include "core/observe/audit.hpp"
 #include "core/observe/log.hpp"
@@ -159,18 +160,20 @@ int run(config::Config config) {
   node.start();
   liveNode = &node;
 
-  input::SocketInput socket(io, config.socketFolder / "steward.sock", [&](std::string_view in) {
-    return input::answerLine(node.submit(in, "socket"));
-  });
+  auto operatorInput = [&node](const std::string& source) {
+    return input::operatorInput(
+        [&node, source](std::string_view in, const std::shared_ptr<process::ReplyWatcher>& w) {
+          return node.submit(in, source, w);
+        });
+  };
+  input::SocketInput socket(io, config.socketFolder / "steward.sock", operatorInput("socket"));
   if (auto s = socket.start(); !s) {
     node.errors().report(config.nodeName + ": " + s.error().message);
   }
   submitStartupFolder(config, node);
   std::optional<input::TcpInput> tcp;
   if (!config.tcpListener.empty()) {
-    tcp.emplace(io, config.tcpListener, [&](std::string_view in) {
-      return input::answerLine(node.submit(in, "tcp"));
-    });
+    tcp.emplace(io, config.tcpListener, operatorInput("tcp"));
     if (auto s = tcp->start(); !s) {
       node.errors().report(config.nodeName + ": " + s.error().message);
     } else {

@@ -3,6 +3,7 @@
 #include "core/observe/log.hpp"
 
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 
 #include <array>
+#include <deque>
 
 namespace steward::input {
 
@@ -48,75 +50,156 @@ bool completeJson(std::string_view buffer) {
   return reader.GetErrorOffset() < buffer.size();
 }
 
+ServeFn answerOnce(SubmitFn submit) {
+  return [submit = std::move(submit)](std::string_view input, std::shared_ptr<AnswerStream> out) {
+    out->line(submit(input));
+    out->end();
+  };
+}
+
 namespace {
 
-// One client connection: read, answer once, close. The same on a unix socket and on TCP.
+// One client connection: read one input, answer it (one line or a stream), close. The same on a
+// unix socket and on TCP. Everything runs on the socket's strand.
 template <class Socket>
-class Session : public std::enable_shared_from_this<Session<Socket>> {
+class Session : public AnswerStream, public std::enable_shared_from_this<Session<Socket>> {
  public:
-  Session(Socket socket, SubmitFn submit, StreamLimits limits)
+  Session(Socket socket, ServeFn serve, StreamLimits limits)
       : socket_(std::move(socket)),
         timer_(socket_.get_executor()),
-        submit_(std::move(submit)),
+        serve_(std::move(serve)),
         limits_(limits) {}
 
   void start() {
-    timer_.expires_after(limits_.idleTimeout);
-    timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
-      if (!ec) self->finish("input timed out: no complete JSON within " +
-                            std::to_string(self->limits_.idleTimeout.count()) + " s");
+    arm(limits_.idleTimeout, [](Session& self) {
+      self.refuse("input timed out: no complete JSON within " +
+                  std::to_string(self.limits_.idleTimeout.count()) + " s");
     });
     read();
   }
 
+  void line(std::string text) override {
+    text.push_back('\n');
+    asio::post(socket_.get_executor(), [self = this->shared_from_this(), text = std::move(text)]() mutable {
+      if (self->closed_) return;
+      self->pending_.push_back(std::move(text));
+      self->flush();
+    });
+  }
+
+  void end() override {
+    asio::post(socket_.get_executor(), [self = this->shared_from_this()] {
+      self->ending_ = true;
+      self->flush();
+    });
+  }
+
+  void keepOpen(std::shared_ptr<void> attachment, std::chrono::seconds maxOpen) override {
+    asio::post(socket_.get_executor(), [self = this->shared_from_this(),
+                                        attachment = std::move(attachment), maxOpen]() mutable {
+      if (self->closed_) return;
+      self->attachment_ = std::move(attachment);
+      self->arm(maxOpen, [](Session& s) { s.end(); });
+    });
+  }
+
  private:
+  template <class F>
+  void arm(std::chrono::seconds after, F onExpiry) {
+    timer_.expires_after(after);
+    timer_.async_wait([self = this->shared_from_this(), onExpiry](boost::system::error_code ec) {
+      if (!ec) onExpiry(*self);
+    });
+  }
+
   void read() {
     socket_.async_read_some(
         asio::buffer(chunk_), [self = this->shared_from_this()](boost::system::error_code ec, size_t n) {
-          if (self->done_) return;
-          self->input_.append(self->chunk_.data(), n);
-          if (self->input_.size() > self->limits_.maxBytes) {
-            self->finish("input is larger than " + std::to_string(self->limits_.maxBytes) +
-                         " bytes");
-          } else if (ec || completeJson(self->input_)) {
-            self->finish({});
-          } else {
-            self->read();
-          }
+          self->onRead(ec, n);
         });
   }
 
-  void finish(const std::string& error) {
-    if (done_) return;
-    done_ = true;
-    timer_.cancel();
-    auto answer = std::make_shared<std::string>(
-        error.empty() ? submit_(input_) : answerLine(Result<std::vector<uint64_t>>(Error{error})));
-    answer->push_back('\n');
-    asio::async_write(socket_, asio::buffer(*answer),
-                      [self = this->shared_from_this(), answer](boost::system::error_code, size_t) {
-                        boost::system::error_code ignored;
-                        self->socket_.shutdown(Socket::shutdown_both, ignored);
-                        self->socket_.close(ignored);
+  void onRead(boost::system::error_code ec, size_t n) {
+    if (closed_) return;
+    if (answered_) {
+      // Only a streamed answer reads on, to notice a client that went away. End of input is
+      // not that: nc half-closes and still reads.
+      if (ec && ec != asio::error::eof) close();
+      if (!ec) read();
+      return;
+    }
+    input_.append(chunk_.data(), n);
+    if (input_.size() > limits_.maxBytes) {
+      refuse("input is larger than " + std::to_string(limits_.maxBytes) + " bytes");
+    } else if (ec || completeJson(input_)) {
+      answered_ = true;
+      timer_.cancel();
+      read();
+      serve_(input_, this->shared_from_this());
+    } else {
+      read();
+    }
+  }
+
+  void refuse(const std::string& error) {
+    if (answered_) return;
+    answered_ = true;
+    line(answerLine(Result<std::vector<uint64_t>>(Error{error})));
+    end();
+  }
+
+  void flush() {
+    if (writing_ || closed_) return;
+    if (pending_.empty()) {
+      if (ending_) close();
+      return;
+    }
+    writing_ = true;
+    auto text = std::make_shared<std::string>(std::move(pending_.front()));
+    pending_.pop_front();
+    asio::async_write(socket_, asio::buffer(*text),
+                      [self = this->shared_from_this(), text](boost::system::error_code ec, size_t) {
+                        self->writing_ = false;
+                        if (ec) {
+                          self->close();
+                        } else {
+                          self->flush();
+                        }
                       });
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    pending_.clear();
+    attachment_.reset();
+    timer_.cancel();
+    boost::system::error_code ignored;
+    socket_.shutdown(Socket::shutdown_both, ignored);
+    socket_.close(ignored);
   }
 
   Socket socket_;
   asio::steady_timer timer_;
-  SubmitFn submit_;
+  ServeFn serve_;
   StreamLimits limits_;
   std::array<char, 64 * 1024> chunk_{};
   std::string input_;
-  bool done_ = false;
+  std::deque<std::string> pending_;
+  std::shared_ptr<void> attachment_;
+  bool answered_ = false;
+  bool writing_ = false;
+  bool ending_ = false;
+  bool closed_ = false;
 };
 
 }  // namespace
 
-SocketInput::SocketInput(asio::io_context& io, std::filesystem::path socketPath, SubmitFn submit,
+SocketInput::SocketInput(asio::io_context& io, std::filesystem::path socketPath, ServeFn serve,
                          Limits limits)
     : io_(io),
       path_(std::move(socketPath)),
-      submit_(std::move(submit)),
+      serve_(std::move(serve)),
       limits_(limits),
       acceptor_(io) {}
 
@@ -154,9 +237,11 @@ void SocketInput::stop() {
 }
 
 void SocketInput::accept() {
-  acceptor_.async_accept([this](boost::system::error_code ec, stream::socket socket) {
+  // Each connection gets a strand: its answer may be written from other threads.
+  acceptor_.async_accept(asio::make_strand(io_), [this](boost::system::error_code ec,
+                                                        stream::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-    if (!ec) std::make_shared<Session<stream::socket>>(std::move(socket), submit_, limits_)->start();
+    if (!ec) std::make_shared<Session<stream::socket>>(std::move(socket), serve_, limits_)->start();
     accept();
   });
 }
@@ -175,8 +260,12 @@ Result<std::pair<std::string, uint16_t>> parseHostPort(const std::string& addres
   return std::make_pair(host, static_cast<uint16_t>(std::stoul(portText)));
 }
 
-TcpInput::TcpInput(asio::io_context& io, std::string address, SubmitFn submit, StreamLimits limits)
-    : address_(std::move(address)), submit_(std::move(submit)), limits_(limits), acceptor_(io) {}
+TcpInput::TcpInput(asio::io_context& io, std::string address, ServeFn serve, StreamLimits limits)
+    : io_(io),
+      address_(std::move(address)),
+      serve_(std::move(serve)),
+      limits_(limits),
+      acceptor_(io) {}
 
 TcpInput::~TcpInput() { stop(); }
 
@@ -207,10 +296,11 @@ uint16_t TcpInput::port() const {
 }
 
 void TcpInput::accept() {
-  acceptor_.async_accept([this](boost::system::error_code ec, asio::ip::tcp::socket socket) {
+  acceptor_.async_accept(asio::make_strand(io_), [this](boost::system::error_code ec,
+                                                        asio::ip::tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
     if (!ec) {
-      std::make_shared<Session<asio::ip::tcp::socket>>(std::move(socket), submit_, limits_)->start();
+      std::make_shared<Session<asio::ip::tcp::socket>>(std::move(socket), serve_, limits_)->start();
     }
     accept();
   });

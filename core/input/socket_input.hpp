@@ -1,7 +1,8 @@
 // Operator input on a unix socket (<socketFolder>/steward.sock). A client writes a JSON array of
 // messages and gets one line back: the ids accepted, or the error. The input ends when the client
 // closes its side or when a complete JSON value has arrived, so `nc -U steward.sock < msg.json`
-// works whether or not nc half-closes.
+// works whether or not nc half-closes. An answer may also be a stream of lines (steward-ctl
+// follows the replies to what it sent, see operator_input.hpp).
 #pragma once
 
 #include "core/util/result.hpp"
@@ -19,8 +20,24 @@
 
 namespace steward::input {
 
+// Where the answer to one input goes: lines, in order, then the end of the connection.
+// Thread-safe; lines written after the client went away are dropped.
+class AnswerStream {
+ public:
+  virtual ~AnswerStream() = default;
+  virtual void line(std::string text) = 0;  // without the newline
+  // Closes the connection once the lines so far are written.
+  virtual void end() = 0;
+  // Keeps `attachment` alive while the connection is open, and ends it after `maxOpen` at most.
+  virtual void keepOpen(std::shared_ptr<void> attachment, std::chrono::seconds maxOpen) = 0;
+};
+
+// Handles one complete input, answering on `out` (now or later).
+using ServeFn = std::function<void(std::string_view input, std::shared_ptr<AnswerStream> out)>;
 // Handles one complete input and returns the answer line (without the newline).
 using SubmitFn = std::function<std::string(std::string_view input)>;
+// A ServeFn that answers one line and ends.
+ServeFn answerOnce(SubmitFn submit);
 
 // The answer line for an input: {"ok":true,"ids":[…]} or {"ok":false,"error":"…"}.
 std::string answerLine(const Result<std::vector<uint64_t>>& result);
@@ -40,10 +57,8 @@ class SocketInput {
  public:
   using Limits = StreamLimits;
 
-  SocketInput(boost::asio::io_context& io, std::filesystem::path socketPath, SubmitFn submit,
-              Limits limits);
-  SocketInput(boost::asio::io_context& io, std::filesystem::path socketPath, SubmitFn submit)
-      : SocketInput(io, std::move(socketPath), std::move(submit), Limits{}) {}
+  SocketInput(boost::asio::io_context& io, std::filesystem::path socketPath, ServeFn serve,
+              Limits limits = {});
   ~SocketInput();
 
   // Creates the socket (replacing a stale one), readable and writable by owner and group only.
@@ -55,7 +70,7 @@ class SocketInput {
 
   boost::asio::io_context& io_;
   std::filesystem::path path_;
-  SubmitFn submit_;
+  ServeFn serve_;
   Limits limits_;
   boost::asio::local::stream_protocol::acceptor acceptor_;
 };
@@ -64,7 +79,7 @@ class SocketInput {
 // trusted interface only.
 class TcpInput {
  public:
-  TcpInput(boost::asio::io_context& io, std::string address, SubmitFn submit,
+  TcpInput(boost::asio::io_context& io, std::string address, ServeFn serve,
            StreamLimits limits = {});
   ~TcpInput();
   // Listens on the address ("host:port"; port 0 picks a free one).
@@ -75,8 +90,9 @@ class TcpInput {
  private:
   void accept();
 
+  boost::asio::io_context& io_;
   std::string address_;
-  SubmitFn submit_;
+  ServeFn serve_;
   StreamLimits limits_;
   boost::asio::ip::tcp::acceptor acceptor_;
 };

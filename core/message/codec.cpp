@@ -177,6 +177,12 @@ const std::vector<Field>& fields() {
        [](Message& m, const Value& v, const Limits& l) {
          return readString("requestError", v, m.requestError, l.maxMessageBytes);
        }},
+      {"partial", true,
+       [](Message& m, const Value& v, const Limits&) {
+         if (!v.IsBool()) return fieldError("partial", "must be a boolean");
+         m.partial = v.GetBool();
+         return Status{};
+       }},
   };
   return table;
 }
@@ -338,6 +344,10 @@ std::string encodeWire(const Message& m) {
     w.Uint64(m.requestId);
     str("requestMethod", m.requestMethod);
     if (!m.requestError.empty()) str("requestError", m.requestError);
+    if (m.partial) {
+      w.Key("partial");
+      w.Bool(true);
+    }
   }
   w.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize());

@@ -66,6 +66,8 @@ struct Message {
   uint64_t requestId = 0;
   std::string requestMethod;
   std::string requestError;
+  // Set on a reply that a running request sent early (streamed output); more replies follow.
+  bool partial = false;
 };
 
 // Bounds on everything a message may carry, so no input can make a node allocate without limit.

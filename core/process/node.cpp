@@ -224,7 +224,8 @@ void Node::brokerReconnected() {
   for (auto& [subject, publisher] : publishers_) publisher->brokerReconnected();
 }
 
-Result<std::vector<uint64_t>> Node::submit(std::string_view json, const std::string& source) {
+Result<std::vector<uint64_t>> Node::submit(std::string_view json, const std::string& source,
+                                           const std::shared_ptr<ReplyWatcher>& watcher) {
   auto refuse = [&](const std::string& why) -> Error {
     errors_.report(config_.nodeName + ": input from " + source + " refused: " + why);
     return Error{why};
@@ -260,8 +261,10 @@ Result<std::vector<uint64_t>> Node::submit(std::string_view json, const std::str
   }
   if (auto s = store_.putOutbox(entries); !s) return refuse(s.error().message);
   std::vector<uint64_t> ids;
+  for (const auto& o : ready) ids.push_back(o.message.id);
+  // Watched before the first is sent, so no reply can come back unseen.
+  if (watcher) replyWatch_.watch(ids, watcher);
   for (auto& o : ready) {
-    ids.push_back(o.message.id);
     audit_.record("accepted", o.message, 0, source);
     dispatch(std::move(o));
   }
@@ -343,13 +346,15 @@ void Node::onSettled(const message::Message& m, Outcome outcome, int attempts,
     STEWARD_LOG(debug) << describe(m) << " delivered after " << attempts << " send(s)";
     return;
   }
+  std::string what = config_.nodeName + ": " + describe(m) + " " +
+                     std::string(outcomeName(outcome)) + " after " + std::to_string(attempts) +
+                     " send(s)" + (detail.empty() ? "" : ": " + detail);
+  replyWatch_.notify(
+      {.requestId = m.id, .node = m.toNode, .method = m.method, .data = {}, .error = what});
   if (outcome == Outcome::removed) {
     STEWARD_LOG(info) << describe(m) << " removed from the outbox by an operator";
     return;
   }
-  std::string what = config_.nodeName + ": " + describe(m) + " " +
-                     std::string(outcomeName(outcome)) + " after " + std::to_string(attempts) +
-                     " send(s)" + (detail.empty() ? "" : ": " + detail);
   // An error message that cannot reach central is only logged here, or errors would loop.
   if (m.method == observe::kErrorLogMethod) {
     observe::ErrorKernel::logOnly(what);
@@ -360,7 +365,8 @@ void Node::onSettled(const message::Message& m, Outcome outcome, int attempts,
 
 std::optional<Result<Node::Outgoing>> Node::makeReply(const message::Message& request,
                                                       std::string output,
-                                                      const std::string& error) {
+                                                      const std::string& error,
+                                                      bool partial) {
   const auto method = plugins_.find(request.method);
   // A reply never causes a reply, and events do not answer.
   if (request.isReply || !method || method->replyMethod ||
@@ -381,11 +387,12 @@ std::optional<Result<Node::Outgoing>> Node::makeReply(const message::Message& re
   r.requestId = request.id;
   r.requestMethod = request.method;
   r.requestError = error;
+  r.partial = partial;
   return prepare(std::move(r));
 }
 
 Status Node::onPartial(const Inbound& in, std::string output) {
-  auto reply = makeReply(in.message, std::move(output), "");
+  auto reply = makeReply(in.message, std::move(output), "", true);
   if (!reply) return Error{in.message.method + " gets no reply to send output with"};
   if (!*reply) return reply->error();
   if (auto s = store_.putOutbox({(*reply)->entry}); !s) return s;
@@ -405,7 +412,7 @@ void Node::onHandled(const Inbound& in, std::string output, std::string error) {
     }
   }
   std::optional<Outgoing> reply;
-  if (auto made = makeReply(request, std::move(output), error)) {
+  if (auto made = makeReply(request, std::move(output), error, false)) {
     if (*made) {
       reply = std::move(*made).value();
     } else {
@@ -420,6 +427,14 @@ void Node::onHandled(const Inbound& in, std::string output, std::string error) {
   if (reply) {
     audit_.record("replied", reply->message);
     dispatch(std::move(*reply));
+  }
+  if (request.isReply) {
+    replyWatch_.notify({.requestId = request.requestId,
+                        .node = request.fromNode,
+                        .method = request.requestMethod,
+                        .data = request.data,
+                        .error = request.requestError,
+                        .final = !request.partial});
   }
 }
 

@@ -12,6 +12,7 @@
 #include "core/plugin/host.hpp"
 #include "core/process/handler_pool.hpp"
 #include "core/process/publisher.hpp"
+#include "core/process/reply_watch.hpp"
 #include "core/process/subscriber.hpp"
 #include "core/store/store.hpp"
 #include "core/transport/transport.hpp"
@@ -48,8 +49,10 @@ class Node {
 
   // Operator input: a JSON array of messages. All are checked and written to the outbox in one
   // write before any is sent; one bad message refuses the batch with an error naming its index
-  // and field. Returns the ids given, in order.
-  Result<std::vector<uint64_t>> submit(std::string_view json, const std::string& source);
+  // and field. Returns the ids given, in order. A `watcher` is told of the replies to them (and
+  // of refusals and failed deliveries), from any thread; it is held weakly.
+  Result<std::vector<uint64_t>> submit(std::string_view json, const std::string& source,
+                                       const std::shared_ptr<ReplyWatcher>& watcher = nullptr);
 
   // Queues a message from this node (errors, hellos). The method must be known.
   Result<uint64_t> send(message::Message message);
@@ -91,7 +94,7 @@ class Node {
   // The reply to `request` carrying `output` and `error`, stamped and encoded; nullopt when the
   // request gets no reply (it is a reply or an event).
   std::optional<Result<Outgoing>> makeReply(const message::Message& request, std::string output,
-                                            const std::string& error);
+                                            const std::string& error, bool partial);
   void onSettled(const message::Message& m, Outcome outcome, int attempts,
                  const std::string& detail);
   void sendHello();
@@ -112,6 +115,7 @@ class Node {
   boost::asio::strand<boost::asio::io_context::executor_type> helloStrand_;
   boost::asio::steady_timer helloTimer_;
   store::IdSource ids_;
+  ReplyWatch replyWatch_;
 
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Publisher>> publishers_;   // by subject

@@ -45,12 +45,11 @@ class SocketInputTest : public ::testing::Test {
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() / ("sock-test-" + std::to_string(getpid()));
     std::filesystem::create_directories(dir_);
-    input_ = std::make_unique<input::SocketInput>(io_, dir_ / "steward.sock",
-                                                  [this](std::string_view in) {
-                                                    received_.emplace_back(in);
-                                                    return std::string("answer ") +
-                                                           std::to_string(received_.size());
-                                                  });
+    input_ = std::make_unique<input::SocketInput>(
+        io_, dir_ / "steward.sock", input::answerOnce([this](std::string_view in) {
+          received_.emplace_back(in);
+          return std::string("answer ") + std::to_string(received_.size());
+        }));
     ASSERT_TRUE(input_->start().ok());
     thread_ = std::thread([this] { io_.run(); });
   }
