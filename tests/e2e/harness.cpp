@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -61,7 +62,7 @@ bool waitFor(const std::function<bool()>& done, std::chrono::milliseconds timeou
 }
 
 ChildProcess::ChildProcess(const std::vector<std::string>& argv, const fs::path& cwd,
-                           const fs::path& log) {
+                           const fs::path& log, const fs::path& errorLog) {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -73,6 +74,7 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const fs::path&
     if (::chdir(cwd.c_str()) != 0) ::_exit(126);
     int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     ::dup2(fd, STDOUT_FILENO);
+    if (!errorLog.empty()) fd = ::open(errorLog.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     ::dup2(fd, STDERR_FILENO);
     int null = ::open("/dev/null", O_RDONLY);
     ::dup2(null, STDIN_FILENO);
@@ -82,6 +84,27 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const fs::path&
 }
 
 ChildProcess::~ChildProcess() { terminate(); }
+
+RunResult runToEnd(const std::vector<std::string>& argv, const fs::path& cwd,
+                   std::chrono::milliseconds limit) {
+  static std::atomic<int> runs{0};
+  const std::string tag = std::to_string(::getpid()) + "-" + std::to_string(runs++);
+  const fs::path out = fs::temp_directory_path() / ("stw-run-" + tag + ".out");
+  const fs::path err = fs::temp_directory_path() / ("stw-run-" + tag + ".err");
+  RunResult result;
+  {
+    ChildProcess child(argv, cwd, out, err);
+    const bool ended = waitFor([&] { return !child.running(); }, limit);
+    const int status = child.terminate();
+    if (ended && WIFEXITED(status)) result.exitCode = WEXITSTATUS(status);
+  }
+  result.out = readFile(out);
+  result.err = readFile(err);
+  std::error_code ec;
+  fs::remove(out, ec);
+  fs::remove(err, ec);
+  return result;
+}
 
 bool ChildProcess::running() {
   if (reaped_ || pid_ <= 0) return false;

@@ -35,7 +35,9 @@ using testing::processAlive;
 
 class ChildProcess {
  public:
-  ChildProcess(const std::vector<std::string>& argv, const fs::path& cwd, const fs::path& log);
+  // Standard output and error go to `log`, or error to `errorLog` when it is given.
+  ChildProcess(const std::vector<std::string>& argv, const fs::path& cwd, const fs::path& log,
+               const fs::path& errorLog = {});
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
@@ -51,6 +53,16 @@ class ChildProcess {
   bool reaped_ = false;
   int status_ = 0;
 };
+
+// Runs a program to its end (killed after `limit`) and returns what it printed and its exit
+// status (-1 when it was killed).
+struct RunResult {
+  int exitCode = -1;
+  std::string out;
+  std::string err;
+};
+RunResult runToEnd(const std::vector<std::string>& argv, const fs::path& cwd,
+                   std::chrono::milliseconds limit = 60s);
 
 class NatsServer {
  public:

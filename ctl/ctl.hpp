@@ -1,0 +1,90 @@
+// steward-ctl: the operator's command line. It speaks the follow form of the operator input
+// (core/input/operator_input.hpp) on the local daemon's socket: it sends one message, prints the
+// replies as they arrive, and turns the outcome into an exit code.
+#pragma once
+
+#include "core/util/result.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace steward::ctl {
+
+// Exit codes, also listed by --help.
+enum Exit : int {
+  kOk = 0,
+  kRemoteFailure = 1,  // the method failed, or the message was refused or could not be delivered
+  kUsage = 2,
+  kLocalFailure = 3,   // the local daemon cannot be reached, or it refused the input
+  kTimedOut = 4,
+};
+
+// Seconds steward-ctl waits beyond --timeout (which is also the method's methodTimeout), for the
+// last reply to travel back.
+inline constexpr int64_t kTravelSeconds = 10;
+
+struct Options {
+  std::string command;                  // run, send, ps, start, stop, tail
+  std::filesystem::path socket;         // empty: from the configuration
+  std::filesystem::path configFolder;   // empty: $CONFIG_FOLDER, /etc/steward, ./etc
+  bool json = false;
+  bool wait = true;                     // send --no-wait: print the ids only
+  int64_t timeoutSeconds = 60;
+  std::string node;
+  std::string method;                   // run --method, start/stop METHOD
+  std::vector<std::string> allowed;     // start --allowed
+  std::vector<std::string> args;        // run: program and arguments; tail: path; send: file
+};
+
+// Parses argv; an error names what is wrong. `help` is set when --help was asked for, with the
+// text of the command it was asked for.
+struct Parsed {
+  std::optional<Options> options;
+  std::string help;
+};
+Result<Parsed> parseArguments(int argc, const char* const* argv);
+
+// The daemon's socket: --socket, else <socketFolder>/steward.sock from the config file.
+Result<std::filesystem::path> socketPath(const Options& options);
+
+// The central node's name from the config file ("central" when it does not say).
+std::string centralNodeName(const Options& options);
+
+// The JSON request for the daemon: {"messages":[…],"follow":…,"timeoutSeconds":…}.
+Result<std::string> buildRequest(const Options& options, const std::string& centralNodeName);
+
+// Prints what the daemon answers and returns the exit code. `lines` yields the daemon's lines
+// one by one and nullopt when the connection ended (or `deadline` passed).
+struct Output {
+  std::string out;  // for stdout
+  std::string err;  // for stderr
+};
+class Printer {
+ public:
+  explicit Printer(const Options& options) : options_(options) {}
+  // Takes one line from the daemon; false once nothing more is expected.
+  bool take(const std::string& line, Output& output);
+  // The exit code, once the connection ended (timedOut: it ended by the deadline).
+  int finish(bool timedOut, Output& output);
+
+ private:
+  void printReply(const std::string& node, const std::string& method,
+                  const std::vector<std::string>& data, const std::string& error, bool final,
+                  uint64_t id, Output& output);
+
+  const Options& options_;
+  std::optional<std::vector<uint64_t>> ids_;
+  std::vector<uint64_t> answered_;
+  bool refused_ = false;
+  bool failed_ = false;
+  bool done_ = false;
+};
+
+// Renders REQOpCommand ps output (JSON) as a table.
+std::string psTable(const std::string& json);
+
+}  // namespace steward::ctl

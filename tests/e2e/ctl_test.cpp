@@ -1,0 +1,167 @@
+// steward-ctl against real daemons: what it prints and the exit codes it gives.
+#include "tests/e2e/harness.hpp"
+
+#include <future>
+#include <fstream>
+#include <thread>
+
+namespace steward::e2e {
+namespace {
+
+class Ctl : public E2eTest {
+ protected:
+  void SetUp() override {
+    E2eTest::SetUp();
+    central_ = &startNode("central");
+    ship1_ = &startNode("ship1", {"--startSubREQCliCommand=central", "--startSubREQTailFile=central"});
+  }
+  // steward-ctl run from central's folder, finding the socket through its config file.
+  RunResult ctl(std::vector<std::string> args) {
+    args.insert(args.begin(), STEWARD_CTL_BINARY);
+    args.push_back("--config-folder=" + (central_->dir() / "etc").string());
+    return runToEnd(args, central_->dir(), 90s);
+  }
+  static std::vector<std::string> withProgram(std::vector<std::string> args,
+                                              const std::vector<std::string>& program) {
+    args.push_back("--");
+    args.insert(args.end(), program.begin(), program.end());
+    return args;
+  }
+  RunResult run(const std::string& node, const std::vector<std::string>& program,
+                std::vector<std::string> options = {}) {
+    options.insert(options.begin(), {"run", node});
+    // The program goes last, after "--"; options come before it.
+    return runToEnd(withProgram(withCtl(options), program), central_->dir(), 90s);
+  }
+  std::vector<std::string> withCtl(std::vector<std::string> args) {
+    args.insert(args.begin(), STEWARD_CTL_BINARY);
+    args.push_back("--config-folder=" + (central_->dir() / "etc").string());
+    return args;
+  }
+
+  StewardNode* central_ = nullptr;
+  StewardNode* ship1_ = nullptr;
+};
+
+TEST_F(Ctl, RunPrintsTheOutputAndSucceeds) {
+  const auto r = run("ship1", {"sh", "-c", "echo hello from $(hostname >/dev/null && echo ship1)"});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "hello from ship1\n");
+  EXPECT_EQ(r.err, "");
+  // The reply is also kept where replies always go.
+  EXPECT_TRUE(waitFor([&] {
+    return readFile(central_->dataFolder() / "steward-ctl" / "ship1" / "ship1.REQCliCommand.log")
+               .find("hello from ship1") != std::string::npos;
+  }, 10s));
+}
+
+TEST_F(Ctl, RunOfAFailingProgramPrintsItsOutputAndExitsOne) {
+  const auto r = run("ship1", {"sh", "-c", "echo partial output; exit 3"});
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.out.find("partial output"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("ship1: REQCliCommand: \"sh\" failed: exit status 3"), std::string::npos) << r.err;
+}
+
+TEST_F(Ctl, JsonPrintsTheDaemonsLines) {
+  const auto r = run("ship1", {"echo", "hi"}, {"--json"});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("{\"ok\":true,\"ids\":["), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(R"("node":"ship1","method":"REQCliCommand","data":["hi\n"],"error":"","final":true})"),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("{\"done\":true}"), std::string::npos) << r.out;
+}
+
+TEST_F(Ctl, AMessageTheReceiverRefusesExitsOneWithTheReason) {
+  startNode("ship2", {"--startSubREQCliCommand=ship9"});
+  const auto r = run("ship2", {"true"});
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.err.find("central is not allowed to send REQCliCommand"), std::string::npos) << r.err;
+}
+
+TEST_F(Ctl, NoAnswerWithinTheTimeoutExitsFour) {
+  makeNode("ship3");  // known by name, never started
+  const auto started = std::chrono::steady_clock::now();
+  const auto r = run("ship3", {"true"}, {"--timeout=1"});
+  EXPECT_EQ(r.exitCode, 4) << r.out << r.err;
+  EXPECT_NE(r.err.find("no final answer within 11 s"), std::string::npos) << r.err;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 25s);
+}
+
+TEST_F(Ctl, LocalProblemsAreExitThreeAndUsageIsExitTwo) {
+  auto r = runToEnd({STEWARD_CTL_BINARY, "ps", "ship1", "--socket=/nonexistent/steward.sock"}, root_);
+  EXPECT_EQ(r.exitCode, 3);
+  EXPECT_NE(r.err.find("cannot reach the daemon at /nonexistent/steward.sock"), std::string::npos) << r.err;
+  // The daemon refuses input naming a method nobody has.
+  r = run("ship1", {"true"}, {"--method=REQNoSuchMethod"});
+  EXPECT_EQ(r.exitCode, 3);
+  EXPECT_NE(r.err.find("the daemon refused the input"), std::string::npos) << r.err;
+  r = runToEnd(withCtl({"run", "ship1"}), root_);
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_NE(r.err.find("run needs the program after --"), std::string::npos) << r.err;
+  r = runToEnd({STEWARD_CTL_BINARY, "reboot"}, root_);
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_NE(r.err.find("unknown command \"reboot\""), std::string::npos) << r.err;
+  for (const char* command : {"run", "send", "ps", "start", "stop", "tail"}) {
+    r = runToEnd({STEWARD_CTL_BINARY, command, "--help"}, root_);
+    EXPECT_EQ(r.exitCode, 0) << command;
+    EXPECT_NE(r.out.find("Exit status"), std::string::npos) << command << r.out;
+  }
+}
+
+TEST_F(Ctl, PsStopAndStartManageAProcessOnANode) {
+  auto r = ctl({"ps", "ship1"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("node ship1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("REQTailFile"), std::string::npos) << r.out;
+
+  r = ctl({"stop", "ship1", "REQTailFile"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  r = ctl({"ps", "ship1"});
+  EXPECT_EQ(r.out.find("subscriber REQTailFile"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("REQTailFile "), std::string::npos) << r.out;
+
+  r = ctl({"start", "ship1", "REQTailFile"});  // allowed from central, the default
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  r = ctl({"ps", "ship1", "--json"});
+  EXPECT_NE(r.out.find("ship1.REQTailFile.CommandACK"), std::string::npos) << r.out;
+
+  r = ctl({"stop", "ship1", "REQNoSuchMethod"});
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_FALSE(r.err.empty());
+}
+
+TEST_F(Ctl, TailPrintsLinesAsTheyAreWrittenUntilTheTimeout) {
+  const fs::path file = root_ / "app.log";
+  std::ofstream(file) << "old line\n";
+  auto tail = std::async(std::launch::async, [&] { return ctl({"tail", "ship1", file.string(), "--timeout=4"}); });
+  ASSERT_TRUE(waitFor([&] { return readFile(ship1_->dir() / "db" / "audit.log").find("REQTailFile") != std::string::npos; }, 30s));
+  std::this_thread::sleep_for(500ms);
+  for (const char* line : {"first\n", "second\n"}) {
+    std::ofstream(file, std::ios::app) << line;
+    std::this_thread::sleep_for(700ms);
+  }
+  const auto r = tail.get();
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "first\nsecond\n");
+}
+
+TEST_F(Ctl, SendPrintsTheRepliesOfAFileOrJustTheIds) {
+  const fs::path file = root_ / "two.json";
+  std::ofstream(file) << R"([{"toNode":"ship1","method":"REQCliCommand","data":["echo","one"]},
+                             {"toNode":"ship1","method":"REQCliCommand","data":["echo","two"]}])";
+  auto r = ctl({"send", file.string()});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(countLines(r.out, "=== ship1 REQCliCommand (id "), 2u) << r.out;
+  EXPECT_NE(r.out.find("one\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("two\n"), std::string::npos) << r.out;
+  r = ctl({"send", file.string(), "--no-wait"});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(countLines(r.out, "accepted "), 2u) << r.out;
+  std::ofstream(root_ / "bad.json") << R"({"not":"an array"})";
+  r = ctl({"send", (root_ / "bad.json").string()});
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_NE(r.err.find("is not a JSON array of messages"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace steward::e2e

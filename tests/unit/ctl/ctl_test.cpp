@@ -1,0 +1,118 @@
+#include "ctl/ctl.hpp"
+
+#include <gtest/gtest.h>
+
+#include <rapidjson/document.h>
+
+using namespace steward;
+
+namespace {
+
+Result<ctl::Parsed> parse(std::vector<const char*> args) {
+  args.insert(args.begin(), "steward-ctl");
+  return ctl::parseArguments(static_cast<int>(args.size()), args.data());
+}
+
+rapidjson::Document request(std::vector<const char*> args) {
+  auto parsed = parse(std::move(args));
+  EXPECT_TRUE(parsed.ok()) << parsed.error().message;
+  rapidjson::Document d;
+  auto text = ctl::buildRequest(*parsed->options, "hq");
+  EXPECT_TRUE(text.ok());
+  d.Parse(text->c_str());
+  return d;
+}
+
+}  // namespace
+
+TEST(CtlArguments, RunTakesTheProgramAfterDashesUntouched) {
+  auto p = parse({"run", "ship1", "--timeout=5", "--", "ls", "--all", "-l"});
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ(p->options->node, "ship1");
+  EXPECT_EQ(p->options->method, "REQCliCommand");
+  EXPECT_EQ(p->options->timeoutSeconds, 5);
+  EXPECT_EQ(p->options->args, (std::vector<std::string>{"ls", "--all", "-l"}));
+}
+
+TEST(CtlArguments, MistakesSayWhatIsWrong) {
+  EXPECT_NE(parse({}).error().message.find("no command given"), std::string::npos);
+  EXPECT_NE(parse({"frobnicate"}).error().message.find("unknown command \"frobnicate\""), std::string::npos);
+  EXPECT_NE(parse({"ps"}).error().message.find("ps takes NODE"), std::string::npos);
+  EXPECT_NE(parse({"ps", "a", "b"}).error().message.find("got 2 argument(s)"), std::string::npos);
+  EXPECT_NE(parse({"ps", "a", "--", "x"}).error().message.find("only run takes"), std::string::npos);
+  EXPECT_NE(parse({"run", "a", "--timeout=0", "--", "x"}).error().message.find("--timeout"), std::string::npos);
+  EXPECT_FALSE(parse({"ps", "a", "--bogus"}).ok());
+  EXPECT_TRUE(parse({"--help"})->help.find("Exit status") != std::string::npos);
+  EXPECT_FALSE(parse({"tail", "--help"})->options);
+}
+
+TEST(CtlRequest, RunIsACliCommandBoundByTheTimeoutAndFollowed) {
+  auto d = request({"run", "ship1", "--timeout=7", "--", "uptime", "-p"});
+  ASSERT_TRUE(d.IsObject());
+  EXPECT_TRUE(d["follow"].GetBool());
+  EXPECT_EQ(d["timeoutSeconds"].GetInt64(), 7 + ctl::kTravelSeconds + 5);
+  const auto& m = d["messages"][0];
+  EXPECT_STREQ(m["toNode"].GetString(), "ship1");
+  EXPECT_STREQ(m["method"].GetString(), "REQCliCommand");
+  EXPECT_STREQ(m["data"][1].GetString(), "-p");
+  EXPECT_EQ(m["methodTimeout"].GetInt64(), 7);
+}
+
+TEST(CtlRequest, StartDefaultsToTheCentralNodeAndStopNamesTheMethod) {
+  auto d = request({"start", "ship1", "REQHttpGet"});
+  EXPECT_STREQ(d["messages"][0]["operation"]["opCmd"].GetString(), "startProc");
+  EXPECT_STREQ(d["messages"][0]["operation"]["opArg"]["allowedNodes"][0].GetString(), "hq");
+  d = request({"start", "ship1", "REQHttpGet", "--allowed=a,b"});
+  EXPECT_EQ(d["messages"][0]["operation"]["opArg"]["allowedNodes"].Size(), 2u);
+  d = request({"stop", "ship1", "REQHttpGet"});
+  EXPECT_STREQ(d["messages"][0]["operation"]["opCmd"].GetString(), "stopProc");
+  EXPECT_STREQ(d["messages"][0]["operation"]["opArg"]["method"].GetString(), "REQHttpGet");
+  d = request({"tail", "ship1", "/var/log/syslog"});
+  EXPECT_STREQ(d["messages"][0]["method"].GetString(), "REQTailFile");
+  EXPECT_STREQ(d["messages"][0]["data"][0].GetString(), "/var/log/syslog");
+}
+
+TEST(CtlPrinter, ExitCodesFollowTheAnswers) {
+  auto p = parse({"run", "ship1", "--", "x"});
+  const ctl::Options o = *p->options;
+  ctl::Output out;
+  {
+    ctl::Printer printer(o);
+    EXPECT_TRUE(printer.take(R"({"ok":true,"ids":[4]})", out));
+    EXPECT_TRUE(printer.take(R"({"requestId":4,"node":"ship1","method":"m","data":["a"],"error":"","final":false})", out));
+    EXPECT_TRUE(printer.take(R"({"requestId":4,"node":"ship1","method":"m","data":["b\n"],"error":"","final":true})", out));
+    EXPECT_FALSE(printer.take(R"({"done":true})", out));
+    EXPECT_EQ(printer.finish(false, out), ctl::kOk);
+    EXPECT_EQ(out.out, "ab\n");
+  }
+  {
+    ctl::Printer printer(o);
+    printer.take(R"({"ok":true,"ids":[4]})", out);
+    printer.take(R"({"requestId":4,"node":"ship1","method":"m","data":[],"error":"exit status 2","final":true})", out);
+    printer.take(R"({"done":true})", out);
+    EXPECT_EQ(printer.finish(false, out), ctl::kRemoteFailure);
+  }
+  {
+    ctl::Printer printer(o);
+    printer.take(R"({"ok":true,"ids":[4,5]})", out);
+    printer.take(R"({"requestId":4,"node":"ship1","method":"m","data":[],"error":"","final":true})", out);
+    out = {};
+    EXPECT_EQ(printer.finish(true, out), ctl::kTimedOut);
+    EXPECT_NE(out.err.find("message(s) 5;"), std::string::npos) << out.err;
+  }
+  {
+    ctl::Printer printer(o);
+    EXPECT_FALSE(printer.take(R"({"ok":false,"error":"message 0: bad"})", out));
+    EXPECT_EQ(printer.finish(false, out), ctl::kLocalFailure);
+  }
+}
+
+TEST(CtlPs, RendersATable) {
+  const std::string table = ctl::psTable(
+      R"({"node":"ship1","processes":[{"id":1,"kind":"subscriber","method":"REQCliCommand","allowedNodes":"central","running":0,"plugin":{"name":"cli","version":"1.0.0"}},{"id":8,"kind":"publisher","toNode":"central","method":"REQToFileAppend","pending":2}],"plugins":[{"name":"cli","loaded":true},{"name":"tail","loaded":false}]})");
+  EXPECT_NE(table.find("node ship1"), std::string::npos) << table;
+  EXPECT_NE(table.find("REQCliCommand"), std::string::npos) << table;
+  EXPECT_NE(table.find("cli 1.0.0"), std::string::npos) << table;
+  EXPECT_NE(table.find("to central"), std::string::npos) << table;
+  EXPECT_NE(table.find("tail (not loaded)"), std::string::npos) << table;
+}
