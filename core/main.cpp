@@ -4,6 +4,7 @@
 #include "core/input/operator_input.hpp"
 #include "core/input/socket_input.hpp"
 #include "core/observe/audit.hpp"
+#include "core/observe/data_folder.hpp"
 #include "core/observe/log.hpp"
 #include "core/plugin/host.hpp"
 #include "core/process/node.hpp"
@@ -190,6 +191,17 @@ int run(config::Config config) {
     }
   }
 
+  std::optional<observe::DataFolderServer> dataFolder;
+  if (!config.exposeDataFolder.empty()) {
+    dataFolder.emplace(config.subscribersDataFolder, config.exposeDataFolder);
+    if (auto s = dataFolder->start(); !s) {
+      node.errors().report(config.nodeName + ": " + s.error().message);
+    } else {
+      STEWARD_LOG(info) << "serving " << config.subscribersDataFolder.string()
+                        << " read-only on http://" << config.exposeDataFolder << "/";
+    }
+  }
+
   // Stopping blocks (handlers are joined), so it runs on its own thread while the io threads
   // keep serving the cancellations it posts.
   std::thread stopper;
@@ -202,6 +214,7 @@ int run(config::Config config) {
     work.reset();
     stopper = std::thread([&] {
       if (http) http->stop();
+      if (dataFolder) dataFolder->stop();
       node.stop(std::chrono::seconds(config.stopGraceSeconds));
       io.stop();
     });

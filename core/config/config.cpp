@@ -149,6 +149,8 @@ const std::vector<Setting>& settings() {
              &Config::httpListener),
         text("promHostAndPort", "host:port to serve Prometheus metrics at /metrics; empty: off",
              &Config::promHostAndPort),
+        text("exposeDataFolder", "host:port to serve the data folder read-only over HTTP; "
+                                 "empty: off", &Config::exposeDataFolder),
         path("startupFolder", "folder whose *.json message files are sent at every start, in "
                               "name order; empty: none", &Config::startupFolder),
         integer("defaultMessageTimeout", "seconds to wait for an ACK when a message does not say",

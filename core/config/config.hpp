@@ -26,6 +26,7 @@ struct Config {
   // startup"); empty: none.
   std::filesystem::path startupFolder;
   std::string promHostAndPort;  // "host:port" to serve Prometheus metrics at /metrics; empty: off
+  std::string exposeDataFolder; // "host:port" to serve subscribersDataFolder read-only; empty: off
   int64_t defaultMessageTimeout = 10;  // seconds to wait for an ACK
   int64_t defaultMessageRetries = 3;
   int64_t defaultMethodTimeout = 10;   // seconds a method may run when methodTimeout is not set

@@ -3,15 +3,10 @@
 // Unauthenticated: bind it to 127.0.0.1 or a trusted interface only.
 #pragma once
 
+#include "core/input/http_server.hpp"
 #include "core/input/socket_input.hpp"
 
-#include <memory>
 #include <string>
-#include <thread>
-
-namespace httplib {
-class Server;
-}
 
 namespace steward::input {
 
@@ -25,15 +20,13 @@ class HttpInput {
   // Binds ("host:port"; port 0 picks a free one) and serves on a thread of its own.
   Status start();
   void stop();
-  uint16_t port() const { return port_; }
+  uint16_t port() const { return server_.port(); }
 
  private:
   std::string address_;
   HttpSubmitFn submit_;
   size_t maxBytes_;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
-  uint16_t port_ = 0;
+  HttpServer server_;
 };
 
 }  // namespace steward::input

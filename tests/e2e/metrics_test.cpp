@@ -1,4 +1,5 @@
-// Prometheus metrics: scraped from real daemons after messages went through, and parsed.
+// What a node shows over HTTP: Prometheus metrics scraped from real daemons after messages went
+// through, and parsed; the data folder served read-only (exposeDataFolder).
 #include "tests/e2e/harness.hpp"
 
 #include <httplib.h>
@@ -54,6 +55,27 @@ TEST_F(Metrics, CountersGaugesAndHistogramsDescribeWhatHappened) {
   EXPECT_EQ(s["steward_messages_replied_total{method=\"REQToFileAppend\"}"], 3);
   EXPECT_EQ(s["steward_handler_duration_seconds_count" + cli], 3);
   EXPECT_EQ(s["steward_calls_running"], 0);
+}
+
+TEST_F(Metrics, ExposeDataFolderServesRepliesReadOnlyAndNothingOutside) {
+  const uint16_t port = freePort();
+  auto& central = startNode("central", {"--exposeDataFolder=127.0.0.1:" + std::to_string(port)});
+  startNode("ship1", {"--startSubREQCliCommand=central"});
+  ASSERT_TRUE(accepted(central.submit(command("ship1", "echo served", R"("fileName":"s.log")"))));
+  ASSERT_TRUE(waitFor([&] { return readFile(central.dataFolder() / "ship1" / "s.log") == "served\n"; }, 30s));
+  httplib::Client client("127.0.0.1", port);
+  auto file = client.Get("/ship1/s.log");
+  ASSERT_TRUE(file);
+  EXPECT_EQ(file->status, 200);
+  EXPECT_EQ(file->body, "served\n");
+  auto listing = client.Get("/");
+  ASSERT_TRUE(listing);
+  EXPECT_NE(listing->body.find("ship1/"), std::string::npos) << listing->body;
+  // The node's own folder (database, config) sits next to the data folder: not reachable.
+  auto outside = client.Get("/%2e%2e/etc/config.toml");
+  ASSERT_TRUE(outside);
+  EXPECT_EQ(outside->status, 403);
+  EXPECT_EQ(outside->body.find("nodeName"), std::string::npos);
 }
 
 }  // namespace

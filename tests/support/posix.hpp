@@ -58,8 +58,8 @@ inline std::string unixRoundTrip(const std::filesystem::path& path, const std::s
   return exchange(fd, input, halfClose);
 }
 
-// The same over TCP to 127.0.0.1:port, half-closing after the input.
-inline std::string tcpRoundTrip(uint16_t port, const std::string& input) {
+// The same over TCP to 127.0.0.1:port.
+inline std::string tcpRoundTrip(uint16_t port, const std::string& input, bool halfClose = true) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -69,7 +69,7 @@ inline std::string tcpRoundTrip(uint16_t port, const std::string& input) {
     ::close(fd);
     return "cannot connect";
   }
-  return exchange(fd, input, true);
+  return exchange(fd, input, halfClose);
 }
 
 }  // namespace steward::testing
