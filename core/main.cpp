@@ -78,7 +78,10 @@ void submitStartupFolder(const config::Config& config, process::Node& node) {
 }
 
 int run(config::Config config) {
-  observe::initLogging(severity(config.logLevel));
+  observe::LogSettings logging;
+  logging.minimum = severity(config.logLevel);
+  logging.file = config.logFile;
+  observe::initLogging(logging);
   if (config.pluginFolder.empty()) config.pluginFolder = defaultPluginFolder();
   std::error_code ec;
   for (auto* folder : {&config.subscribersDataFolder, &config.databaseFolder,

@@ -172,6 +172,8 @@ const std::vector<Setting>& settings() {
                               "can lose messages)", &Config::syncWrites),
         integer("stopGraceSeconds", "on SIGTERM, seconds running methods may take to finish "
                                     "before they are cancelled", &Config::stopGraceSeconds, 0),
+        path("logFile", "also log to this file, rotated at 16 MiB into a folder beside it (ten "
+                        "kept); empty: stderr only", &Config::logFile),
         text("logLevel", "debug, info, warning or error", &Config::logLevel,
              [](const std::string& v) -> Status {
                if (v == "debug" || v == "info" || v == "warning" || v == "error") return {};

@@ -42,6 +42,8 @@ struct Config {
   // Seconds a SIGTERM waits for running methods before cancelling them.
   int64_t stopGraceSeconds = 10;
   std::string logLevel = "info";
+  // Also log to this file (rotated); empty: stderr only.
+  std::filesystem::path logFile;
 };
 
 // The methods that have a startSub<Method> flag.

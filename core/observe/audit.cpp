@@ -1,5 +1,7 @@
 #include "core/observe/audit.hpp"
 
+#include "core/observe/log.hpp"
+
 #include <boost/log/attributes/constant.hpp>
 #include <boost/log/core.hpp>
 #include <boost/log/expressions.hpp>
@@ -52,20 +54,8 @@ std::string utcNowMillis() {
 }  // namespace
 
 Audit::Audit(const AuditSettings& settings) {
-  std::error_code ec;
-  std::filesystem::create_directories(settings.folder / "audit", ec);
-  auto backend = boost::make_shared<sinks::text_file_backend>(
-      keywords::file_name = (settings.folder / "audit.log").string(),
-      keywords::target_file_name = "audit-%Y%m%dT%H%M%S-%N.log",
-      keywords::rotation_size = settings.rotationBytes,
-      keywords::open_mode = std::ios_base::out | std::ios_base::app,
-      keywords::enable_final_rotation = false);
-  backend->set_file_collector(sinks::file::make_collector(
-      keywords::target = (settings.folder / "audit").string(),
-      keywords::max_files = settings.keepFiles));
-  backend->scan_for_files();
-  backend->auto_flush(true);
-  auto sink = boost::make_shared<AuditSink>(backend);
+  auto sink = boost::make_shared<AuditSink>(
+      rotatingFile(settings.folder / "audit.log", settings.rotationBytes, settings.keepFiles));
   sink->set_filter(logging::expressions::attr<std::string>("Channel") == "audit");
   sink->set_formatter(logging::expressions::stream << logging::expressions::smessage);
   logging::core::get()->add_sink(sink);

@@ -19,7 +19,7 @@ namespace steward::observe {
 struct AuditSettings {
   std::filesystem::path folder;
   uintmax_t rotationBytes = 16 * 1024 * 1024;
-  uintmax_t keepFiles = 10;
+  unsigned keepFiles = 10;
 };
 
 class Audit {

@@ -1,16 +1,36 @@
-// Local logging through Boost.Log: one line per event on stderr, journald-friendly.
+// Local logging through Boost.Log: one line per event on stderr, and optionally to a rotating file.
 #pragma once
 
+#include <boost/log/sinks/text_file_backend.hpp>
 #include <boost/log/trivial.hpp>
+#include <boost/shared_ptr.hpp>
 
+#include <cstdint>
+#include <filesystem>
 #include <string>
 
 namespace steward::observe {
 
 using Severity = boost::log::trivial::severity_level;
 
-// Sets up the stderr sink: "<UTC time> <level> <text>", dropping lines below `minimum`.
-void initLogging(Severity minimum = Severity::info);
+struct LogSettings {
+  Severity minimum = Severity::info;
+  // Also written here when set; rotated at rotationBytes into <file's folder>/<stem>/, keepFiles
+  // of them kept.
+  std::filesystem::path file;
+  uintmax_t rotationBytes = 16 * 1024 * 1024;
+  unsigned keepFiles = 10;
+};
+
+// Sets up the sinks. On stderr a line is "<UTC time> <level> <text>"; under systemd (stderr is
+// the journal, JOURNAL_STREAM is set) it is "<priority>text" instead, so journald records the
+// level and its own timestamp. A line below `minimum` is dropped everywhere.
+void initLogging(const LogSettings& settings);
+
+// A Boost.Log file backend appending to `file` and rotating it at `rotationBytes` into
+// `<file's folder>/<file's stem>/`, keeping `keepFiles` rotated files. Shared with the audit log.
+boost::shared_ptr<boost::log::sinks::text_file_backend> rotatingFile(
+    const std::filesystem::path& file, uintmax_t rotationBytes, unsigned keepFiles);
 
 }  // namespace steward::observe
 
