@@ -16,6 +16,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include <nats/nats.h>
+#include <systemd/sd-daemon.h>
 
 #include <unistd.h>
 
@@ -39,7 +40,7 @@ fs::path defaultPluginFolder() {
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (ec) return "plugins";
   for (const fs::path& candidate :
-       {exe.parent_path() / "plugins", exe.parent_path() / ".." / "lib" / "steward" / "plugins"}) {
+       {exe.parent_path() / "plugins", exe.parent_path() / ".." / STEWARD_PLUGIN_INSTALL_DIR}) {
     if (fs::is_directory(candidate, ec)) return fs::weakly_canonical(candidate, ec);
   }
   return exe.parent_path() / "plugins";
@@ -212,6 +213,7 @@ int run(config::Config config) {
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
     STEWARD_LOG(info) << "signal " << sig << ": stopping";
+    (void)sd_notify(0, "STOPPING=1");
     socket.stop();
     if (tcp) tcp->stop();
     work.reset();
@@ -225,6 +227,9 @@ int run(config::Config config) {
 
   STEWARD_LOG(info) << "node " << config.nodeName << " running; central is "
                     << config.centralNodeName << ", broker " << config.brokerAddress;
+  // systemd (Type=notify): the store is open, the subscribers and inputs are up. The broker may
+  // still be out of reach; that is the normal state of a ship at sea, not a failed start.
+  (void)sd_notify(0, ("READY=1\nSTATUS=node " + config.nodeName + " running").c_str());
   const unsigned threads = std::max(2u, std::min(4u, std::thread::hardware_concurrency()));
   std::vector<std::thread> pool;
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&] { io.run(); });

@@ -7,7 +7,9 @@ STEWARD_BUILD="${STEWARD_BUILD:-$STEWARD_ROOT/build}"
 STEWARD_PACKAGES=(
   build-essential cmake pkg-config libnats-dev nats-server rapidjson-dev libboost-dev
   libboost-log-dev libboost-filesystem-dev libleveldb-dev libsnappy-dev libcxxopts-dev
-  libgtest-dev libgmock-dev libcurl4-openssl-dev libcpp-httplib-dev libtomlplusplus-dev prometheus-cpp-dev netcat-openbsd procps
+  libgtest-dev libgmock-dev libcurl4-openssl-dev libcpp-httplib-dev libtomlplusplus-dev prometheus-cpp-dev
+  libsystemd-dev netcat-openbsd procps
+  dpkg-dev rpm systemd
 )
 
 # Runs a command as root: directly when we are root, else through sudo.

@@ -2,6 +2,12 @@
 // daemon keeps serving.
 #include "tests/e2e/harness.hpp"
 
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
 #include <fstream>
 #include <thread>
 
@@ -82,6 +88,33 @@ TEST_F(Input, AMissingNodeNameIsAClearStartupError) {
 TEST_F(Input, SigtermStopsTheDaemonCleanly) {
   EXPECT_EQ(ship1_->stop(), 0);
   EXPECT_NE(ship1_->log().find("stopped"), std::string::npos);
+}
+
+// What systemd (Type=notify) hears on NOTIFY_SOCKET: READY=1 once the node runs, STOPPING=1 when
+// it is told to stop.
+TEST_F(Input, TellsSystemdWhenItIsReadyAndWhenItStops) {
+  const fs::path path = root_ / "notify";
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const timeval timeout{20, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  auto receive = [fd] {
+    char buffer[512];
+    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    return n > 0 ? std::string(buffer, static_cast<size_t>(n)) : std::string("(nothing)");
+  };
+  ::setenv("NOTIFY_SOCKET", path.c_str(), 1);
+  auto& ship2 = makeNode("ship2");
+  ship2.start();
+  ::unsetenv("NOTIFY_SOCKET");
+  EXPECT_EQ(receive(), "READY=1\nSTATUS=node ship2 running");
+  EXPECT_EQ(ship2.stop(), 0);
+  EXPECT_EQ(receive(), "STOPPING=1");
+  ::close(fd);
 }
 
 }  // namespace

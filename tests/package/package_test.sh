@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Builds the .deb and .rpm packages from a build folder, checks what is in them, verifies the
+# systemd unit, then extracts the .deb and runs its steward (central and ship1) and steward-ctl
+# against a real nats-server. Usage: package_test.sh BUILD_DIR NATS_SERVER
+set -euo pipefail
+build="$1"
+nats_server="$2"
+work="$(mktemp -d /tmp/stw-pkg-XXXXXX)"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+# Polls a condition every 0.2 s for at most $1 seconds.
+wait_for() {
+  local seconds="$1"; shift
+  for _ in $(seq $((seconds * 5))); do
+    if "$@"; then return 0; fi
+    sleep 0.2
+  done
+  return 1
+}
+
+echo "== cpack"
+cpack --config "$build/CPackConfig.cmake" -B "$work/out" >"$work/cpack.log" 2>&1 || { cat "$work/cpack.log"; fail "cpack"; }
+deb="$(ls "$work"/out/steward_*_amd64.deb)"
+devdeb="$(ls "$work"/out/steward-dev_*_all.deb)"
+rpm="$(ls "$work"/out/steward-[0-9]*.rpm)"
+devrpm="$(ls "$work"/out/steward-devel-*.rpm)"
+
+echo "== contents"
+version="$(dpkg-deb -f "$deb" Version)"
+expected=(
+  /usr/bin/steward /usr/bin/steward-ctl /usr/lib/systemd/system/steward.service
+  /usr/lib/sysusers.d/steward.conf /usr/share/steward/config.toml
+)
+for plugin in cli file console hello errorlog opcommand ping httpget tail; do
+  expected+=("/usr/lib/steward/$version/plugins/$plugin.so")
+done
+deb_files="$(dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\.||')"
+rpm_files="$(rpm -qlp "$rpm")"
+for f in "${expected[@]}"; do
+  grep -qx "$f" <<<"$deb_files" || fail ".deb lacks $f"
+  grep -qx "$f" <<<"$rpm_files" || fail ".rpm lacks $f"
+done
+if grep -q "^/usr/include\|\.build-id" <<<"$deb_files$rpm_files"; then
+  fail "the runtime packages hold SDK headers or .build-id links"
+fi
+for f in /usr/include/steward/plugin.hpp /usr/include/steward/plugin_abi.h \
+         /usr/lib/cmake/steward-sdk/steward-sdkConfig.cmake; do
+  dpkg-deb -c "$devdeb" | awk '{print $6}' | sed 's|^\.||' | grep -qx "$f" || fail "steward-dev lacks $f"
+  rpm -qlp "$devrpm" | grep -qx "$f" || fail "steward-devel lacks $f"
+done
+dpkg-deb -f "$deb" Depends | grep -q "libnats" || fail ".deb does not depend on libnats"
+dpkg-deb -I "$deb" postinst >/dev/null || fail ".deb has no postinst"
+rpm -qp --scripts "$rpm" | grep -q "systemd-sysusers steward.conf" || fail ".rpm has no %post"
+rpm -qp --requires "$rpm" | grep -q "libnats" || fail ".rpm does not require libnats"
+
+echo "== extract and inspect"
+root="$work/root"
+dpkg-deb -x "$deb" "$root"
+for elf in "$root/usr/bin/steward" "$root/usr/bin/steward-ctl" "$root/usr/lib/steward/$version/plugins/cli.so"; do
+  if readelf -S "$elf" | grep -q "\.symtab"; then fail "$elf is not stripped"; fi
+done
+unit="$work/unit/steward.service"
+mkdir -p "$work/unit"
+# verify needs ExecStart's binary to exist: point it at the extracted one.
+sed "s|^ExecStart=/usr/bin/steward|ExecStart=$root/usr/bin/steward|" \
+  "$root/usr/lib/systemd/system/steward.service" >"$unit"
+verify="$(systemd-analyze verify "$unit" 2>&1)" || fail "systemd-analyze verify: $verify"
+[ -z "$verify" ] || fail "systemd-analyze verify warns: $verify"
+grep -qx "Type=notify" "$unit" || fail "the unit is not Type=notify"
+grep -qx "Restart=on-failure" "$unit" || fail "the unit does not restart on failure"
+grep -qx "User=steward" "$unit" || fail "the unit does not run as steward"
+grep -qx "StateDirectory=steward" "$unit" || fail "the unit keeps no state in /var/lib/steward"
+
+echo "== run the extracted daemon and steward-ctl"
+"$nats_server" -a 127.0.0.1 -p -1 -l "$work/nats.log" &
+pids+=($!)
+wait_for 20 grep -q "Listening for client connections on" "$work/nats.log" || fail "nats-server did not start"
+port="$(sed -n 's/.*Listening for client connections on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/nats.log" | head -1)"
+start_node() {  # name [flags...]
+  local name="$1"; shift
+  local dir="$work/$name"
+  mkdir -p "$dir/etc"
+  # The package's default config, as postinst would install it, with this test's paths.
+  sed -e "s/@NODE_NAME@/$name/" -e "s|'127.0.0.1:4222'|'127.0.0.1:$port'|" -e "s|/run/steward|$dir/run|" \
+      -e "s|/var/lib/steward|$dir/lib|g" "$root/usr/share/steward/config.toml" >"$dir/etc/config.toml"
+  (cd "$dir" && CONFIG_FOLDER="$dir/etc" exec "$root/usr/bin/steward" "$@" >"$dir/log" 2>&1) &
+  pids+=($!)
+  wait_for 20 grep -q "running; central is" "$dir/log" || { cat "$dir/log"; fail "$name did not start"; }
+}
+start_node central
+start_node ship1 --startSubREQCliCommand=central
+ctl="$root/usr/bin/steward-ctl"
+out="$("$ctl" run ship1 --config-folder "$work/central/etc" --timeout 20 -- echo hello from the package)" \
+  || fail "steward-ctl run exited $?"
+[ "$out" = "hello from the package" ] || fail "steward-ctl run printed: $out"
+ps_out="$("$ctl" ps ship1 --config-folder "$work/central/etc")" || fail "steward-ctl ps exited $?"
+grep -q "REQCliCommand" <<<"$ps_out" || fail "ps shows no REQCliCommand: $ps_out"
+grep -q "$root/usr/lib/steward/$version/plugins/cli.so" "$work/ship1/log" \
+  || fail "ship1 did not load its plugins from the versioned folder"
+set +e
+"$ctl" run ship1 --config-folder "$work/central/etc" --timeout 20 -- false 2>/dev/null
+rc=$?
+set -e
+[ "$rc" -eq 1 ] || fail "a failing command gave exit status $rc, not 1"
+grep -q "^nodeName = 'ship1'" "$work/ship1/etc/config.toml" || fail "the config was not written back"
+echo "PASS: packages built, checked and run ($(basename "$deb"), $(basename "$rpm"))"
