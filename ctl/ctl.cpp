@@ -184,8 +184,11 @@ Result<fs::path> socketPath(const Options& o) {
     return Error{"no " + file.string() +
                  ": give --socket, --config-folder or CONFIG_FOLDER (the daemon's config folder)"};
   }
-  const auto folder = configValue(o, "socketFolder");
-  return fs::path(folder.value_or("./tmp")) / "steward.sock";
+  fs::path folder = configValue(o, "socketFolder").value_or("./tmp");
+  // A relative folder is relative to where the daemon runs, which, with the default ./etc config
+  // folder, is the config folder's parent.
+  if (folder.is_relative()) folder = fs::absolute(configFolder(o)).parent_path() / folder;
+  return folder.lexically_normal() / "steward.sock";
 }
 
 std::string centralNodeName(const Options& o) {

@@ -48,7 +48,8 @@ struct Parsed {
 };
 Result<Parsed> parseArguments(int argc, const char* const* argv);
 
-// The daemon's socket: --socket, else <socketFolder>/steward.sock from the config file.
+// The daemon's socket: --socket, else <socketFolder>/steward.sock from the config file; a relative
+// socketFolder is taken from the config folder's parent (the daemon's folder with ./etc).
 Result<std::filesystem::path> socketPath(const Options& options);
 
 // The central node's name from the config file ("central" when it does not say).

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The demo: a nats-server, two nodes (central and ship1), one REQCliCommand from central to ship1,
-# and the reply that comes back to central, printed. Everything runs in a temporary folder and is
-# stopped at the end.
+# and the reply that comes back to central, printed; then one more through steward-ctl. Everything
+# runs in a temporary folder and is stopped at the end.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 install_dependencies
@@ -78,4 +78,6 @@ done
 sleep 0.2
 echo "== the reply file at central: ${reply#$work/}"
 cat "$reply"
+echo "== the same through steward-ctl at central: steward-ctl run ship1 -- uname -sr"
+"$STEWARD_BUILD/steward-ctl" run ship1 --config-folder "$work/central/etc" --timeout 20 -- uname -sr
 echo "== done; stopping everything"

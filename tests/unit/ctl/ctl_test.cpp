@@ -4,6 +4,11 @@
 
 #include <rapidjson/document.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
 using namespace steward;
 
 namespace {
@@ -115,4 +120,18 @@ TEST(CtlPs, RendersATable) {
   EXPECT_NE(table.find("cli 1.0.0"), std::string::npos) << table;
   EXPECT_NE(table.find("to central"), std::string::npos) << table;
   EXPECT_NE(table.find("tail (not loaded)"), std::string::npos) << table;
+}
+
+TEST(CtlSocket, FoundThroughTheConfigFile) {
+  const auto dir = std::filesystem::temp_directory_path() / ("ctl-test-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir / "etc");
+  std::ofstream(dir / "etc" / "config.toml") << "nodeName = 'central'\nsocketFolder = './tmp'\n";
+  auto p = parse({"ps", "ship1", ("--config-folder=" + (dir / "etc").string()).c_str()});
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(ctl::socketPath(*p->options).value(), dir / "tmp" / "steward.sock");
+  std::ofstream(dir / "etc" / "config.toml") << "socketFolder = '/run/steward'\n";
+  EXPECT_EQ(ctl::socketPath(*p->options).value(), std::filesystem::path("/run/steward/steward.sock"));
+  p = parse({"ps", "ship1", ("--config-folder=" + (dir / "nowhere").string()).c_str()});
+  EXPECT_NE(ctl::socketPath(*p->options).error().message.find("give --socket"), std::string::npos);
+  std::filesystem::remove_all(dir);
 }
