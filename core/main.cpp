@@ -129,6 +129,9 @@ int run(config::Config config) {
   transport::NatsSettings nats;
   nats.brokerAddress = config.brokerAddress;
   nats.clientName = "steward-" + config.nodeName;
+  nats.nodeName = config.nodeName;
+  nats.nkeySeedFile = config.nkeySeedFile;
+  nats.rootCAPath = config.rootCAPath;
   // The node does not exist yet when the first connection event arrives.
   std::atomic<process::Node*> liveNode{nullptr};
   auto transport = transport::NatsTransport::connect(

@@ -134,6 +134,10 @@ const std::vector<Setting>& settings() {
              &Config::centralNodeName, nodeName),
         text("brokerAddress", "nats-server address host:port, or nats:// URLs, comma separated",
              &Config::brokerAddress),
+        path("nkeySeedFile", "file with this node's nkey user seed, to authenticate to the "
+                             "broker; empty: none", &Config::nkeySeedFile),
+        path("rootCAPath", "CA certificate (PEM) that signed the broker's: connect with TLS; "
+                           "empty: plain", &Config::rootCAPath),
         path("socketFolder", "folder of the steward.sock input socket", &Config::socketFolder),
         path("databaseFolder", "folder of the node's database and audit log",
              &Config::databaseFolder),

@@ -16,6 +16,8 @@ struct Config {
   std::string nodeName;
   std::string centralNodeName = "central";
   std::string brokerAddress = "127.0.0.1:4222";
+  std::filesystem::path nkeySeedFile;  // nkey authentication to the broker; empty: none
+  std::filesystem::path rootCAPath;    // TLS to the broker, trusting this CA; empty: plain
   std::filesystem::path socketFolder = "./tmp";
   std::filesystem::path databaseFolder = "./var/lib";
   std::filesystem::path subscribersDataFolder = "./data";

@@ -1,5 +1,7 @@
 #include "core/transport/nats_transport.hpp"
 
+#include "core/security/nkey.hpp"
+
 #include <nats/nats.h>
 
 #include <chrono>
@@ -96,6 +98,39 @@ std::string toUrls(const std::string& addresses) {
   return out;
 }
 
+// The host of the first broker address, when it is a name rather than an IP address.
+std::string brokerHostName(const std::string& urls) {
+  std::string first = urls.substr(0, urls.find(','));
+  if (auto scheme = first.find("://"); scheme != std::string::npos) first.erase(0, scheme + 3);
+  if (auto at = first.rfind('@'); at != std::string::npos) first.erase(0, at + 1);
+  if (!first.empty() && first[0] == '[') return {};  // IPv6 literal
+  first = first.substr(0, first.rfind(':'));
+  const bool ipv4 = !first.empty() && first.find_first_not_of("0123456789.") == std::string::npos;
+  return ipv4 ? std::string() : first;
+}
+
+// nkey authentication and TLS, as the settings ask.
+Status secure(natsOptions* opts, const NatsSettings& settings) {
+  if (!settings.nkeySeedFile.empty()) {
+    auto user = security::readSeedFile(settings.nkeySeedFile);
+    if (!user) return user.error();
+    const natsStatus s = natsOptions_SetNKeyFromSeed(opts, user->publicKey.c_str(),
+                                                     settings.nkeySeedFile.c_str());
+    if (s != NATS_OK) return Error{"nkeySeedFile: " + statusText(s)};
+  }
+  if (!settings.rootCAPath.empty()) {
+    natsStatus s = natsOptions_SetSecure(opts, true);
+    if (s == NATS_OK) s = natsOptions_LoadCATrustedCertificates(opts, settings.rootCAPath.c_str());
+    const std::string host = brokerHostName(toUrls(settings.brokerAddress));
+    if (s == NATS_OK && !host.empty()) s = natsOptions_SetExpectedHostname(opts, host.c_str());
+    if (s != NATS_OK) {
+      return Error{"rootCAPath " + settings.rootCAPath.string() + ": " + statusText(s) + " " +
+                   nats_GetLastError(nullptr)};
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<std::unique_ptr<NatsTransport>> NatsTransport::connect(const NatsSettings& settings,
@@ -125,6 +160,7 @@ Result<std::unique_ptr<NatsTransport>> NatsTransport::connect(const NatsSettings
   if (s == NATS_OK) s = natsOptions_SetReconnectedCB(opts.get(), onReconnected, &t->listener_);
   if (s == NATS_OK) s = natsOptions_SetClosedCB(opts.get(), &NatsTransport::onClosed, t.get());
   if (s != NATS_OK) return Error{"invalid broker settings \"" + urls + "\": " + statusText(s)};
+  if (auto secured = secure(opts.get(), settings); !secured) return secured.error();
 
   s = natsConnection_Connect(&t->conn_, opts.get());
   if (s == NATS_NOT_YET_CONNECTED) {
@@ -137,7 +173,11 @@ Result<std::unique_ptr<NatsTransport>> NatsTransport::connect(const NatsSettings
 
   natsInbox* inbox = nullptr;
   if (natsInbox_Create(&inbox) != NATS_OK) return Error{"cannot create a NATS inbox"};
-  t->inboxPrefix_ = std::string(inbox) + ".";
+  // "_INBOX.<node>.<nuid>.": a broker can then let each node subscribe to its own replies only
+  // (subscribe allow "_INBOX.<node>.>").
+  std::string unique(inbox);
+  unique.erase(0, unique.find('.') + 1);
+  t->inboxPrefix_ = "_INBOX." + (settings.nodeName.empty() ? "" : settings.nodeName + ".") + unique + ".";
   natsInbox_Destroy(inbox);
   NatsTransport* self = t.get();
   auto sub = t->subscribe(t->inboxPrefix_ + "*", [self](Incoming in) {

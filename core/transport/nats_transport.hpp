@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -19,8 +20,16 @@ struct NatsSettings {
   // "host:port" or a nats:// URL; several may be given comma separated.
   std::string brokerAddress = "127.0.0.1:4222";
   std::string clientName;
+  // Names this node's reply inboxes: "_INBOX.<nodeName>.…".
+  std::string nodeName;
   // Wait between reconnect attempts. Reconnects go on forever.
   int reconnectWaitMs = 1000;
+  // nkey authentication (the spec's nkeySeedFile): the file holding this node's user seed.
+  std::filesystem::path nkeySeedFile;
+  // TLS (the spec's rootCAPath): the CA that signed the broker's certificate. When the broker is
+  // named by a host name, the certificate must be for that name; an IP address is checked against
+  // the CA only.
+  std::filesystem::path rootCAPath;
 };
 
 class NatsTransport : public Transport {

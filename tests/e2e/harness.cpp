@@ -134,18 +134,17 @@ void ChildProcess::kill9() {
   reaped_ = true;
 }
 
-NatsServer::NatsServer(const fs::path& dir, uint16_t port)
-    : dir_(dir), port_(port == 0 ? freePort() : port) {
+NatsServer::NatsServer(const fs::path& dir, uint16_t port, fs::path config)
+    : dir_(dir), port_(port == 0 ? freePort() : port), config_(std::move(config)) {
   start();
 }
 
 NatsServer::~NatsServer() { stop(); }
 
 void NatsServer::start() {
-  process_ = std::make_unique<ChildProcess>(
-      std::vector<std::string>{NATS_SERVER_BINARY, "-a", "127.0.0.1", "-p",
-                               std::to_string(port_)},
-      dir_, dir_ / "nats-server.log");
+  std::vector<std::string> argv{NATS_SERVER_BINARY, "-a", "127.0.0.1", "-p", std::to_string(port_)};
+  if (!config_.empty()) argv.insert(argv.end(), {"-c", config_.string()});
+  process_ = std::make_unique<ChildProcess>(argv, dir_, dir_ / "nats-server.log");
   // Ready when it accepts a TCP connection.
   const bool ready = waitFor(
       [&] {

@@ -66,7 +66,8 @@ RunResult runToEnd(const std::vector<std::string>& argv, const fs::path& cwd,
 
 class NatsServer {
  public:
-  explicit NatsServer(const fs::path& dir, uint16_t port = 0);
+  // With `config`, nats-server reads that configuration file (the port is still ours).
+  explicit NatsServer(const fs::path& dir, uint16_t port = 0, fs::path config = {});
   ~NatsServer();
   void start();
   void stop();
@@ -76,6 +77,7 @@ class NatsServer {
  private:
   fs::path dir_;
   uint16_t port_;
+  fs::path config_;
   std::unique_ptr<ChildProcess> process_;
 };
 
