@@ -14,3 +14,7 @@ echo "== running tests under AddressSanitizer and UndefinedBehaviorSanitizer"
 STEWARD_BUILD="$STEWARD_BUILD-sanitize" build_steward -DSTEWARD_SANITIZE=address,undefined \
   -DCMAKE_BUILD_TYPE=Debug
 (cd "$STEWARD_BUILD-sanitize" && ctest --output-on-failure -j "$(nproc)" --timeout 600)
+
+# The fuzz targets (clang libFuzzer) on the operator input, the wire format and the config file,
+# each for a bounded time from the committed corpus.
+"$(dirname "$0")/fuzz.sh" 30

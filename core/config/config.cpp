@@ -203,21 +203,23 @@ std::string shown(const Value& v) {
   return std::get<bool>(v) ? "true" : "false";
 }
 
-// Reads the config file's values; unknown keys and wrong types are errors naming key and line.
-Result<std::vector<std::pair<const Setting*, Value>>> readFile(const fs::path& file) {
-  std::vector<std::pair<const Setting*, Value>> values;
+using Values = std::vector<std::pair<const Setting*, Value>>;
+
+// Reads config file text; unknown keys and wrong types are errors naming key and line.
+Result<Values> readText(std::string_view text, const std::string& source) {
+  Values values;
   toml::table table;
   try {
-    table = toml::parse_file(file.string());
+    table = toml::parse(text, source);
   } catch (const toml::parse_error& e) {
     std::ostringstream where;
     where << e.source().begin.line;
-    return Error{"config file " + file.string() + ", line " + where.str() + ": " +
+    return Error{"config file " + source + ", line " + where.str() + ": " +
                  std::string(e.description())};
   }
   for (const auto& [key, node] : table) {
     const std::string name(key.str());
-    const std::string at = "config file " + file.string() + ", line " +
+    const std::string at = "config file " + source + ", line " +
                            std::to_string(node.source().begin.line) + ": ";
     const Setting* setting = findSetting(name);
     if (setting == nullptr) return Error{at + "unknown key \"" + name + "\""};
@@ -274,7 +276,40 @@ void defaultSubscribers(Config& c) {
   }
 }
 
+// Defaults, then the file's values, then the flags'.
+Result<Config> settle(const Values& fileValues, const Values& flagValues, const std::string& file) {
+  Config c;
+  // The node name decides the subscriber defaults, so it is settled first.
+  const std::string fromFile = "config file " + file + ": ";
+  for (const auto& [values, where] : {std::pair{&fileValues, fromFile}, std::pair{&flagValues, std::string("--")}}) {
+    for (const auto& [s, v] : *values) {
+      if (s->key == "nodeName" || s->key == "centralNodeName") {
+        if (auto st = s->set(c, v); !st) return Error{where + st.error().message};
+      }
+    }
+  }
+  if (c.nodeName.empty()) {
+    return Error{"--nodeName is required: every node needs a unique name (give it as a flag "
+                 "or in " + file + ")"};
+  }
+  defaultSubscribers(c);
+  for (const auto& [s, v] : fileValues) {
+    if (auto st = s->set(c, v); !st) return Error{fromFile + st.error().message};
+  }
+  for (const auto& [s, v] : flagValues) {
+    if (auto st = s->set(c, v); !st) return Error{"--" + st.error().message};
+  }
+  return c;
+}
+
 }  // namespace
+
+Result<Config> parseConfigText(std::string_view text, const std::string& name) {
+  auto values = readText(text, name);
+  if (!values) return values.error();
+  return settle(*values, {}, name);
+}
+
 
 Result<CommandLine> parseCommandLine(int argc, const char* const* argv,
                                      const std::filesystem::path& configFolder) {
@@ -305,14 +340,16 @@ Result<CommandLine> parseCommandLine(int argc, const char* const* argv,
 
     const fs::path file = configFolder / "config.toml";
     std::error_code ec;
-    const bool exists = fs::exists(file, ec);
-    std::vector<std::pair<const Setting*, Value>> fileValues;
-    if (exists) {
-      auto read = readFile(file);
+    Values fileValues;
+    if (fs::exists(file, ec)) {
+      std::ifstream in(file);
+      std::stringstream text;
+      text << in.rdbuf();
+      auto read = readText(text.str(), file.string());
       if (!read) return read.error();
       fileValues = std::move(read).value();
     }
-    std::vector<std::pair<const Setting*, Value>> flagValues;
+    Values flagValues;
     for (const auto& s : settings()) {
       if (!r.count(s.key)) continue;
       const Value d = s.get(defaults);
@@ -325,29 +362,10 @@ Result<CommandLine> parseCommandLine(int argc, const char* const* argv,
       }
     }
 
-    Config c;
-    // The node name decides the subscriber defaults, so it is settled first.
-    const std::string fromFile = "config file " + file.string() + ": ";
-    for (const auto& [values, where] : {std::pair{&fileValues, fromFile}, std::pair{&flagValues, std::string("--")}}) {
-      for (const auto& [s, v] : *values) {
-        if (s->key == "nodeName" || s->key == "centralNodeName") {
-          if (auto st = s->set(c, v); !st) return Error{where + st.error().message};
-        }
-      }
-    }
-    if (c.nodeName.empty()) {
-      return Error{"--nodeName is required: every node needs a unique name (give it as a flag "
-                   "or in " + file.string() + ")"};
-    }
-    defaultSubscribers(c);
-    for (const auto& [s, v] : fileValues) {
-      if (auto st = s->set(c, v); !st) return Error{fromFile + st.error().message};
-    }
-    for (const auto& [s, v] : flagValues) {
-      if (auto st = s->set(c, v); !st) return Error{"--" + st.error().message};
-    }
-    if (auto s = writeFile(file, c); !s) return s.error();
-    return CommandLine{c, {}};
+    auto c = settle(fileValues, flagValues, file.string());
+    if (!c) return c.error();
+    if (auto s = writeFile(file, *c); !s) return s.error();
+    return CommandLine{*c, {}};
   } catch (const cxxopts::exceptions::exception& e) {
     return Error{e.what()};
   }

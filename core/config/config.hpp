@@ -61,6 +61,10 @@ struct CommandLine {
 // (created on first start), so flags given once become the next start's defaults, and deleting
 // the file restores the defaults. A missing nodeName, an unknown key or flag, or a bad value is an
 // error that names it (and, for the file, its line).
+// The configuration a config file's text gives (no flags, nothing written); errors as above.
+// `name` says where the text is from.
+Result<Config> parseConfigText(std::string_view text, const std::string& name);
+
 Result<CommandLine> parseCommandLine(int argc, const char* const* argv,
                                      const std::filesystem::path& configFolder);
 

@@ -1,0 +1,32 @@
+// libFuzzer target: operator input (the socket, TCP and HTTP inputs all go through decodeInput and
+// validate). Whatever the bytes, it must return a value or an error, never crash, hang or leak.
+#include "core/message/codec.hpp"
+
+#include <cstddef>
+#include <cstdint>
+
+namespace {
+
+class Catalog : public steward::message::MethodCatalog {
+ public:
+  std::optional<steward::message::MethodInfo> find(std::string_view method) const override {
+    using steward::message::Kind;
+    if (method == "REQCliCommand") return steward::message::MethodInfo{"REQCliCommand", Kind::CommandACK, true, false, "cli"};
+    if (method == "REQnCliCommand") return steward::message::MethodInfo{"REQnCliCommand", Kind::CommandACK, false, false, "cli"};
+    if (method == "REQToFileAppend") return steward::message::MethodInfo{"REQToFileAppend", Kind::CommandACK, true, true, "file"};
+    if (method == "REQHello") return steward::message::MethodInfo{"REQHello", Kind::EventNACK, true, false, "hello"};
+    return std::nullopt;
+  }
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static const Catalog catalog;
+  auto batch = steward::message::decodeInput(
+      std::string_view(reinterpret_cast<const char*>(data), size));
+  if (batch) {
+    for (const auto& m : *batch) (void)steward::message::validate(m, catalog);
+  }
+  return 0;
+}
