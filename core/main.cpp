@@ -8,8 +8,12 @@
 #include "core/observe/log.hpp"
 #include "core/plugin/host.hpp"
 #include "core/process/node.hpp"
+#include "core/security/identity.hpp"
+#include "core/security/sealing.hpp"
+#include "core/security/trust.hpp"
 #include "core/store/store.hpp"
 #include "core/transport/nats_transport.hpp"
+#include "core/util/clock.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -144,10 +148,24 @@ int run(config::Config config) {
     return 1;
   }
 
+  // Every message this node sends is sealed with its key; every one it takes must be sealed by
+  // a key it trusts.
+  auto identity = security::Identity::loadOrCreate(config.databaseFolder / "keys");
+  if (!identity) {
+    std::cerr << "steward: " << identity.error().message << "\n";
+    return 1;
+  }
+  STEWARD_LOG(info) << "public key of " << config.nodeName << ": " << identity->publicKey() << " ("
+                    << (config.databaseFolder / "keys" / "node.pub").string() << ")";
+  security::Trust trust(config.nodeName, identity->publicKey(), config.trustedKeysFolder);
+  security::SealingTransport sealing(*transport.value(), *identity, nowUnixMs);
+  const security::Verifier verifier(trust, std::chrono::seconds(config.signatureWindowSeconds),
+                                    nowUnixMs);
+
   observe::Audit audit(observe::AuditSettings{config.databaseFolder});
   boost::asio::io_context io;
   auto work = boost::asio::make_work_guard(io);
-  process::Node node(config, io, *transport.value(), plugins, *store.value(), audit);
+  process::Node node(config, io, sealing, plugins, *store.value(), audit, &verifier);
   std::unique_ptr<observe::Metrics> metrics;
   if (!config.promHostAndPort.empty()) {
     auto created = observe::Metrics::create(config.promHostAndPort, [&node] { return node.sample(); });

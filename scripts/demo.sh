@@ -33,16 +33,22 @@ start_node() {  # name, extra flags...
   local name="$1"; shift
   mkdir -p "$work/$name"
   (cd "$work/$name" && exec "$STEWARD_BUILD/steward" --nodeName="$name" \
-      --centralNodeName=central --brokerAddress="127.0.0.1:$port" "$@" > steward.log 2>&1) &
+      --centralNodeName=central --brokerAddress="127.0.0.1:$port" \
+      --trustedKeysFolder="$work/trusted-keys" "$@" > steward.log 2>&1) &
   pids+=($!)
   for _ in $(seq 100); do
-    grep -q "node $name running" "$work/$name/steward.log" 2>/dev/null && return 0
+    if grep -q "node $name running" "$work/$name/steward.log" 2>/dev/null; then
+      # Every message is signed: the nodes take messages only from keys in trusted-keys/.
+      cp "$work/$name/var/lib/keys/node.pub" "$work/trusted-keys/$name.pub"
+      return 0
+    fi
     sleep 0.1
   done
   echo "node $name did not start"; cat "$work/$name/steward.log"; exit 1
 }
 
 echo "== starting central and ship1"
+mkdir -p "$work/trusted-keys"
 start_node central
 start_node ship1 --startSubREQCliCommand=central --startPubREQHello=5
 

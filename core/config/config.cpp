@@ -138,6 +138,10 @@ const std::vector<Setting>& settings() {
                              "broker; empty: none", &Config::nkeySeedFile),
         path("rootCAPath", "CA certificate (PEM) that signed the broker's: connect with TLS; "
                            "empty: plain", &Config::rootCAPath),
+        path("trustedKeysFolder", "folder of <node>.pub files: the keys of the nodes whose "
+                                  "messages this node takes", &Config::trustedKeysFolder),
+        integer("signatureWindowSeconds", "a message sealed longer ago (or ahead) than this is "
+                                          "refused as a replay", &Config::signatureWindowSeconds, 1),
         path("socketFolder", "folder of the steward.sock input socket", &Config::socketFolder),
         path("databaseFolder", "folder of the node's database and audit log",
              &Config::databaseFolder),

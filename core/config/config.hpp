@@ -18,6 +18,10 @@ struct Config {
   std::string brokerAddress = "127.0.0.1:4222";
   std::filesystem::path nkeySeedFile;  // nkey authentication to the broker; empty: none
   std::filesystem::path rootCAPath;    // TLS to the broker, trusting this CA; empty: plain
+  // <node>.pub files: the public keys of the nodes this node takes messages from.
+  std::filesystem::path trustedKeysFolder = "./etc/trusted-keys";
+  // A message sealed longer ago (or further ahead) than this is refused.
+  int64_t signatureWindowSeconds = 300;
   std::filesystem::path socketFolder = "./tmp";
   std::filesystem::path databaseFolder = "./var/lib";
   std::filesystem::path subscribersDataFolder = "./data";

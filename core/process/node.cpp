@@ -47,7 +47,8 @@ DeliveryPolicy policyOf(const store::OutboxEntry& e) {
 }  // namespace
 
 Node::Node(config::Config config, boost::asio::io_context& io, transport::Transport& transport,
-           plugin::PluginHost& plugins, store::Store& store, const observe::Audit& audit)
+           plugin::PluginHost& plugins, store::Store& store, const observe::Audit& audit,
+           const security::Verifier* verifier)
     : config_(std::move(config)),
       io_(io),
       transport_(transport),
@@ -64,7 +65,8 @@ Node::Node(config::Config config, boost::asio::io_context& io, transport::Transp
       pool_(config_.maxHandlerThreads),
       helloStrand_(boost::asio::make_strand(io)),
       helloTimer_(helloStrand_),
-      ids_(store, "nextId") {}
+      ids_(store, "nextId"),
+      verifier_(verifier) {}
 
 Node::~Node() { stop(std::chrono::milliseconds(0)); }
 
@@ -148,6 +150,7 @@ Status Node::startSubscriber(const std::string& method, const AllowedNodes& allo
   settings.defaultMethodTimeout = std::chrono::seconds(config_.defaultMethodTimeout);
   settings.allowed = allowed;
   settings.processId = nextProcessId_++;
+  settings.verifier = verifier_;
   Subscriber::Events events;
   events.handled = [this](const Inbound& request, std::string output, std::string error) {
     onHandled(request, std::move(output), std::move(error));

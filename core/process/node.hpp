@@ -35,8 +35,11 @@ struct QueueFilter;
 
 class Node {
  public:
+  // `transport` seals what the node sends (security::SealingTransport in the daemon); `verifier`
+  // checks the seal of everything its subscribers take (none: unsealed, for tests).
   Node(config::Config config, boost::asio::io_context& io, transport::Transport& transport,
-       plugin::PluginHost& plugins, store::Store& store, const observe::Audit& audit);
+       plugin::PluginHost& plugins, store::Store& store, const observe::Audit& audit,
+       const security::Verifier* verifier = nullptr);
   ~Node();
 
   // Resumes the outbox, answers messages whose run a stop interrupted, starts the configured
@@ -116,6 +119,7 @@ class Node {
   boost::asio::steady_timer helloTimer_;
   store::IdSource ids_;
   ReplyWatch replyWatch_;
+  const security::Verifier* verifier_;
 
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Publisher>> publishers_;   // by subject

@@ -132,13 +132,30 @@ void Subscriber::refuse(const transport::Incoming& in, const std::string& why) {
 
 // Runs on a transport thread: decode, check and store here, then hand over to the strand.
 void Subscriber::onIncoming(transport::Incoming in) {
-  auto decoded = message::decodeWire(in.payload);
-  if (!decoded) {
-    refuse(in, "node " + settings_.nodeName + " refused a message on " + subject_ + ": " +
-                   decoded.error().message);
-    return;
+  // A sealed message is checked before anything else is believed of it; what is stored is the
+  // message's own JSON.
+  int64_t sealedUnixMs = 0;
+  std::string wire;
+  message::Message m;
+  if (settings_.verifier != nullptr) {
+    auto opened = settings_.verifier->open(subject_, in.payload);
+    if (!opened) {
+      refuse(in, "node " + settings_.nodeName + " refused " + opened.error().message);
+      return;
+    }
+    m = std::move(opened->message);
+    wire = std::move(opened->wire);
+    sealedUnixMs = opened->sentUnixMs;
+  } else {
+    auto decoded = message::decodeWire(in.payload);
+    if (!decoded) {
+      refuse(in, "node " + settings_.nodeName + " refused a message on " + subject_ + ": " +
+                     decoded.error().message);
+      return;
+    }
+    m = std::move(decoded).value();
+    wire = std::move(in.payload);
   }
-  message::Message m = std::move(decoded).value();
   if (m.toNode != settings_.nodeName || m.method != method().name) {
     refuse(in, "node " + settings_.nodeName + " refused message " + std::to_string(m.id) +
                    " from " + m.fromNode + ": it is for " + m.toNode + "/" + m.method +
@@ -153,15 +170,22 @@ void Subscriber::onIncoming(transport::Incoming in) {
   }
   // The ACK means "this node owns it now", so the message is in the inbox first. A message taken
   // before (its ACK was lost, or a copy was resent) is ACKed again but not run again.
-  auto arrival = store_.acceptInbound(m.fromNode, m.id, m.method, in.payload);
-  if (!arrival) {
+  auto taken = store_.acceptInbound(m.fromNode, m.id, m.method, wire, sealedUnixMs);
+  if (!taken) {
     // No ACK: the sender keeps the message and tries again.
     events_.problem("node " + settings_.nodeName + " cannot take message " + std::to_string(m.id) +
-                    " from " + m.fromNode + ": " + arrival.error().message);
+                    " from " + m.fromNode + ": " + taken.error().message);
     return;
   }
+  if (taken->replayed) {
+    refuse(in, "node " + settings_.nodeName + " refused message " + std::to_string(m.id) + " (" +
+                   m.method + ") from " + m.fromNode +
+                   ": replayed: this copy (same seal) or a newer one was already taken");
+    return;
+  }
+  const uint64_t arrival = taken->arrival;
   if (!in.replyTo.empty()) (void)transport_.publish(in.replyTo, encodeAck(Ack{true, {}}));
-  if (arrival.value() == 0) {
+  if (arrival == 0) {
     audit("duplicate", m);
     STEWARD_LOG(debug) << "duplicate message " << m.id << " from " << m.fromNode << " on "
                        << subject_ << ": ACKed again, not run";
@@ -169,7 +193,7 @@ void Subscriber::onIncoming(transport::Incoming in) {
   }
   audit("received", m);
   asio::post(strand_, [self = shared_from_this(),
-                       in = Inbound{arrival.value(), std::move(m)}]() mutable {
+                       in = Inbound{arrival, std::move(m)}]() mutable {
     if (self->stopped_) return;  // it waits in the inbox for the next start
     self->queue_.push_back(std::move(in));
     self->queuedCount_ = self->queue_.size();

@@ -6,6 +6,7 @@
 
 #include "core/message/message.hpp"
 #include "core/plugin/host.hpp"
+#include "core/security/sealing.hpp"
 #include "core/process/handler_pool.hpp"
 #include "core/store/store.hpp"
 #include "core/transport/transport.hpp"
@@ -44,6 +45,9 @@ struct SubscriberSettings {
   std::filesystem::path dataFolder;
   std::chrono::seconds defaultMethodTimeout{10};
   AllowedNodes allowed;
+  // Checks every arriving message's seal (sender's key, subject, freshness); none: messages are
+  // taken unsealed (unit tests).
+  const security::Verifier* verifier = nullptr;
 };
 
 // A message taken into the inbox, with its arrival number there.

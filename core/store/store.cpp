@@ -213,20 +213,32 @@ Loaded<OutboxEntry> Store::loadOutbox() {
   return scan<OutboxEntry>(*db_, "out/", decodeOutbox);
 }
 
-Result<uint64_t> Store::acceptInbound(const std::string& fromNode, uint64_t id,
-                                      const std::string& method, const std::string& wire) {
+Result<Store::Taken> Store::acceptInbound(const std::string& fromNode, uint64_t id,
+                                          const std::string& method, const std::string& wire,
+                                          int64_t sealedUnixMs) {
   std::lock_guard lock(inboxMutex_);
   const std::string seen = seenKey(fromNode, id);
-  std::string ignored;
-  leveldb::Status s = db_->Get(leveldb::ReadOptions(), seen, &ignored);
-  if (s.ok()) return uint64_t{0};
+  // The value is the arrival (8 bytes) and, since messages are sealed, the seal time of the
+  // latest copy taken (8 more).
+  std::string value;
+  leveldb::Status s = db_->Get(leveldb::ReadOptions(), seen, &value);
+  if (s.ok()) {
+    const auto stored = value.size() >= 16 ? decodeU64(value.substr(8, 8)) : Result<uint64_t>(0);
+    const uint64_t last = stored ? stored.value() : 0;
+    const auto sealed = static_cast<uint64_t>(sealedUnixMs);
+    if (sealedUnixMs > 0 && last > 0 && sealed <= last) return Taken{0, true};
+    if (sealedUnixMs > 0) {
+      (void)db_->Put(leveldb::WriteOptions(), seen, value.substr(0, 8) + encodeU64(sealed));
+    }
+    return Taken{};
+  }
   if (!s.IsNotFound()) return Error{"database: cannot check for duplicates: " + s.ToString()};
   auto arrival = arrivals_->next();
   if (!arrival) return arrival.error();
   const uint64_t n = arrival.value();
   leveldb::WriteBatch batch;
   batch.Put(inKey(n), encodeInbox(InboxEntry{n, method, false, wire}));
-  batch.Put(seen, encodeU64(n));
+  batch.Put(seen, encodeU64(n) + encodeU64(static_cast<uint64_t>(std::max<int64_t>(sealedUnixMs, 0))));
   batch.Put(seenAtKey(n), seen);
   // Forget the arrival that is now seenCapacity behind.
   if (n > options_.seenCapacity) {
@@ -241,7 +253,7 @@ Result<uint64_t> Store::acceptInbound(const std::string& fromNode, uint64_t id,
   w.sync = options_.sync;
   s = db_->Write(w, &batch);
   if (!s.ok()) return Error{"database: cannot take message: " + s.ToString()};
-  return n;
+  return Taken{n, false};
 }
 
 Status Store::markRunning(uint64_t arrival) {

@@ -78,9 +78,15 @@ class Store {
   Loaded<OutboxEntry> loadOutbox();
 
   // Inbox. Takes a message unless (fromNode, id) was taken before: returns the arrival number
-  // given to it, or 0 for a duplicate. Written (and synced) before the caller ACKs.
-  Result<uint64_t> acceptInbound(const std::string& fromNode, uint64_t id,
-                                 const std::string& method, const std::string& wire);
+  // given to it, or 0 for a duplicate. Written (and synced) before the caller ACKs. With the
+  // time the copy was sealed, a duplicate sealed no later than the copy taken is a replay (a
+  // genuine resend is sealed anew, later).
+  struct Taken {
+    uint64_t arrival = 0;  // 0: taken before
+    bool replayed = false;
+  };
+  Result<Taken> acceptInbound(const std::string& fromNode, uint64_t id, const std::string& method,
+                              const std::string& wire, int64_t sealedUnixMs = 0);
   // Records that the message's run starts, so a restart does not run it again blindly.
   Status markRunning(uint64_t arrival);
   // Removes a handled message and queues its reply (if any) in one atomic write.

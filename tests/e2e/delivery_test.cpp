@@ -2,6 +2,9 @@
 // refused senders, and a broker that comes up after the daemons.
 #include "tests/e2e/harness.hpp"
 
+#include "core/security/envelope.hpp"
+#include "core/util/clock.hpp"
+
 #include <thread>
 
 namespace steward::e2e {
@@ -115,7 +118,10 @@ namespace steward::e2e {
 namespace {
 
 TEST_F(Delivery, AResentMessageIsAckedAgainButRunOnce) {
+  makeNode("central");  // its key signs what the client sends in its name
   auto& ship1 = startNode("ship1", {"--startSubREQCliCommand=central"});
+  auto central = security::Identity::loadOrCreate(root_ / "central" / "db" / "keys");
+  ASSERT_TRUE(central.ok());
   const auto file = root_ / "runs";
   message::Message m;
   m.id = 4242;
@@ -124,9 +130,12 @@ TEST_F(Delivery, AResentMessageIsAckedAgainButRunOnce) {
   m.method = "REQCliCommand";
   m.data = {"bash", "-c", "echo run >> " + file.string()};
   const std::string wire = message::encodeWire(m);
+  const std::string subject = "ship1.REQCliCommand.CommandACK";
   BrokerClient client(nats_->address());
+  // Three sends, each sealed anew as a publisher's resends are.
   for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(client.request("ship1.REQCliCommand.CommandACK", wire), R"({"ok":true})") << i;
+    EXPECT_EQ(client.request(subject, security::seal(*central, subject, wire, nowUnixMs() + i)),
+              R"({"ok":true})") << i;
   }
   ASSERT_TRUE(waitFor([&] { return readFile(file) == "run\n"; }, 10s));
   std::this_thread::sleep_for(1s);
@@ -137,10 +146,15 @@ TEST_F(Delivery, AResentMessageIsAckedAgainButRunOnce) {
 TEST_F(Delivery, AnUndecodableMessageIsRefusedSoTheSenderStops) {
   startNode("central");
   startNode("ship1", {"--startSubREQCliCommand=central"});
+  auto central = security::Identity::loadOrCreate(root_ / "central" / "db" / "keys");
+  ASSERT_TRUE(central.ok());
   BrokerClient client(nats_->address());
-  const std::string answer = client.request("ship1.REQCliCommand.CommandACK", "{not json");
+  const std::string subject = "ship1.REQCliCommand.CommandACK";
+  std::string answer = client.request(subject, security::seal(*central, subject, "{not json", nowUnixMs()));
   EXPECT_NE(answer.find("\"ok\":false"), std::string::npos) << answer;
   EXPECT_NE(answer.find("malformed JSON"), std::string::npos) << answer;
+  answer = client.request(subject, "{not json");
+  EXPECT_NE(answer.find("unsigned"), std::string::npos) << answer;
 }
 
 }  // namespace

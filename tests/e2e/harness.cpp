@@ -2,6 +2,8 @@
 
 #include "tests/support/posix.hpp"
 
+#include "core/security/identity.hpp"
+
 #include <nats/nats.h>
 
 #include <arpa/inet.h>
@@ -219,8 +221,23 @@ std::string BrokerClient::request(const std::string& subject, const std::string&
 
 StewardNode::StewardNode(std::string name, const fs::path& root, const std::string& broker,
                          std::vector<std::string> flags)
-    : name_(std::move(name)), dir_(root / name_), broker_(broker), flags_(std::move(flags)) {
+    : name_(std::move(name)),
+      dir_(root / name_),
+      trustedKeys_(root / "trusted-keys"),
+      broker_(broker),
+      flags_(std::move(flags)) {
   fs::create_directories(dir_);
+  // Provisioned as configuration management would: the node's key pair made ahead of its first
+  // start, its public key put where every node of the test looks for trusted keys.
+  fs::create_directories(trustedKeys_);
+  if (!fs::exists(dir_ / "db" / "keys" / "node.key")) {
+    auto identity = security::Identity::create(dir_ / "db" / "keys");
+    if (!identity) {
+      ADD_FAILURE() << identity.error().message;
+    } else {
+      std::ofstream(trustedKeys_ / (name_ + ".pub")) << identity->publicKey() << "\n";
+    }
+  }
 }
 
 StewardNode::~StewardNode() { stop(); }
@@ -232,6 +249,7 @@ void StewardNode::start() {
                                    "--socketFolder=" + (dir_ / "tmp").string(),
                                    "--databaseFolder=" + (dir_ / "db").string(),
                                    "--subscribersDataFolder=" + dataFolder().string(),
+                                   "--trustedKeysFolder=" + trustedKeys_.string(),
                                    "--logLevel=debug"};
   argv.insert(argv.end(), flags_.begin(), flags_.end());
   const bool ownFolder = std::any_of(flags_.begin(), flags_.end(), [](const std::string& f) {

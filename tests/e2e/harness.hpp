@@ -136,6 +136,7 @@ class StewardNode {
  private:
   std::string name_;
   fs::path dir_;
+  fs::path trustedKeys_;
   std::string broker_;
   std::vector<std::string> flags_;
   std::unique_ptr<ChildProcess> process_;

@@ -88,11 +88,15 @@ start_node() {  # name [flags...]
   mkdir -p "$dir/etc"
   # The package's default config, as postinst would install it, with this test's paths.
   sed -e "s/@NODE_NAME@/$name/" -e "s|'127.0.0.1:4222'|'127.0.0.1:$port'|" -e "s|/run/steward|$dir/run|" \
-      -e "s|/var/lib/steward|$dir/lib|g" "$root/usr/share/steward/config.toml" >"$dir/etc/config.toml"
+      -e "s|/var/lib/steward|$dir/lib|g" -e "s|/etc/steward/trusted-keys|$work/trusted-keys|" \
+      "$root/usr/share/steward/config.toml" >"$dir/etc/config.toml"
   (cd "$dir" && CONFIG_FOLDER="$dir/etc" exec "$root/usr/bin/steward" "$@" >"$dir/log" 2>&1) &
   pids+=($!)
   wait_for 20 grep -q "running; central is" "$dir/log" || { cat "$dir/log"; fail "$name did not start"; }
+  # Trust, as an operator provisions it: each node's public key where the others look.
+  cp "$dir/lib/database/keys/node.pub" "$work/trusted-keys/$name.pub"
 }
+mkdir -p "$work/trusted-keys"
 start_node central
 start_node ship1 --startSubREQCliCommand=central
 ctl="$root/usr/bin/steward-ctl"

@@ -79,17 +79,31 @@ TEST_F(StoreTest, OutboxComesBackInIdOrderWithItsSettingsUntilRemoved) {
   EXPECT_EQ(loaded.entries[1].wire, "{\"id\":7}");
 }
 
+TEST_F(StoreTest, ACopySealedNoLaterThanTheOneTakenIsAReplayAndALaterOneADuplicate) {
+  auto store = open();
+  EXPECT_GT(store->acceptInbound("central", 7, "REQCliCommand", "w", 1000).value().arrival, 0u);
+  auto replay = store->acceptInbound("central", 7, "REQCliCommand", "w", 1000).value();
+  EXPECT_EQ(replay.arrival, 0u);
+  EXPECT_TRUE(replay.replayed);
+  auto resend = store->acceptInbound("central", 7, "REQCliCommand", "w", 5000).value();
+  EXPECT_EQ(resend.arrival, 0u);
+  EXPECT_FALSE(resend.replayed);
+  // The resend is now the latest copy: a replay of the first copy, or of it, is refused.
+  EXPECT_TRUE(store->acceptInbound("central", 7, "REQCliCommand", "w", 1000).value().replayed);
+  EXPECT_TRUE(store->acceptInbound("central", 7, "REQCliCommand", "w", 5000).value().replayed);
+}
+
 TEST_F(StoreTest, AMessageIsTakenOnceAndRememberedAcrossReopen) {
   {
     auto store = open();
     auto first = store->acceptInbound("central", 5, "REQCliCommand", "w5");
     ASSERT_TRUE(first.ok());
-    EXPECT_GT(first.value(), 0u);
-    EXPECT_EQ(store->acceptInbound("central", 5, "REQCliCommand", "w5").value(), 0u);
-    EXPECT_GT(store->acceptInbound("ship2", 5, "REQCliCommand", "other").value(), 0u);
+    EXPECT_GT(first.value().arrival, 0u);
+    EXPECT_EQ(store->acceptInbound("central", 5, "REQCliCommand", "w5").value().arrival, 0u);
+    EXPECT_GT(store->acceptInbound("ship2", 5, "REQCliCommand", "other").value().arrival, 0u);
   }
   auto store = open();
-  EXPECT_EQ(store->acceptInbound("central", 5, "REQCliCommand", "w5").value(), 0u);
+  EXPECT_EQ(store->acceptInbound("central", 5, "REQCliCommand", "w5").value().arrival, 0u);
   auto inbox = store->loadInbox();
   ASSERT_EQ(inbox.entries.size(), 2u);
   EXPECT_EQ(inbox.entries[0].wire, "w5");
@@ -102,7 +116,7 @@ TEST_F(StoreTest, ARunningMarkSurvivesAndFinishingSwapsRequestForReply) {
   uint64_t arrival = 0;
   {
     auto store = open();
-    arrival = store->acceptInbound("central", 1, "REQCliCommand", "req").value();
+    arrival = store->acceptInbound("central", 1, "REQCliCommand", "req").value().arrival;
     ASSERT_TRUE(store->markRunning(arrival).ok());
   }
   auto store = open();
@@ -115,7 +129,7 @@ TEST_F(StoreTest, ARunningMarkSurvivesAndFinishingSwapsRequestForReply) {
   auto outbox = store->loadOutbox();
   ASSERT_EQ(outbox.entries.size(), 1u);
   EXPECT_EQ(outbox.entries[0].id, 40u);
-  EXPECT_EQ(store->acceptInbound("central", 1, "REQCliCommand", "req").value(), 0u)
+  EXPECT_EQ(store->acceptInbound("central", 1, "REQCliCommand", "req").value().arrival, 0u)
       << "finishing must not forget that the message was seen";
 }
 
@@ -124,11 +138,11 @@ TEST_F(StoreTest, TheDuplicateMemoryIsBounded) {
   options.seenCapacity = 3;
   auto store = open(options);
   for (uint64_t id = 1; id <= 5; ++id) {
-    ASSERT_GT(store->acceptInbound("a", id, "M", "w").value(), 0u);
+    ASSERT_GT(store->acceptInbound("a", id, "M", "w").value().arrival, 0u);
   }
-  EXPECT_EQ(store->acceptInbound("a", 5, "M", "w").value(), 0u);
-  EXPECT_EQ(store->acceptInbound("a", 3, "M", "w").value(), 0u);
-  EXPECT_GT(store->acceptInbound("a", 1, "M", "w").value(), 0u) << "the oldest was forgotten";
+  EXPECT_EQ(store->acceptInbound("a", 5, "M", "w").value().arrival, 0u);
+  EXPECT_EQ(store->acceptInbound("a", 3, "M", "w").value().arrival, 0u);
+  EXPECT_GT(store->acceptInbound("a", 1, "M", "w").value().arrival, 0u) << "the oldest was forgotten";
 }
 
 TEST_F(StoreTest, DamagedEntriesAreReportedRemovedAndSkipped) {

@@ -1,0 +1,75 @@
+#include "core/security/sealing.hpp"
+
+#include "core/message/codec.hpp"
+
+namespace steward::security {
+
+namespace {
+
+// Room for "SIG1 <time> <signature>\n".
+constexpr size_t kSealBytes = 160;
+
+bool isInbox(const std::string& subject) { return subject.rfind("_INBOX.", 0) == 0; }
+
+std::string describe(const message::Message& m) {
+  return "message " + std::to_string(m.id) + " (" + m.method + ") from " + m.fromNode;
+}
+
+}  // namespace
+
+SealingTransport::SealingTransport(transport::Transport& inner, const Identity& identity,
+                                   std::function<int64_t()> nowUnixMs)
+    : inner_(inner), identity_(identity), now_(std::move(nowUnixMs)) {}
+
+Status SealingTransport::publish(const std::string& subject, std::string_view payload,
+                                 const std::string& replyTo) {
+  if (isInbox(subject)) return inner_.publish(subject, payload, replyTo);
+  return inner_.publish(subject, seal(identity_, subject, payload, now_()), replyTo);
+}
+
+Result<std::unique_ptr<transport::Subscription>> SealingTransport::subscribe(
+    const std::string& subject, Handler handler) {
+  return inner_.subscribe(subject, std::move(handler));
+}
+
+std::unique_ptr<transport::ReplyInbox> SealingTransport::openInbox(ReplyHandler handler) {
+  return inner_.openInbox(std::move(handler));
+}
+
+size_t SealingTransport::maxPayload() const {
+  const size_t inner = inner_.maxPayload();
+  return inner > kSealBytes ? inner - kSealBytes : 0;
+}
+
+bool SealingTransport::connected() const { return inner_.connected(); }
+
+Verifier::Verifier(Trust& trust, std::chrono::seconds window, std::function<int64_t()> nowUnixMs)
+    : trust_(trust), window_(window), now_(std::move(nowUnixMs)) {}
+
+Result<Opened> Verifier::open(const std::string& subject, std::string_view payload) const {
+  auto sealed = security::open(payload);
+  if (!sealed) return Error{"a message on " + subject + " is " + sealed.error().message};
+  auto decoded = message::decodeWire(sealed->wire);
+  if (!decoded) return Error{"a message on " + subject + " is unreadable: " + decoded.error().message};
+  const message::Message& m = decoded.value();
+  const auto key = trust_.keyOf(m.fromNode);
+  if (!key) {
+    return Error{describe(m) + ": no trusted key for " + m.fromNode +
+                 " (approve it, or add its key to the trusted keys)"};
+  }
+  if (!verify(*key, subject, *sealed)) {
+    return Error{describe(m) + ": the signature does not match " + m.fromNode +
+                 "'s trusted key (forged, or signed by another key)"};
+  }
+  const int64_t age = now_() - sealed->sentUnixMs;
+  const int64_t window = std::chrono::milliseconds(window_).count();
+  if (age > window || age < -window) {
+    return Error{describe(m) + ": sent " + std::to_string(std::abs(age) / 1000) + " s " +
+                 (age > 0 ? "ago" : "in the future") + ", outside the " +
+                 std::to_string(window_.count()) +
+                 " s signature window (a recorded copy, or a clock that is off)"};
+  }
+  return Opened{std::move(decoded).value(), std::string(sealed->wire), sealed->sentUnixMs};
+}
+
+}  // namespace steward::security

@@ -1,0 +1,60 @@
+// Signing on the way out and checking on the way in.
+//
+// SealingTransport wraps the broker transport: every message published is sealed with this
+// node's key at the moment it is sent (envelope.hpp). ACKs, which go to reply inboxes
+// ("_INBOX.…"), are not: they carry no command, only "taken" or "refused".
+//
+// Verifier opens what a subscriber receives: it must be sealed, by the key this node trusts for
+// the message's fromNode, for the subject it arrived on, and fresh (sent within the window).
+#pragma once
+
+#include "core/message/message.hpp"
+#include "core/security/envelope.hpp"
+#include "core/security/trust.hpp"
+#include "core/transport/transport.hpp"
+
+#include <chrono>
+#include <functional>
+
+namespace steward::security {
+
+class SealingTransport : public transport::Transport {
+ public:
+  SealingTransport(transport::Transport& inner, const Identity& identity,
+                   std::function<int64_t()> nowUnixMs);
+
+  Status publish(const std::string& subject, std::string_view payload,
+                 const std::string& replyTo = {}) override;
+  Result<std::unique_ptr<transport::Subscription>> subscribe(const std::string& subject,
+                                                             Handler handler) override;
+  std::unique_ptr<transport::ReplyInbox> openInbox(ReplyHandler handler) override;
+  // The broker's limit less room for the seal.
+  size_t maxPayload() const override;
+  bool connected() const override;
+
+ private:
+  transport::Transport& inner_;
+  const Identity& identity_;
+  std::function<int64_t()> now_;
+};
+
+struct Opened {
+  message::Message message;
+  std::string wire;         // the message's JSON, as stored in the inbox
+  int64_t sentUnixMs = 0;   // when this copy was sealed
+};
+
+class Verifier {
+ public:
+  Verifier(Trust& trust, std::chrono::seconds window, std::function<int64_t()> nowUnixMs);
+  // The message in `payload`, which arrived on `subject`, once it passes every check; else an
+  // error saying who sent what and why it is refused.
+  Result<Opened> open(const std::string& subject, std::string_view payload) const;
+
+ private:
+  Trust& trust_;
+  std::chrono::seconds window_;
+  std::function<int64_t()> now_;
+};
+
+}  // namespace steward::security

@@ -1,0 +1,106 @@
+// Message signing end to end: what a node refuses, that nothing it refuses runs, and that
+// central's error log says who sent what and why.
+#include "tests/e2e/harness.hpp"
+
+#include "core/message/codec.hpp"
+#include "core/security/envelope.hpp"
+#include "core/util/clock.hpp"
+
+namespace steward::e2e {
+namespace {
+
+class Signing : public E2eTest {
+ protected:
+  void SetUp() override {
+    E2eTest::SetUp();
+    central_ = &startNode("central");
+    startNode("ship1", {"--startSubREQCliCommand=central"});
+    auto id = security::Identity::loadOrCreate(root_ / "central" / "db" / "keys");
+    ASSERT_TRUE(id.ok());
+    centralKey_ = std::make_unique<security::Identity>(std::move(id).value());
+    auto other = security::Identity::create(root_ / "intruder-keys");
+    ASSERT_TRUE(other.ok());
+    intruderKey_ = std::make_unique<security::Identity>(std::move(other).value());
+  }
+
+  // A command for ship1 that leaves a file behind when it runs.
+  std::string wire(uint64_t id, const std::string& from = "central") {
+    message::Message m;
+    m.id = id;
+    m.fromNode = from;
+    m.toNode = "ship1";
+    m.method = "REQCliCommand";
+    m.createdUnixMs = nowUnixMs();
+    m.data = {"touch", ran(id).string()};
+    return message::encodeWire(m);
+  }
+  fs::path ran(uint64_t id) const { return root_ / ("ran-" + std::to_string(id)); }
+  std::string send(const std::string& payload) { return client().request(kSubject, payload); }
+  BrokerClient& client() {
+    if (!client_) client_ = std::make_unique<BrokerClient>(nats_->address());
+    return *client_;
+  }
+  // Refused, never run, and central's error log names the reason.
+  void expectRefused(const std::string& answer, uint64_t id, const std::string& reason) {
+    EXPECT_NE(answer.find("\"ok\":false"), std::string::npos) << answer;
+    EXPECT_NE(answer.find(reason), std::string::npos) << answer;
+    EXPECT_TRUE(waitFor([&] { return central_->errorLog().find(reason) != std::string::npos; }, 20s))
+        << central_->errorLog();
+    std::this_thread::sleep_for(300ms);
+    EXPECT_FALSE(fs::exists(ran(id))) << "message " << id << " ran";
+  }
+
+  static constexpr const char* kSubject = "ship1.REQCliCommand.CommandACK";
+  StewardNode* central_ = nullptr;
+  std::unique_ptr<security::Identity> centralKey_;
+  std::unique_ptr<security::Identity> intruderKey_;
+  std::unique_ptr<BrokerClient> client_;
+};
+
+TEST_F(Signing, AMessageSealedByTheRightKeyRuns) {
+  EXPECT_EQ(send(security::seal(*centralKey_, kSubject, wire(1), nowUnixMs())), R"({"ok":true})");
+  EXPECT_TRUE(waitFor([&] { return fs::exists(ran(1)); }, 20s));
+}
+
+TEST_F(Signing, AForgedMessageIsRefused) {
+  // Right subject, right fromNode, another key.
+  expectRefused(send(security::seal(*intruderKey_, kSubject, wire(2), nowUnixMs())), 2,
+                "message 2 (REQCliCommand) from central: the signature does not match central's trusted key");
+}
+
+TEST_F(Signing, AMessageAlteredAfterSealingIsRefused) {
+  std::string payload = security::seal(*centralKey_, kSubject, wire(3), nowUnixMs());
+  payload.replace(payload.find("touch"), 5, "rm -f");
+  expectRefused(send(payload), 3, "the signature does not match central's trusted key");
+}
+
+TEST_F(Signing, AMessageSealedForAnotherSubjectIsRefused) {
+  expectRefused(send(security::seal(*centralKey_, "ship2.REQCliCommand.CommandACK", wire(4), nowUnixMs())),
+                4, "the signature does not match");
+}
+
+TEST_F(Signing, AnUnsignedMessageIsRefused) {
+  expectRefused(send(wire(5)), 5, "is unsigned: it carries no SIG1 seal");
+}
+
+TEST_F(Signing, AnUnknownSenderIsRefused) {
+  expectRefused(send(security::seal(*intruderKey_, kSubject, wire(6, "ship9"), nowUnixMs())), 6,
+                "message 6 (REQCliCommand) from ship9: no trusted key for ship9");
+}
+
+TEST_F(Signing, AnOldRecordingIsRefused) {
+  const int64_t anHourAgo = nowUnixMs() - 3600 * 1000;
+  expectRefused(send(security::seal(*centralKey_, kSubject, wire(7), anHourAgo)), 7,
+                "sent 3600 s ago, outside the 300 s signature window");
+}
+
+TEST_F(Signing, AReplayedCaptureIsRefusedAndRunsNoMore) {
+  const std::string captured = security::seal(*centralKey_, kSubject, wire(8), nowUnixMs());
+  EXPECT_EQ(send(captured), R"({"ok":true})");
+  ASSERT_TRUE(waitFor([&] { return fs::exists(ran(8)); }, 20s));
+  fs::remove(ran(8));
+  expectRefused(send(captured), 8, "message 8 (REQCliCommand) from central: replayed");
+}
+
+}  // namespace
+}  // namespace steward::e2e
