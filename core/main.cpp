@@ -157,15 +157,24 @@ int run(config::Config config) {
   }
   STEWARD_LOG(info) << "public key of " << config.nodeName << ": " << identity->publicKey() << " ("
                     << (config.databaseFolder / "keys" / "node.pub").string() << ")";
-  security::Trust trust(config.nodeName, identity->publicKey(), config.trustedKeysFolder);
+  auto trust = security::Trust::open({.ownNode = config.nodeName,
+                                      .ownKey = identity->publicKey(),
+                                      .centralNode = config.centralNodeName,
+                                      .folder = config.trustedKeysFolder,
+                                      .stateDir = config.databaseFolder / "keys"});
+  if (!trust) {
+    std::cerr << "steward: " << trust.error().message << "\n";
+    return 1;
+  }
   security::SealingTransport sealing(*transport.value(), *identity, nowUnixMs);
-  const security::Verifier verifier(trust, std::chrono::seconds(config.signatureWindowSeconds),
+  const security::Verifier verifier(**trust, std::chrono::seconds(config.signatureWindowSeconds),
                                     nowUnixMs);
 
   observe::Audit audit(observe::AuditSettings{config.databaseFolder});
   boost::asio::io_context io;
   auto work = boost::asio::make_work_guard(io);
-  process::Node node(config, io, sealing, plugins, *store.value(), audit, &verifier);
+  process::Node node(config, io, sealing, plugins, *store.value(), audit,
+                     {.verifier = &verifier, .trust = trust->get(), .identity = &*identity});
   std::unique_ptr<observe::Metrics> metrics;
   if (!config.promHostAndPort.empty()) {
     auto created = observe::Metrics::create(config.promHostAndPort, [&node] { return node.sample(); });

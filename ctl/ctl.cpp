@@ -32,6 +32,8 @@ constexpr CommandInfo kCommands[] = {
     {"start", "NODE METHOD [--allowed NODE,…]", "start METHOD's subscriber on NODE"},
     {"stop", "NODE METHOD", "stop METHOD's subscriber on NODE"},
     {"tail", "NODE PATH", "follow a file on NODE for --timeout seconds"},
+    {"keys", "list | allow NODE | revoke NODE",
+     "the keys central trusts: list them, allow a node's announced key, revoke a node's key"},
 };
 
 constexpr const char* kExitCodes =
@@ -59,7 +61,8 @@ const CommandInfo* findCommand(std::string_view name) {
 }
 
 // Which positional arguments each command takes (before "--" for run).
-size_t positionalCount(std::string_view command) {
+size_t positionalCount(std::string_view command, std::string_view first) {
+  if (command == "keys") return first == "list" ? 1 : 2;
   if (command == "send" || command == "ps") return 1;
   return 2 - (command == "run");
 }
@@ -131,13 +134,16 @@ Result<Parsed> parseArguments(int argc, const char* const* argv) {
     if (o.command == "send") o.wait = r.count("no-wait") == 0;
     std::vector<std::string> positional;
     if (r.count("positional")) positional = r["positional"].as<std::vector<std::string>>();
-    const size_t wanted = positionalCount(o.command);
+    const size_t wanted = positionalCount(o.command, positional.empty() ? "" : positional[0]);
     if (positional.size() != wanted) {
       return Error{o.command + " takes " + info->positional + " (got " +
                    std::to_string(positional.size()) + " argument(s) before any --)"};
     }
-    if (o.command == "send") {
+    if (o.command == "send" || o.command == "keys") {
       o.args = positional;
+      if (o.command == "keys" && o.args[0] != "list" && o.args[0] != "allow" && o.args[0] != "revoke") {
+        return Error{"keys takes list, allow NODE or revoke NODE, not \"" + o.args[0] + "\""};
+      }
     } else {
       o.node = positional[0];
       if (o.command == "start" || o.command == "stop") o.method = positional[1];
@@ -199,14 +205,15 @@ Result<std::string> buildRequest(const Options& o, const std::string& centralNod
   rapidjson::Document messages(rapidjson::kArrayType);
   auto& a = messages.GetAllocator();
   auto str = [&](const std::string& s) { return rapidjson::Value(s.c_str(), a); };
+  const std::string toNode = o.command == "keys" ? centralNodeName : o.node;
   auto message = [&](const std::string& method) {
     rapidjson::Value m(rapidjson::kObjectType);
-    m.AddMember("toNode", str(o.node), a);
+    m.AddMember("toNode", str(toNode), a);
     m.AddMember("method", str(method), a);
     m.AddMember("data", rapidjson::Value(rapidjson::kArrayType), a);
     // The replies are also kept, as always, under the data folder of this node.
     m.AddMember("directory", "steward-ctl", a);
-    m.AddMember("fileName", str(o.node + "." + method + ".log"), a);
+    m.AddMember("fileName", str(toNode + "." + method + ".log"), a);
     return m;
   };
   auto operation = [&](const char* cmd, rapidjson::Value arg) {
@@ -235,6 +242,14 @@ Result<std::string> buildRequest(const Options& o, const std::string& centralNod
     messages.PushBack(m, a);
   } else if (o.command == "ps") {
     messages.PushBack(operation("ps", rapidjson::Value()), a);
+  } else if (o.command == "keys") {
+    rapidjson::Value arg;
+    if (o.args[0] != "list") {
+      arg.SetObject();
+      arg.AddMember("node", str(o.args[1]), a);
+    }
+    const char* cmd = o.args[0] == "list" ? "keysList" : o.args[0] == "allow" ? "keysAllow" : "keysRevoke";
+    messages.PushBack(operation(cmd, std::move(arg)), a);
   } else if (o.command == "start" || o.command == "stop") {
     rapidjson::Value arg(rapidjson::kObjectType);
     arg.AddMember("method", str(o.method), a);
@@ -317,6 +332,11 @@ void Printer::printReply(const std::string& node, const std::string& method,
       output.out += psTable(d);
       continue;
     }
+    if (method == "REQOpCommand" && options_.command == "keys" && error.empty() &&
+        options_.args[0] == "list") {
+      output.out += keysTable(d);
+      continue;
+    }
     output.out += d;
     if (!d.empty() && d.back() != '\n' && final) output.out += "\n";
   }
@@ -344,6 +364,28 @@ int Printer::finish(bool timedOut, Output& output) {
     }
   }
   return failed_ ? kRemoteFailure : kOk;
+}
+
+std::string keysTable(const std::string& json) {
+  rapidjson::Document d;
+  d.Parse(json.c_str());
+  if (d.HasParseError() || !d.IsObject() || !d.HasMember("allowed")) return json + "\n";
+  std::ostringstream o;
+  o << "trusted set version " << (d["version"].IsUint64() ? d["version"].GetUint64() : 0) << "\n";
+  o << std::left << std::setw(10) << "STATE" << std::setw(24) << "NODE" << "KEY\n";
+  for (const char* state : {"allowed", "pending"}) {
+    if (!d.HasMember(state) || !d[state].IsObject()) continue;
+    for (const auto& k : d[state].GetObject()) {
+      o << std::setw(10) << state << std::setw(24) << k.name.GetString()
+        << (k.value.IsString() ? k.value.GetString() : "") << "\n";
+    }
+  }
+  if (d.HasMember("revoked") && d["revoked"].IsArray()) {
+    for (const auto& k : d["revoked"].GetArray()) {
+      o << std::setw(10) << "revoked" << std::setw(24) << "-" << (k.IsString() ? k.GetString() : "") << "\n";
+    }
+  }
+  return o.str();
 }
 
 std::string psTable(const std::string& json) {

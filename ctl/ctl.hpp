@@ -28,7 +28,7 @@ enum Exit : int {
 inline constexpr int64_t kTravelSeconds = 10;
 
 struct Options {
-  std::string command;                  // run, send, ps, start, stop, tail
+  std::string command;                  // run, send, ps, start, stop, tail, keys
   std::filesystem::path socket;         // empty: from the configuration
   std::filesystem::path configFolder;   // empty: $CONFIG_FOLDER, /etc/steward, ./etc
   bool json = false;
@@ -87,5 +87,7 @@ class Printer {
 
 // Renders REQOpCommand ps output (JSON) as a table.
 std::string psTable(const std::string& json);
+// Renders keysList output (JSON) as a table.
+std::string keysTable(const std::string& json);
 
 }  // namespace steward::ctl

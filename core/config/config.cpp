@@ -16,7 +16,7 @@ const std::vector<std::string>& flagMethods() {
   static const std::vector<std::string> methods = {
       "REQErrorLog", "REQHello",        "REQToFileAppend", "REQToFile",          "REQToConsole",
       "REQPing",     "REQPong",         "REQCliCommand",   "REQnCliCommand",     "REQHttpGet",
-      "REQTailFile", "REQnCliCommandCont", "REQOpCommand"};
+      "REQTailFile", "REQnCliCommandCont", "REQOpCommand", "REQKeysUpdate"};
   return methods;
 }
 
@@ -103,7 +103,7 @@ Setting startSub(const std::string& method) {
                      "nodes allowed to send it, or off";
   if (onByDefault(method)) help += " (default: *)";
   if (onAtCentralByDefault(method)) help += " (default: * on the central node, off elsewhere)";
-  if (method == "REQOpCommand") help += " (default: the central node only)";
+  if (method == "REQOpCommand" || method == "REQKeysUpdate") help += " (default: the central node only)";
   const std::string key = "startSub" + method;
   return Setting{key, help,
                  [method](const Config& c) {
@@ -274,7 +274,7 @@ void defaultSubscribers(Config& c) {
   for (const auto& method : flagMethods()) {
     if (onByDefault(method) || (central && onAtCentralByDefault(method))) {
       c.startSub[method] = "*";
-    } else if (method == "REQOpCommand") {
+    } else if (method == "REQOpCommand" || method == "REQKeysUpdate") {
       c.startSub[method] = c.centralNodeName;
     }
   }

@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 
 namespace steward::process {
@@ -48,7 +49,7 @@ DeliveryPolicy policyOf(const store::OutboxEntry& e) {
 
 Node::Node(config::Config config, boost::asio::io_context& io, transport::Transport& transport,
            plugin::PluginHost& plugins, store::Store& store, const observe::Audit& audit,
-           const security::Verifier* verifier)
+           NodeSecurity security)
     : config_(std::move(config)),
       io_(io),
       transport_(transport),
@@ -66,7 +67,7 @@ Node::Node(config::Config config, boost::asio::io_context& io, transport::Transp
       helloStrand_(boost::asio::make_strand(io)),
       helloTimer_(helloStrand_),
       ids_(store, "nextId"),
-      verifier_(verifier) {}
+      security_(security) {}
 
 Node::~Node() { stop(std::chrono::milliseconds(0)); }
 
@@ -150,7 +151,7 @@ Status Node::startSubscriber(const std::string& method, const AllowedNodes& allo
   settings.defaultMethodTimeout = std::chrono::seconds(config_.defaultMethodTimeout);
   settings.allowed = allowed;
   settings.processId = nextProcessId_++;
-  settings.verifier = verifier_;
+  settings.verifier = security_.verifier;
   Subscriber::Events events;
   events.handled = [this](const Inbound& request, std::string output, std::string error) {
     onHandled(request, std::move(output), std::move(error));
@@ -431,6 +432,7 @@ void Node::onHandled(const Inbound& in, std::string output, std::string error) {
     audit_.record("replied", reply->message);
     dispatch(std::move(*reply));
   }
+  if (request.method == kHelloMethod) onHello(request);
   if (request.isReply) {
     replyWatch_.notify({.requestId = request.requestId,
                         .node = request.fromNode,
@@ -439,6 +441,22 @@ void Node::onHandled(const Inbound& in, std::string output, std::string error) {
                         .error = request.requestError,
                         .final = !request.partial});
   }
+}
+
+void Node::onHello(const message::Message& hello) {
+  if (security_.trust == nullptr || !security_.trust->isCentral() || hello.data.size() < 2) return;
+  const bool known = security_.trust->announce(hello.fromNode, hello.data[1], nowUnixMs());
+  if (!known) {
+    STEWARD_LOG(info) << hello.fromNode << " announces a key that is not allowed yet: "
+                      << hello.data[1] << " (steward-ctl keys allow " << hello.fromNode << ")";
+    return;
+  }
+  uint64_t held = 0;
+  if (hello.data.size() >= 3) {
+    const auto& v = hello.data[2];
+    std::from_chars(v.data(), v.data() + v.size(), held);
+  }
+  if (held < security_.trust->version()) pushTrustedSet({hello.fromNode});
 }
 
 // Runs on helloStrand_.
@@ -451,6 +469,12 @@ void Node::sendHello() {
   hello.toNode = config_.centralNodeName;
   hello.method = kHelloMethod;
   hello.data = {config_.nodeName};
+  // The key this node signs with, and the version of the trusted set it holds: central learns
+  // new keys this way, and sends a newer set to a node that lacks it.
+  if (security_.identity != nullptr && security_.trust != nullptr) {
+    hello.data.push_back(security_.identity->publicKey());
+    hello.data.push_back(std::to_string(security_.trust->version()));
+  }
   hello.directory = "hello-messages";
   hello.fileName = "hello.log";
   if (auto r = send(std::move(hello)); !r) {

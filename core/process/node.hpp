@@ -21,9 +21,12 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <rapidjson/document.h>
+
 #include <atomic>
 #include <map>
 #include <optional>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -33,13 +36,24 @@ namespace steward::process {
 
 struct QueueFilter;
 
+// The method central pushes its signed trusted set with (plugins/keys).
+inline constexpr const char* kKeysUpdateMethod = "REQKeysUpdate";
+
+// What the node signs and checks with (none: unsigned, for tests that do not need it).
+struct NodeSecurity {
+  const security::Verifier* verifier = nullptr;
+  security::Trust* trust = nullptr;
+  const security::Identity* identity = nullptr;
+};
+
 class Node {
  public:
-  // `transport` seals what the node sends (security::SealingTransport in the daemon); `verifier`
-  // checks the seal of everything its subscribers take (none: unsealed, for tests).
+  // `transport` seals what the node sends (security::SealingTransport in the daemon); the
+  // verifier checks the seal of everything its subscribers take; trust and identity serve hellos
+  // (the key they announce) and the keys operations.
   Node(config::Config config, boost::asio::io_context& io, transport::Transport& transport,
        plugin::PluginHost& plugins, store::Store& store, const observe::Audit& audit,
-       const security::Verifier* verifier = nullptr);
+       NodeSecurity security = {});
   ~Node();
 
   // Resumes the outbox, answers messages whose run a stop interrupted, starts the configured
@@ -106,6 +120,11 @@ class Node {
   std::string removeQueued(const std::string& queue, const QueueFilter& filter);
   Result<std::string> startProc(const std::string& method, const std::string& allowed);
   Result<std::string> stopProc(const std::string& method, std::optional<uint64_t> id);
+  Result<std::string> keysOperation(const std::string& cmd, const rapidjson::Value* arg);
+  // Sends central's signed trusted set to `nodes`.
+  void pushTrustedSet(const std::set<std::string>& nodes);
+  // At central: a hello announced a key; a node that holds an old trusted set gets the current.
+  void onHello(const message::Message& hello);
 
   config::Config config_;
   boost::asio::io_context& io_;
@@ -119,7 +138,7 @@ class Node {
   boost::asio::steady_timer helloTimer_;
   store::IdSource ids_;
   ReplyWatch replyWatch_;
-  const security::Verifier* verifier_;
+  NodeSecurity security_;
 
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Publisher>> publishers_;   // by subject

@@ -9,6 +9,8 @@ namespace {
 // Room for "SIG1 <time> <signature>\n".
 constexpr size_t kSealBytes = 160;
 
+constexpr const char* kHelloMethod = "REQHello";
+
 bool isInbox(const std::string& subject) { return subject.rfind("_INBOX.", 0) == 0; }
 
 std::string describe(const message::Message& m) {
@@ -53,13 +55,23 @@ Result<Opened> Verifier::open(const std::string& subject, std::string_view paylo
   if (!decoded) return Error{"a message on " + subject + " is unreadable: " + decoded.error().message};
   const message::Message& m = decoded.value();
   const auto key = trust_.keyOf(m.fromNode);
-  if (!key) {
-    return Error{describe(m) + ": no trusted key for " + m.fromNode +
-                 " (approve it, or add its key to the trusted keys)"};
-  }
-  if (!verify(*key, subject, *sealed)) {
-    return Error{describe(m) + ": the signature does not match " + m.fromNode +
-                 "'s trusted key (forged, or signed by another key)"};
+  bool announcement = false;
+  if (!key || !verify(*key, subject, *sealed)) {
+    const bool hello = m.method == kHelloMethod && m.data.size() >= 2;
+    if (hello && !trust_.revoked(m.data[1]) && verify(m.data[1], subject, *sealed)) {
+      announcement = true;
+    } else if (!key) {
+      for (const auto& revoked : trust_.revokedKeys()) {
+        if (verify(revoked, subject, *sealed)) {
+          return Error{describe(m) + ": it is signed by a revoked key (" + m.fromNode +
+                       "'s key was revoked)"};
+        }
+      }
+      return Error{describe(m) + ": " + trust_.whyUntrusted(m.fromNode)};
+    } else {
+      return Error{describe(m) + ": the signature does not match " + m.fromNode +
+                   "'s trusted key (forged, or signed by another key)"};
+    }
   }
   const int64_t age = now_() - sealed->sentUnixMs;
   const int64_t window = std::chrono::milliseconds(window_).count();
@@ -69,7 +81,8 @@ Result<Opened> Verifier::open(const std::string& subject, std::string_view paylo
                  std::to_string(window_.count()) +
                  " s signature window (a recorded copy, or a clock that is off)"};
   }
-  return Opened{std::move(decoded).value(), std::string(sealed->wire), sealed->sentUnixMs};
+  return Opened{std::move(decoded).value(), std::string(sealed->wire), sealed->sentUnixMs,
+                announcement};
 }
 
 }  // namespace steward::security

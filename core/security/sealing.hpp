@@ -5,7 +5,9 @@
 // ("_INBOX.…"), are not: they carry no command, only "taken" or "refused".
 //
 // Verifier opens what a subscriber receives: it must be sealed, by the key this node trusts for
-// the message's fromNode, for the subject it arrived on, and fresh (sent within the window).
+// the message's fromNode, for the subject it arrived on, and fresh (sent within the window). The
+// one exception is a hello sealed by the (not revoked) key it announces: how a new node makes its
+// key known to central.
 #pragma once
 
 #include "core/message/message.hpp"
@@ -42,6 +44,9 @@ struct Opened {
   message::Message message;
   std::string wire;         // the message's JSON, as stored in the inbox
   int64_t sentUnixMs = 0;   // when this copy was sealed
+  // A hello from a node not trusted (yet) with that key, sealed by the key it announces: taken
+  // only so central learns the key (data: [node, key, trusted set version]).
+  bool announcement = false;
 };
 
 class Verifier {

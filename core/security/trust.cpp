@@ -1,32 +1,323 @@
 #include "core/security/trust.hpp"
 
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include <fstream>
+#include <sstream>
+
+namespace fs = std::filesystem;
 
 namespace steward::security {
 
-Trust::Trust(std::string ownNode, std::string ownKey, std::filesystem::path folder)
-    : ownNode_(std::move(ownNode)), ownKey_(std::move(ownKey)), folder_(std::move(folder)) {}
+namespace {
+
+constexpr const char* kStateFile = "trust.json";
+// Announcements kept at most: a flood of hellos with made-up names cannot grow it without end.
+constexpr size_t kMaxPending = 1000;
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void str(Writer& w, const std::string& s) { w.String(s.c_str(), static_cast<rapidjson::SizeType>(s.size())); }
+
+Status writeAtomically(const fs::path& file, const std::string& text) {
+  const fs::path tmp = file.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    if (!out) return Error{"cannot write " + tmp.string()};
+  }
+  std::error_code ec;
+  fs::rename(tmp, file, ec);
+  if (ec) return Error{"cannot replace " + file.string() + ": " + ec.message()};
+  return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Trust>> Trust::open(TrustSettings settings) {
+  std::unique_ptr<Trust> t(new Trust(std::move(settings)));
+  if (auto s = t->load(); !s) return s.error();
+  return t;
+}
 
 std::optional<std::string> Trust::keyOf(const std::string& node) {
-  if (node == ownNode_) return ownKey_;
+  if (node == settings_.ownNode) return settings_.ownKey;
   std::lock_guard lock(mutex_);
-  if (auto it = keys_.find(node); it != keys_.end()) return it->second;
-  auto key = readKeyFile(node);
-  if (key) keys_[node] = *key;
+  std::optional<std::string> key;
+  if (auto it = allowed_.find(node); it != allowed_.end()) {
+    key = it->second;
+  } else if (auto f = files_.find(node); f != files_.end()) {
+    key = f->second;
+  } else if ((key = readKeyFile(node))) {
+    files_[node] = *key;
+  }
+  if (key && revoked_.count(*key) != 0) return std::nullopt;
   return key;
+}
+
+bool Trust::revoked(const std::string& key) const {
+  std::lock_guard lock(mutex_);
+  return revoked_.count(key) != 0;
+}
+
+std::string Trust::whyUntrusted(const std::string& node) {
+  std::lock_guard lock(mutex_);
+  std::optional<std::string> key;
+  if (auto it = files_.find(node); it != files_.end()) key = it->second;
+  if (!key) key = readKeyFile(node);
+  if (key && revoked_.count(*key) != 0) return "the key of " + node + " has been revoked";
+  return "no trusted key for " + node + " (allow it at central, or provision its key)";
+}
+
+std::vector<std::string> Trust::revokedKeys() const {
+  std::lock_guard lock(mutex_);
+  return {revoked_.begin(), revoked_.end()};
+}
+
+uint64_t Trust::version() const {
+  std::lock_guard lock(mutex_);
+  return version_;
 }
 
 std::optional<std::string> Trust::readKeyFile(const std::string& node) const {
   // Node names never hold a "/" (they are subject tokens), so this stays inside the folder.
-  if (folder_.empty() || node.empty() || node.find('/') != std::string::npos || node[0] == '.') {
+  if (settings_.folder.empty() || node.empty() || node.find('/') != std::string::npos ||
+      node[0] == '.') {
     return std::nullopt;
   }
-  std::ifstream in(folder_ / (node + ".pub"));
+  std::ifstream in(settings_.folder / (node + ".pub"));
   std::string key;
   if (!std::getline(in, key)) return std::nullopt;
   while (!key.empty() && (key.back() == '\r' || key.back() == ' ')) key.pop_back();
   if (key.empty()) return std::nullopt;
   return key;
+}
+
+std::string Trust::setJsonLocked() const {
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  w.Key("version");
+  w.Uint64(version_);
+  w.Key("keys");
+  w.StartObject();
+  for (const auto& [node, key] : allowed_) {
+    str(w, node);
+    str(w, key);
+  }
+  w.EndObject();
+  w.Key("revoked");
+  w.StartArray();
+  for (const auto& key : revoked_) str(w, key);
+  w.EndArray();
+  w.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+Status Trust::saveLocked() const {
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  w.Key("set");
+  const std::string set = setJsonLocked();
+  w.RawValue(set.c_str(), set.size(), rapidjson::kObjectType);
+  w.Key("signature");
+  str(w, setSignature_);
+  w.Key("pending");
+  w.StartObject();
+  for (const auto& [node, p] : pending_) {
+    str(w, node);
+    w.StartObject();
+    w.Key("key");
+    str(w, p.key);
+    w.Key("lastSeenUnixMs");
+    w.Int64(p.lastSeenUnixMs);
+    w.EndObject();
+  }
+  w.EndObject();
+  w.EndObject();
+  std::error_code ec;
+  fs::create_directories(settings_.stateDir, ec);
+  return writeAtomically(settings_.stateDir / kStateFile,
+                         std::string(buffer.GetString(), buffer.GetSize()) + "\n");
+}
+
+namespace {
+
+// {"version":N,"keys":{node:key},"revoked":[key]} into its parts.
+Status parseSet(const rapidjson::Value& set, uint64_t& version, std::map<std::string, std::string>& keys,
+                std::set<std::string>& revoked) {
+  if (!set.IsObject() || !set.HasMember("version") || !set["version"].IsUint64() ||
+      !set.HasMember("keys") || !set["keys"].IsObject() || !set.HasMember("revoked") ||
+      !set["revoked"].IsArray()) {
+    return Error{"not a trusted set: it needs version, keys and revoked"};
+  }
+  version = set["version"].GetUint64();
+  for (const auto& k : set["keys"].GetObject()) {
+    if (!k.value.IsString()) return Error{"the key of " + std::string(k.name.GetString()) + " is not a string"};
+    keys[k.name.GetString()] = k.value.GetString();
+  }
+  for (const auto& k : set["revoked"].GetArray()) {
+    if (!k.IsString()) return Error{"a revoked key is not a string"};
+    revoked.insert(k.GetString());
+  }
+  return {};
+}
+
+}  // namespace
+
+Status Trust::load() {
+  const fs::path file = settings_.stateDir / kStateFile;
+  std::error_code ec;
+  if (!fs::exists(file, ec)) return {};
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  rapidjson::Document d;
+  d.Parse(text.str().c_str());
+  if (d.HasParseError() || !d.IsObject() || !d.HasMember("set")) {
+    return Error{file.string() + " is damaged: not the trust state steward writes"};
+  }
+  if (auto s = parseSet(d["set"], version_, allowed_, revoked_); !s) {
+    return Error{file.string() + ": " + s.error().message};
+  }
+  if (d.HasMember("signature") && d["signature"].IsString()) setSignature_ = d["signature"].GetString();
+  if (d.HasMember("pending") && d["pending"].IsObject()) {
+    for (const auto& p : d["pending"].GetObject()) {
+      if (!p.value.IsObject() || !p.value.HasMember("key") || !p.value["key"].IsString()) continue;
+      pending_[p.name.GetString()] = Pending{p.value["key"].GetString(),
+                                             p.value.HasMember("lastSeenUnixMs") && p.value["lastSeenUnixMs"].IsInt64()
+                                                 ? p.value["lastSeenUnixMs"].GetInt64() : 0};
+    }
+  }
+  return {};
+}
+
+Status Trust::applySet(const std::string& setJson, const std::string& signature) {
+  // Central's key is the one the operator provisioned (or this node's own, at central); never
+  // one taken from a set, which could then vouch for itself.
+  std::optional<std::string> centralKey;
+  if (isCentral()) {
+    centralKey = settings_.ownKey;
+  } else {
+    std::lock_guard lock(mutex_);
+    centralKey = readKeyFile(settings_.centralNode);
+  }
+  if (!centralKey) {
+    return Error{"no key for " + settings_.centralNode + " in " + settings_.folder.string() +
+                 " to check the trusted set with"};
+  }
+  if (!verifySignature(*centralKey, "steward-trusted-set\n" + setJson, signature)) {
+    return Error{"the trusted set is not signed by " + settings_.centralNode + "'s key"};
+  }
+  rapidjson::Document d;
+  d.Parse(setJson.c_str());
+  uint64_t version = 0;
+  std::map<std::string, std::string> keys;
+  std::set<std::string> revoked;
+  if (d.HasParseError()) return Error{"the trusted set is not JSON"};
+  if (auto s = parseSet(d, version, keys, revoked); !s) return s;
+  std::lock_guard lock(mutex_);
+  if (version <= version_) {
+    return Error{"trusted set version " + std::to_string(version) + " is not newer than " +
+                 std::to_string(version_) + " (an old set sent again is ignored)"};
+  }
+  version_ = version;
+  allowed_ = std::move(keys);
+  revoked_ = std::move(revoked);
+  setSignature_ = signature;
+  return saveLocked();
+}
+
+bool Trust::announce(const std::string& node, const std::string& key, int64_t nowUnixMs) {
+  std::lock_guard lock(mutex_);
+  const auto allowed = allowed_.find(node);
+  const bool provisioned = allowed == allowed_.end() && readKeyFile(node) == key;
+  if ((allowed != allowed_.end() && allowed->second == key) || provisioned) {
+    if (pending_.erase(node) > 0) (void)saveLocked();
+    return revoked_.count(key) == 0;
+  }
+  if (revoked_.count(key) != 0) return false;
+  if (pending_.size() >= kMaxPending && pending_.count(node) == 0) return false;
+  const bool changed = pending_[node].key != key;
+  pending_[node] = Pending{key, nowUnixMs};
+  if (changed) (void)saveLocked();
+  return false;
+}
+
+Status Trust::allow(const std::string& node) {
+  std::lock_guard lock(mutex_);
+  auto it = pending_.find(node);
+  if (it == pending_.end()) {
+    return Error{"no key announced by " + node + " is waiting (it sends its key in its hellos)"};
+  }
+  if (auto old = allowed_.find(node); old != allowed_.end()) revoked_.insert(old->second);
+  allowed_[node] = it->second.key;
+  pending_.erase(it);
+  ++version_;
+  return saveLocked();
+}
+
+Status Trust::revoke(const std::string& node) {
+  std::lock_guard lock(mutex_);
+  auto it = allowed_.find(node);
+  std::optional<std::string> key;
+  if (it != allowed_.end()) {
+    key = it->second;
+    allowed_.erase(it);
+  } else if (auto file = readKeyFile(node)) {
+    key = file;  // provisioned in the folder: revoking lists it so no node trusts it any more
+  }
+  if (!key) return Error{"no key is trusted for " + node};
+  revoked_.insert(*key);
+  pending_.erase(node);
+  ++version_;
+  return saveLocked();
+}
+
+std::string Trust::listJson() const {
+  std::lock_guard lock(mutex_);
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  w.Key("version");
+  w.Uint64(version_);
+  w.Key("allowed");
+  w.StartObject();
+  for (const auto& [node, key] : allowed_) {
+    str(w, node);
+    str(w, key);
+  }
+  w.EndObject();
+  w.Key("pending");
+  w.StartObject();
+  for (const auto& [node, p] : pending_) {
+    str(w, node);
+    str(w, p.key);
+  }
+  w.EndObject();
+  w.Key("revoked");
+  w.StartArray();
+  for (const auto& key : revoked_) str(w, key);
+  w.EndArray();
+  w.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+std::pair<std::string, std::string> Trust::signedSet(const Identity& central) const {
+  std::lock_guard lock(mutex_);
+  std::string set = setJsonLocked();
+  std::string signature = central.sign("steward-trusted-set\n" + set);
+  return {std::move(set), std::move(signature)};
+}
+
+std::set<std::string> Trust::allowedNodes() const {
+  std::lock_guard lock(mutex_);
+  std::set<std::string> nodes;
+  for (const auto& [node, key] : allowed_) nodes.insert(node);
+  return nodes;
 }
 
 }  // namespace steward::security

@@ -1,34 +1,90 @@
-// Whose keys a node trusts: its own, and the operator's trusted-keys folder (<node>.pub files,
-// one base64 ed25519 public key each, e.g. copied from each node's <databaseFolder>/keys/node.pub
-// by configuration management). A key file added while the node runs is picked up the first time
-// a message from that node arrives. Thread-safe.
+// Whose keys a node trusts, and, at central, the operator's register of keys.
+//
+// Every node trusts its own key, and the keys in its trusted-keys folder (<node>.pub files, one
+// base64 ed25519 public key each: what configuration management provisions; central.pub at
+// least, see README "Trust"). A key file added while the node runs is found the first time that
+// node's message arrives.
+//
+// Central keeps the register: keys announced by nodes in their hellos wait as pending until an
+// operator allows them (steward-ctl keys allow NODE); revoking takes a node's key out and lists
+// it as revoked. Central signs the set of allowed and revoked keys with its own key, versioned,
+// and pushes it to the nodes (REQKeysUpdate); a node checks it against central's key, takes only
+// a newer version, keeps it on disk and trusts its keys too. A revoked key is refused whatever
+// else says. Thread-safe.
 #pragma once
 
+#include "core/security/identity.hpp"
 #include "core/util/result.hpp"
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
+#include <vector>
 
 namespace steward::security {
 
+struct TrustSettings {
+  std::string ownNode;
+  std::string ownKey;
+  std::string centralNode;
+  std::filesystem::path folder;    // the operator's <node>.pub files
+  std::filesystem::path stateDir;  // where the pushed set (and, at central, the register) is kept
+};
+
 class Trust {
  public:
-  Trust(std::string ownNode, std::string ownKey, std::filesystem::path folder);
+  // Loads what was kept in stateDir; a damaged file is an error naming it.
+  static Result<std::unique_ptr<Trust>> open(TrustSettings settings);
 
-  // The trusted public key of `node`, if there is one.
+  // The key `node` is trusted with, if any.
   std::optional<std::string> keyOf(const std::string& node);
+  // Whether `key` has been revoked.
+  bool revoked(const std::string& key) const;
+  // Why `node` has no trusted key: its key was revoked, or none is known.
+  std::string whyUntrusted(const std::string& node);
+  std::vector<std::string> revokedKeys() const;
+  // The version of the signed set this node holds (0: none).
+  uint64_t version() const;
+
+  // On a node: takes a set central signed. Refused when central's signature does not check out
+  // or it is not newer than the one held.
+  Status applySet(const std::string& setJson, const std::string& signature);
+
+  // At central.
+  bool isCentral() const { return settings_.ownNode == settings_.centralNode; }
+  // A key a node announced in its hello: true when it is the key allowed for that node.
+  bool announce(const std::string& node, const std::string& key, int64_t nowUnixMs);
+  Status allow(const std::string& node);   // the pending key of `node` becomes trusted
+  Status revoke(const std::string& node);  // its allowed key is taken out and listed as revoked
+  std::string listJson() const;            // allowed, pending and revoked keys, as JSON
+  // The current set and central's signature of it, to push.
+  std::pair<std::string, std::string> signedSet(const Identity& central) const;
+  // The nodes allowed now (who the set is pushed to).
+  std::set<std::string> allowedNodes() const;
 
  private:
+  explicit Trust(TrustSettings settings) : settings_(std::move(settings)) {}
   std::optional<std::string> readKeyFile(const std::string& node) const;
+  std::string setJsonLocked() const;
+  Status saveLocked() const;
+  Status load();
 
-  std::string ownNode_;
-  std::string ownKey_;
-  std::filesystem::path folder_;
-  std::mutex mutex_;
-  std::map<std::string, std::string> keys_;
+  TrustSettings settings_;
+  mutable std::mutex mutex_;
+  std::map<std::string, std::string> files_;    // read from the folder
+  uint64_t version_ = 0;
+  std::map<std::string, std::string> allowed_;  // the set: node -> key
+  std::set<std::string> revoked_;               // keys
+  struct Pending {
+    std::string key;
+    int64_t lastSeenUnixMs = 0;
+  };
+  std::map<std::string, Pending> pending_;      // at central
+  std::string setSignature_;                    // on a node: central's signature of the set
 };
 
 }  // namespace steward::security

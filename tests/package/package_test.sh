@@ -37,7 +37,7 @@ expected=(
   /usr/bin/steward /usr/bin/steward-ctl /usr/lib/systemd/system/steward.service
   /usr/lib/sysusers.d/steward.conf /usr/share/steward/config.toml
 )
-for plugin in cli file console hello errorlog opcommand ping httpget tail; do
+for plugin in cli file console hello errorlog opcommand ping httpget tail keys; do
   expected+=("/usr/lib/steward/$version/plugins/$plugin.so")
 done
 deb_files="$(dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\.||')"

@@ -25,7 +25,12 @@ class Sealing : public ::testing::Test {
     fs::create_directories(dir_ / "trusted");
     std::ofstream(dir_ / "trusted" / "central.pub") << central_->publicKey() << "\n";
     ship_ = std::make_unique<security::Identity>(security::Identity::create(dir_ / "ship1").value());
-    trust_ = std::make_unique<security::Trust>("ship1", ship_->publicKey(), dir_ / "trusted");
+    trust_ = security::Trust::open({.ownNode = "ship1",
+                                    .ownKey = ship_->publicKey(),
+                                    .centralNode = "central",
+                                    .folder = dir_ / "trusted",
+                                    .stateDir = dir_ / "ship1"})
+                 .value();
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -108,4 +113,75 @@ TEST_F(Sealing, TrustNeverReadsOutsideItsFolder) {
   EXPECT_FALSE(trust_->keyOf("../outside").has_value());
   EXPECT_FALSE(trust_->keyOf("").has_value());
   EXPECT_TRUE(trust_->keyOf("central").has_value());
+}
+
+namespace {
+
+// Central's register and a node's pushed set, in two state folders.
+class TrustRegister : public Sealing {
+ protected:
+  void SetUp() override {
+    Sealing::SetUp();
+    atCentral_ = security::Trust::open({.ownNode = "central",
+                                        .ownKey = central_->publicKey(),
+                                        .centralNode = "central",
+                                        .folder = dir_ / "central-trusted",
+                                        .stateDir = dir_ / "central-state"})
+                     .value();
+  }
+  std::unique_ptr<security::Trust> atCentral_;
+};
+
+}  // namespace
+
+TEST_F(TrustRegister, AnnouncedKeysWaitUntilAllowedAndRevokedOnesAreRefusedEverywhere) {
+  const std::string shipKey = ship_->publicKey();
+  EXPECT_FALSE(atCentral_->announce("ship1", shipKey, 1));
+  EXPECT_FALSE(atCentral_->keyOf("ship1").has_value());
+  EXPECT_NE(atCentral_->listJson().find("\"pending\":{\"ship1\":\"" + shipKey), std::string::npos);
+  EXPECT_NE(atCentral_->allow("ship9").error().message.find("no key announced by ship9"), std::string::npos);
+  ASSERT_TRUE(atCentral_->allow("ship1").ok());
+  EXPECT_EQ(atCentral_->keyOf("ship1"), shipKey);
+  EXPECT_EQ(atCentral_->version(), 1u);
+  EXPECT_TRUE(atCentral_->announce("ship1", shipKey, 2));
+
+  // The node takes the set central signed, and only a newer one.
+  auto [set, signature] = atCentral_->signedSet(*central_);
+  EXPECT_NE(trust_->applySet(set, signature + "x").error().message.find("not signed by central"),
+            std::string::npos);
+  auto tampered = set;
+  tampered.replace(tampered.find("\"version\":1"), 11, "\"version\":9");
+  EXPECT_FALSE(trust_->applySet(tampered, signature).ok());
+  ASSERT_TRUE(trust_->applySet(set, signature).ok());
+  EXPECT_EQ(trust_->version(), 1u);
+  EXPECT_NE(trust_->applySet(set, signature).error().message.find("not newer"), std::string::npos);
+
+  ASSERT_TRUE(atCentral_->revoke("ship1").ok());
+  EXPECT_FALSE(atCentral_->keyOf("ship1").has_value());
+  EXPECT_NE(atCentral_->whyUntrusted("ship1").find("no trusted key"), std::string::npos);
+  EXPECT_FALSE(atCentral_->announce("ship1", shipKey, 3));  // a revoked key is not even pending
+  std::tie(set, signature) = atCentral_->signedSet(*central_);
+  ASSERT_TRUE(trust_->applySet(set, signature).ok());
+  EXPECT_TRUE(trust_->revoked(shipKey));
+
+  // Kept on disk: a restart holds the same register and set.
+  auto reopened = security::Trust::open({.ownNode = "central", .ownKey = central_->publicKey(),
+                                         .centralNode = "central", .folder = dir_ / "central-trusted",
+                                         .stateDir = dir_ / "central-state"});
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ((*reopened)->version(), 2u);
+  EXPECT_TRUE((*reopened)->revoked(shipKey));
+}
+
+TEST_F(TrustRegister, AProvisionedKeyThatIsRevokedIsNoLongerTrusted) {
+  std::ofstream(dir_ / "trusted" / "ship7.pub") << ship_->publicKey() << "\n";
+  ASSERT_TRUE(trust_->keyOf("ship7").has_value());
+  fs::create_directories(dir_ / "central-trusted");
+  std::ofstream(dir_ / "central-trusted" / "ship7.pub") << ship_->publicKey() << "\n";
+  EXPECT_TRUE(atCentral_->announce("ship7", ship_->publicKey(), 1));  // provisioned: known
+  ASSERT_TRUE(atCentral_->revoke("ship7").ok());
+  auto [set, signature] = atCentral_->signedSet(*central_);
+  ASSERT_TRUE(trust_->applySet(set, signature).ok());
+  EXPECT_FALSE(trust_->keyOf("ship7").has_value());
+  EXPECT_NE(trust_->whyUntrusted("ship7").find("has been revoked"), std::string::npos);
 }
