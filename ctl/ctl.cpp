@@ -34,6 +34,8 @@ constexpr CommandInfo kCommands[] = {
     {"tail", "NODE PATH", "follow a file on NODE for --timeout seconds"},
     {"keys", "list | allow NODE | revoke NODE",
      "the keys central trusts: list them, allow a node's announced key, revoke a node's key"},
+    {"acl", "show | set FILE.json",
+     "who may call what on which node: show central's ACL, or replace it with FILE's"},
 };
 
 constexpr const char* kExitCodes =
@@ -63,6 +65,7 @@ const CommandInfo* findCommand(std::string_view name) {
 // Which positional arguments each command takes (before "--" for run).
 size_t positionalCount(std::string_view command, std::string_view first) {
   if (command == "keys") return first == "list" ? 1 : 2;
+  if (command == "acl") return first == "show" ? 1 : 2;
   if (command == "send" || command == "ps") return 1;
   return 2 - (command == "run");
 }
@@ -139,10 +142,13 @@ Result<Parsed> parseArguments(int argc, const char* const* argv) {
       return Error{o.command + " takes " + info->positional + " (got " +
                    std::to_string(positional.size()) + " argument(s) before any --)"};
     }
-    if (o.command == "send" || o.command == "keys") {
+    if (o.command == "send" || o.command == "keys" || o.command == "acl") {
       o.args = positional;
       if (o.command == "keys" && o.args[0] != "list" && o.args[0] != "allow" && o.args[0] != "revoke") {
         return Error{"keys takes list, allow NODE or revoke NODE, not \"" + o.args[0] + "\""};
+      }
+      if (o.command == "acl" && o.args[0] != "show" && o.args[0] != "set") {
+        return Error{"acl takes show or set FILE.json, not \"" + o.args[0] + "\""};
       }
     } else {
       o.node = positional[0];
@@ -205,7 +211,7 @@ Result<std::string> buildRequest(const Options& o, const std::string& centralNod
   rapidjson::Document messages(rapidjson::kArrayType);
   auto& a = messages.GetAllocator();
   auto str = [&](const std::string& s) { return rapidjson::Value(s.c_str(), a); };
-  const std::string toNode = o.command == "keys" ? centralNodeName : o.node;
+  const std::string toNode = o.command == "keys" || o.command == "acl" ? centralNodeName : o.node;
   auto message = [&](const std::string& method) {
     rapidjson::Value m(rapidjson::kObjectType);
     m.AddMember("toNode", str(toNode), a);
@@ -250,6 +256,20 @@ Result<std::string> buildRequest(const Options& o, const std::string& centralNod
     }
     const char* cmd = o.args[0] == "list" ? "keysList" : o.args[0] == "allow" ? "keysAllow" : "keysRevoke";
     messages.PushBack(operation(cmd, std::move(arg)), a);
+  } else if (o.command == "acl") {
+    rapidjson::Value arg;
+    if (o.args[0] == "set") {
+      std::ifstream in(o.args[1]);
+      if (!in) return Error{"cannot read " + o.args[1]};
+      std::stringstream text;
+      text << in.rdbuf();
+      rapidjson::Document acl(&a);
+      acl.Parse(text.str().c_str());
+      if (acl.HasParseError() || !acl.IsObject()) return Error{o.args[1] + " is not a JSON object (node: [rules])"};
+      arg.SetObject();
+      arg.AddMember("acl", rapidjson::Value(acl, a), a);
+    }
+    messages.PushBack(operation(o.args[0] == "set" ? "keysAclSet" : "keysAclShow", std::move(arg)), a);
   } else if (o.command == "start" || o.command == "stop") {
     rapidjson::Value arg(rapidjson::kObjectType);
     arg.AddMember("method", str(o.method), a);

@@ -28,7 +28,7 @@ enum Exit : int {
 inline constexpr int64_t kTravelSeconds = 10;
 
 struct Options {
-  std::string command;                  // run, send, ps, start, stop, tail, keys
+  std::string command;                  // run, send, ps, start, stop, tail, keys, acl
   std::filesystem::path socket;         // empty: from the configuration
   std::filesystem::path configFolder;   // empty: $CONFIG_FOLDER, /etc/steward, ./etc
   bool json = false;

@@ -152,6 +152,11 @@ Status Node::startSubscriber(const std::string& method, const AllowedNodes& allo
   settings.allowed = allowed;
   settings.processId = nextProcessId_++;
   settings.verifier = security_.verifier;
+  if (security_.trust != nullptr) {
+    settings.authorize = [trust = security_.trust](const message::Message& m) {
+      return trust->authorize(m.fromNode, m.method, m.data);
+    };
+  }
   Subscriber::Events events;
   events.handled = [this](const Inbound& request, std::string output, std::string error) {
     onHandled(request, std::move(output), std::move(error));

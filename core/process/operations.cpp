@@ -177,19 +177,29 @@ Result<std::string> Node::keysOperation(const std::string& cmd, const rapidjson:
                  config_.nodeName};
   }
   if (cmd == "keysList") return trust.listJson();
+  if (cmd == "keysAclShow") return trust.aclJson();
+  if (cmd == "keysAclSet") {
+    if (arg == nullptr || !arg->HasMember("acl")) return Error{"keysAclSet needs opArg.acl"};
+    auto acl = security::Acl::parse((*arg)["acl"]);
+    if (!acl) return acl.error();
+    if (auto s = trust.setAcl(std::move(acl).value()); !s) return s.error();
+    STEWARD_LOG(info) << "ACL replaced; trusted set version " << trust.version();
+    pushTrustedSet(trust.knownNodes());
+    return "ACL set; trusted set version " + std::to_string(trust.version()) + " sent to the nodes";
+  }
   if (cmd == "keysAllow" || cmd == "keysRevoke") {
     const auto node = text("node");
     if (!node) return Error{cmd + " needs opArg.node"};
     if (auto s = cmd == "keysAllow" ? trust.allow(*node) : trust.revoke(*node); !s) return s.error();
     STEWARD_LOG(info) << (cmd == "keysAllow" ? "allowed the key of " : "revoked the key of ") << *node
                       << "; trusted set version " << trust.version();
-    pushTrustedSet(trust.allowedNodes());
+    pushTrustedSet(trust.knownNodes());
     if (cmd == "keysAllow") pushTrustedSet({*node});
     return std::string(cmd == "keysAllow" ? "allowed " : "revoked ") + *node +
            "; trusted set version " + std::to_string(trust.version()) + " sent to the nodes";
   }
   return Error{"unknown opCmd \"" + cmd + "\"; keys operations are keysList, keysAllow, "
-               "keysRevoke, keysUpdate"};
+               "keysRevoke, keysAclShow, keysAclSet, keysUpdate"};
 }
 
 void Node::pushTrustedSet(const std::set<std::string>& nodes) {

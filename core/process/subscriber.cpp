@@ -168,6 +168,16 @@ void Subscriber::onIncoming(transport::Incoming in) {
                    m.method + " (allowed: " + settings_.allowed.toString() + ")");
     return;
   }
+  const bool command = !m.isReply && !method().replyMethod &&
+                       (method().kind == message::Kind::CommandACK ||
+                        method().kind == message::Kind::CommandNACK);
+  if (command && settings_.authorize) {
+    if (auto s = settings_.authorize(m); !s) {
+      refuse(in, "node " + settings_.nodeName + " refused message " + std::to_string(m.id) + " (" +
+                     m.method + ") from " + m.fromNode + ": " + s.error().message);
+      return;
+    }
+  }
   // The ACK means "this node owns it now", so the message is in the inbox first. A message taken
   // before (its ACK was lost, or a copy was resent) is ACKed again but not run again.
   auto taken = store_.acceptInbound(m.fromNode, m.id, m.method, wire, sealedUnixMs);

@@ -48,6 +48,9 @@ struct SubscriberSettings {
   // Checks every arriving message's seal (sender's key, subject, freshness); none: messages are
   // taken unsealed (unit tests).
   const security::Verifier* verifier = nullptr;
+  // Whether the sender may call this method with this data (the ACL); none: everyone allowed by
+  // `allowed` may. Asked for commands only, not for events and replies.
+  std::function<Status(const message::Message&)> authorize;
 };
 
 // A message taken into the inbox, with its arrival number there.

@@ -112,6 +112,11 @@ std::string Trust::setJsonLocked() const {
   w.StartArray();
   for (const auto& key : revoked_) str(w, key);
   w.EndArray();
+  if (!acl_.empty()) {
+    w.Key("acl");
+    const std::string acl = acl_.json();
+    w.RawValue(acl.c_str(), acl.size(), rapidjson::kObjectType);
+  }
   w.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize());
 }
@@ -146,9 +151,9 @@ Status Trust::saveLocked() const {
 
 namespace {
 
-// {"version":N,"keys":{node:key},"revoked":[key]} into its parts.
+// {"version":N,"keys":{node:key},"revoked":[key],"acl":{…}} into its parts.
 Status parseSet(const rapidjson::Value& set, uint64_t& version, std::map<std::string, std::string>& keys,
-                std::set<std::string>& revoked) {
+                std::set<std::string>& revoked, Acl& acl) {
   if (!set.IsObject() || !set.HasMember("version") || !set["version"].IsUint64() ||
       !set.HasMember("keys") || !set["keys"].IsObject() || !set.HasMember("revoked") ||
       !set["revoked"].IsArray()) {
@@ -162,6 +167,11 @@ Status parseSet(const rapidjson::Value& set, uint64_t& version, std::map<std::st
   for (const auto& k : set["revoked"].GetArray()) {
     if (!k.IsString()) return Error{"a revoked key is not a string"};
     revoked.insert(k.GetString());
+  }
+  if (set.HasMember("acl")) {
+    auto parsed = Acl::parse(set["acl"]);
+    if (!parsed) return parsed.error();
+    acl = std::move(parsed).value();
   }
   return {};
 }
@@ -180,7 +190,7 @@ Status Trust::load() {
   if (d.HasParseError() || !d.IsObject() || !d.HasMember("set")) {
     return Error{file.string() + " is damaged: not the trust state steward writes"};
   }
-  if (auto s = parseSet(d["set"], version_, allowed_, revoked_); !s) {
+  if (auto s = parseSet(d["set"], version_, allowed_, revoked_, acl_); !s) {
     return Error{file.string() + ": " + s.error().message};
   }
   if (d.HasMember("signature") && d["signature"].IsString()) setSignature_ = d["signature"].GetString();
@@ -217,8 +227,9 @@ Status Trust::applySet(const std::string& setJson, const std::string& signature)
   uint64_t version = 0;
   std::map<std::string, std::string> keys;
   std::set<std::string> revoked;
+  Acl acl;
   if (d.HasParseError()) return Error{"the trusted set is not JSON"};
-  if (auto s = parseSet(d, version, keys, revoked); !s) return s;
+  if (auto s = parseSet(d, version, keys, revoked, acl); !s) return s;
   std::lock_guard lock(mutex_);
   if (version <= version_) {
     return Error{"trusted set version " + std::to_string(version) + " is not newer than " +
@@ -227,6 +238,7 @@ Status Trust::applySet(const std::string& setJson, const std::string& signature)
   version_ = version;
   allowed_ = std::move(keys);
   revoked_ = std::move(revoked);
+  acl_ = std::move(acl);
   setSignature_ = signature;
   return saveLocked();
 }
@@ -306,6 +318,24 @@ std::string Trust::listJson() const {
   return std::string(buffer.GetString(), buffer.GetSize());
 }
 
+Status Trust::setAcl(Acl acl) {
+  std::lock_guard lock(mutex_);
+  acl_ = std::move(acl);
+  ++version_;
+  return saveLocked();
+}
+
+std::string Trust::aclJson() const {
+  std::lock_guard lock(mutex_);
+  return acl_.json();
+}
+
+Status Trust::authorize(const std::string& from, const std::string& method,
+                        const std::vector<std::string>& data) const {
+  std::lock_guard lock(mutex_);
+  return acl_.allows(settings_.ownNode, settings_.centralNode, from, method, data);
+}
+
 std::pair<std::string, std::string> Trust::signedSet(const Identity& central) const {
   std::lock_guard lock(mutex_);
   std::string set = setJsonLocked();
@@ -313,10 +343,15 @@ std::pair<std::string, std::string> Trust::signedSet(const Identity& central) co
   return {std::move(set), std::move(signature)};
 }
 
-std::set<std::string> Trust::allowedNodes() const {
+std::set<std::string> Trust::knownNodes() const {
   std::lock_guard lock(mutex_);
   std::set<std::string> nodes;
   for (const auto& [node, key] : allowed_) nodes.insert(node);
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(settings_.folder, ec)) {
+    if (entry.path().extension() == ".pub") nodes.insert(entry.path().stem().string());
+  }
+  nodes.erase(settings_.ownNode);
   return nodes;
 }
 

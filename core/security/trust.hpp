@@ -13,6 +13,7 @@
 // else says. Thread-safe.
 #pragma once
 
+#include "core/security/acl.hpp"
 #include "core/security/identity.hpp"
 #include "core/util/result.hpp"
 
@@ -61,10 +62,17 @@ class Trust {
   Status allow(const std::string& node);   // the pending key of `node` becomes trusted
   Status revoke(const std::string& node);  // its allowed key is taken out and listed as revoked
   std::string listJson() const;            // allowed, pending and revoked keys, as JSON
+  Status setAcl(Acl acl);                  // replaces the ACL (acl.hpp) pushed with the set
+  std::string aclJson() const;
+
+  // Whether this node lets `from` call `method` with `data`, by the ACL of the set it holds.
+  Status authorize(const std::string& from, const std::string& method,
+                   const std::vector<std::string>& data) const;
   // The current set and central's signature of it, to push.
   std::pair<std::string, std::string> signedSet(const Identity& central) const;
-  // The nodes allowed now (who the set is pushed to).
-  std::set<std::string> allowedNodes() const;
+  // The nodes the set is pushed to: those allowed here, and those whose key is provisioned in the
+  // trusted-keys folder.
+  std::set<std::string> knownNodes() const;
 
  private:
   explicit Trust(TrustSettings settings) : settings_(std::move(settings)) {}
@@ -79,6 +87,7 @@ class Trust {
   uint64_t version_ = 0;
   std::map<std::string, std::string> allowed_;  // the set: node -> key
   std::set<std::string> revoked_;               // keys
+  Acl acl_;
   struct Pending {
     std::string key;
     int64_t lastSeenUnixMs = 0;

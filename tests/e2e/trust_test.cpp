@@ -3,6 +3,8 @@
 // the same way. Every node here trusts central's key (provisioned); ship2's key is not.
 #include "tests/e2e/harness.hpp"
 
+#include <fstream>
+
 namespace steward::e2e {
 namespace {
 
@@ -53,11 +55,18 @@ TEST_F(Trust, AnAllowedKeyReachesCentralAndEveryNodeAndARevokedOneIsRefusedEvery
   r = ctl({"keys", "list"});
   EXPECT_NE(r.out.find("allowed   ship2"), std::string::npos) << r.out;
 
-  // Central takes ship2's messages now; ship1 gets the set at its next hello and takes them too.
+  // Central takes ship2's messages now; ship1 gets the set at its next hello and takes them too
+  // (the ACL lets ship2 run commands on ship1).
   ASSERT_TRUE(accepted(central_->submit(command("ship2", "echo after", R"("fileName":"after.log")"))));
   EXPECT_TRUE(waitFor([&] { return readFile(central_->dataFolder() / "ship2" / "after.log") == "after\n"; }, 30s))
       << central_->errorLog();
   EXPECT_TRUE(waitFor([&] { return ship1_->log().find("trusted set version 1") != std::string::npos; }, 20s))
+      << ship1_->log();
+  std::ofstream(root_ / "acl.json")
+      << R"({"*":[{"from":"central","methods":["*"]},{"from":"ship2","methods":["REQCliCommand"]}]})";
+  r = ctl({"acl", "set", (root_ / "acl.json").string()});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_TRUE(waitFor([&] { return ship1_->log().find("trusted set version 2") != std::string::npos; }, 20s))
       << ship1_->log();
   const fs::path ran = root_ / "ran-on-ship1";
   ASSERT_TRUE(accepted(fromShip2ToShip1(ran)));
@@ -66,7 +75,7 @@ TEST_F(Trust, AnAllowedKeyReachesCentralAndEveryNodeAndARevokedOneIsRefusedEvery
   // Revoked: refused at central at once, and at ship1 once its next hello brings the new set.
   r = ctl({"keys", "revoke", "ship2"});
   ASSERT_EQ(r.exitCode, 0) << r.err;
-  EXPECT_TRUE(waitFor([&] { return ship1_->log().find("trusted set version 2") != std::string::npos; }, 20s))
+  EXPECT_TRUE(waitFor([&] { return ship1_->log().find("trusted set version 3") != std::string::npos; }, 20s))
       << ship1_->log();
   const fs::path again = root_ / "ran-again-on-ship1";
   ASSERT_TRUE(accepted(fromShip2ToShip1(again)));
