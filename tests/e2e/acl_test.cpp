@@ -15,11 +15,7 @@ class Acl : public E2eTest {
     ship1_ = &startNode("ship1", {"--startSubREQCliCommand=central,ops1"});
     ops1_ = &startNode("ops1");
   }
-  RunResult ctl(std::vector<std::string> args) {
-    args.insert(args.begin(), STEWARD_CTL_BINARY);
-    args.push_back("--config-folder=" + (central_->dir() / "etc").string());
-    return runToEnd(args, central_->dir(), 60s);
-  }
+  RunResult ctl(std::vector<std::string> args) { return E2eTest::ctl(*central_, std::move(args)); }
   std::string fromOps1(const std::string& shell) {
     return ops1_->submit(command("ship1", shell, R"("fileName":"ops.log")"));
   }

@@ -16,11 +16,7 @@ class Ctl : public E2eTest {
     ship1_ = &startNode("ship1", {"--startSubREQCliCommand=central", "--startSubREQTailFile=central"});
   }
   // steward-ctl run from central's folder, finding the socket through its config file.
-  RunResult ctl(std::vector<std::string> args) {
-    args.insert(args.begin(), STEWARD_CTL_BINARY);
-    args.push_back("--config-folder=" + (central_->dir() / "etc").string());
-    return runToEnd(args, central_->dir(), 90s);
-  }
+  RunResult ctl(std::vector<std::string> args) { return E2eTest::ctl(*central_, std::move(args)); }
   static std::vector<std::string> withProgram(std::vector<std::string> args,
                                               const std::vector<std::string>& program) {
     args.push_back("--");

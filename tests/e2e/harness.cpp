@@ -333,6 +333,12 @@ std::string E2eTest::op(const std::string& toNode, const std::string& operation,
          R"(","replyACKTimeout":1,"replyRetries":10}])";
 }
 
+RunResult E2eTest::ctl(const StewardNode& node, std::vector<std::string> args) {
+  args.insert(args.begin(), STEWARD_CTL_BINARY);
+  args.push_back("--config-folder=" + (node.dir() / "etc").string());
+  return runToEnd(args, node.dir(), 90s);
+}
+
 std::string E2eTest::command(const std::string& toNode, const std::string& shell,
                              const std::string& extra, const std::string& method) {
   std::string escaped;

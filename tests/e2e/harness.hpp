@@ -160,6 +160,8 @@ class E2eTest : public ::testing::Test {
   // A REQOpCommand for `toNode`; its reply lands at the sender in ops/<toNode>/<fileName>.
   static std::string op(const std::string& toNode, const std::string& operation,
                         const std::string& fileName);
+  // steward-ctl, run in `node`'s folder and finding its socket through the node's config file.
+  static RunResult ctl(const StewardNode& node, std::vector<std::string> args);
   static bool accepted(const std::string& answer) {
     return answer.find("\"ok\":true") != std::string::npos;
   }

@@ -19,11 +19,7 @@ class Trust : public E2eTest {
     ship2_->start();
     ASSERT_TRUE(waitFor([&] { return ship2_->log().find("running") != std::string::npos; }, 15s));
   }
-  RunResult ctl(std::vector<std::string> args) {
-    args.insert(args.begin(), STEWARD_CTL_BINARY);
-    args.push_back("--config-folder=" + (central_->dir() / "etc").string());
-    return runToEnd(args, central_->dir(), 60s);
-  }
+  RunResult ctl(std::vector<std::string> args) { return E2eTest::ctl(*central_, std::move(args)); }
   // ship2 asks ship1 to run a command that leaves `file` behind.
   std::string fromShip2ToShip1(const fs::path& file) {
     return ship2_->submit(command("ship1", "touch " + file.string(), R"("fileName":"t.log")"));
