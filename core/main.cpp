@@ -20,6 +20,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include <nats/nats.h>
+#include <openssl/crypto.h>
 #include <systemd/sd-daemon.h>
 
 #include <unistd.h>
@@ -277,6 +278,11 @@ int run(config::Config config) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before anything starts OpenSSL (nats.c for TLS, libcurl in a plugin): no cleanup handler at
+  // exit. nats.c 3.4's own cleanup frees OpenSSL's compression-method stack without clearing it,
+  // and OpenSSL's exit handler would free it again and crash the daemon as it stops (nats.c
+  // issue #904, fixed in later releases). The OS takes the memory back at exit anyway.
+  OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr);
   const char* folder = std::getenv("CONFIG_FOLDER");
   auto cli = config::parseCommandLine(argc, argv, folder != nullptr && *folder ? folder : "./etc");
   if (!cli) {
@@ -288,7 +294,8 @@ int main(int argc, char** argv) {
     std::cout << cli->helpText;
     return 0;
   }
-  int rc = run(*cli->config);
-  nats_CloseAndWait(2000);
-  return rc;
+  // No nats_CloseAndWait: in nats.c 3.4 its TLS cleanup (run whenever a connection used TLS, even
+  // one the server asked for) corrupts OpenSSL's state (same bug). run() has closed and destroyed
+  // the connection already; exit ends nats.c's threads.
+  return run(*cli->config);
 }

@@ -55,6 +55,8 @@ Result<std::string> fromBase64(std::string_view text) {
   return out;
 }
 
+Identity::~Identity() { sodium_memzero(secret_.data(), secret_.size()); }
+
 Result<Identity> Identity::create(const fs::path& folder) {
   if (auto s = ready(); !s) return s.error();
   std::error_code ec;

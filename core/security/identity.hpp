@@ -20,11 +20,16 @@ class Identity {
   // A fresh key pair written to `folder` (used to provision nodes ahead of their first start).
   static Result<Identity> create(const std::filesystem::path& folder);
 
+  Identity(const Identity&) = default;
+  Identity& operator=(const Identity&) = default;
+  ~Identity();  // wipes the secret key from memory
+
   const std::string& publicKey() const { return publicKey_; }  // base64 of 32 bytes
   // The detached signature of `bytes`, base64.
   std::string sign(std::string_view bytes) const;
 
  private:
+  Identity() = default;
   std::array<unsigned char, 64> secret_{};
   std::string publicKey_;
 };

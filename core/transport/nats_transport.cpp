@@ -8,6 +8,15 @@
 #include <condition_variable>
 
 namespace steward::transport {
+
+// What nats.c calls back with for one subscription.
+struct SubscriptionState {
+  Transport::Handler handler;
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool complete = false;
+};
+
 namespace {
 
 std::string statusText(natsStatus s) {
@@ -24,15 +33,9 @@ struct OptionsDeleter {
 
 // Owned by the subscription's dispatcher: freed by nats.c's on-complete callback, which runs
 // after the handler returned for the last time, so a late message never sees freed state.
-struct SubscriptionState {
-  Transport::Handler handler;
-  std::mutex mutex;
-  std::condition_variable cv;
-  bool complete = false;
-};
 
 void onMessage(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
-  auto* state = static_cast<std::shared_ptr<SubscriptionState>*>(closure);
+  auto* state = static_cast<SubscriptionState*>(closure);
   Incoming in;
   in.subject = natsMsg_GetSubject(msg);
   if (const char* reply = natsMsg_GetReply(msg)) in.replyTo = reply;
@@ -41,17 +44,16 @@ void onMessage(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) 
   natsMsg_Destroy(msg);
   // "No responders" is the broker saying nobody listens; the sender's ACK timer handles that.
   if (noResponders) return;
-  (*state)->handler(std::move(in));
+  state->handler(std::move(in));
 }
 
 void onComplete(void* closure) {
-  auto* state = static_cast<std::shared_ptr<SubscriptionState>*>(closure);
+  auto* state = static_cast<SubscriptionState*>(closure);
   {
-    std::lock_guard lock((*state)->mutex);
-    (*state)->complete = true;
+    std::lock_guard lock(state->mutex);
+    state->complete = true;
   }
-  (*state)->cv.notify_all();
-  delete state;
+  state->cv.notify_all();
 }
 
 class NatsSubscription : public Subscription {
@@ -228,13 +230,21 @@ Result<std::unique_ptr<Subscription>> NatsTransport::subscribe(const std::string
                                                                Handler handler) {
   auto state = std::make_shared<SubscriptionState>();
   state->handler = std::move(handler);
-  auto* closure = new std::shared_ptr<SubscriptionState>(state);
   natsSubscription* sub = nullptr;
-  natsStatus s = natsConnection_Subscribe(&sub, conn_, subject.c_str(), onMessage, closure);
-  if (s != NATS_OK) {
-    delete closure;
-    return Error{"cannot subscribe to " + subject + ": " + statusText(s)};
+  natsStatus s = natsConnection_Subscribe(&sub, conn_, subject.c_str(), onMessage, state.get());
+  if (s != NATS_OK) return Error{"cannot subscribe to " + subject + ": " + statusText(s)};
+  // nats.c may call back until the subscription completes, and never completes it when the
+  // connection closes under it (e.g. the broker refused our credentials): the transport keeps
+  // each state until it is complete and released, or the connection is gone.
+  {
+    std::lock_guard lock(statesMutex_);
+    std::erase_if(states_, [](const std::shared_ptr<SubscriptionState>& st) {
+      std::lock_guard stLock(st->mutex);
+      return st->complete && st.use_count() == 1;
+    });
+    states_.push_back(state);
   }
+  SubscriptionState* closure = state.get();
   // Generous pending limits: a node that was offline may receive a burst.
   natsSubscription_SetPendingLimits(sub, 1000000, 512 * 1024 * 1024);
   if (natsSubscription_SetOnCompleteCB(sub, onComplete, closure) != NATS_OK) {

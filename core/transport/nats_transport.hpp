@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 struct __natsConnection;
 struct __natsSubscription;
@@ -31,6 +32,8 @@ struct NatsSettings {
   // the CA only.
   std::filesystem::path rootCAPath;
 };
+
+struct SubscriptionState;
 
 class NatsTransport : public Transport {
  public:
@@ -65,6 +68,8 @@ class NatsTransport : public Transport {
   std::map<std::string, ReplyHandler, std::less<>> inboxes_;
   std::atomic<uint64_t> nextInbox_{1};
   // Set by nats.c's closed callback, the last one it runs for a connection.
+  std::mutex statesMutex_;
+  std::vector<std::shared_ptr<SubscriptionState>> states_;  // see subscribe()
   std::mutex closedMutex_;
   std::condition_variable closedCv_;
   bool closed_ = false;

@@ -268,6 +268,13 @@ int StewardNode::stop() {
   if (const auto at = l.find("Sanitizer"); at != std::string::npos) {
     ADD_FAILURE() << name_ << " reported a sanitizer finding:\n" << l.substr(at > 200 ? at - 200 : 0, 6000);
   }
+  // A daemon ends on SIGTERM by itself (or by it, when it comes before the handler is set up);
+  // dying of another signal (but the SIGKILL sent when the grace ran out) is a crash, e.g. in a
+  // library's cleanup at exit.
+  if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL && WTERMSIG(status) != SIGTERM) {
+    ADD_FAILURE() << name_ << " died of signal " << WTERMSIG(status) << " when stopped:\n"
+                  << l.substr(l.size() > 3000 ? l.size() - 3000 : 0);
+  }
   return status;
 }
 
