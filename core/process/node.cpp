@@ -334,6 +334,12 @@ void Node::dispatch(Outgoing o) {
       events.sent = [this](const message::Message& msg, int attempt) {
         audit_.record(attempt == 1 ? "sent" : "retried", msg, attempt);
       };
+      if (const security::Verifier* verifier = security_.verifier) {
+        events.openAnswer = [verifier, receiver = o.message.toNode](const std::string& inbox,
+                                                                   const std::string& payload) {
+          return verifier->openAnswer(inbox, payload, receiver);
+        };
+      }
       slot = Publisher::create(io_.get_executor(), transport_, o.entry.subject, events,
                                nextProcessId_++);
     }

@@ -1,5 +1,7 @@
 #include "core/process/publisher.hpp"
 
+#include "core/observe/log.hpp"
+
 #include "core/process/ack.hpp"
 #include "core/util/clock.hpp"
 
@@ -186,7 +188,17 @@ void Publisher::onTimer(uint64_t generation) {
 
 void Publisher::onAnswer(uint64_t generation, const std::string& payload) {
   if (generation != generation_ || !inFlight_ || stopped_) return;
-  auto ack = decodeAck(payload);
+  std::string text = payload;
+  if (events_.openAnswer) {
+    auto opened = events_.openAnswer(inbox_->subject(), payload);
+    if (!opened) {
+      // Not the receiver's word: it settles nothing.
+      STEWARD_LOG(warning) << subject_ << ": ignored " << opened.error().message;
+      return;
+    }
+    text = std::move(opened).value();
+  }
+  auto ack = decodeAck(text);
   if (!ack) return;  // not an answer we understand; keep waiting for a real one
   timer_.cancel();
   settle(ack->accepted ? Outcome::delivered : Outcome::refused, ack->error);

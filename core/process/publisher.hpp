@@ -53,6 +53,11 @@ class Publisher : public std::enable_shared_from_this<Publisher> {
         settled;
     // A send was handed to the broker (attempt 1 is the first send). Optional.
     std::function<void(const message::Message&, int attempt)> sent;
+    // Opens an answer that arrived on the message's inbox: the ACK text when the receiver sealed
+    // it, an error (the answer is ignored, the message stays in flight) otherwise. Optional: the
+    // answer is taken as it is.
+    std::function<Result<std::string>(const std::string& inbox, const std::string& payload)>
+        openAnswer;
   };
 
   static std::shared_ptr<Publisher> create(boost::asio::any_io_executor executor,

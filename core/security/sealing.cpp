@@ -11,8 +11,6 @@ constexpr size_t kSealBytes = 160;
 
 constexpr const char* kHelloMethod = "REQHello";
 
-bool isInbox(const std::string& subject) { return subject.rfind("_INBOX.", 0) == 0; }
-
 std::string describe(const message::Message& m) {
   return "message " + std::to_string(m.id) + " (" + m.method + ") from " + m.fromNode;
 }
@@ -25,7 +23,6 @@ SealingTransport::SealingTransport(transport::Transport& inner, const Identity& 
 
 Status SealingTransport::publish(const std::string& subject, std::string_view payload,
                                  const std::string& replyTo) {
-  if (isInbox(subject)) return inner_.publish(subject, payload, replyTo);
   return inner_.publish(subject, seal(identity_, subject, payload, now_()), replyTo);
 }
 
@@ -83,6 +80,23 @@ Result<Opened> Verifier::open(const std::string& subject, std::string_view paylo
   }
   return Opened{std::move(decoded).value(), std::string(sealed->wire), sealed->sentUnixMs,
                 announcement};
+}
+
+Result<std::string> Verifier::openAnswer(const std::string& inbox, std::string_view payload,
+                                         const std::string& receiver) const {
+  auto sealed = security::open(payload);
+  if (!sealed) return Error{"an answer from " + receiver + " is " + sealed.error().message};
+  const auto key = trust_.keyOf(receiver);
+  if (!key) return Error{"an answer from " + receiver + ": " + trust_.whyUntrusted(receiver)};
+  if (!verify(*key, inbox, *sealed)) {
+    return Error{"an answer said to be from " + receiver + " is not sealed by its key (forged)"};
+  }
+  const int64_t age = now_() - sealed->sentUnixMs;
+  const int64_t window = std::chrono::milliseconds(window_).count();
+  if (age > window || age < -window) {
+    return Error{"an answer from " + receiver + " is outside the signature window"};
+  }
+  return std::string(sealed->wire);
 }
 
 }  // namespace steward::security

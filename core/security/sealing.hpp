@@ -1,8 +1,8 @@
 // Signing on the way out and checking on the way in.
 //
-// SealingTransport wraps the broker transport: every message published is sealed with this
-// node's key at the moment it is sent (envelope.hpp). ACKs, which go to reply inboxes
-// ("_INBOX.…"), are not: they carry no command, only "taken" or "refused".
+// SealingTransport wraps the broker transport: everything published is sealed with this node's
+// key at the moment it is sent (envelope.hpp), ACKs included: a forged "taken" would make the
+// sender drop a message it still owns.
 //
 // Verifier opens what a subscriber receives: it must be sealed, by the key this node trusts for
 // the message's fromNode, for the subject it arrived on, and fresh (sent within the window). The
@@ -55,6 +55,10 @@ class Verifier {
   // The message in `payload`, which arrived on `subject`, once it passes every check; else an
   // error saying who sent what and why it is refused.
   Result<Opened> open(const std::string& subject, std::string_view payload) const;
+  // The ACK in `payload`, answered on `inbox` for a message sent to `receiver`: it must be sealed
+  // by the receiver's trusted key for that inbox, and fresh.
+  Result<std::string> openAnswer(const std::string& inbox, std::string_view payload,
+                                 const std::string& receiver) const;
 
  private:
   Trust& trust_;

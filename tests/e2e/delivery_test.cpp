@@ -134,7 +134,7 @@ TEST_F(Delivery, AResentMessageIsAckedAgainButRunOnce) {
   BrokerClient client(nats_->address());
   // Three sends, each sealed anew as a publisher's resends are.
   for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(client.request(subject, security::seal(*central, subject, wire, nowUnixMs() + i)),
+    EXPECT_EQ(ackOf(client.request(subject, security::seal(*central, subject, wire, nowUnixMs() + i))),
               R"({"ok":true})") << i;
   }
   ASSERT_TRUE(waitFor([&] { return readFile(file) == "run\n"; }, 10s));

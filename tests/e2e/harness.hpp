@@ -162,6 +162,11 @@ class E2eTest : public ::testing::Test {
                         const std::string& fileName);
   // steward-ctl, run in `node`'s folder and finding its socket through the node's config file.
   static RunResult ctl(const StewardNode& node, std::vector<std::string> args);
+  // The ACK text of a sealed answer (what follows the seal line).
+  static std::string ackOf(const std::string& answer) {
+    const auto nl = answer.find('\n');
+    return answer.rfind("SIG1 ", 0) == 0 && nl != std::string::npos ? answer.substr(nl + 1) : answer;
+  }
   static bool accepted(const std::string& answer) {
     return answer.find("\"ok\":true") != std::string::npos;
   }

@@ -6,6 +6,8 @@
 #include "core/security/envelope.hpp"
 #include "core/util/clock.hpp"
 
+#include <nats/nats.h>
+
 namespace steward::e2e {
 namespace {
 
@@ -35,7 +37,7 @@ class Signing : public E2eTest {
     return message::encodeWire(m);
   }
   fs::path ran(uint64_t id) const { return root_ / ("ran-" + std::to_string(id)); }
-  std::string send(const std::string& payload) { return client().request(kSubject, payload); }
+  std::string send(const std::string& payload) { return ackOf(client().request(kSubject, payload)); }
   BrokerClient& client() {
     if (!client_) client_ = std::make_unique<BrokerClient>(nats_->address());
     return *client_;
@@ -100,6 +102,47 @@ TEST_F(Signing, AReplayedCaptureIsRefusedAndRunsNoMore) {
   ASSERT_TRUE(waitFor([&] { return fs::exists(ran(8)); }, 20s));
   fs::remove(ran(8));
   expectRefused(send(captured), 8, "message 8 (REQCliCommand) from central: replayed");
+}
+
+class ForgedAck : public E2eTest {};
+
+// An ACK is the receiver's word that it owns the message now; a forged one must not make the
+// sender drop a message that never arrived.
+TEST_F(ForgedAck, AForgedAckDoesNotMakeTheSenderDropTheMessage) {
+  auto& central = startNode("central");
+  auto& ship1 = makeNode("ship1", {"--startSubREQCliCommand=central"});  // known, not started yet
+  auto intruder = security::Identity::create(root_ / "intruder-keys");
+  ASSERT_TRUE(intruder.ok());
+  natsConnection* conn = nullptr;
+  ASSERT_EQ(natsConnection_ConnectTo(&conn, ("nats://" + nats_->address()).c_str()), NATS_OK);
+  natsSubscription* sub = nullptr;
+  ASSERT_EQ(natsConnection_SubscribeSync(&sub, conn, "ship1.REQCliCommand.CommandACK"), NATS_OK);
+  natsConnection_Flush(conn);
+
+  const fs::path file = root_ / "delivered-anyway";
+  ASSERT_TRUE(accepted(central.submit(command("ship1", "touch " + file.string(),
+                                              R"("fileName":"f.log","ACKTimeout":2,"retries":30)"))));
+  natsMsg* msg = nullptr;
+  ASSERT_EQ(natsSubscription_NextMsg(&msg, sub, 15000), NATS_OK);
+  const std::string inbox = natsMsg_GetReply(msg);
+  natsMsg_Destroy(msg);
+  // "Taken", in ship1's name: unsealed, then sealed by a key that is not ship1's.
+  const std::string ack = R"({"ok":true})";
+  natsConnection_Publish(conn, inbox.c_str(), ack.data(), static_cast<int>(ack.size()));
+  const std::string forged = security::seal(*intruder, inbox, ack, nowUnixMs());
+  natsConnection_Publish(conn, inbox.c_str(), forged.data(), static_cast<int>(forged.size()));
+  natsConnection_Flush(conn);
+  EXPECT_TRUE(waitFor([&] {
+    return countLines(central.log(), "ignored an answer") >= 2;
+  }, 15s)) << central.log();
+  EXPECT_NE(central.log().find("is not sealed by its key (forged)"), std::string::npos);
+  natsSubscription_Destroy(sub);
+  natsConnection_Close(conn);
+  natsConnection_Destroy(conn);
+
+  // Still central's to deliver: once ship1 is up, it arrives and runs.
+  ship1.start();
+  EXPECT_TRUE(waitFor([&] { return fs::exists(file); }, 60s)) << central.log();
 }
 
 }  // namespace

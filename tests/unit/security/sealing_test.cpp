@@ -108,6 +108,21 @@ TEST_F(Sealing, TheVerifierChecksKeySubjectAndWindow) {
   EXPECT_TRUE(verifier.open(subject, security::seal(*ship_, subject, wire("ship7"), now_)).ok());
 }
 
+TEST_F(Sealing, AnAnswerCountsOnlyWhenTheReceiverSealedItForThatInbox) {
+  const security::Verifier verifier(*trust_, std::chrono::seconds(300), [this] { return now_; });
+  const std::string inbox = "_INBOX.ship1.abc.7";
+  const std::string ack = R"({"ok":true})";
+  auto ok = verifier.openAnswer(inbox, security::seal(*central_, inbox, ack, now_), "central");
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(*ok, ack);
+  EXPECT_NE(verifier.openAnswer(inbox, ack, "central").error().message.find("unsigned"), std::string::npos);
+  EXPECT_NE(verifier.openAnswer(inbox, security::seal(*ship_, inbox, ack, now_), "central")
+                .error().message.find("forged"),
+            std::string::npos);
+  EXPECT_FALSE(verifier.openAnswer("_INBOX.ship1.abc.8", security::seal(*central_, inbox, ack, now_), "central").ok());
+  EXPECT_FALSE(verifier.openAnswer(inbox, security::seal(*central_, inbox, ack, now_ - 301'000), "central").ok());
+}
+
 TEST_F(Sealing, TrustNeverReadsOutsideItsFolder) {
   std::ofstream(dir_ / "outside.pub") << central_->publicKey() << "\n";
   EXPECT_FALSE(trust_->keyOf("../outside").has_value());
