@@ -193,8 +193,8 @@ Result<std::string> Node::keysOperation(const std::string& cmd, const rapidjson:
     if (auto s = cmd == "keysAllow" ? trust.allow(*node) : trust.revoke(*node); !s) return s.error();
     STEWARD_LOG(info) << (cmd == "keysAllow" ? "allowed the key of " : "revoked the key of ") << *node
                       << "; trusted set version " << trust.version();
+    // An allowed node is among the known ones now: it gets the set with the others.
     pushTrustedSet(trust.knownNodes());
-    if (cmd == "keysAllow") pushTrustedSet({*node});
     return std::string(cmd == "keysAllow" ? "allowed " : "revoked ") + *node +
            "; trusted set version " + std::to_string(trust.version()) + " sent to the nodes";
   }

@@ -48,10 +48,8 @@ std::optional<std::string> Trust::keyOf(const std::string& node) {
   std::optional<std::string> key;
   if (auto it = allowed_.find(node); it != allowed_.end()) {
     key = it->second;
-  } else if (auto f = files_.find(node); f != files_.end()) {
-    key = f->second;
-  } else if ((key = readKeyFile(node))) {
-    files_[node] = *key;
+  } else {
+    key = provisionedKeyLocked(node);
   }
   if (key && revoked_.count(*key) != 0) return std::nullopt;
   return key;
@@ -64,9 +62,7 @@ bool Trust::revoked(const std::string& key) const {
 
 std::string Trust::whyUntrusted(const std::string& node) {
   std::lock_guard lock(mutex_);
-  std::optional<std::string> key;
-  if (auto it = files_.find(node); it != files_.end()) key = it->second;
-  if (!key) key = readKeyFile(node);
+  const auto key = provisionedKeyLocked(node);
   if (key && revoked_.count(*key) != 0) return "the key of " + node + " has been revoked";
   return "no trusted key for " + node + " (allow it at central, or provision its key)";
 }
@@ -79,6 +75,13 @@ std::vector<std::string> Trust::revokedKeys() const {
 uint64_t Trust::version() const {
   std::lock_guard lock(mutex_);
   return version_;
+}
+
+std::optional<std::string> Trust::provisionedKeyLocked(const std::string& node) {
+  if (auto it = files_.find(node); it != files_.end()) return it->second;
+  auto key = readKeyFile(node);
+  if (key) files_[node] = *key;
+  return key;
 }
 
 std::optional<std::string> Trust::readKeyFile(const std::string& node) const {
@@ -246,7 +249,7 @@ Status Trust::applySet(const std::string& setJson, const std::string& signature)
 bool Trust::announce(const std::string& node, const std::string& key, int64_t nowUnixMs) {
   std::lock_guard lock(mutex_);
   const auto allowed = allowed_.find(node);
-  const bool provisioned = allowed == allowed_.end() && readKeyFile(node) == key;
+  const bool provisioned = allowed == allowed_.end() && provisionedKeyLocked(node) == key;
   if ((allowed != allowed_.end() && allowed->second == key) || provisioned) {
     if (pending_.erase(node) > 0) (void)saveLocked();
     return revoked_.count(key) == 0;
@@ -279,7 +282,7 @@ Status Trust::revoke(const std::string& node) {
   if (it != allowed_.end()) {
     key = it->second;
     allowed_.erase(it);
-  } else if (auto file = readKeyFile(node)) {
+  } else if (auto file = provisionedKeyLocked(node)) {
     key = file;  // provisioned in the folder: revoking lists it so no node trusts it any more
   }
   if (!key) return Error{"no key is trusted for " + node};

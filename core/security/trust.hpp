@@ -77,6 +77,8 @@ class Trust {
  private:
   explicit Trust(TrustSettings settings) : settings_(std::move(settings)) {}
   std::optional<std::string> readKeyFile(const std::string& node) const;
+  // The key of `node` in the trusted-keys folder, read once and then remembered.
+  std::optional<std::string> provisionedKeyLocked(const std::string& node);
   std::string setJsonLocked() const;
   Status saveLocked() const;
   Status load();
