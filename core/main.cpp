@@ -202,39 +202,32 @@ int run(config::Config config) {
           return node.submit(in, source, w);
         });
   };
+  // An input or server that cannot start is reported to central; the node serves without it.
+  auto started = [&](const Status& s, const std::string& serving) {
+    if (!s) {
+      node.errors().report(config.nodeName + ": " + s.error().message);
+    } else if (!serving.empty()) {
+      STEWARD_LOG(info) << serving;
+    }
+  };
   input::SocketInput socket(io, config.socketFolder / "steward.sock", operatorInput("socket"));
-  if (auto s = socket.start(); !s) {
-    node.errors().report(config.nodeName + ": " + s.error().message);
-  }
+  started(socket.start(), "");
   submitStartupFolder(config, node);
   std::optional<input::TcpInput> tcp;
   if (!config.tcpListener.empty()) {
     tcp.emplace(io, config.tcpListener, operatorInput("tcp"));
-    if (auto s = tcp->start(); !s) {
-      node.errors().report(config.nodeName + ": " + s.error().message);
-    } else {
-      STEWARD_LOG(info) << "taking input over TCP on " << config.tcpListener;
-    }
+    started(tcp->start(), "taking input over TCP on " + config.tcpListener);
   }
   std::optional<input::HttpInput> http;
   if (!config.httpListener.empty()) {
     http.emplace(config.httpListener, [&](std::string_view in) { return node.submit(in, "http"); });
-    if (auto s = http->start(); !s) {
-      node.errors().report(config.nodeName + ": " + s.error().message);
-    } else {
-      STEWARD_LOG(info) << "taking input over HTTP on " << config.httpListener;
-    }
+    started(http->start(), "taking input over HTTP on " + config.httpListener);
   }
-
   std::optional<observe::DataFolderServer> dataFolder;
   if (!config.exposeDataFolder.empty()) {
     dataFolder.emplace(config.subscribersDataFolder, config.exposeDataFolder);
-    if (auto s = dataFolder->start(); !s) {
-      node.errors().report(config.nodeName + ": " + s.error().message);
-    } else {
-      STEWARD_LOG(info) << "serving " << config.subscribersDataFolder.string()
-                        << " read-only on http://" << config.exposeDataFolder << "/";
-    }
+    started(dataFolder->start(), "serving " + config.subscribersDataFolder.string() +
+                                     " read-only on http://" + config.exposeDataFolder + "/");
   }
 
   // Stopping blocks (handlers are joined), so it runs on its own thread while the io threads

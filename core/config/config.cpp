@@ -35,6 +35,10 @@ bool onByDefault(const std::string& method) {
 bool onAtCentralByDefault(const std::string& method) {
   return method == "REQErrorLog" || method == "REQHello";
 }
+// Served everywhere, but only for the central node.
+bool fromCentralByDefault(const std::string& method) {
+  return method == "REQOpCommand" || method == "REQKeysUpdate";
+}
 
 // One setting: its key (flag name and config file key), help, and how it reads and writes Config.
 struct Setting {
@@ -103,7 +107,7 @@ Setting startSub(const std::string& method) {
                      "nodes allowed to send it, or off";
   if (onByDefault(method)) help += " (default: *)";
   if (onAtCentralByDefault(method)) help += " (default: * on the central node, off elsewhere)";
-  if (method == "REQOpCommand" || method == "REQKeysUpdate") help += " (default: the central node only)";
+  if (fromCentralByDefault(method)) help += " (default: the central node only)";
   const std::string key = "startSub" + method;
   return Setting{key, help,
                  [method](const Config& c) {
@@ -274,7 +278,7 @@ void defaultSubscribers(Config& c) {
   for (const auto& method : flagMethods()) {
     if (onByDefault(method) || (central && onAtCentralByDefault(method))) {
       c.startSub[method] = "*";
-    } else if (method == "REQOpCommand" || method == "REQKeysUpdate") {
+    } else if (fromCentralByDefault(method)) {
       c.startSub[method] = c.centralNodeName;
     }
   }

@@ -70,14 +70,7 @@ Result<Opened> Verifier::open(const std::string& subject, std::string_view paylo
                    "'s trusted key (forged, or signed by another key)"};
     }
   }
-  const int64_t age = now_() - sealed->sentUnixMs;
-  const int64_t window = std::chrono::milliseconds(window_).count();
-  if (age > window || age < -window) {
-    return Error{describe(m) + ": sent " + std::to_string(std::abs(age) / 1000) + " s " +
-                 (age > 0 ? "ago" : "in the future") + ", outside the " +
-                 std::to_string(window_.count()) +
-                 " s signature window (a recorded copy, or a clock that is off)"};
-  }
+  if (auto s = fresh(*sealed); !s) return Error{describe(m) + ": " + s.error().message};
   return Opened{std::move(decoded).value(), std::string(sealed->wire), sealed->sentUnixMs,
                 announcement};
 }
@@ -91,12 +84,20 @@ Result<std::string> Verifier::openAnswer(const std::string& inbox, std::string_v
   if (!verify(*key, inbox, *sealed)) {
     return Error{"an answer said to be from " + receiver + " is not sealed by its key (forged)"};
   }
-  const int64_t age = now_() - sealed->sentUnixMs;
+  if (auto s = fresh(*sealed); !s) return Error{"an answer from " + receiver + ": " + s.error().message};
+  return std::string(sealed->wire);
+}
+
+Status Verifier::fresh(const Sealed& sealed) const {
+  const int64_t age = now_() - sealed.sentUnixMs;
   const int64_t window = std::chrono::milliseconds(window_).count();
   if (age > window || age < -window) {
-    return Error{"an answer from " + receiver + " is outside the signature window"};
+    return Error{"sent " + std::to_string(std::abs(age) / 1000) + " s " +
+                 (age > 0 ? "ago" : "in the future") + ", outside the " +
+                 std::to_string(window_.count()) +
+                 " s signature window (a recorded copy, or a clock that is off)"};
   }
-  return std::string(sealed->wire);
+  return {};
 }
 
 }  // namespace steward::security

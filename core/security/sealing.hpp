@@ -61,6 +61,9 @@ class Verifier {
                                  const std::string& receiver) const;
 
  private:
+  // Whether the seal was made within the window of now.
+  Status fresh(const Sealed& sealed) const;
+
   Trust& trust_;
   std::chrono::seconds window_;
   std::function<int64_t()> now_;
