@@ -9,12 +9,32 @@
 
 namespace steward::transport {
 
-// What nats.c calls back with for one subscription.
+// What nats.c calls back with for one nats.c subscription.
 struct SubscriptionState {
-  Transport::Handler handler;
+  std::shared_ptr<Transport::Handler> handler;
   std::mutex mutex;
   std::condition_variable cv;
   bool complete = false;
+};
+
+// One nats.c connection and what its callbacks need; lives until that connection is destroyed.
+struct Link {
+  NatsTransport* owner = nullptr;
+  std::string urls;
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool closed = false;  // nats.c's closed callback ran, the last it runs for the connection
+  std::string reason;   // why nats.c closed it
+  std::atomic<bool> installed{false};      // the transport uses this connection now
+  std::atomic<bool> everConnected{false};  // it reached the broker at least once
+  std::atomic<bool> toldConnected{false};  // its first connection was reported
+
+  // Tells the transport's listener, once the transport uses this connection.
+  void tell(bool connected, const std::string& event) const;
+  // Tells of the first connection, once: nats.c's callback and open() may both see it.
+  void tellConnected();
+  // nats.c closed the connection (its last callback).
+  void markClosed(const std::string& why);
 };
 
 namespace {
@@ -31,9 +51,6 @@ struct OptionsDeleter {
   void operator()(natsOptions* o) const { natsOptions_Destroy(o); }
 };
 
-// Owned by the subscription's dispatcher: freed by nats.c's on-complete callback, which runs
-// after the handler returned for the last time, so a late message never sees freed state.
-
 void onMessage(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
   auto* state = static_cast<SubscriptionState*>(closure);
   Incoming in;
@@ -44,43 +61,51 @@ void onMessage(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) 
   natsMsg_Destroy(msg);
   // "No responders" is the broker saying nobody listens; the sender's ACK timer handles that.
   if (noResponders) return;
-  state->handler(std::move(in));
+  (*state->handler)(std::move(in));
 }
 
+// Runs after the handler returned for the last time: when the subscription was unsubscribed,
+// or its connection closed.
 void onComplete(void* closure) {
   auto* state = static_cast<SubscriptionState*>(closure);
-  {
-    std::lock_guard lock(state->mutex);
-    state->complete = true;
-  }
+  std::lock_guard lock(state->mutex);
+  state->complete = true;
   state->cv.notify_all();
 }
 
+}  // namespace
+
 class NatsSubscription : public Subscription {
  public:
-  NatsSubscription(natsSubscription* sub, std::shared_ptr<SubscriptionState> state)
-      : sub_(sub), state_(std::move(state)) {}
-  ~NatsSubscription() override {
-    if (natsSubscription_Unsubscribe(sub_) == NATS_OK) {
-      std::unique_lock lock(state_->mutex);
-      state_->cv.wait_for(lock, std::chrono::seconds(5), [&] { return state_->complete; });
-    }
-    natsSubscription_Destroy(sub_);
-  }
+  NatsSubscription(NatsTransport& transport, uint64_t id) : transport_(transport), id_(id) {}
+  ~NatsSubscription() override { transport_.detach(id_); }
 
  private:
-  natsSubscription* sub_;
-  std::shared_ptr<SubscriptionState> state_;
+  NatsTransport& transport_;
+  uint64_t id_;
 };
 
+namespace {
+
 void onDisconnected(natsConnection*, void* closure) {
-  (*static_cast<NatsTransport::StateListener*>(closure))(false, "disconnected from broker");
+  static_cast<Link*>(closure)->tell(false, "disconnected from broker");
 }
 void onReconnected(natsConnection*, void* closure) {
-  (*static_cast<NatsTransport::StateListener*>(closure))(true, "reconnected to broker");
+  auto* link = static_cast<Link*>(closure);
+  link->everConnected = true;
+  link->tell(true, "reconnected to broker");
 }
+// With retry on a failed first connect, nats.c reports that first connection here.
 void onConnected(natsConnection*, void* closure) {
-  (*static_cast<NatsTransport::StateListener*>(closure))(true, "connected to broker");
+  auto* link = static_cast<Link*>(closure);
+  link->everConnected = true;
+  link->tellConnected();
+}
+void onClosed(natsConnection* conn, void* closure) {
+  auto* link = static_cast<Link*>(closure);
+  const char* why = nullptr;
+  natsConnection_GetLastError(conn, &why);
+  link->markClosed(why != nullptr && *why != '\0' ? why : "no reason given");
 }
 
 std::string toUrls(const std::string& addresses) {
@@ -135,43 +160,30 @@ Status secure(natsOptions* opts, const NatsSettings& settings) {
 
 }  // namespace
 
+void Link::tell(bool connected, const std::string& event) const {
+  if (installed) owner->listener_(connected, event);
+}
+
+void Link::markClosed(const std::string& why) {
+  // Under the lock to the end: whoever waits for `closed` may destroy the link then.
+  std::lock_guard lock(mutex);
+  closed = true;
+  reason = why;
+  owner->linkClosed(this);
+  cv.notify_all();
+}
+
+void Link::tellConnected() {
+  if (installed && !toldConnected.exchange(true)) owner->listener_(true, "connected to broker " + urls);
+}
+
 Result<std::unique_ptr<NatsTransport>> NatsTransport::connect(const NatsSettings& settings,
                                                               StateListener listener) {
   std::unique_ptr<NatsTransport> t(new NatsTransport());
+  t->settings_ = settings;
   t->listener_ = std::move(listener);
   if (!t->listener_) t->listener_ = [](bool, const std::string&) {};
-
-  natsOptions* raw = nullptr;
-  if (auto s = natsOptions_Create(&raw); s != NATS_OK) {
-    return Error{"cannot create NATS options: " + statusText(s)};
-  }
-  std::unique_ptr<natsOptions, OptionsDeleter> opts(raw);
-  const std::string urls = toUrls(settings.brokerAddress);
-  natsStatus s = natsOptions_SetURL(opts.get(), urls.c_str());
-  if (s == NATS_OK && !settings.clientName.empty()) {
-    s = natsOptions_SetName(opts.get(), settings.clientName.c_str());
-  }
-  if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts.get(), -1);
-  if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts.get(), settings.reconnectWaitMs);
-  // Replies and ACKs are published from callbacks; without this each waits for the flusher.
-  if (s == NATS_OK) s = natsOptions_SetSendAsap(opts.get(), true);
-  if (s == NATS_OK) {
-    s = natsOptions_SetRetryOnFailedConnect(opts.get(), true, onConnected, &t->listener_);
-  }
-  if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(opts.get(), onDisconnected, &t->listener_);
-  if (s == NATS_OK) s = natsOptions_SetReconnectedCB(opts.get(), onReconnected, &t->listener_);
-  if (s == NATS_OK) s = natsOptions_SetClosedCB(opts.get(), &NatsTransport::onClosed, t.get());
-  if (s != NATS_OK) return Error{"invalid broker settings \"" + urls + "\": " + statusText(s)};
-  if (auto secured = secure(opts.get(), settings); !secured) return secured.error();
-
-  s = natsConnection_Connect(&t->conn_, opts.get());
-  if (s == NATS_NOT_YET_CONNECTED) {
-    t->listener_(false, "broker " + urls + " not reachable yet; retrying in the background");
-  } else if (s != NATS_OK) {
-    return Error{"cannot connect to broker " + urls + ": " + statusText(s)};
-  } else {
-    t->listener_(true, "connected to broker " + urls);
-  }
+  if (auto opened = t->open(); !opened) return opened.error();
 
   natsInbox* inbox = nullptr;
   if (natsInbox_Create(&inbox) != NATS_OK) return Error{"cannot create a NATS inbox"};
@@ -187,33 +199,217 @@ Result<std::unique_ptr<NatsTransport>> NatsTransport::connect(const NatsSettings
   });
   if (!sub) return sub.error();
   t->inboxSub_ = std::move(sub).value();
+  t->keeper_ = std::thread([self] { self->keepConnected(); });
   return t;
 }
 
-void NatsTransport::onClosed(natsConnection*, void* self) {
-  auto* t = static_cast<NatsTransport*>(self);
-  {
-    std::lock_guard lock(t->closedMutex_);
-    t->closed_ = true;
+Status NatsTransport::open() {
+  auto link = std::make_unique<Link>();
+  link->owner = this;
+  link->urls = toUrls(settings_.brokerAddress);
+  natsOptions* raw = nullptr;
+  if (auto s = natsOptions_Create(&raw); s != NATS_OK) {
+    return Error{"cannot create NATS options: " + statusText(s)};
   }
-  t->closedCv_.notify_all();
+  std::unique_ptr<natsOptions, OptionsDeleter> opts(raw);
+  Link* l = link.get();
+  natsStatus s = natsOptions_SetURL(opts.get(), l->urls.c_str());
+  if (s == NATS_OK && !settings_.clientName.empty()) {
+    s = natsOptions_SetName(opts.get(), settings_.clientName.c_str());
+  }
+  if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts.get(), -1);
+  if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts.get(), settings_.reconnectWaitMs);
+  // Replies and ACKs are published from callbacks; without this each waits for the flusher.
+  if (s == NATS_OK) s = natsOptions_SetSendAsap(opts.get(), true);
+  if (s == NATS_OK) s = natsOptions_SetRetryOnFailedConnect(opts.get(), true, onConnected, l);
+  if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(opts.get(), onDisconnected, l);
+  if (s == NATS_OK) s = natsOptions_SetReconnectedCB(opts.get(), onReconnected, l);
+  if (s == NATS_OK) s = natsOptions_SetClosedCB(opts.get(), onClosed, l);
+  if (s != NATS_OK) return Error{"invalid broker settings \"" + l->urls + "\": " + statusText(s)};
+  if (auto secured = secure(opts.get(), settings_); !secured) return secured.error();
+
+  natsConnection* conn = nullptr;
+  s = natsConnection_Connect(&conn, opts.get());
+  if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) {
+    return Error{"cannot connect to broker " + l->urls + ": " + statusText(s)};
+  }
+
+  // In place of the old connection, which nats.c closed: every subscription moves over.
+  natsConnection* old = nullptr;
+  std::unique_ptr<Link> oldLink;
+  {
+    std::lock_guard subsLock(subsMutex_);
+    {
+      std::unique_lock connLock(connMutex_);
+      old = std::exchange(conn_, conn);
+      oldLink = std::exchange(link_, std::move(link));
+    }
+    for (auto& [id, entry] : subs_) {
+      if (entry.sub != nullptr) natsSubscription_Destroy(std::exchange(entry.sub, nullptr));
+      entry.state.reset();
+      if (auto attached = attach(entry); !attached) listener_(false, attached.error().message);
+    }
+  }
+  {
+    std::lock_guard lock(keeperMutex_);
+    currentLink_ = l;
+  }
+  l->installed = true;
+  bool closedAlready;
+  {
+    std::lock_guard lock(l->mutex);
+    closedAlready = l->closed;
+  }
+  if (closedAlready) {
+    linkClosed(l);
+  } else if (s == NATS_NOT_YET_CONNECTED) {
+    listener_(false, "broker " + l->urls + " not reachable yet; retrying in the background");
+  }
+  if (natsConnection_Status(conn) == NATS_CONN_STATUS_CONNECTED) l->tellConnected();
+  if (old != nullptr) natsConnection_Destroy(old);
+  return {};
+}
+
+Status NatsTransport::attach(Entry& entry) {
+  auto state = std::make_shared<SubscriptionState>();
+  state->handler = entry.handler;
+  natsSubscription* sub = nullptr;
+  natsStatus s;
+  {
+    std::shared_lock connLock(connMutex_);
+    s = natsConnection_Subscribe(&sub, conn_, entry.subject.c_str(), onMessage, state.get());
+    // A connection nats.c gave up: the next one takes the subscription.
+    if (s == NATS_CONNECTION_CLOSED) return {};
+    if (s != NATS_OK) return Error{"cannot subscribe to " + entry.subject + ": " + statusText(s)};
+    // Generous pending limits: a node that was offline may receive a burst.
+    natsSubscription_SetPendingLimits(sub, 1000000, 512 * 1024 * 1024);
+    s = natsSubscription_SetOnCompleteCB(sub, onComplete, state.get());
+    if (s != NATS_OK) {
+      const bool closed = natsConnection_IsClosed(conn_);
+      natsSubscription_Unsubscribe(sub);
+      natsSubscription_Destroy(sub);
+      // Closed between the two calls: nats.c may still call back, so the state stays.
+      keep(std::move(state));
+      if (closed) return {};
+      return Error{"cannot watch subscription " + entry.subject + ": " + statusText(s)};
+    }
+  }
+  keep(state);
+  entry.sub = sub;
+  entry.state = std::move(state);
+  return {};
+}
+
+void NatsTransport::keep(std::shared_ptr<SubscriptionState> state) {
+  std::erase_if(states_, [](const std::shared_ptr<SubscriptionState>& st) {
+    std::lock_guard stLock(st->mutex);
+    return st->complete && st.use_count() == 1;
+  });
+  states_.push_back(std::move(state));
+}
+
+Result<std::unique_ptr<Subscription>> NatsTransport::subscribe(const std::string& subject,
+                                                               Handler handler) {
+  std::lock_guard lock(subsMutex_);
+  const uint64_t id = nextSub_++;
+  Entry& entry = subs_[id];
+  entry.subject = subject;
+  entry.handler = std::make_shared<Handler>(std::move(handler));
+  if (auto attached = attach(entry); !attached) {
+    subs_.erase(id);
+    return attached.error();
+  }
+  return std::unique_ptr<Subscription>(new NatsSubscription(*this, id));
+}
+
+void NatsTransport::detach(uint64_t id) {
+  natsSubscription* sub = nullptr;
+  std::shared_ptr<SubscriptionState> state;
+  {
+    std::lock_guard lock(subsMutex_);
+    auto it = subs_.find(id);
+    if (it == subs_.end()) return;
+    sub = it->second.sub;
+    state = std::move(it->second.state);
+    subs_.erase(it);
+  }
+  if (sub == nullptr) return;
+  // Outside the lock: a handler still running may subscribe. The subscription holds its
+  // connection, so this is safe even if the keeper replaces that connection meanwhile.
+  if (natsSubscription_Unsubscribe(sub) == NATS_OK) {
+    std::unique_lock lock(state->mutex);
+    state->cv.wait_for(lock, std::chrono::seconds(5), [&] { return state->complete; });
+  }
+  natsSubscription_Destroy(sub);
+}
+
+void NatsTransport::linkClosed(const Link* link) {
+  std::lock_guard lock(keeperMutex_);
+  if (link != currentLink_) return;
+  currentClosed_ = true;
+  keeperCv_.notify_all();
+}
+
+void NatsTransport::keepConnected() {
+  using std::chrono::milliseconds;
+  const milliseconds first(std::max(settings_.reconnectWaitMs, 1));
+  const milliseconds longest(60000);
+  milliseconds wait = first;
+  std::unique_lock lock(keeperMutex_);
+  for (;;) {
+    keeperCv_.wait(lock, [&] { return stopping_ || currentClosed_; });
+    if (stopping_) return;
+    currentClosed_ = false;
+    lock.unlock();
+    // link_ changes only here (and in connect() before this thread starts).
+    std::string why;
+    {
+      std::lock_guard linkLock(link_->mutex);
+      why = link_->reason;
+    }
+    const bool hadConnected = link_->everConnected;
+    if (hadConnected) wait = first;
+    listener_(false, std::string(hadConnected ? "the NATS client gave the broker connection up ("
+                                              : "the NATS client gave up connecting to the broker (") +
+                         why + "); a new connection in " + std::to_string(wait.count()) + " ms");
+    lock.lock();
+    if (keeperCv_.wait_for(lock, wait, [&] { return stopping_; })) return;
+    lock.unlock();
+    wait = std::min(wait * 2, longest);
+    auto opened = open();
+    lock.lock();
+    if (!opened) {
+      lock.unlock();
+      listener_(false, opened.error().message);
+      lock.lock();
+      currentClosed_ = true;  // the old one stays; try again after the next wait
+    }
+  }
 }
 
 NatsTransport::~NatsTransport() {
+  {
+    std::lock_guard lock(keeperMutex_);
+    stopping_ = true;
+  }
+  keeperCv_.notify_all();
+  if (keeper_.joinable()) keeper_.join();
   inboxSub_.reset();
   if (conn_ != nullptr) {
     // Close runs the disconnected and closed callbacks on nats.c's own thread; wait for the
     // last of them so none runs after this object is gone.
     natsConnection_Close(conn_);
-    std::unique_lock lock(closedMutex_);
-    closedCv_.wait_for(lock, std::chrono::seconds(5), [this] { return closed_; });
-    lock.unlock();
+    {
+      std::unique_lock lock(link_->mutex);
+      link_->cv.wait_for(lock, std::chrono::seconds(5), [this] { return link_->closed; });
+    }
     natsConnection_Destroy(conn_);
   }
 }
 
 Status NatsTransport::publish(const std::string& subject, std::string_view payload,
                               const std::string& replyTo) {
+  std::shared_lock connLock(connMutex_);
   natsStatus s;
   if (replyTo.empty()) {
     s = natsConnection_Publish(conn_, subject.c_str(), payload.data(),
@@ -224,35 +420,6 @@ Status NatsTransport::publish(const std::string& subject, std::string_view paylo
   }
   if (s != NATS_OK) return Error{"publish on " + subject + " failed: " + statusText(s)};
   return {};
-}
-
-Result<std::unique_ptr<Subscription>> NatsTransport::subscribe(const std::string& subject,
-                                                               Handler handler) {
-  auto state = std::make_shared<SubscriptionState>();
-  state->handler = std::move(handler);
-  natsSubscription* sub = nullptr;
-  natsStatus s = natsConnection_Subscribe(&sub, conn_, subject.c_str(), onMessage, state.get());
-  if (s != NATS_OK) return Error{"cannot subscribe to " + subject + ": " + statusText(s)};
-  // nats.c may call back until the subscription completes, and never completes it when the
-  // connection closes under it (e.g. the broker refused our credentials): the transport keeps
-  // each state until it is complete and released, or the connection is gone.
-  {
-    std::lock_guard lock(statesMutex_);
-    std::erase_if(states_, [](const std::shared_ptr<SubscriptionState>& st) {
-      std::lock_guard stLock(st->mutex);
-      return st->complete && st.use_count() == 1;
-    });
-    states_.push_back(state);
-  }
-  SubscriptionState* closure = state.get();
-  // Generous pending limits: a node that was offline may receive a burst.
-  natsSubscription_SetPendingLimits(sub, 1000000, 512 * 1024 * 1024);
-  if (natsSubscription_SetOnCompleteCB(sub, onComplete, closure) != NATS_OK) {
-    natsSubscription_Unsubscribe(sub);
-    natsSubscription_Destroy(sub);
-    return Error{"cannot watch subscription " + subject};
-  }
-  return std::unique_ptr<Subscription>(new NatsSubscription(sub, std::move(state)));
 }
 
 std::unique_ptr<ReplyInbox> NatsTransport::openInbox(ReplyHandler handler) {
@@ -281,11 +448,13 @@ void NatsTransport::onInboxMessage(const std::string& subject, std::string paylo
 }
 
 size_t NatsTransport::maxPayload() const {
+  std::shared_lock connLock(connMutex_);
   const int64_t n = natsConnection_GetMaxPayload(conn_);
   return n > 0 ? static_cast<size_t>(n) : 1024 * 1024;
 }
 
 bool NatsTransport::connected() const {
+  std::shared_lock connLock(connMutex_);
   return natsConnection_Status(conn_) == NATS_CONN_STATUS_CONNECTED;
 }
 

@@ -9,7 +9,9 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 struct __natsConnection;
@@ -34,6 +36,7 @@ struct NatsSettings {
 };
 
 struct SubscriptionState;
+struct Link;
 
 class NatsTransport : public Transport {
  public:
@@ -42,6 +45,9 @@ class NatsTransport : public Transport {
 
   // Starts connecting. Returns at once when the broker is not up yet: the client keeps trying in
   // the background for ever, and subscriptions and publishes are sent once it is connected.
+  // Should nats.c give a connection up (it does after the same authentication error twice, and
+  // after a first handshake that failed once the TCP connection was made), a new one is opened,
+  // after a wait that doubles up to a minute, with every subscription made again on it.
   static Result<std::unique_ptr<NatsTransport>> connect(const NatsSettings& settings,
                                                         StateListener listener);
   ~NatsTransport() override;
@@ -56,23 +62,58 @@ class NatsTransport : public Transport {
   bool connected() const override;
 
  private:
+  friend class NatsSubscription;
+  friend struct Link;
+
+  // One subscription as the transport's user sees it; `sub` is its nats.c subscription on the
+  // current connection (null while none could be made), `state` what that one calls back with.
+  struct Entry {
+    std::string subject;
+    std::shared_ptr<Handler> handler;
+    __natsSubscription* sub = nullptr;
+    std::shared_ptr<SubscriptionState> state;
+  };
+
   NatsTransport() = default;
-  static void onClosed(__natsConnection*, void* self);
+  // Opens a connection and puts it in place of the current one, subscriptions included.
+  Status open();
+  // Subscribes `entry` on the current connection. subsMutex_ held.
+  Status attach(Entry& entry);
+  void detach(uint64_t id);
+  // Holds `state` while nats.c may call back with it. subsMutex_ held.
+  void keep(std::shared_ptr<SubscriptionState> state);
+  // The keeper thread: opens a new connection whenever nats.c gave the current one up.
+  void keepConnected();
+  void linkClosed(const Link* link);
   void onInboxMessage(const std::string& subject, std::string payload);
 
-  __natsConnection* conn_ = nullptr;
+  NatsSettings settings_;
   StateListener listener_;
-  std::string inboxPrefix_;  // "_INBOX.<nuid>." — one wildcard subscription serves every inbox
+
+  // Lock order: subsMutex_, then connMutex_.
+  mutable std::shared_mutex connMutex_;  // shared to use conn_, exclusive to replace it
+  __natsConnection* conn_ = nullptr;
+  std::unique_ptr<Link> link_;
+
+  std::mutex subsMutex_;
+  std::map<uint64_t, Entry> subs_;
+  uint64_t nextSub_ = 1;
+  // nats.c may call back until a subscription completes, and never completes one whose
+  // connection it closed: each state is kept until complete and released, or the transport goes.
+  std::vector<std::shared_ptr<SubscriptionState>> states_;
+
+  std::string inboxPrefix_;  // "_INBOX.<node>.<nuid>." — one wildcard subscription serves every inbox
   std::unique_ptr<Subscription> inboxSub_;
   std::mutex inboxMutex_;
   std::map<std::string, ReplyHandler, std::less<>> inboxes_;
   std::atomic<uint64_t> nextInbox_{1};
-  // Set by nats.c's closed callback, the last one it runs for a connection.
-  std::mutex statesMutex_;
-  std::vector<std::shared_ptr<SubscriptionState>> states_;  // see subscribe()
-  std::mutex closedMutex_;
-  std::condition_variable closedCv_;
-  bool closed_ = false;
+
+  std::mutex keeperMutex_;
+  std::condition_variable keeperCv_;
+  const Link* currentLink_ = nullptr;
+  bool currentClosed_ = false;
+  bool stopping_ = false;
+  std::thread keeper_;
 };
 
 }  // namespace steward::transport

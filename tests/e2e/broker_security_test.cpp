@@ -22,18 +22,23 @@ class BrokerSecurity : public E2eTest {
       std::ofstream(seed) << users_[node].seed << "\n";
       ::chmod(seed.c_str(), 0600);
     }
-    // Only central and ship1 are users; each may publish to the others' subjects and reply
-    // inboxes, and subscribe to its own subjects and reply inboxes only.
-    const fs::path config = root_ / "nats.conf";
-    std::ofstream(config) << "tls {\n  cert_file: \"" << (root_ / "server.pem").string()
-                          << "\"\n  key_file: \"" << (root_ / "server.key").string() << "\"\n}\n"
-                          << "authorization {\n  users = [\n"
-                          << user("central", R"(["ship1.>", "central.>", "_INBOX.>"])",
-                                  R"(["central.>", "_INBOX.central.>"])")
-                          << user("ship1", R"(["central.>", "_INBOX.>"])", R"(["ship1.>", "_INBOX.ship1.>"])")
-                          << "  ]\n}\n";
+    writeBrokerConfig({"central", "ship1"});
     nats_.reset();
-    nats_ = std::make_unique<NatsServer>(root_, 0, config);
+    nats_ = std::make_unique<NatsServer>(root_, 0, root_ / "nats.conf");
+  }
+
+  // Only `users` may connect; each may publish to the others' subjects and reply inboxes, and
+  // subscribe to its own subjects and reply inboxes only.
+  void writeBrokerConfig(const std::vector<std::string>& users) {
+    std::ofstream config(root_ / "nats.conf");
+    config << "tls {\n  cert_file: \"" << (root_ / "server.pem").string() << "\"\n  key_file: \""
+           << (root_ / "server.key").string() << "\"\n}\nauthorization {\n  users = [\n";
+    for (const auto& node : users) {
+      const std::string others = node == "central" ? "ship1" : "central";
+      config << user(node, R"([")" + others + R"(.>", ")" + node + R"(.>", "_INBOX.>"])",
+                     R"([")" + node + R"(.>", "_INBOX.)" + node + R"(.>"])");
+    }
+    config << "  ]\n}\n";
   }
 
   std::string user(const std::string& node, const std::string& publish, const std::string& subscribe) {
@@ -92,6 +97,31 @@ TEST_F(BrokerSecurity, AnUnknownNkeyCannotConnect) {
   EXPECT_TRUE(waitFor([&] { return brokerLog().find("authentication error - Nkey \"" + users_["intruder"].publicKey) != std::string::npos; }, 20s))
       << brokerLog();
   EXPECT_EQ(intruder.log().find("connected to broker"), std::string::npos) << intruder.log();
+}
+
+// The NATS client gives a connection up after the same authentication error twice; a node must
+// not: once the operator lets it in at the broker, it comes in by itself.
+TEST_F(BrokerSecurity, ANodeTheBrokerRefusedComesInOnceTheBrokerLetsItIn) {
+  writeBrokerConfig({"central"});
+  nats_->reload();
+  auto& central = startNode("central", secured("central"));
+  auto& ship1 = makeNode("ship1", plus(secured("ship1"), {"--startSubREQCliCommand=central"}));
+  ship1.start();
+  const auto attempts = [&] {
+    const std::string log = ship1.log();
+    size_t n = 0;
+    for (size_t at = log.find("a new connection in"); at != std::string::npos; at = log.find("a new connection in", at + 1)) ++n;
+    return n;
+  };
+  ASSERT_TRUE(waitFor([&] { return attempts() >= 2; }, 20s)) << ship1.log() << brokerLog();
+  EXPECT_NE(brokerLog().find("authentication error - Nkey \"" + users_["ship1"].publicKey), std::string::npos);
+  EXPECT_TRUE(ship1.running());
+
+  writeBrokerConfig({"central", "ship1"});
+  nats_->reload();
+  ASSERT_TRUE(accepted(central.submit(command("ship1", "echo let in", R"("fileName":"in.log")"))));
+  EXPECT_TRUE(waitFor([&] { return readFile(central.dataFolder() / "ship1" / "in.log") == "let in\n"; }, 30s))
+      << ship1.log();
 }
 
 TEST_F(BrokerSecurity, NoTlsOrAnotherCaCannotConnect) {

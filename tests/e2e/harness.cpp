@@ -165,6 +165,10 @@ void NatsServer::start() {
 
 void NatsServer::stop() { process_.reset(); }
 
+void NatsServer::reload() {
+  if (process_ != nullptr) ::kill(process_->pid(), SIGHUP);
+}
+
 BrokerSpy::BrokerSpy(const std::string& address, const std::string& subject) {
   const std::string url = "nats://" + address;
   if (natsConnection_ConnectTo(&conn_, url.c_str()) != NATS_OK) {

@@ -71,6 +71,8 @@ class NatsServer {
   ~NatsServer();
   void start();
   void stop();
+  // Makes nats-server read its configuration file again (SIGHUP), as an operator's reload does.
+  void reload();
   uint16_t port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
 
