@@ -175,6 +175,9 @@ const std::vector<Setting>& settings() {
                 &Config::errorMessageTimeout, 1),
         integer("errorMessageRetries", "resends of error messages to central",
                 &Config::errorMessageRetries, 0),
+        integer("errorReportsPerMinute", "errors sent to central per minute at most; the rest "
+                                         "are logged here and counted to central",
+                &Config::errorReportsPerMinute, 1),
         integer("startPubREQHello", "send a hello to central every N seconds; 0: never",
                 &Config::startPubREQHello, 0),
         integer("maxHandlerThreads", "most method handlers running at once on this node",

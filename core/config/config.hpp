@@ -38,6 +38,7 @@ struct Config {
   int64_t defaultMethodTimeout = 10;   // seconds a method may run when methodTimeout is not set
   int64_t errorMessageTimeout = 60;
   int64_t errorMessageRetries = 10;
+  int64_t errorReportsPerMinute = 30;  // beyond these, errors are logged here and counted
   int64_t startPubREQHello = 0;        // seconds between hellos to central; 0: none
   // Subscribers to start: method -> who may send it ("*" or comma separated node names).
   std::map<std::string, std::string> startSub;

@@ -56,18 +56,37 @@ Node::Node(config::Config config, boost::asio::io_context& io, transport::Transp
       plugins_(plugins),
       store_(store),
       audit_(audit),
-      errors_(config_.centralNodeName, config_.errorMessageTimeout, config_.errorMessageRetries,
+      errors_(config_.nodeName, config_.centralNodeName, config_.errorMessageTimeout,
+              config_.errorMessageRetries,
               [this](message::Message m) {
                 if (auto r = send(std::move(m)); !r) {
                   observe::ErrorKernel::logOnly("cannot send error to central: " +
                                                 r.error().message);
                 }
-              }),
+              },
+              {.perWindow = static_cast<int>(std::min<int64_t>(config_.errorReportsPerMinute, 1000000))}),
       pool_(config_.maxHandlerThreads),
-      helloStrand_(boost::asio::make_strand(io)),
-      helloTimer_(helloStrand_),
+      timerStrand_(boost::asio::make_strand(io)),
+      helloTimer_(timerStrand_),
+      errorsTimer_(timerStrand_),
       ids_(store, "nextId"),
-      security_(security) {}
+      security_(security) {
+  // Errors held back in a flood are counted to central when their window ends.
+  errors_.setSchedule([this](std::chrono::steady_clock::duration delay) {
+    boost::asio::post(timerStrand_, [this, delay] {
+      if (stopping()) return;
+      errorsTimer_.expires_after(delay);
+      errorsTimer_.async_wait([this](boost::system::error_code ec) {
+        if (!ec && !stopping()) errors_.flushHeldBack();
+      });
+    });
+  });
+}
+
+bool Node::stopping() {
+  std::lock_guard lock(mutex_);
+  return stopped_;
+}
 
 Node::~Node() { stop(std::chrono::milliseconds(0)); }
 
@@ -92,7 +111,7 @@ void Node::start() {
     errors_.report(config_.nodeName + ": " + std::to_string(waiting.size()) + " message(s) for " +
                    method + " wait in the inbox, but its subscriber is not started");
   }
-  if (config_.startPubREQHello > 0) boost::asio::post(helloStrand_, [this] { sendHello(); });
+  if (config_.startPubREQHello > 0) boost::asio::post(timerStrand_, [this] { sendHello(); });
 }
 
 // Messages accepted before the last stop go out again, oldest first, before anything new.
@@ -196,8 +215,11 @@ void Node::stop(std::chrono::milliseconds grace) {
     subscribers.swap(subscribers_);
     publishers.swap(publishers_);
   }
-  // The timer belongs to its strand; a hello that fires after this sees stopped_ and ends.
-  boost::asio::post(helloStrand_, [this] { helloTimer_.cancel(); });
+  // The timers belong to their strand; one that fires after this sees stopped_ and ends.
+  boost::asio::post(timerStrand_, [this] {
+    helloTimer_.cancel();
+    errorsTimer_.cancel();
+  });
   for (auto& [method, s] : subscribers) s->stop();
   // Running calls may finish within the grace period; what is cancelled after it is answered
   // as interrupted at the next start.
@@ -470,12 +492,9 @@ void Node::onHello(const message::Message& hello) {
   if (held < security_.trust->version()) pushTrustedSet({hello.fromNode});
 }
 
-// Runs on helloStrand_.
+// Runs on timerStrand_.
 void Node::sendHello() {
-  {
-    std::lock_guard lock(mutex_);
-    if (stopped_) return;
-  }
+  if (stopping()) return;
   message::Message hello;
   hello.toNode = config_.centralNodeName;
   hello.method = kHelloMethod;

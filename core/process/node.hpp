@@ -125,6 +125,7 @@ class Node {
   void pushTrustedSet(const std::set<std::string>& nodes);
   // At central: a hello announced a key; a node that holds an old trusted set gets the current.
   void onHello(const message::Message& hello);
+  bool stopping();
 
   config::Config config_;
   boost::asio::io_context& io_;
@@ -134,8 +135,9 @@ class Node {
   const observe::Audit& audit_;
   observe::ErrorKernel errors_;
   HandlerPool pool_;
-  boost::asio::strand<boost::asio::io_context::executor_type> helloStrand_;
+  boost::asio::strand<boost::asio::io_context::executor_type> timerStrand_;
   boost::asio::steady_timer helloTimer_;
+  boost::asio::steady_timer errorsTimer_;
   store::IdSource ids_;
   ReplyWatch replyWatch_;
   NodeSecurity security_;

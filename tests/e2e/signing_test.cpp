@@ -16,7 +16,9 @@ class Signing : public E2eTest {
   void SetUp() override {
     E2eTest::SetUp();
     central_ = &startNode("central");
-    startNode("ship1", {"--startSubREQCliCommand=central"});
+    auto flags = shipFlags();
+    flags.push_back("--startSubREQCliCommand=central");
+    ship1_ = &startNode("ship1", flags);
     auto id = security::Identity::loadOrCreate(root_ / "central" / "db" / "keys");
     ASSERT_TRUE(id.ok());
     centralKey_ = std::make_unique<security::Identity>(std::move(id).value());
@@ -24,6 +26,8 @@ class Signing : public E2eTest {
     ASSERT_TRUE(other.ok());
     intruderKey_ = std::make_unique<security::Identity>(std::move(other).value());
   }
+
+  virtual std::vector<std::string> shipFlags() const { return {}; }
 
   // A command for ship1 that leaves a file behind when it runs.
   std::string wire(uint64_t id, const std::string& from = "central") {
@@ -54,6 +58,7 @@ class Signing : public E2eTest {
 
   static constexpr const char* kSubject = "ship1.REQCliCommand.CommandACK";
   StewardNode* central_ = nullptr;
+  StewardNode* ship1_ = nullptr;
   std::unique_ptr<security::Identity> centralKey_;
   std::unique_ptr<security::Identity> intruderKey_;
   std::unique_ptr<BrokerClient> client_;
@@ -102,6 +107,33 @@ TEST_F(Signing, AReplayedCaptureIsRefusedAndRunsNoMore) {
   ASSERT_TRUE(waitFor([&] { return fs::exists(ran(8)); }, 20s));
   fs::remove(ran(8));
   expectRefused(send(captured), 8, "message 8 (REQCliCommand) from central: replayed");
+}
+
+class RefusalFlood : public Signing {
+ protected:
+  std::vector<std::string> shipFlags() const override { return {"--errorReportsPerMinute=5"}; }
+};
+
+// A flood of forged messages is refused one by one, but it does not become a flood of error
+// messages to central: five a minute, the rest are in ship1's own log.
+TEST_F(RefusalFlood, OnlyAFewRefusalsAMinuteGoToCentral) {
+  const auto count = [](const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  };
+  for (uint64_t id = 100; id < 120; ++id) {
+    EXPECT_NE(send(wire(id)).find("\"ok\":false"), std::string::npos);
+  }
+  EXPECT_EQ(count(ship1_->log(), "carries no SIG1 seal"), 20u) << ship1_->log();
+  ASSERT_TRUE(waitFor([&] { return count(central_->errorLog(), "carries no SIG1 seal") >= 5; }, 20s))
+      << central_->errorLog();
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(count(central_->errorLog(), "carries no SIG1 seal"), 5u) << central_->errorLog();
+  for (uint64_t id = 100; id < 120; ++id) EXPECT_FALSE(fs::exists(ran(id)));
+  // When the minute is over, ship1 tells central how many more there were, without a new error.
+  EXPECT_TRUE(waitFor([&] { return central_->errorLog().find("ship1: 15 more error(s) in 60 s were not sent to central") != std::string::npos; }, 75s))
+      << central_->errorLog();
 }
 
 class ForgedAck : public E2eTest {};
