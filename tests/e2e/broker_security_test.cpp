@@ -107,13 +107,7 @@ TEST_F(BrokerSecurity, ANodeTheBrokerRefusedComesInOnceTheBrokerLetsItIn) {
   auto& central = startNode("central", secured("central"));
   auto& ship1 = makeNode("ship1", plus(secured("ship1"), {"--startSubREQCliCommand=central"}));
   ship1.start();
-  const auto attempts = [&] {
-    const std::string log = ship1.log();
-    size_t n = 0;
-    for (size_t at = log.find("a new connection in"); at != std::string::npos; at = log.find("a new connection in", at + 1)) ++n;
-    return n;
-  };
-  ASSERT_TRUE(waitFor([&] { return attempts() >= 2; }, 20s)) << ship1.log() << brokerLog();
+  ASSERT_TRUE(waitFor([&] { return occurrences(ship1.log(), "a new connection in") >= 2; }, 20s)) << ship1.log() << brokerLog();
   EXPECT_NE(brokerLog().find("authentication error - Nkey \"" + users_["ship1"].publicKey), std::string::npos);
   EXPECT_TRUE(ship1.running());
 

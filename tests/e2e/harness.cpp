@@ -38,6 +38,12 @@ uint16_t freePort() {
   return ntohs(addr.sin_port);
 }
 
+size_t occurrences(const std::string& text, const std::string& part) {
+  size_t n = 0;
+  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+  return n;
+}
+
 std::string readFile(const fs::path& path) {
   std::ifstream in(path);
   std::stringstream s;

@@ -28,6 +28,8 @@ using namespace std::chrono_literals;
 // A port nothing listens on right now, on 127.0.0.1.
 uint16_t freePort();
 std::string readFile(const fs::path& path);
+// How many times `part` occurs in `text`.
+size_t occurrences(const std::string& text, const std::string& part);
 size_t countLines(const std::string& text, const std::string& containing = "");
 // Polls `done` every 50 ms until it holds or `timeout` passes; returns its last value.
 bool waitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout);

@@ -117,19 +117,14 @@ class RefusalFlood : public Signing {
 // A flood of forged messages is refused one by one, but it does not become a flood of error
 // messages to central: five a minute, the rest are in ship1's own log.
 TEST_F(RefusalFlood, OnlyAFewRefusalsAMinuteGoToCentral) {
-  const auto count = [](const std::string& text, const std::string& what) {
-    size_t n = 0;
-    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-    return n;
-  };
   for (uint64_t id = 100; id < 120; ++id) {
     EXPECT_NE(send(wire(id)).find("\"ok\":false"), std::string::npos);
   }
-  EXPECT_EQ(count(ship1_->log(), "carries no SIG1 seal"), 20u) << ship1_->log();
-  ASSERT_TRUE(waitFor([&] { return count(central_->errorLog(), "carries no SIG1 seal") >= 5; }, 20s))
+  EXPECT_EQ(occurrences(ship1_->log(), "carries no SIG1 seal"), 20u) << ship1_->log();
+  ASSERT_TRUE(waitFor([&] { return occurrences(central_->errorLog(), "carries no SIG1 seal") >= 5; }, 20s))
       << central_->errorLog();
   std::this_thread::sleep_for(1s);
-  EXPECT_EQ(count(central_->errorLog(), "carries no SIG1 seal"), 5u) << central_->errorLog();
+  EXPECT_EQ(occurrences(central_->errorLog(), "carries no SIG1 seal"), 5u) << central_->errorLog();
   for (uint64_t id = 100; id < 120; ++id) EXPECT_FALSE(fs::exists(ran(id)));
   // When the minute is over, ship1 tells central how many more there were, without a new error.
   EXPECT_TRUE(waitFor([&] { return central_->errorLog().find("ship1: 15 more error(s) in 60 s were not sent to central") != std::string::npos; }, 75s))

@@ -61,12 +61,6 @@ class SlammingListener {
 struct Events {
   std::mutex mutex;
   std::vector<std::string> seen;
-  size_t count(const std::string& part) {
-    std::lock_guard lock(mutex);
-    return static_cast<size_t>(std::count_if(seen.begin(), seen.end(), [&](const std::string& e) {
-      return e.find(part) != std::string::npos;
-    }));
-  }
   std::string all() {
     std::lock_guard lock(mutex);
     std::string out;
@@ -143,7 +137,7 @@ TEST_F(Transport, CredentialsTheBrokerRefusedAreTriedAgainUntilItTakesThem) {
   ASSERT_TRUE(sub.ok()) << sub.error().message;
   // nats.c gives up after the same error twice; the transport tries again, and again.
   EXPECT_TRUE(waitFor([&] { return readFile(root_ / "nats-server.log").find("authentication error") != std::string::npos &&
-                                   events.count("a new connection in") >= 2; }, 10s))
+                                   occurrences(events.all(), "a new connection in") >= 2; }, 10s))
       << events.all();
 
   std::ofstream(config) << "authorization { users = [ { nkey: " << admitted.publicKey
