@@ -20,7 +20,6 @@ struct SubscriptionState {
 // One nats.c connection and what its callbacks need; lives until that connection is destroyed.
 struct Link {
   NatsTransport* owner = nullptr;
-  std::string urls;
   std::mutex mutex;
   std::condition_variable cv;
   bool closed = false;  // nats.c's closed callback ran, the last it runs for the connection
@@ -137,7 +136,7 @@ std::string brokerHostName(const std::string& urls) {
 }
 
 // nkey authentication and TLS, as the settings ask.
-Status secure(natsOptions* opts, const NatsSettings& settings) {
+Status secure(natsOptions* opts, const NatsSettings& settings, const std::string& urls) {
   if (!settings.nkeySeedFile.empty()) {
     auto user = security::readSeedFile(settings.nkeySeedFile);
     if (!user) return user.error();
@@ -148,11 +147,10 @@ Status secure(natsOptions* opts, const NatsSettings& settings) {
   if (!settings.rootCAPath.empty()) {
     natsStatus s = natsOptions_SetSecure(opts, true);
     if (s == NATS_OK) s = natsOptions_LoadCATrustedCertificates(opts, settings.rootCAPath.c_str());
-    const std::string host = brokerHostName(toUrls(settings.brokerAddress));
+    const std::string host = brokerHostName(urls);
     if (s == NATS_OK && !host.empty()) s = natsOptions_SetExpectedHostname(opts, host.c_str());
     if (s != NATS_OK) {
-      return Error{"rootCAPath " + settings.rootCAPath.string() + ": " + statusText(s) + " " +
-                   nats_GetLastError(nullptr)};
+      return Error{"rootCAPath " + settings.rootCAPath.string() + ": " + statusText(s)};
     }
   }
   return {};
@@ -174,13 +172,14 @@ void Link::markClosed(const std::string& why) {
 }
 
 void Link::tellConnected() {
-  if (installed && !toldConnected.exchange(true)) owner->listener_(true, "connected to broker " + urls);
+  if (installed && !toldConnected.exchange(true)) owner->listener_(true, "connected to broker " + owner->urls_);
 }
 
 Result<std::unique_ptr<NatsTransport>> NatsTransport::connect(const NatsSettings& settings,
                                                               StateListener listener) {
   std::unique_ptr<NatsTransport> t(new NatsTransport());
   t->settings_ = settings;
+  t->urls_ = toUrls(settings.brokerAddress);
   t->listener_ = std::move(listener);
   if (!t->listener_) t->listener_ = [](bool, const std::string&) {};
   if (auto opened = t->open(); !opened) return opened.error();
@@ -206,14 +205,13 @@ Result<std::unique_ptr<NatsTransport>> NatsTransport::connect(const NatsSettings
 Status NatsTransport::open() {
   auto link = std::make_unique<Link>();
   link->owner = this;
-  link->urls = toUrls(settings_.brokerAddress);
   natsOptions* raw = nullptr;
   if (auto s = natsOptions_Create(&raw); s != NATS_OK) {
     return Error{"cannot create NATS options: " + statusText(s)};
   }
   std::unique_ptr<natsOptions, OptionsDeleter> opts(raw);
   Link* l = link.get();
-  natsStatus s = natsOptions_SetURL(opts.get(), l->urls.c_str());
+  natsStatus s = natsOptions_SetURL(opts.get(), urls_.c_str());
   if (s == NATS_OK && !settings_.clientName.empty()) {
     s = natsOptions_SetName(opts.get(), settings_.clientName.c_str());
   }
@@ -225,13 +223,13 @@ Status NatsTransport::open() {
   if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(opts.get(), onDisconnected, l);
   if (s == NATS_OK) s = natsOptions_SetReconnectedCB(opts.get(), onReconnected, l);
   if (s == NATS_OK) s = natsOptions_SetClosedCB(opts.get(), onClosed, l);
-  if (s != NATS_OK) return Error{"invalid broker settings \"" + l->urls + "\": " + statusText(s)};
-  if (auto secured = secure(opts.get(), settings_); !secured) return secured.error();
+  if (s != NATS_OK) return Error{"invalid broker settings \"" + urls_ + "\": " + statusText(s)};
+  if (auto secured = secure(opts.get(), settings_, urls_); !secured) return secured.error();
 
   natsConnection* conn = nullptr;
   s = natsConnection_Connect(&conn, opts.get());
   if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) {
-    return Error{"cannot connect to broker " + l->urls + ": " + statusText(s)};
+    return Error{"cannot connect to broker " + urls_ + ": " + statusText(s)};
   }
 
   // In place of the old connection, which nats.c closed: every subscription moves over.
@@ -263,7 +261,7 @@ Status NatsTransport::open() {
   if (closedAlready) {
     linkClosed(l);
   } else if (s == NATS_NOT_YET_CONNECTED) {
-    listener_(false, "broker " + l->urls + " not reachable yet; retrying in the background");
+    listener_(false, "broker " + urls_ + " not reachable yet; retrying in the background");
   }
   if (natsConnection_Status(conn) == NATS_CONN_STATUS_CONNECTED) l->tellConnected();
   if (old != nullptr) natsConnection_Destroy(old);

@@ -88,6 +88,7 @@ class NatsTransport : public Transport {
   void onInboxMessage(const std::string& subject, std::string payload);
 
   NatsSettings settings_;
+  std::string urls_;  // the broker addresses as nats.c takes them
   StateListener listener_;
 
   // Lock order: subsMutex_, then connMutex_.
