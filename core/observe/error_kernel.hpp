@@ -20,7 +20,7 @@ namespace steward::observe {
 inline constexpr const char* kErrorLogMethod = "REQErrorLog";
 
 struct ErrorLimit {
-  int perWindow = 30;
+  int64_t perWindow = 30;
   std::chrono::steady_clock::duration window = std::chrono::minutes(1);
 };
 
@@ -63,8 +63,8 @@ class ErrorKernel {
 
   mutable std::mutex mutex_;
   mutable std::chrono::steady_clock::time_point windowStart_{};
-  mutable int sentInWindow_ = 0;
-  mutable int heldBack_ = 0;
+  mutable int64_t sentInWindow_ = 0;
+  mutable int64_t heldBack_ = 0;
   mutable std::string firstHeldBack_;
 };
 

@@ -64,7 +64,7 @@ Node::Node(config::Config config, boost::asio::io_context& io, transport::Transp
                                                 r.error().message);
                 }
               },
-              {.perWindow = static_cast<int>(std::min<int64_t>(config_.errorReportsPerMinute, 1000000))}),
+              {.perWindow = config_.errorReportsPerMinute}),
       pool_(config_.maxHandlerThreads),
       timerStrand_(boost::asio::make_strand(io)),
       helloTimer_(timerStrand_),
