@@ -14,6 +14,8 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# Lists are read into variables before grep -q looks at them: with pipefail, `cmd | grep -q`
+# fails when grep stops early and cmd dies of SIGPIPE.
 # Polls a condition every 0.2 s for at most $1 seconds.
 wait_for() {
   local seconds="$1"; shift
@@ -49,21 +51,23 @@ done
 if grep -q "^/usr/include\|\.build-id" <<<"$deb_files$rpm_files"; then
   fail "the runtime packages hold SDK headers or .build-id links"
 fi
+devdeb_files="$(dpkg-deb -c "$devdeb" | awk '{print $6}' | sed 's|^\.||')"
+devrpm_files="$(rpm -qlp "$devrpm")"
 for f in /usr/include/steward/plugin.hpp /usr/include/steward/plugin_abi.h \
          /usr/lib/cmake/steward-sdk/steward-sdkConfig.cmake; do
-  dpkg-deb -c "$devdeb" | awk '{print $6}' | sed 's|^\.||' | grep -qx "$f" || fail "steward-dev lacks $f"
-  rpm -qlp "$devrpm" | grep -qx "$f" || fail "steward-devel lacks $f"
+  grep -qx "$f" <<<"$devdeb_files" || fail "steward-dev lacks $f"
+  grep -qx "$f" <<<"$devrpm_files" || fail "steward-devel lacks $f"
 done
-dpkg-deb -f "$deb" Depends | grep -q "libnats" || fail ".deb does not depend on libnats"
+grep -q "libnats" <<<"$(dpkg-deb -f "$deb" Depends)" || fail ".deb does not depend on libnats"
 dpkg-deb -I "$deb" postinst >/dev/null || fail ".deb has no postinst"
-rpm -qp --scripts "$rpm" | grep -q "systemd-sysusers steward.conf" || fail ".rpm has no %post"
-rpm -qp --requires "$rpm" | grep -q "libnats" || fail ".rpm does not require libnats"
+grep -q "systemd-sysusers steward.conf" <<<"$(rpm -qp --scripts "$rpm")" || fail ".rpm has no %post"
+grep -q "libnats" <<<"$(rpm -qp --requires "$rpm")" || fail ".rpm does not require libnats"
 
 echo "== extract and inspect"
 root="$work/root"
 dpkg-deb -x "$deb" "$root"
 for elf in "$root/usr/bin/steward" "$root/usr/bin/steward-ctl" "$root/usr/lib/steward/$version/plugins/cli.so"; do
-  if readelf -S "$elf" | grep -q "\.symtab"; then fail "$elf is not stripped"; fi
+  if grep -q "\.symtab" <<<"$(readelf -S "$elf")"; then fail "$elf is not stripped"; fi
 done
 unit="$work/unit/steward.service"
 mkdir -p "$work/unit"
