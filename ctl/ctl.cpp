@@ -1,5 +1,7 @@
 #include "ctl/ctl.hpp"
 
+#include "core/util/json.hpp"
+
 #include <cxxopts.hpp>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -236,10 +238,10 @@ Result<std::string> buildRequest(const Options& o, const std::string& centralNod
     if (!in) return Error{"cannot read " + o.args[0]};
     std::stringstream text;
     text << in.rdbuf();
-    messages.Parse(text.str().c_str());
-    if (messages.HasParseError() || !messages.IsArray()) {
-      return Error{o.args[0] + " is not a JSON array of messages"};
-    }
+    auto parsed = json::parse(text.str(), o.args[0]);
+    if (!parsed) return parsed.error();
+    if (!parsed->IsArray()) return Error{o.args[0] + " is not a JSON array of messages"};
+    messages.CopyFrom(parsed.value(), a);
   } else if (o.command == "run" || o.command == "tail") {
     rapidjson::Value m = message(o.command == "run" ? o.method : "REQTailFile");
     for (const auto& arg : o.args) m["data"].PushBack(str(arg), a);
@@ -263,11 +265,11 @@ Result<std::string> buildRequest(const Options& o, const std::string& centralNod
       if (!in) return Error{"cannot read " + o.args[1]};
       std::stringstream text;
       text << in.rdbuf();
-      rapidjson::Document acl(&a);
-      acl.Parse(text.str().c_str());
-      if (acl.HasParseError() || !acl.IsObject()) return Error{o.args[1] + " is not a JSON object (node: [rules])"};
+      auto acl = json::parse(text.str(), o.args[1]);
+      if (!acl) return acl.error();
+      if (!acl->IsObject()) return Error{o.args[1] + " is not a JSON object (node: [rules])"};
       arg.SetObject();
-      arg.AddMember("acl", rapidjson::Value(acl, a), a);
+      arg.AddMember("acl", rapidjson::Value(acl.value(), a), a);
     }
     messages.PushBack(operation(o.args[0] == "set" ? "keysAclSet" : "keysAclShow", std::move(arg)), a);
   } else if (o.command == "start" || o.command == "stop") {
@@ -299,22 +301,26 @@ Result<std::string> buildRequest(const Options& o, const std::string& centralNod
 
 bool Printer::take(const std::string& line, Output& output) {
   if (options_.json) output.out += line + "\n";
-  rapidjson::Document d;
-  d.Parse(line.c_str());
-  if (d.HasParseError() || !d.IsObject()) {
+  auto parsed = json::parse(line, "the daemon's answer");
+  if (!parsed || !parsed->IsObject()) {
     output.err += "steward-ctl: the daemon answered something unexpected: " + line + "\n";
     failed_ = true;
     return true;
   }
+  const rapidjson::Value& d = parsed.value();
   if (d.HasMember("ok")) {
-    if (!d["ok"].GetBool()) {
+    if (!d["ok"].IsBool() || !d["ok"].GetBool()) {
       refused_ = true;
       output.err += std::string("steward-ctl: the daemon refused the input: ") +
-                    (d.HasMember("error") ? d["error"].GetString() : "") + "\n";
+                    (d.HasMember("error") && d["error"].IsString() ? d["error"].GetString() : "") + "\n";
       return false;
     }
     ids_.emplace();
-    for (const auto& id : d["ids"].GetArray()) ids_->push_back(id.GetUint64());
+    if (d.HasMember("ids") && d["ids"].IsArray()) {
+      for (const auto& id : d["ids"].GetArray()) {
+        if (id.IsUint64()) ids_->push_back(id.GetUint64());
+      }
+    }
     if (!options_.json && !options_.wait) {
       for (uint64_t id : *ids_) output.out += "accepted " + std::to_string(id) + "\n";
     }
@@ -333,8 +339,8 @@ bool Printer::take(const std::string& line, Output& output) {
   auto text = [&](const char* key) {
     return d.HasMember(key) && d[key].IsString() ? std::string(d[key].GetString()) : std::string();
   };
-  const bool final = !d.HasMember("final") || d["final"].GetBool();
-  const uint64_t id = d.HasMember("requestId") ? d["requestId"].GetUint64() : 0;
+  const bool final = !d.HasMember("final") || !d["final"].IsBool() || d["final"].GetBool();
+  const uint64_t id = d.HasMember("requestId") && d["requestId"].IsUint64() ? d["requestId"].GetUint64() : 0;
   printReply(text("node"), text("method"), data, text("error"), final, id, output);
   return true;
 }
@@ -387,9 +393,9 @@ int Printer::finish(bool timedOut, Output& output) {
 }
 
 std::string keysTable(const std::string& json) {
-  rapidjson::Document d;
-  d.Parse(json.c_str());
-  if (d.HasParseError() || !d.IsObject() || !d.HasMember("allowed")) return json + "\n";
+  auto parsed = json::parse(json, "the answer");
+  if (!parsed || !parsed->IsObject() || !parsed->HasMember("allowed")) return json + "\n";
+  const rapidjson::Value& d = parsed.value();
   std::ostringstream o;
   o << "trusted set version " << (d["version"].IsUint64() ? d["version"].GetUint64() : 0) << "\n";
   o << std::left << std::setw(10) << "STATE" << std::setw(24) << "NODE" << "KEY\n";
@@ -409,9 +415,9 @@ std::string keysTable(const std::string& json) {
 }
 
 std::string psTable(const std::string& json) {
-  rapidjson::Document d;
-  d.Parse(json.c_str());
-  if (d.HasParseError() || !d.IsObject() || !d.HasMember("processes")) return json + "\n";
+  auto parsed = json::parse(json, "the answer");
+  if (!parsed || !parsed->IsObject() || !parsed->HasMember("processes")) return json + "\n";
+  const rapidjson::Value& d = parsed.value();
   auto text = [](const rapidjson::Value& v, const char* key) {
     return v.HasMember(key) && v[key].IsString() ? std::string(v[key].GetString()) : std::string("-");
   };

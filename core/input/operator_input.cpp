@@ -1,5 +1,7 @@
 #include "core/input/operator_input.hpp"
 
+#include "core/util/json.hpp"
+
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -19,9 +21,13 @@ struct FollowRequest {
 
 // nullopt: the input is not the object form (it goes to submit as it is).
 std::optional<Result<FollowRequest>> parseFollow(std::string_view input) {
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseStopWhenDoneFlag>(input.data(), input.size());
-  if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
+  // Only the object form is taken here; a malformed or too deep input goes on to submit, which
+  // names what is wrong with it.
+  const size_t first = input.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos || input[first] != '{') return std::nullopt;
+  auto parsed = json::parse(input, "input");
+  if (!parsed || !parsed->IsObject()) return std::nullopt;
+  const rapidjson::Document& doc = parsed.value();
   FollowRequest request;
   for (const auto& member : doc.GetObject()) {
     const std::string_view key(member.name.GetString(), member.name.GetStringLength());

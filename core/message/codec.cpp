@@ -1,9 +1,9 @@
 #include "core/message/codec.hpp"
 
 #include "core/message/paths.hpp"
+#include "core/util/json.hpp"
 
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -229,23 +229,10 @@ Result<Message> decodeObject(const Value& object, Source source, const Limits& l
   return m;
 }
 
-Result<rapidjson::Document> parseJson(std::string_view json) {
-  rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
-  if (doc.HasParseError()) {
-    return Error{std::string("malformed JSON at byte ") + std::to_string(doc.GetErrorOffset()) +
-                 ": " + rapidjson::GetParseError_En(doc.GetParseError())};
-  }
-  return doc;
-}
-
 }  // namespace
 
 Result<std::vector<Message>> decodeInput(std::string_view json, const Limits& limits) {
-  if (json.size() > limits.maxInputBytes) {
-    return Error{"input is larger than " + std::to_string(limits.maxInputBytes) + " bytes"};
-  }
-  auto doc = parseJson(json);
+  auto doc = json::parse(json, "input", {.maxBytes = limits.maxInputBytes});
   if (!doc) return doc.error();
   const Value& root = doc.value();
   if (!root.IsArray()) return Error{"input must be a JSON array of messages"};
@@ -354,11 +341,7 @@ std::string encodeWire(const Message& m) {
 }
 
 Result<Message> decodeWire(std::string_view bytes, const Limits& limits) {
-  if (bytes.size() > limits.maxMessageBytes + 64 * 1024) {
-    return Error{"message is larger than the limit of " + std::to_string(limits.maxMessageBytes) +
-                 " bytes"};
-  }
-  auto doc = parseJson(bytes);
+  auto doc = json::parse(bytes, "the message", {.maxBytes = maxWireBytes(limits)});
   if (!doc) return doc.error();
   auto m = decodeObject(doc.value(), Source::wire, limits);
   if (!m) return m.error();

@@ -1,5 +1,7 @@
 #include "core/process/ack.hpp"
 
+#include "core/util/json.hpp"
+
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -21,11 +23,11 @@ std::string encodeAck(const Ack& ack) {
 }
 
 std::optional<Ack> decodeAck(std::string_view payload) {
-  rapidjson::Document doc;
-  doc.Parse(payload.data(), payload.size());
-  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("ok") || !doc["ok"].IsBool()) {
-    return std::nullopt;
-  }
+  // An answer is one small object; anything longer is not one.
+  auto parsed = json::parse(payload, "the answer", {.maxBytes = 64 * 1024});
+  if (!parsed) return std::nullopt;
+  const rapidjson::Document& doc = parsed.value();
+  if (!doc.IsObject() || !doc.HasMember("ok") || !doc["ok"].IsBool()) return std::nullopt;
   Ack ack;
   ack.accepted = doc["ok"].GetBool();
   if (doc.HasMember("error") && doc["error"].IsString()) ack.error = doc["error"].GetString();

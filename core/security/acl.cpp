@@ -1,5 +1,7 @@
 #include "core/security/acl.hpp"
 
+#include "core/util/json.hpp"
+
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -63,10 +65,9 @@ Result<Acl> Acl::parse(const rapidjson::Value& json) {
 }
 
 Result<Acl> Acl::parse(std::string_view json) {
-  rapidjson::Document d;
-  d.Parse(json.data(), json.size());
-  if (d.HasParseError()) return Error{"the ACL is not JSON"};
-  return parse(d);
+  auto d = json::parse(json, "the ACL");
+  if (!d) return d.error();
+  return parse(d.value());
 }
 
 std::string Acl::json() const {

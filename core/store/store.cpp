@@ -1,5 +1,7 @@
 #include "core/store/store.hpp"
 
+#include "core/util/json.hpp"
+
 #include <leveldb/db.h>
 #include <leveldb/write_batch.h>
 #include <rapidjson/document.h>
@@ -56,10 +58,10 @@ std::string frame(const std::string& wire, Fill fill) {
 Result<std::pair<rapidjson::Document, std::string>> unframe(const std::string& value) {
   const auto nl = value.find('\n');
   if (nl == std::string::npos) return Error{"no header line"};
-  rapidjson::Document header;
-  header.Parse(value.data(), nl);
-  if (header.HasParseError() || !header.IsObject()) return Error{"unreadable header"};
-  return std::make_pair(std::move(header), value.substr(nl + 1));
+  auto header = json::parse(std::string_view(value).substr(0, nl), "the header");
+  if (!header) return header.error();
+  if (!header->IsObject()) return Error{"unreadable header"};
+  return std::make_pair(std::move(header).value(), value.substr(nl + 1));
 }
 
 std::string encodeOutbox(const OutboxEntry& e) {

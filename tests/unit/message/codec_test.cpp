@@ -101,7 +101,7 @@ TEST(InputDecoding, OperationIsKeptAsJson) {
 }
 
 TEST(InputValidation, MalformedJsonSaysWhere) {
-  EXPECT_EQ(errorOf(R"([{"toNode": "ship1",])").rfind("malformed JSON at byte", 0), 0u);
+  EXPECT_EQ(errorOf(R"([{"toNode": "ship1",])").rfind("input is malformed JSON at byte", 0), 0u);
 }
 
 TEST(InputValidation, InputMustBeAnArrayOfObjects) {
