@@ -189,6 +189,7 @@ Status Node::startSubscriber(const std::string& method, const AllowedNodes& allo
   events.partial = [this](const Inbound& request, std::string output) {
     return onPartial(request, std::move(output));
   };
+  events.announced = [this](const message::Message& hello) { onHello(hello); };
   auto subscriber = Subscriber::create(io_.get_executor(), transport_, pool_, store_,
                                        std::move(instance).value(), settings, events);
   const size_t count = resumed.size();
@@ -359,7 +360,9 @@ void Node::dispatch(Outgoing o) {
       if (const security::Verifier* verifier = security_.verifier) {
         events.openAnswer = [verifier, receiver = o.message.toNode](const std::string& inbox,
                                                                    const std::string& payload) {
-          return verifier->openAnswer(inbox, payload, receiver);
+          auto opened = verifier->openAnswer(inbox, payload, receiver);
+          if (!opened) return Result<OpenedAnswer>(opened.error());
+          return Result<OpenedAnswer>(OpenedAnswer{std::move(opened->text), std::move(opened->skewNote)});
         };
       }
       slot = Publisher::create(io_.get_executor(), transport_, o.entry.subject, events,
@@ -478,10 +481,13 @@ void Node::onHandled(const Inbound& in, std::string output, std::string error) {
 
 void Node::onHello(const message::Message& hello) {
   if (security_.trust == nullptr || !security_.trust->isCentral() || hello.data.size() < 2) return;
-  const bool known = security_.trust->announce(hello.fromNode, hello.data[1], nowUnixMs());
+  bool newlyPending = false;
+  const bool known = security_.trust->announce(hello.fromNode, hello.data[1], nowUnixMs(), &newlyPending);
   if (!known) {
-    STEWARD_LOG(info) << hello.fromNode << " announces a key that is not allowed yet: "
-                      << hello.data[1] << " (steward-ctl keys allow " << hello.fromNode << ")";
+    if (newlyPending) {
+      STEWARD_LOG(info) << hello.fromNode << " announces a key that is not allowed yet: "
+                        << hello.data[1] << " (steward-ctl keys allow " << hello.fromNode << ")";
+    }
     return;
   }
   uint64_t held = 0;

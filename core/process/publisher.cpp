@@ -188,7 +188,7 @@ void Publisher::onTimer(uint64_t generation) {
 
 void Publisher::onAnswer(uint64_t generation, const std::string& payload) {
   if (generation != generation_ || !inFlight_ || stopped_) return;
-  std::string text = payload;
+  OpenedAnswer answer{payload, {}};
   if (events_.openAnswer) {
     auto opened = events_.openAnswer(inbox_->subject(), payload);
     if (!opened) {
@@ -196,12 +196,15 @@ void Publisher::onAnswer(uint64_t generation, const std::string& payload) {
       STEWARD_LOG(warning) << subject_ << ": ignored " << opened.error().message;
       return;
     }
-    text = std::move(opened).value();
+    answer = std::move(opened).value();
   }
-  auto ack = decodeAck(text);
+  auto ack = decodeAck(answer.text);
   if (!ack) return;  // not an answer we understand; keep waiting for a real one
   timer_.cancel();
-  settle(ack->accepted ? Outcome::delivered : Outcome::refused, ack->error);
+  if (!answer.note.empty()) STEWARD_LOG(warning) << subject_ << ": " << answer.note;
+  std::string detail = ack->error;
+  if (!answer.note.empty()) detail += (detail.empty() ? "" : "; ") + answer.note;
+  settle(ack->accepted ? Outcome::delivered : Outcome::refused, detail);
   sendNext();
 }
 

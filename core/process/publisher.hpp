@@ -45,6 +45,11 @@ enum class Outcome {
 
 std::string_view outcomeName(Outcome outcome);
 
+struct OpenedAnswer {
+  std::string text;
+  std::string note;  // said with the outcome when not empty
+};
+
 class Publisher : public std::enable_shared_from_this<Publisher> {
  public:
   struct Events {
@@ -54,9 +59,9 @@ class Publisher : public std::enable_shared_from_this<Publisher> {
     // A send was handed to the broker (attempt 1 is the first send). Optional.
     std::function<void(const message::Message&, int attempt)> sent;
     // Opens an answer that arrived on the message's inbox: the ACK text when the receiver sealed
-    // it, an error (the answer is ignored, the message stays in flight) otherwise. Optional: the
-    // answer is taken as it is.
-    std::function<Result<std::string>(const std::string& inbox, const std::string& payload)>
+    // it (and a note when something about it is off, e.g. its time), an error (the answer is
+    // ignored, the message stays in flight) otherwise. Optional: the answer is taken as it is.
+    std::function<Result<OpenedAnswer>(const std::string& inbox, const std::string& payload)>
         openAnswer;
   };
 

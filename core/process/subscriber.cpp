@@ -143,6 +143,11 @@ void Subscriber::onIncoming(transport::Incoming in) {
       refuse(in, "node " + settings_.nodeName + " refused " + opened.error().message);
       return;
     }
+    if (opened->announcement) {
+      // Not from a trusted node: nothing of it is kept or run, only the key it announces.
+      if (events_.announced) events_.announced(opened->message);
+      return;
+    }
     m = std::move(opened->message);
     wire = std::move(opened->wire);
     sealedUnixMs = opened->sentUnixMs;

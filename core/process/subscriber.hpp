@@ -73,6 +73,9 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
     std::function<Result<std::string>(std::string_view operationJson)> operation;
     // How long a run took, in seconds. Optional.
     std::function<void(const std::string& method, double seconds)> timed;
+    // A hello sealed by a key this node does not trust (yet), announcing that key: it is only
+    // recorded, never stored in the inbox nor run. Optional: such hellos are then dropped.
+    std::function<void(const message::Message& hello)> announced;
     // A partial reply for a request that is still running (emit). Optional.
     std::function<Status(const Inbound& request, std::string output)> partial;
   };

@@ -6,24 +6,23 @@ namespace steward::security {
 
 namespace {
 
-// Room for "SIG1 <time> <signature>\n".
-constexpr size_t kSealBytes = 160;
-
 constexpr const char* kHelloMethod = "REQHello";
 
-std::string describe(const message::Message& m) {
-  return "message " + std::to_string(m.id) + " (" + m.method + ") from " + m.fromNode;
+bool isHelloSubject(std::string_view subject) {
+  auto parts = message::parseSubject(subject);
+  return parts && parts->method == kHelloMethod;
 }
 
 }  // namespace
 
 SealingTransport::SealingTransport(transport::Transport& inner, const Identity& identity,
-                                   std::function<int64_t()> nowUnixMs)
-    : inner_(inner), identity_(identity), now_(std::move(nowUnixMs)) {}
+                                   std::string signer, std::function<int64_t()> nowUnixMs)
+    : inner_(inner), identity_(identity), signer_(std::move(signer)), now_(std::move(nowUnixMs)) {}
 
 Status SealingTransport::publish(const std::string& subject, std::string_view payload,
                                  const std::string& replyTo) {
-  return inner_.publish(subject, seal(identity_, subject, payload, now_()), replyTo);
+  return inner_.publish(subject, seal(identity_, signer_, subject, payload, now_(), isHelloSubject(subject)),
+                        replyTo);
 }
 
 Result<std::unique_ptr<transport::Subscription>> SealingTransport::subscribe(
@@ -37,7 +36,7 @@ std::unique_ptr<transport::ReplyInbox> SealingTransport::openInbox(ReplyHandler 
 
 size_t SealingTransport::maxPayload() const {
   const size_t inner = inner_.maxPayload();
-  return inner > kSealBytes ? inner - kSealBytes : 0;
+  return inner > kMaxSealBytes ? inner - kMaxSealBytes : 0;
 }
 
 bool SealingTransport::connected() const { return inner_.connected(); }
@@ -46,50 +45,75 @@ Verifier::Verifier(Trust& trust, std::chrono::seconds window, std::function<int6
     : trust_(trust), window_(window), now_(std::move(nowUnixMs)) {}
 
 Result<Opened> Verifier::open(const std::string& subject, std::string_view payload) const {
+  const message::Limits limits;
+  const size_t maxBytes = message::maxWireBytes(limits) + kMaxSealBytes;
+  if (payload.size() > maxBytes) {
+    return Error{"a message on " + subject + " is larger than " + std::to_string(maxBytes) +
+                 " bytes (" + std::to_string(payload.size()) + ")"};
+  }
   auto sealed = security::open(payload);
   if (!sealed) return Error{"a message on " + subject + " is " + sealed.error().message};
-  auto decoded = message::decodeWire(sealed->wire);
-  if (!decoded) return Error{"a message on " + subject + " is unreadable: " + decoded.error().message};
-  const message::Message& m = decoded.value();
-  const auto key = trust_.keyOf(m.fromNode);
+  const std::string signer(sealed->signer);
+  if (auto s = message::checkNodeName(signer); !s) {
+    return Error{"a message on " + subject + " has a malformed seal: " + s.error().message};
+  }
+  const std::string who = "a message on " + subject + " signed as " + signer;
+  const auto key = trust_.keyOf(signer);
   bool announcement = false;
   if (!key || !verify(*key, subject, *sealed)) {
-    const bool hello = m.method == kHelloMethod && m.data.size() >= 2;
-    if (hello && !trust_.revoked(m.data[1]) && verify(m.data[1], subject, *sealed)) {
+    const std::string announced(sealed->key);
+    if (!announced.empty() && isHelloSubject(subject) && !trust_.revoked(announced) &&
+        verify(announced, subject, *sealed)) {
       announcement = true;
     } else if (!key) {
       for (const auto& revoked : trust_.revokedKeys()) {
         if (verify(revoked, subject, *sealed)) {
-          return Error{describe(m) + ": it is signed by a revoked key (" + m.fromNode +
-                       "'s key was revoked)"};
+          return Error{who + ": it is signed by a revoked key (" + signer + "'s key was revoked)"};
         }
       }
-      return Error{describe(m) + ": " + trust_.whyUntrusted(m.fromNode)};
+      return Error{who + ": " + trust_.whyUntrusted(signer)};
     } else {
-      return Error{describe(m) + ": the signature does not match " + m.fromNode +
+      return Error{who + ": the signature does not match " + signer +
                    "'s trusted key (forged, or signed by another key)"};
     }
   }
-  if (auto s = fresh(*sealed); !s) return Error{describe(m) + ": " + s.error().message};
+  if (auto s = fresh(sealed->sentUnixMs); !s) return Error{who + ": " + s.error().message};
+  // Signed by a node this one trusts (or a hello by the key it carries): now it may be decoded.
+  auto decoded = message::decodeWire(sealed->wire, limits);
+  if (!decoded) return Error{who + " is unreadable: " + decoded.error().message};
+  const message::Message& m = decoded.value();
+  if (m.fromNode != signer) {
+    return Error{who + " says it is message " + std::to_string(m.id) + " from " + m.fromNode +
+                 ": a node may only send as itself"};
+  }
+  if (announcement && (m.data.size() < 2 || m.data[1] != sealed->key)) {
+    return Error{who + ": a hello must announce the key that sealed it"};
+  }
   return Opened{std::move(decoded).value(), std::string(sealed->wire), sealed->sentUnixMs,
                 announcement};
 }
 
-Result<std::string> Verifier::openAnswer(const std::string& inbox, std::string_view payload,
-                                         const std::string& receiver) const {
+Result<Verifier::Answer> Verifier::openAnswer(const std::string& inbox, std::string_view payload,
+                                              const std::string& receiver) const {
+  if (payload.size() > 64 * 1024 + kMaxSealBytes) {
+    return Error{"an answer from " + receiver + " is larger than an answer can be"};
+  }
   auto sealed = security::open(payload);
   if (!sealed) return Error{"an answer from " + receiver + " is " + sealed.error().message};
   const auto key = trust_.keyOf(receiver);
   if (!key) return Error{"an answer from " + receiver + ": " + trust_.whyUntrusted(receiver)};
-  if (!verify(*key, inbox, *sealed)) {
+  if (sealed->signer != receiver || !verify(*key, inbox, *sealed)) {
     return Error{"an answer said to be from " + receiver + " is not sealed by its key (forged)"};
   }
-  if (auto s = fresh(*sealed); !s) return Error{"an answer from " + receiver + ": " + s.error().message};
-  return std::string(sealed->wire);
+  Answer answer{std::string(sealed->wire), {}};
+  if (auto s = fresh(sealed->sentUnixMs); !s) {
+    answer.skewNote = receiver + "'s answer was " + s.error().message;
+  }
+  return answer;
 }
 
-Status Verifier::fresh(const Sealed& sealed) const {
-  const int64_t age = now_() - sealed.sentUnixMs;
+Status Verifier::fresh(int64_t sentUnixMs) const {
+  const int64_t age = now_() - sentUnixMs;
   const int64_t window = std::chrono::milliseconds(window_).count();
   if (age > window || age < -window) {
     return Error{"sent " + std::to_string(std::abs(age) / 1000) + " s " +

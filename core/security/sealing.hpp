@@ -4,10 +4,13 @@
 // key at the moment it is sent (envelope.hpp), ACKs included: a forged "taken" would make the
 // sender drop a message it still owns.
 //
-// Verifier opens what a subscriber receives: it must be sealed, by the key this node trusts for
-// the message's fromNode, for the subject it arrived on, and fresh (sent within the window). The
-// one exception is a hello sealed by the (not revoked) key it announces: how a new node makes its
-// key known to central.
+// Verifier opens what a subscriber receives, cheapest check first (SECURITY.md, "The checks in
+// order"): its size; the seal's line; the signature over the raw bytes, by the key this node
+// trusts for the signer the seal names, for the subject it arrived on; freshness (sent within the
+// window); only then is the JSON decoded (bounded, json.hpp), and its fromNode must be the
+// signer. The one exception to a trusted key is a hello sealed by the (not revoked) key it
+// carries in its seal: how a new node makes its key known to central. Such an announcement is
+// only recorded, never run (Opened::announcement).
 #pragma once
 
 #include "core/message/message.hpp"
@@ -22,7 +25,8 @@ namespace steward::security {
 
 class SealingTransport : public transport::Transport {
  public:
-  SealingTransport(transport::Transport& inner, const Identity& identity,
+  // Seals as node `signer`; hellos (subjects <node>.REQHello.…) carry the public key too.
+  SealingTransport(transport::Transport& inner, const Identity& identity, std::string signer,
                    std::function<int64_t()> nowUnixMs);
 
   Status publish(const std::string& subject, std::string_view payload,
@@ -37,6 +41,7 @@ class SealingTransport : public transport::Transport {
  private:
   transport::Transport& inner_;
   const Identity& identity_;
+  const std::string signer_;
   std::function<int64_t()> now_;
 };
 
@@ -45,7 +50,7 @@ struct Opened {
   std::string wire;         // the message's JSON, as stored in the inbox
   int64_t sentUnixMs = 0;   // when this copy was sealed
   // A hello from a node not trusted (yet) with that key, sealed by the key it announces: taken
-  // only so central learns the key (data: [node, key, trusted set version]).
+  // only so central learns the key (data: [node, key, trusted set version]); never stored or run.
   bool announcement = false;
 };
 
@@ -56,13 +61,21 @@ class Verifier {
   // error saying who sent what and why it is refused.
   Result<Opened> open(const std::string& subject, std::string_view payload) const;
   // The ACK in `payload`, answered on `inbox` for a message sent to `receiver`: it must be sealed
-  // by the receiver's trusted key for that inbox, and fresh.
-  Result<std::string> openAnswer(const std::string& inbox, std::string_view payload,
-                                 const std::string& receiver) const;
+  // by the receiver's trusted key for that inbox. An inbox belongs to one message (a random
+  // prefix per start, a counter per message), so a copy replayed onto it can only be an answer to
+  // that very message: an answer sealed outside the window is taken, and `skewNote` says how far
+  // off the receiver's clock seems. Otherwise a node whose clock is off could never tell central
+  // that it refuses central's messages as stale.
+  struct Answer {
+    std::string text;
+    std::string skewNote;  // empty when the answer was fresh
+  };
+  Result<Answer> openAnswer(const std::string& inbox, std::string_view payload,
+                            const std::string& receiver) const;
 
  private:
-  // Whether the seal was made within the window of now.
-  Status fresh(const Sealed& sealed) const;
+  // Whether a seal made at `sentUnixMs` is within the window of now.
+  Status fresh(int64_t sentUnixMs) const;
 
   Trust& trust_;
   std::chrono::seconds window_;

@@ -1,5 +1,7 @@
 #include "core/security/trust.hpp"
 
+#include "core/util/json.hpp"
+
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -15,7 +17,6 @@ namespace {
 
 constexpr const char* kStateFile = "trust.json";
 // Announcements kept at most: a flood of hellos with made-up names cannot grow it without end.
-constexpr size_t kMaxPending = 1000;
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
@@ -188,9 +189,10 @@ Status Trust::load() {
   std::ifstream in(file);
   std::stringstream text;
   text << in.rdbuf();
-  rapidjson::Document d;
-  d.Parse(text.str().c_str());
-  if (d.HasParseError() || !d.IsObject() || !d.HasMember("set")) {
+  auto parsed = json::parse(text.str(), file.string());
+  if (!parsed) return Error{parsed.error().message + ": the trust state is damaged"};
+  const rapidjson::Document& d = parsed.value();
+  if (!d.IsObject() || !d.HasMember("set")) {
     return Error{file.string() + " is damaged: not the trust state steward writes"};
   }
   if (auto s = parseSet(d["set"], version_, allowed_, revoked_, acl_); !s) {
@@ -225,14 +227,13 @@ Status Trust::applySet(const std::string& setJson, const std::string& signature)
   if (!verifySignature(*centralKey, "steward-trusted-set\n" + setJson, signature)) {
     return Error{"the trusted set is not signed by " + settings_.centralNode + "'s key"};
   }
-  rapidjson::Document d;
-  d.Parse(setJson.c_str());
+  auto d = json::parse(setJson, "the trusted set");
+  if (!d) return d.error();
   uint64_t version = 0;
   std::map<std::string, std::string> keys;
   std::set<std::string> revoked;
   Acl acl;
-  if (d.HasParseError()) return Error{"the trusted set is not JSON"};
-  if (auto s = parseSet(d, version, keys, revoked, acl); !s) return s;
+  if (auto s = parseSet(d.value(), version, keys, revoked, acl); !s) return s;
   std::lock_guard lock(mutex_);
   if (version <= version_) {
     return Error{"trusted set version " + std::to_string(version) + " is not newer than " +
@@ -246,7 +247,9 @@ Status Trust::applySet(const std::string& setJson, const std::string& signature)
   return saveLocked();
 }
 
-bool Trust::announce(const std::string& node, const std::string& key, int64_t nowUnixMs) {
+bool Trust::announce(const std::string& node, const std::string& key, int64_t nowUnixMs,
+                     bool* newlyPending) {
+  if (newlyPending != nullptr) *newlyPending = false;
   std::lock_guard lock(mutex_);
   const auto allowed = allowed_.find(node);
   const bool provisioned = allowed == allowed_.end() && provisionedKeyLocked(node) == key;
@@ -259,6 +262,7 @@ bool Trust::announce(const std::string& node, const std::string& key, int64_t no
   const bool changed = pending_[node].key != key;
   pending_[node] = Pending{key, nowUnixMs};
   if (changed) (void)saveLocked();
+  if (newlyPending != nullptr) *newlyPending = changed;
   return false;
 }
 

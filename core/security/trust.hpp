@@ -57,8 +57,12 @@ class Trust {
 
   // At central.
   bool isCentral() const { return settings_.ownNode == settings_.centralNode; }
-  // A key a node announced in its hello: true when it is the key allowed for that node.
-  bool announce(const std::string& node, const std::string& key, int64_t nowUnixMs);
+  // A key a node announced in its hello: true when it is the key allowed for that node. Else it
+  // waits as pending (at most kMaxPending nodes; `newlyPending` says whether this announcement
+  // added or changed an entry).
+  bool announce(const std::string& node, const std::string& key, int64_t nowUnixMs,
+                bool* newlyPending = nullptr);
+  static constexpr size_t kMaxPending = 1000;
   Status allow(const std::string& node);   // the pending key of `node` becomes trusted
   Status revoke(const std::string& node);  // its allowed key is taken out and listed as revoked
   std::string listJson() const;            // allowed, pending and revoked keys, as JSON

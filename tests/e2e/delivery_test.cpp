@@ -134,7 +134,7 @@ TEST_F(Delivery, AResentMessageIsAckedAgainButRunOnce) {
   BrokerClient client(nats_->address());
   // Three sends, each sealed anew as a publisher's resends are.
   for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(ackOf(client.request(subject, security::seal(*central, subject, wire, nowUnixMs() + i))),
+    EXPECT_EQ(ackOf(client.request(subject, security::seal(*central, "central", subject, wire, nowUnixMs() + i))),
               R"({"ok":true})") << i;
   }
   ASSERT_TRUE(waitFor([&] { return readFile(file) == "run\n"; }, 10s));
@@ -150,7 +150,7 @@ TEST_F(Delivery, AnUndecodableMessageIsRefusedSoTheSenderStops) {
   ASSERT_TRUE(central.ok());
   BrokerClient client(nats_->address());
   const std::string subject = "ship1.REQCliCommand.CommandACK";
-  std::string answer = client.request(subject, security::seal(*central, subject, "{not json", nowUnixMs()));
+  std::string answer = client.request(subject, security::seal(*central, "central", subject, "{not json", nowUnixMs()));
   EXPECT_NE(answer.find("\"ok\":false"), std::string::npos) << answer;
   EXPECT_NE(answer.find("malformed JSON"), std::string::npos) << answer;
   answer = client.request(subject, "{not json");

@@ -169,7 +169,7 @@ class E2eTest : public ::testing::Test {
   // The ACK text of a sealed answer (what follows the seal line).
   static std::string ackOf(const std::string& answer) {
     const auto nl = answer.find('\n');
-    return answer.rfind("SIG1 ", 0) == 0 && nl != std::string::npos ? answer.substr(nl + 1) : answer;
+    return answer.rfind("SIG2 ", 0) == 0 && nl != std::string::npos ? answer.substr(nl + 1) : answer;
   }
   static bool accepted(const std::string& answer) {
     return answer.find("\"ok\":true") != std::string::npos;

@@ -65,44 +65,44 @@ class Signing : public E2eTest {
 };
 
 TEST_F(Signing, AMessageSealedByTheRightKeyRuns) {
-  EXPECT_EQ(send(security::seal(*centralKey_, kSubject, wire(1), nowUnixMs())), R"({"ok":true})");
+  EXPECT_EQ(send(security::seal(*centralKey_, "central", kSubject, wire(1), nowUnixMs())), R"({"ok":true})");
   EXPECT_TRUE(waitFor([&] { return fs::exists(ran(1)); }, 20s));
 }
 
 TEST_F(Signing, AForgedMessageIsRefused) {
   // Right subject, right fromNode, another key.
-  expectRefused(send(security::seal(*intruderKey_, kSubject, wire(2), nowUnixMs())), 2,
-                "message 2 (REQCliCommand) from central: the signature does not match central's trusted key");
+  expectRefused(send(security::seal(*intruderKey_, "central", kSubject, wire(2), nowUnixMs())), 2,
+                "signed as central: the signature does not match central's trusted key");
 }
 
 TEST_F(Signing, AMessageAlteredAfterSealingIsRefused) {
-  std::string payload = security::seal(*centralKey_, kSubject, wire(3), nowUnixMs());
+  std::string payload = security::seal(*centralKey_, "central", kSubject, wire(3), nowUnixMs());
   payload.replace(payload.find("touch"), 5, "rm -f");
   expectRefused(send(payload), 3, "the signature does not match central's trusted key");
 }
 
 TEST_F(Signing, AMessageSealedForAnotherSubjectIsRefused) {
-  expectRefused(send(security::seal(*centralKey_, "ship2.REQCliCommand.CommandACK", wire(4), nowUnixMs())),
+  expectRefused(send(security::seal(*centralKey_, "central", "ship2.REQCliCommand.CommandACK", wire(4), nowUnixMs())),
                 4, "the signature does not match");
 }
 
 TEST_F(Signing, AnUnsignedMessageIsRefused) {
-  expectRefused(send(wire(5)), 5, "is unsigned: it carries no SIG1 seal");
+  expectRefused(send(wire(5)), 5, "is unsigned: it carries no SIG2 seal");
 }
 
 TEST_F(Signing, AnUnknownSenderIsRefused) {
-  expectRefused(send(security::seal(*intruderKey_, kSubject, wire(6, "ship9"), nowUnixMs())), 6,
-                "message 6 (REQCliCommand) from ship9: no trusted key for ship9");
+  expectRefused(send(security::seal(*intruderKey_, "ship9", kSubject, wire(6, "ship9"), nowUnixMs())), 6,
+                "signed as ship9: no trusted key for ship9");
 }
 
 TEST_F(Signing, AnOldRecordingIsRefused) {
   const int64_t anHourAgo = nowUnixMs() - 3600 * 1000;
-  expectRefused(send(security::seal(*centralKey_, kSubject, wire(7), anHourAgo)), 7,
+  expectRefused(send(security::seal(*centralKey_, "central", kSubject, wire(7), anHourAgo)), 7,
                 "sent 3600 s ago, outside the 300 s signature window");
 }
 
 TEST_F(Signing, AReplayedCaptureIsRefusedAndRunsNoMore) {
-  const std::string captured = security::seal(*centralKey_, kSubject, wire(8), nowUnixMs());
+  const std::string captured = security::seal(*centralKey_, "central", kSubject, wire(8), nowUnixMs());
   EXPECT_EQ(send(captured), R"({"ok":true})");
   ASSERT_TRUE(waitFor([&] { return fs::exists(ran(8)); }, 20s));
   fs::remove(ran(8));
@@ -121,12 +121,12 @@ TEST_F(RefusalFlood, OnlyAFewRefusalsAMinuteGoToCentral) {
     EXPECT_NE(send(wire(id)).find("\"ok\":false"), std::string::npos);
   }
   // The refusal is answered first and logged right after.
-  EXPECT_TRUE(waitFor([&] { return occurrences(ship1_->log(), "carries no SIG1 seal") == 20; }, 10s))
+  EXPECT_TRUE(waitFor([&] { return occurrences(ship1_->log(), "carries no SIG2 seal") == 20; }, 10s))
       << ship1_->log();
-  ASSERT_TRUE(waitFor([&] { return occurrences(central_->errorLog(), "carries no SIG1 seal") >= 5; }, 20s))
+  ASSERT_TRUE(waitFor([&] { return occurrences(central_->errorLog(), "carries no SIG2 seal") >= 5; }, 20s))
       << central_->errorLog();
   std::this_thread::sleep_for(1s);
-  EXPECT_EQ(occurrences(central_->errorLog(), "carries no SIG1 seal"), 5u) << central_->errorLog();
+  EXPECT_EQ(occurrences(central_->errorLog(), "carries no SIG2 seal"), 5u) << central_->errorLog();
   for (uint64_t id = 100; id < 120; ++id) EXPECT_FALSE(fs::exists(ran(id)));
   // When the minute is over, ship1 tells central how many more there were, without a new error.
   EXPECT_TRUE(waitFor([&] { return central_->errorLog().find("ship1: 15 more error(s) in 60 s were not sent to central") != std::string::npos; }, 75s))
@@ -158,7 +158,7 @@ TEST_F(ForgedAck, AForgedAckDoesNotMakeTheSenderDropTheMessage) {
   // "Taken", in ship1's name: unsealed, then sealed by a key that is not ship1's.
   const std::string ack = R"({"ok":true})";
   natsConnection_Publish(conn, inbox.c_str(), ack.data(), static_cast<int>(ack.size()));
-  const std::string forged = security::seal(*intruder, inbox, ack, nowUnixMs());
+  const std::string forged = security::seal(*intruder, "ship1", inbox, ack, nowUnixMs());
   natsConnection_Publish(conn, inbox.c_str(), forged.data(), static_cast<int>(forged.size()));
   natsConnection_Flush(conn);
   EXPECT_TRUE(waitFor([&] {

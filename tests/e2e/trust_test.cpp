@@ -41,7 +41,7 @@ TEST_F(Trust, AnAllowedKeyReachesCentralAndEveryNodeAndARevokedOneIsRefusedEvery
   // Not trusted yet: ship2's reply to central is refused, and central says why.
   ASSERT_TRUE(accepted(central_->submit(command("ship2", "echo before", R"("fileName":"before.log")"))));
   EXPECT_TRUE(waitFor([&] {
-    return central_->errorLog().find("from ship2: no trusted key for ship2") != std::string::npos;
+    return central_->errorLog().find("signed as ship2: no trusted key for ship2") != std::string::npos;
   }, 30s)) << central_->errorLog();
   EXPECT_FALSE(fs::exists(central_->dataFolder() / "ship2" / "before.log"));
 
@@ -76,8 +76,8 @@ TEST_F(Trust, AnAllowedKeyReachesCentralAndEveryNodeAndARevokedOneIsRefusedEvery
   const fs::path again = root_ / "ran-again-on-ship1";
   ASSERT_TRUE(accepted(fromShip2ToShip1(again)));
   EXPECT_TRUE(waitFor([&] {
-    return central_->errorLog().find("node ship1 refused message") != std::string::npos &&
-           central_->errorLog().find("from ship2: it is signed by a revoked key") != std::string::npos;
+    return central_->errorLog().find("node ship1 refused a message on ship1.REQCliCommand") != std::string::npos &&
+           central_->errorLog().find("signed as ship2: it is signed by a revoked key") != std::string::npos;
   }, 30s)) << central_->errorLog();
   EXPECT_FALSE(fs::exists(again));
 }

@@ -70,57 +70,145 @@ TEST_F(Sealing, IdentityIsKeptAndReloadedAndItsSecretIsTheOwnersAlone) {
 }
 
 TEST_F(Sealing, ASealOpensAndVerifiesOnlyForItsKeyAndSubject) {
-  const std::string payload = security::seal(*central_, "ship1.REQCliCommand.CommandACK", wire(), now_);
+  const std::string payload = security::seal(*central_, "central", "ship1.REQCliCommand.CommandACK", wire(), now_);
   auto sealed = security::open(payload);
   ASSERT_TRUE(sealed.ok());
   EXPECT_EQ(sealed->sentUnixMs, now_);
+  EXPECT_EQ(sealed->signer, "central");
+  EXPECT_EQ(sealed->key, "");
   EXPECT_EQ(sealed->wire, wire());
   EXPECT_TRUE(security::verify(central_->publicKey(), "ship1.REQCliCommand.CommandACK", *sealed));
   EXPECT_FALSE(security::verify(ship_->publicKey(), "ship1.REQCliCommand.CommandACK", *sealed));
   EXPECT_FALSE(security::verify(central_->publicKey(), "ship2.REQCliCommand.CommandACK", *sealed));
+  // The signer's name is signed too: another name on the same signature does not verify.
+  std::string renamed = payload;
+  renamed.replace(renamed.find(" central "), 9, " centra1 ");
+  auto renamedSeal = security::open(renamed);
+  ASSERT_TRUE(renamedSeal.ok());
+  EXPECT_FALSE(security::verify(central_->publicKey(), "ship1.REQCliCommand.CommandACK", *renamedSeal));
   EXPECT_NE(security::open("{}").error().message.find("unsigned"), std::string::npos);
-  EXPECT_NE(security::open("SIG1 x y\n{}").error().message.find("not a number"), std::string::npos);
-  EXPECT_NE(security::open("SIG1 12").error().message.find("no end of line"), std::string::npos);
+  EXPECT_NE(security::open("SIG2 x y z\n{}").error().message.find("not a number"), std::string::npos);
+  EXPECT_NE(security::open("SIG2 12").error().message.find("no end of line"), std::string::npos);
+  EXPECT_NE(security::open("SIG2 12 central\n{}").error().message.find("needs a time, a signer"), std::string::npos);
+  EXPECT_NE(security::open("SIG1 12 sig\n{}").error().message.find("older steward"), std::string::npos);
+  // The seal's line is looked for within its bound, not across a large payload.
+  EXPECT_NE(security::open("SIG2 " + std::string(1 << 20, '1')).error().message.find("within 512 bytes"),
+            std::string::npos);
+  auto withKey = security::open(security::seal(*ship_, "ship1", "central.REQHello.EventNACK", "{}", now_, true));
+  ASSERT_TRUE(withKey.ok());
+  EXPECT_EQ(withKey->key, ship_->publicKey());
 }
 
 TEST_F(Sealing, TheVerifierChecksKeySubjectAndWindow) {
   const security::Verifier verifier(*trust_, std::chrono::seconds(300), [this] { return now_; });
   const std::string subject = "ship1.REQCliCommand.CommandACK";
-  auto ok = verifier.open(subject, security::seal(*central_, subject, wire(), now_ - 299'000));
+  auto ok = verifier.open(subject, security::seal(*central_, "central", subject, wire(), now_ - 299'000));
   ASSERT_TRUE(ok.ok()) << ok.error().message;
   EXPECT_EQ(ok->message.data[0], "uptime");
-  EXPECT_NE(verifier.open(subject, security::seal(*ship_, subject, wire(), now_)).error().message.find(
+  EXPECT_NE(verifier.open(subject, security::seal(*ship_, "central", subject, wire(), now_)).error().message.find(
                 "does not match central's trusted key"),
             std::string::npos);
-  EXPECT_NE(verifier.open(subject, security::seal(*central_, subject, wire(), now_ - 301'000))
+  EXPECT_NE(verifier.open(subject, security::seal(*central_, "central", subject, wire(), now_ - 301'000))
                 .error().message.find("301 s ago"),
             std::string::npos);
-  EXPECT_NE(verifier.open(subject, security::seal(*central_, subject, wire(), now_ + 400'000))
+  EXPECT_NE(verifier.open(subject, security::seal(*central_, "central", subject, wire(), now_ + 400'000))
                 .error().message.find("in the future"),
             std::string::npos);
-  EXPECT_NE(verifier.open(subject, security::seal(*central_, subject, wire("ship7"), now_))
+  EXPECT_NE(verifier.open(subject, security::seal(*central_, "ship7", subject, wire("ship7"), now_))
                 .error().message.find("no trusted key for ship7"),
             std::string::npos);
   // Its own messages (replies to itself) are trusted by its own key.
-  EXPECT_TRUE(verifier.open(subject, security::seal(*ship_, subject, wire("ship1"), now_)).ok());
+  EXPECT_TRUE(verifier.open(subject, security::seal(*ship_, "ship1", subject, wire("ship1"), now_)).ok());
   // A key added to the folder while running is found.
   std::ofstream(dir_ / "trusted" / "ship7.pub") << ship_->publicKey() << "\n";
-  EXPECT_TRUE(verifier.open(subject, security::seal(*ship_, subject, wire("ship7"), now_)).ok());
+  EXPECT_TRUE(verifier.open(subject, security::seal(*ship_, "ship7", subject, wire("ship7"), now_)).ok());
+}
+
+TEST_F(Sealing, ANodeMaySendOnlyAsItself) {
+  const security::Verifier verifier(*trust_, std::chrono::seconds(300), [this] { return now_; });
+  const std::string subject = "ship1.REQCliCommand.CommandACK";
+  // ship1's key, properly sealed as ship1, but the message claims to come from central.
+  auto posing = verifier.open(subject, security::seal(*ship_, "ship1", subject, wire("central"), now_));
+  ASSERT_FALSE(posing.ok());
+  EXPECT_NE(posing.error().message.find("says it is message 9 from central: a node may only send as itself"),
+            std::string::npos) << posing.error().message;
+}
+
+TEST_F(Sealing, NothingIsDecodedBeforeTheSignatureChecksOut) {
+  const security::Verifier verifier(*trust_, std::chrono::seconds(300), [this] { return now_; });
+  const std::string subject = "ship1.REQCliCommand.CommandACK";
+  // 400,000 levels of nesting (800 KB, within the size limit) would overflow the stack of a
+  // recursive parser.
+  const std::string deep = std::string(400'000, '[') + std::string(400'000, ']');
+  EXPECT_NE(verifier.open(subject, deep).error().message.find("unsigned"), std::string::npos);
+  auto intruder = security::Identity::create(dir_ / "intruder").value();
+  auto forged = verifier.open(subject, security::seal(intruder, "central", subject, deep, now_));
+  EXPECT_NE(forged.error().message.find("does not match central's trusted key"), std::string::npos)
+      << forged.error().message;
+  auto unknown = verifier.open(subject, security::seal(intruder, "ship9", subject, deep, now_));
+  EXPECT_NE(unknown.error().message.find("no trusted key for ship9"), std::string::npos);
+  // Even a trusted node's deep message is refused by the bounded parser, not recursed into.
+  auto trusted = verifier.open(subject, security::seal(*central_, "central", subject, deep, now_));
+  EXPECT_NE(trusted.error().message.find("nests deeper than 32 levels"), std::string::npos)
+      << trusted.error().message;
+  // Too large is refused before the seal is even read.
+  auto huge = verifier.open(subject, std::string(2 * 1024 * 1024, ' '));
+  EXPECT_NE(huge.error().message.find("is larger than"), std::string::npos);
+}
+
+TEST_F(Sealing, OnlyAHelloSealedByTheKeyItCarriesIsAnAnnouncement) {
+  const security::Verifier verifier(*trust_, std::chrono::seconds(300), [this] { return now_; });
+  auto newcomer = security::Identity::create(dir_ / "ship5").value();
+  auto hello = [&](const std::string& key) {
+    message::Message m;
+    m.id = 1;
+    m.fromNode = "ship5";
+    m.toNode = "ship1";
+    m.method = "REQHello";
+    m.data = {"ship5", key, "0"};
+    return message::encodeWire(m);
+  };
+  const std::string helloSubject = "ship1.REQHello.EventNACK";
+  auto announced = verifier.open(helloSubject, security::seal(newcomer, "ship5", helloSubject,
+                                                              hello(newcomer.publicKey()), now_, true));
+  ASSERT_TRUE(announced.ok()) << announced.error().message;
+  EXPECT_TRUE(announced->announcement);
+  // The key in the seal and the one in the hello must be the same.
+  EXPECT_NE(verifier.open(helloSubject, security::seal(newcomer, "ship5", helloSubject,
+                                                       hello(ship_->publicKey()), now_, true))
+                .error().message.find("must announce the key that sealed it"),
+            std::string::npos);
+  // A key in the seal of anything but a hello counts for nothing.
+  const std::string command = "ship1.REQCliCommand.CommandACK";
+  EXPECT_NE(verifier.open(command, security::seal(newcomer, "ship5", command, wire("ship5"), now_, true))
+                .error().message.find("no trusted key for ship5"),
+            std::string::npos);
 }
 
 TEST_F(Sealing, AnAnswerCountsOnlyWhenTheReceiverSealedItForThatInbox) {
   const security::Verifier verifier(*trust_, std::chrono::seconds(300), [this] { return now_; });
   const std::string inbox = "_INBOX.ship1.abc.7";
   const std::string ack = R"({"ok":true})";
-  auto ok = verifier.openAnswer(inbox, security::seal(*central_, inbox, ack, now_), "central");
+  auto ok = verifier.openAnswer(inbox, security::seal(*central_, "central", inbox, ack, now_), "central");
   ASSERT_TRUE(ok.ok()) << ok.error().message;
-  EXPECT_EQ(*ok, ack);
+  EXPECT_EQ(ok->text, ack);
+  EXPECT_EQ(ok->skewNote, "");
   EXPECT_NE(verifier.openAnswer(inbox, ack, "central").error().message.find("unsigned"), std::string::npos);
-  EXPECT_NE(verifier.openAnswer(inbox, security::seal(*ship_, inbox, ack, now_), "central")
+  EXPECT_NE(verifier.openAnswer(inbox, security::seal(*ship_, "central", inbox, ack, now_), "central")
                 .error().message.find("forged"),
             std::string::npos);
-  EXPECT_FALSE(verifier.openAnswer("_INBOX.ship1.abc.8", security::seal(*central_, inbox, ack, now_), "central").ok());
-  EXPECT_FALSE(verifier.openAnswer(inbox, security::seal(*central_, inbox, ack, now_ - 301'000), "central").ok());
+  EXPECT_FALSE(verifier.openAnswer(inbox, security::seal(*central_, "ship1", inbox, ack, now_), "central").ok());
+  EXPECT_FALSE(verifier.openAnswer("_INBOX.ship1.abc.8", security::seal(*central_, "central", inbox, ack, now_), "central").ok());
+}
+
+TEST_F(Sealing, AStaleAnswerOnItsOwnInboxIsTakenWithANoteAboutTheClock) {
+  const security::Verifier verifier(*trust_, std::chrono::seconds(300), [this] { return now_; });
+  const std::string inbox = "_INBOX.ship1.abc.7";
+  const std::string refusal = R"({"ok":false,"error":"stale"})";
+  auto late = verifier.openAnswer(inbox, security::seal(*central_, "central", inbox, refusal, now_ + 400'000), "central");
+  ASSERT_TRUE(late.ok()) << late.error().message;
+  EXPECT_EQ(late->text, refusal);
+  EXPECT_NE(late->skewNote.find("central's answer was sent 400 s in the future"), std::string::npos) << late->skewNote;
 }
 
 TEST_F(Sealing, TrustNeverReadsOutsideItsFolder) {
