@@ -1,13 +1,13 @@
 #include "core/observe/data_folder.hpp"
 
-#include <httplib.h>
+#include <steward/util.hpp>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <optional>
 #include <sstream>
 #include <vector>
 
@@ -17,21 +17,19 @@ namespace steward::observe {
 
 namespace {
 
-// The request's path as segments under the folder; nullopt when a segment would climb out.
-std::optional<fs::path> relativePath(const std::string& urlPath) {
-  fs::path relative;
+using input::HttpResponse;
+
+// The request's path as folder names under the data folder; nullopt when a segment would climb
+// out.
+std::optional<std::vector<std::string>> segments(const std::string& urlPath) {
+  std::vector<std::string> out;
   std::stringstream in(urlPath);
   for (std::string segment; std::getline(in, segment, '/');) {
     if (segment.empty() || segment == ".") continue;
     if (segment == ".." || segment.find('\0') != std::string::npos) return std::nullopt;
-    relative /= segment;
+    out.push_back(segment);
   }
-  return relative;
-}
-
-bool inside(const fs::path& root, const fs::path& candidate) {
-  auto [r, c] = std::mismatch(root.begin(), root.end(), candidate.begin(), candidate.end());
-  return r == root.end();
+  return out;
 }
 
 std::string escapeHtml(const std::string& text) {
@@ -48,12 +46,20 @@ std::string escapeHtml(const std::string& text) {
   return out;
 }
 
-// The folder's entries as relative links (the folder's URL ends with "/").
-std::string listing(const fs::path& folder, const std::string& urlPath) {
+// The open folder's entries as relative links (the folder's URL ends with "/"). A link inside
+// is listed as what it is, never followed.
+std::string listing(sdk::UniqueFd folder, const std::string& urlPath) {
   std::vector<std::pair<std::string, bool>> entries;  // name, is a folder
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(folder, ec)) {
-    entries.emplace_back(entry.path().filename().string(), entry.is_directory(ec));
+  if (DIR* dir = ::fdopendir(folder.release())) {
+    while (const dirent* e = ::readdir(dir)) {
+      const std::string name = e->d_name;
+      if (name == "." || name == "..") continue;
+      struct stat st {};
+      const bool isFolder = ::fstatat(::dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                            S_ISDIR(st.st_mode);
+      entries.emplace_back(name, isFolder);
+    }
+    ::closedir(dir);
   }
   std::sort(entries.begin(), entries.end());
   std::string html = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" +
@@ -61,76 +67,67 @@ std::string listing(const fs::path& folder, const std::string& urlPath) {
                      "</h1><ul>\n";
   for (const auto& [name, isFolder] : entries) {
     const std::string slash = isFolder ? "/" : "";
-    html += "<li><a href=\"" + httplib::detail::encode_query_param(name) + slash + "\">" +
-            escapeHtml(name) + slash + "</a></li>\n";
+    html += "<li><a href=\"" + input::encodePathSegment(name) + slash + "\">" + escapeHtml(name) +
+            slash + "</a></li>\n";
   }
   return html + "</ul></body></html>\n";
 }
 
-void serve(const fs::path& root, const httplib::Request& req, httplib::Response& res) {
-  auto relative = relativePath(req.path);
-  if (!relative) {
-    res.status = 403;
-    res.set_content("403 forbidden: \"..\" is not served; only the data folder is\n", "text/plain");
-    return;
+HttpResponse serve(const fs::path& root, const input::HttpRequest& req) {
+  if (req.method != "GET" && req.method != "HEAD") {
+    return HttpResponse::text(405, "405 method not allowed: the data folder is read-only\n");
   }
-  std::error_code ec;
-  // Symbolic links are resolved before the check, so one cannot lead outside the folder.
-  const fs::path target = fs::weakly_canonical(root / *relative, ec);
-  if (ec || !inside(root, target) || !fs::exists(target, ec)) {
-    res.status = 404;
-    res.set_content("404 not found: " + req.path + "\n", "text/plain");
-    return;
+  auto parts = segments(req.path);
+  if (!parts) return HttpResponse::text(403, "403 forbidden: \"..\" is not served; only the data folder is\n");
+  const HttpResponse notFound = HttpResponse::text(404, "404 not found: " + req.path + "\n");
+  sdk::UniqueFd rootFd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!rootFd.valid()) return notFound;
+  // Every folder on the way is opened from the one before without following a link; the last
+  // part is then opened the same way, as a folder or as a file.
+  std::vector<std::string> folders = *parts;
+  std::string last;
+  if (!folders.empty()) {
+    last = folders.back();
+    folders.pop_back();
   }
-  if (fs::is_directory(target, ec)) {
-    if (req.path.empty() || req.path.back() != '/') {
-      res.set_redirect(httplib::detail::encode_query_param(fs::path(req.path).filename().string()) + "/");
-      return;
-    }
-    res.set_content(listing(target, req.path), "text/html; charset=utf-8");
-    return;
-  }
-  // Opened once and streamed from that descriptor: the file may grow while it is read.
-  const int fd = ::open(target.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  std::string error;
+  sdk::UniqueFd parent = sdk::openFolderAt(rootFd.get(), folders, false, root.string(), error);
+  if (!parent.valid()) return notFound;
+  sdk::UniqueFd target = last.empty() ? std::move(parent)
+                                      : sdk::UniqueFd(::openat(parent.get(), last.c_str(),
+                                                               O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
   struct stat st {};
-  if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    if (fd >= 0) ::close(fd);
-    res.status = 403;
-    res.set_content("403 forbidden: not a readable regular file\n", "text/plain");
-    return;
+  // A symbolic link is not served: not found, like anything else outside the folder.
+  if (!target.valid() || ::fstat(target.get(), &st) != 0) return notFound;
+  if (S_ISDIR(st.st_mode)) {
+    if (req.path.empty() || req.path.back() != '/') {
+      HttpResponse r = HttpResponse::text(302, "");
+      r.location = input::encodePathSegment(last) + "/";
+      return r;
+    }
+    HttpResponse r;
+    r.contentType = "text/html; charset=utf-8";
+    r.body = listing(std::move(target), req.path);
+    return r;
   }
-  auto file = std::shared_ptr<int>(new int(fd), [](int* f) {
-    ::close(*f);
-    delete f;
-  });
-  res.set_content_provider(
-      static_cast<size_t>(st.st_size), "text/plain; charset=utf-8",
-      [file](size_t offset, size_t length, httplib::DataSink& sink) {
-        char buffer[64 * 1024];
-        const ssize_t n = ::pread(*file, buffer, std::min(length, sizeof buffer),
-                                  static_cast<off_t>(offset));
-        if (n <= 0) return false;
-        sink.write(buffer, static_cast<size_t>(n));
-        return true;
-      });
+  if (!S_ISREG(st.st_mode)) return HttpResponse::text(403, "403 forbidden: not a readable regular file\n");
+  // Sent from the descriptor opened here: a link swapped in meanwhile changes nothing.
+  HttpResponse r;
+  r.fileFd = target.release();
+  r.fileSize = static_cast<uint64_t>(st.st_size);
+  return r;
 }
 
 }  // namespace
 
-DataFolderServer::DataFolderServer(fs::path folder, std::string address)
-    : folder_(std::move(folder)), address_(std::move(address)) {}
-
-DataFolderServer::~DataFolderServer() { stop(); }
+DataFolderServer::DataFolderServer(boost::asio::io_context& io, fs::path folder, std::string address)
+    : folder_(std::move(folder)), address_(std::move(address)), server_(io, "exposeDataFolder") {}
 
 Status DataFolderServer::start() {
   std::error_code ec;
   const fs::path root = fs::canonical(folder_, ec);
   if (ec) return Error{"exposeDataFolder: cannot open " + folder_.string() + ": " + ec.message()};
-  auto started = server_.start(address_, [root](httplib::Server& server) {
-    server.Get(".*", [root](const httplib::Request& req, httplib::Response& res) {
-      serve(root, req, res);
-    });
-  });
+  auto started = server_.start(address_, [root](const input::HttpRequest& req) { return serve(root, req); });
   if (!started) return Error{"exposeDataFolder: " + started.error().message};
   return {};
 }

@@ -1,8 +1,9 @@
 // exposeDataFolder: the subscribers' data folder (where replies, hellos and error logs are
 // written) served read-only over HTTP, for dashboards and quick looks from a browser. GET of a
 // folder lists it, GET of a file returns it. Nothing outside the folder is served: a path with a
-// ".." segment is refused, and a symbolic link that leads outside is not followed. No
-// authentication: bind it to 127.0.0.1 or a trusted interface only.
+// ".." segment is refused, and no symbolic link inside the folder is followed, at any level
+// (every folder is opened from the one before with O_NOFOLLOW). No authentication: bind it to
+// 127.0.0.1 or a trusted interface only. Slow and idle clients are bounded as on every listener.
 #pragma once
 
 #include "core/input/http_server.hpp"
@@ -15,9 +16,8 @@ namespace steward::observe {
 
 class DataFolderServer {
  public:
-  DataFolderServer(std::filesystem::path folder, std::string address);
-  ~DataFolderServer();
-  // Binds ("host:port"; port 0 picks a free one) and serves on a thread of its own.
+  DataFolderServer(boost::asio::io_context& io, std::filesystem::path folder, std::string address);
+  // Binds ("host:port"; port 0 picks a free one) and serves.
   Status start();
   void stop();
   uint16_t port() const { return server_.port(); }

@@ -19,7 +19,8 @@ class ErrorLog {
     }
     line.push_back('\n');
     const auto path = std::filesystem::path(std::string(req.dataFolder())) / "errorLog" / "errors.log";
-    return steward::sdk::writeFile(path, line, true);
+    return steward::sdk::writeFileBeneath(std::string(req.dataFolder()), path, line,
+                                          steward::sdk::WriteMode::append);
   }
 };
 

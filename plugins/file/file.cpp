@@ -18,7 +18,9 @@ class FileWriter {
                  std::to_string(req.requestId()) + ") on " + std::string(req.fromNode()) +
                  ": " + std::string(req.requestError()) + "\n";
     }
-    return steward::sdk::writeFile(std::string(req.outputPath()), content, append_);
+    return steward::sdk::writeFileBeneath(std::string(req.dataFolder()), std::string(req.outputPath()),
+                                          content, append_ ? steward::sdk::WriteMode::append
+                                                           : steward::sdk::WriteMode::truncate);
   }
 
  private:

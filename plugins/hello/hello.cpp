@@ -11,9 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
 
 namespace {
 
@@ -24,23 +22,32 @@ class Hello {
   Hello(steward::sdk::Host host, std::string_view) : host_(host) {}
 
   steward::sdk::Status handle(const steward::sdk::Request& req, steward::sdk::Call&) {
-    const fs::path file = fs::path(std::string(req.dataFolder())) / "hello-messages" / "last-seen.json";
-    if (!loaded_) load(file);
+    const fs::path root(std::string(req.dataFolder()));
+    const fs::path file = root / "hello-messages" / "last-seen.json";
+    if (!loaded_) load(root, file);
     lastSeen_[std::string(req.fromNode())] = std::chrono::duration_cast<std::chrono::seconds>(
         std::chrono::system_clock::now().time_since_epoch()).count();
-    return save(file);
+    return save(root, file);
   }
 
  private:
   // Keeps what an earlier run recorded; a damaged file is logged and started afresh.
-  void load(const fs::path& file) {
+  void load(const fs::path& root, const fs::path& file) {
     loaded_ = true;
-    std::ifstream in(file);
-    if (!in) return;
-    std::stringstream text;
-    text << in.rdbuf();
+    std::string error;
+    steward::sdk::UniqueFd fd = steward::sdk::openBeneath(root, file, O_RDONLY, error);
+    if (!fd.valid()) {
+      if (errno != ENOENT) host_.warning("ignoring " + file.string() + ": " + error);
+      return;
+    }
+    std::string text;
+    char chunk[64 * 1024];
+    for (ssize_t n; (n = ::read(fd.get(), chunk, sizeof chunk)) > 0 && text.size() < kMaxFileBytes;) {
+      text.append(chunk, static_cast<size_t>(n));
+    }
+    // Iterative: the file is this plugin's own, but a damaged one must not take the node down.
     rapidjson::Document doc;
-    doc.Parse(text.str().c_str());
+    doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
     if (doc.HasParseError() || !doc.IsObject()) {
       host_.warning("ignoring damaged " + file.string());
       return;
@@ -54,7 +61,7 @@ class Hello {
   }
 
   // Written to a temporary file and renamed, so a reader never sees half a file.
-  steward::sdk::Status save(const fs::path& file) {
+  steward::sdk::Status save(const fs::path& root, const fs::path& file) {
     rapidjson::StringBuffer buffer;
     rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buffer);
     w.StartObject();
@@ -70,13 +77,10 @@ class Hello {
     w.EndObject();
     std::string content(buffer.GetString(), buffer.GetSize());
     content.push_back('\n');
-    const fs::path tmp = file.string() + ".tmp";
-    if (auto s = steward::sdk::writeFile(tmp, content, false); !s.isOk()) return s;
-    std::error_code ec;
-    fs::rename(tmp, file, ec);
-    if (ec) return steward::sdk::Status::error("cannot replace " + file.string() + ": " + ec.message());
-    return steward::sdk::Status::ok();
+    return steward::sdk::writeFileBeneath(root, file, content, steward::sdk::WriteMode::replace);
   }
+
+  static constexpr size_t kMaxFileBytes = 256 * 1024 * 1024;
 
   steward::sdk::Host host_;
   bool loaded_ = false;

@@ -15,7 +15,8 @@ class Ping {
   steward::sdk::Status handle(const steward::sdk::Request& req, steward::sdk::Call& call) {
     const std::string line = steward::sdk::utcTimestamp() + (pong_ ? " pong" : " ping") +
                              " received from " + std::string(req.fromNode()) + "\n";
-    if (auto s = steward::sdk::writeFile(std::string(req.outputPath()), line, true); !s.isOk()) {
+    if (auto s = steward::sdk::writeFileBeneath(std::string(req.dataFolder()), std::string(req.outputPath()), line,
+                                                 steward::sdk::WriteMode::append); !s.isOk()) {
       return s;
     }
     if (!pong_) call.output("pong from " + std::string(req.nodeName()) + "\n");

@@ -4,12 +4,14 @@
 #include <steward/plugin.hpp>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -75,26 +77,203 @@ class LineStream {
   std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
 };
 
+// A file descriptor that closes itself.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd_ = o.release();
+    }
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() { reset(); }
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int release() {
+    const int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// `path` (which is `root` / something, as req.outputPath() is to req.dataFolder()) as the parts
+// below `root`; "" and "." parts dropped. false, with `error` set, for a ".." part or a path that
+// does not start with `root`.
+inline bool partsBeneath(const std::filesystem::path& root, const std::filesystem::path& path,
+                         std::vector<std::string>& parts, std::string& error) {
+  auto split = [](const std::filesystem::path& p, std::vector<std::string>& out) {
+    for (const auto& component : p) {
+      const std::string part = component.string();
+      if (part.empty() || part == "." || part == "/") continue;
+      if (part == "..") return false;
+      out.push_back(part);
+    }
+    return true;
+  };
+  std::vector<std::string> rootParts;
+  parts.clear();
+  if (!split(path, parts)) {
+    error = path.string() + " climbs out of " + root.string() + " with \"..\"";
+    return false;
+  }
+  if (!split(root.lexically_normal(), rootParts) || path.is_absolute() != root.is_absolute() ||
+      parts.size() < rootParts.size() || !std::equal(rootParts.begin(), rootParts.end(), parts.begin())) {
+    error = path.string() + " is not inside " + root.string();
+    return false;
+  }
+  parts.erase(parts.begin(), parts.begin() + static_cast<std::ptrdiff_t>(rootParts.size()));
+  return true;
+}
+
+// Opens the folder `parts` below the open folder `base`, one part at a time, never following a
+// symbolic link (O_NOFOLLOW | O_DIRECTORY at every level) and creating missing folders (0750)
+// when `create`. A link planted anywhere along the way is refused, not followed.
+inline UniqueFd openFolderAt(int base, const std::vector<std::string>& parts, bool create,
+                             const std::string& where, std::string& error) {
+  UniqueFd current(::fcntl(base, F_DUPFD_CLOEXEC, 0));
+  if (!current.valid()) {
+    error = "cannot open " + where + ": " + std::strerror(errno);
+    return {};
+  }
+  std::string walked = where;
+  for (const auto& part : parts) {
+    walked += "/" + part;
+    int fd = ::openat(current.get(), part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT && create) {
+      if (::mkdirat(current.get(), part.c_str(), 0750) != 0 && errno != EEXIST) {
+        error = "cannot create folder " + walked + ": " + std::strerror(errno);
+        return {};
+      }
+      fd = ::openat(current.get(), part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (fd < 0) {
+      error = (errno == ELOOP || errno == ENOTDIR)
+                  ? walked + " is a symbolic link or not a folder; steward does not follow links"
+                                                                    " inside its data folder"
+                  : "cannot open folder " + walked + ": " + std::strerror(errno);
+      return {};
+    }
+    current = UniqueFd(fd);
+  }
+  return current;
+}
+
+// Opens the file `path` (`root` / something) with `flags`, walking every
+// folder below `root` without following links (openFolderAt) and opening the file itself with
+// O_NOFOLLOW. `root` itself is opened as configured. Missing folders are created when `flags`
+// has O_CREAT. Returns an invalid descriptor and says why in `error` otherwise.
+inline UniqueFd openBeneath(const std::filesystem::path& root, const std::filesystem::path& path,
+                            int flags, std::string& error, mode_t mode = 0640) {
+  std::vector<std::string> parts;
+  if (!partsBeneath(root, path, parts, error)) return {};
+  UniqueFd rootFd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!rootFd.valid()) {
+    error = "cannot open " + root.string() + ": " + std::strerror(errno);
+    return {};
+  }
+  if (parts.empty()) {
+    error = path.string() + " names the folder " + root.string() + ", not a file in it";
+    return {};
+  }
+  const std::string name = parts.back();
+  parts.pop_back();
+  UniqueFd folder = openFolderAt(rootFd.get(), parts, (flags & O_CREAT) != 0, root.string(), error);
+  if (!folder.valid()) return {};
+  const int fd = ::openat(folder.get(), name.c_str(), flags | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0) {
+    error = errno == ELOOP ? path.string() + " is a symbolic link; steward does not follow links"
+                                              " inside its data folder"
+                           : "cannot open " + path.string() + ": " + std::strerror(errno);
+    return {};
+  }
+  return UniqueFd(fd);
+}
+
+// Writes all of `bytes` to `fd`.
+inline Status writeAll(int fd, std::string_view bytes, const std::string& what) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::error("cannot write " + what + ": " + std::strerror(errno));
+    }
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::ok();
+}
+
+enum class WriteMode {
+  append,    // added at the end
+  truncate,  // the file's content replaced in place
+  replace,   // written to a temporary file beside it, then renamed over it: never seen half done
+};
+
+// Writes `bytes` to `path`, a file inside `root` (`root` / something), creating
+// missing folders. No symbolic link is followed below `root`, at any level: a link planted in
+// the data folder cannot lead a write out of it. What plugins should use for files in
+// req.dataFolder(), e.g. writeFileBeneath(req.dataFolder(), req.outputPath(), text, append).
+inline Status writeFileBeneath(const std::filesystem::path& root, const std::filesystem::path& path,
+                               std::string_view bytes, WriteMode mode) {
+  std::string error;
+  const int open = O_WRONLY | O_CREAT | (mode == WriteMode::append ? O_APPEND : O_TRUNC);
+  if (mode != WriteMode::replace) {
+    UniqueFd fd = openBeneath(root, path, open, error);
+    if (!fd.valid()) return Status::error(error);
+    if (auto s = writeAll(fd.get(), bytes, path.string()); !s.isOk()) return s;
+    if (::close(fd.release()) != 0) {
+      return Status::error("cannot close " + path.string() + ": " + std::strerror(errno));
+    }
+    return Status::ok();
+  }
+  const std::filesystem::path tmp = path.string() + ".tmp";
+  {
+    UniqueFd fd = openBeneath(root, tmp, open, error);
+    if (!fd.valid()) return Status::error(error);
+    if (auto s = writeAll(fd.get(), bytes, tmp.string()); !s.isOk()) return s;
+    if (::close(fd.release()) != 0) {
+      return Status::error("cannot close " + tmp.string() + ": " + std::strerror(errno));
+    }
+  }
+  // Renamed within the folder opened without links, by name relative to it.
+  std::vector<std::string> parts;
+  if (!partsBeneath(root, path, parts, error)) return Status::error(error);
+  const std::string name = parts.back();
+  parts.pop_back();
+  UniqueFd rootFd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!rootFd.valid()) return Status::error("cannot open " + root.string() + ": " + std::strerror(errno));
+  UniqueFd folder = openFolderAt(rootFd.get(), parts, false, root.string(), error);
+  if (!folder.valid()) return Status::error(error);
+  if (::renameat(folder.get(), (name + ".tmp").c_str(), folder.get(), name.c_str()) != 0) {
+    return Status::error("cannot replace " + path.string() + ": " + std::strerror(errno));
+  }
+  return Status::ok();
+}
+
 // Writes `bytes` to `path`, creating its folder. append=false replaces the file's content.
-// Refuses to follow a symbolic link at the last component.
+// Refuses to follow a symbolic link at the last component only: for files in the data folder use
+// writeFileBeneath, which refuses links at every level.
 inline Status writeFile(const std::filesystem::path& path, std::string_view bytes, bool append) {
   std::error_code ec;
   std::filesystem::create_directories(path.parent_path(), ec);
   if (ec) return Status::error("cannot create folder " + path.parent_path().string() + ": " + ec.message());
   const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (append ? O_APPEND : O_TRUNC);
-  const int fd = ::open(path.c_str(), flags, 0640);
-  if (fd < 0) return Status::error("cannot open " + path.string() + ": " + std::strerror(errno));
-  while (!bytes.empty()) {
-    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const std::string why = std::strerror(errno);
-      ::close(fd);
-      return Status::error("cannot write " + path.string() + ": " + why);
-    }
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
-  if (::close(fd) != 0) return Status::error("cannot close " + path.string() + ": " + std::strerror(errno));
+  UniqueFd fd(::open(path.c_str(), flags, 0640));
+  if (!fd.valid()) return Status::error("cannot open " + path.string() + ": " + std::strerror(errno));
+  if (auto s = writeAll(fd.get(), bytes, path.string()); !s.isOk()) return s;
+  if (::close(fd.release()) != 0) return Status::error("cannot close " + path.string() + ": " + std::strerror(errno));
   return Status::ok();
 }
 

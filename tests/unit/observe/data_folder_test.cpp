@@ -7,7 +7,10 @@
 
 #include <unistd.h>
 
+#include <boost/asio/executor_work_guard.hpp>
+
 #include <fstream>
+#include <thread>
 
 using namespace steward;
 namespace fs = std::filesystem;
@@ -23,10 +26,15 @@ class DataFolder : public ::testing::Test {
     std::ofstream(root_ / "secret.txt") << "outside\n";
     fs::create_symlink(root_ / "secret.txt", root_ / "data" / "leak.txt");
     fs::create_symlink(root_, root_ / "data" / "up");
-    server_ = std::make_unique<observe::DataFolderServer>(root_ / "data", "127.0.0.1:0");
+    server_ = std::make_unique<observe::DataFolderServer>(io_, root_ / "data", "127.0.0.1:0");
     ASSERT_TRUE(server_->start().ok());
+    thread_ = std::thread([this] { io_.run(); });
   }
   void TearDown() override {
+    server_->stop();
+    work_.reset();
+    io_.stop();
+    if (thread_.joinable()) thread_.join();
     server_.reset();
     fs::remove_all(root_);
   }
@@ -37,6 +45,9 @@ class DataFolder : public ::testing::Test {
         false);
   }
 
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};
+  std::thread thread_;
   fs::path root_;
   std::unique_ptr<observe::DataFolderServer> server_;
 };
@@ -96,9 +107,10 @@ TEST_F(DataFolder, IsReadOnly) {
 }
 
 TEST(DataFolderStart, BadAddressOrFolderIsAClearError) {
-  observe::DataFolderServer noPort("/tmp", "localhost");
+  boost::asio::io_context io;
+  observe::DataFolderServer noPort(io, "/tmp", "localhost");
   EXPECT_NE(noPort.start().error().message.find("exposeDataFolder: \"localhost\" is not host:port"),
             std::string::npos);
-  observe::DataFolderServer noFolder("/no/such/folder", "127.0.0.1:0");
+  observe::DataFolderServer noFolder(io, "/no/such/folder", "127.0.0.1:0");
   EXPECT_NE(noFolder.start().error().message.find("cannot open /no/such/folder"), std::string::npos);
 }

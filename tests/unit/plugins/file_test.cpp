@@ -88,3 +88,24 @@ TEST_F(FilePluginTest, HelloKeepsTheLastSeenTimePerNode) {
   EXPECT_NE(seen.find("\"ship2\""), std::string::npos) << seen;
   EXPECT_NE(seen.find("lastSeen"), std::string::npos) << seen;
 }
+
+TEST_F(FilePluginTest, ALinkAtAnyFolderLevelIsNotFollowed) {
+  const fs::path outside = dir_ / "outside";
+  fs::create_directories(outside / "cli" / "ship1");
+  fs::create_directories(dir_ / "data");
+  // <data>/results -> outside: the reply would land in outside/cli/ship1/out.log.
+  fs::create_directory_symlink(outside, dir_ / "data" / "results");
+  auto r = req("REQToFileAppend", {"escaped"});
+  r.dataFolder = dir_ / "data";
+  const auto result = f_.run(r);
+  EXPECT_FALSE(result.ok);
+  EXPECT_NE(result.error.find("steward does not follow links"), std::string::npos) << result.error;
+  EXPECT_FALSE(fs::exists(outside / "cli" / "ship1" / "out.log"));
+}
+
+TEST_F(FilePluginTest, HelloReplacesItsFileWithoutFollowingALink) {
+  fs::create_directories(dir_ / "outside");
+  fs::create_directory_symlink(dir_ / "outside", dir_ / "hello-messages");
+  EXPECT_FALSE(f_.run(req("REQHello", {"ship1"})).ok);
+  EXPECT_TRUE(fs::is_empty(dir_ / "outside"));
+}
