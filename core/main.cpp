@@ -167,7 +167,7 @@ int run(config::Config config) {
     std::cerr << "steward: " << trust.error().message << "\n";
     return 1;
   }
-  security::SealingTransport sealing(*transport.value(), *identity, nowUnixMs);
+  security::SealingTransport sealing(*transport.value(), *identity, config.nodeName, nowUnixMs);
   const security::Verifier verifier(**trust, std::chrono::seconds(config.signatureWindowSeconds),
                                     nowUnixMs);
 
@@ -220,12 +220,12 @@ int run(config::Config config) {
   }
   std::optional<input::HttpInput> http;
   if (!config.httpListener.empty()) {
-    http.emplace(config.httpListener, [&](std::string_view in) { return node.submit(in, "http"); });
+    http.emplace(io, config.httpListener, [&](std::string_view in) { return node.submit(in, "http"); });
     started(http->start(), "taking input over HTTP on " + config.httpListener);
   }
   std::optional<observe::DataFolderServer> dataFolder;
   if (!config.exposeDataFolder.empty()) {
-    dataFolder.emplace(config.subscribersDataFolder, config.exposeDataFolder);
+    dataFolder.emplace(io, config.subscribersDataFolder, config.exposeDataFolder);
     started(dataFolder->start(), "serving " + config.subscribersDataFolder.string() +
                                      " read-only on http://" + config.exposeDataFolder + "/");
   }
@@ -240,10 +240,10 @@ int run(config::Config config) {
     (void)sd_notify(0, "STOPPING=1");
     socket.stop();
     if (tcp) tcp->stop();
+    if (http) http->stop();
+    if (dataFolder) dataFolder->stop();
     work.reset();
     stopper = std::thread([&] {
-      if (http) http->stop();
-      if (dataFolder) dataFolder->stop();
       node.stop(std::chrono::seconds(config.stopGraceSeconds));
       io.stop();
     });

@@ -1,24 +1,25 @@
 #include "core/input/http_input.hpp"
 
-#include <httplib.h>
-
 namespace steward::input {
 
-HttpInput::HttpInput(std::string address, HttpSubmitFn submit, size_t maxBytes)
-    : address_(std::move(address)), submit_(std::move(submit)), maxBytes_(maxBytes) {}
-
-HttpInput::~HttpInput() { stop(); }
+HttpInput::HttpInput(boost::asio::io_context& io, std::string address, HttpSubmitFn submit,
+                     ConnectionLimits limits)
+    : address_(std::move(address)), submit_(std::move(submit)), server_(io, "httpListener", limits) {}
 
 Status HttpInput::start() {
-  auto started = server_.start(address_, [this](httplib::Server& server) {
-    server.set_payload_max_length(maxBytes_);
-    auto handle = [this](const httplib::Request& req, httplib::Response& res) {
-      auto result = submit_(req.body);
-      res.status = result.ok() ? 202 : 400;
-      res.set_content(answerLine(result) + "\n", "application/json");
-    };
-    server.Post("/", handle);
-    server.Post("/messages", handle);
+  auto started = server_.start(address_, [this](const HttpRequest& req) {
+    if (req.path != "/" && req.path != "/messages") {
+      return HttpResponse::text(404, "404 not found: POST messages to / or /messages\n");
+    }
+    if (req.method != "POST") {
+      return HttpResponse::text(405, "405 method not allowed: POST a JSON array of messages\n");
+    }
+    auto result = submit_(req.body);
+    HttpResponse res;
+    res.status = result.ok() ? 202 : 400;
+    res.contentType = "application/json";
+    res.body = answerLine(result) + "\n";
+    return res;
   });
   if (!started) return Error{"httpListener: " + started.error().message};
   return {};

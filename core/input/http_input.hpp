@@ -1,6 +1,7 @@
 // Operator input over HTTP: POST a JSON array of messages to / (or /messages). 202 with
-// {"ok":true,"ids":[…]} when accepted, 400 with {"ok":false,"error":"…"} when refused.
-// Unauthenticated: bind it to 127.0.0.1 or a trusted interface only.
+// {"ok":true,"ids":[…]} when accepted, 400 with {"ok":false,"error":"…"} when refused, 405 for
+// anything but POST, 413 for a body over the limit. Unauthenticated: bind it to 127.0.0.1 or a
+// trusted interface only. Slow and idle clients are bounded as on every listener (http_server.hpp).
 #pragma once
 
 #include "core/input/http_server.hpp"
@@ -15,9 +16,9 @@ using HttpSubmitFn = std::function<Result<std::vector<uint64_t>>(std::string_vie
 
 class HttpInput {
  public:
-  HttpInput(std::string address, HttpSubmitFn submit, size_t maxBytes = 16 * 1024 * 1024);
-  ~HttpInput();
-  // Binds ("host:port"; port 0 picks a free one) and serves on a thread of its own.
+  HttpInput(boost::asio::io_context& io, std::string address, HttpSubmitFn submit,
+            ConnectionLimits limits = {});
+  // Binds ("host:port"; port 0 picks a free one) and serves.
   Status start();
   void stop();
   uint16_t port() const { return server_.port(); }
@@ -25,7 +26,6 @@ class HttpInput {
  private:
   std::string address_;
   HttpSubmitFn submit_;
-  size_t maxBytes_;
   HttpServer server_;
 };
 

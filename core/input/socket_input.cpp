@@ -1,6 +1,7 @@
 #include "core/input/socket_input.hpp"
 
 #include "core/observe/log.hpp"
+#include "core/util/json.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -9,9 +10,9 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <malloc.h>
 #include <sys/stat.h>
 
-#include <array>
 #include <deque>
 
 namespace steward::input {
@@ -39,17 +40,6 @@ std::string answerLine(const Result<std::vector<uint64_t>>& result) {
   return std::string(buffer.GetString(), buffer.GetSize());
 }
 
-bool completeJson(std::string_view buffer) {
-  // SAX parse without building anything: stops after the first complete value. An error before
-  // the end of the buffer is a real error, which is complete too (the submit reports it).
-  rapidjson::Reader reader;
-  rapidjson::BaseReaderHandler<> ignore;
-  rapidjson::MemoryStream ms(buffer.data(), buffer.size());
-  reader.Parse<rapidjson::kParseStopWhenDoneFlag>(ms, ignore);
-  if (!reader.HasParseError()) return true;
-  return reader.GetErrorOffset() < buffer.size();
-}
-
 ServeFn answerOnce(SubmitFn submit) {
   return [submit = std::move(submit)](std::string_view input, std::shared_ptr<AnswerStream> out) {
     out->line(submit(input));
@@ -60,22 +50,41 @@ ServeFn answerOnce(SubmitFn submit) {
 namespace {
 
 // One client connection: read one input, answer it (one line or a stream), close. The same on a
-// unix socket and on TCP. Everything runs on the socket's strand.
+// unix socket and on TCP. Everything runs on the connection's strand.
+//
+// While it waits for bytes a connection holds no buffer (it waits for the socket to be readable,
+// then reads what is there), and the input it gathered is freed as soon as it has been served.
 template <class Socket>
-class Session : public AnswerStream, public std::enable_shared_from_this<Session<Socket>> {
+class Session : public Connection,
+                public AnswerStream,
+                public std::enable_shared_from_this<Session<Socket>> {
  public:
-  Session(Socket socket, ServeFn serve, StreamLimits limits)
+  Session(Socket socket, ServeFn serve, std::shared_ptr<ConnectionTable> table)
       : socket_(std::move(socket)),
         timer_(socket_.get_executor()),
         serve_(std::move(serve)),
-        limits_(limits) {}
+        table_(std::move(table)) {}
+
+  ~Session() override { table_->release(reserved_); }
 
   void start() {
-    arm(limits_.idleTimeout, [](Session& self) {
+    if (!table_->admit(this->shared_from_this())) {
+      refuse("too many connections (" + std::to_string(table_->limits().maxConnections) +
+             ") are being answered; try again later");
+      return;
+    }
+    // Reads happen only once the socket is readable, and never block an io thread.
+    boost::system::error_code ignored;
+    socket_.non_blocking(true, ignored);
+    arm(table_->limits().inputTimeout, [](Session& self) {
       self.refuse("input timed out: no complete JSON within " +
-                  std::to_string(self.limits_.idleTimeout.count()) + " s");
+                  std::to_string(self.table_->limits().inputTimeout.count()) + " s");
     });
-    read();
+    waitForInput();
+  }
+
+  void evict(const std::string& why) override {
+    asio::post(socket_.get_executor(), [self = this->shared_from_this(), why] { self->refuse(why); });
   }
 
   void line(std::string text) override {
@@ -112,38 +121,92 @@ class Session : public AnswerStream, public std::enable_shared_from_this<Session
     });
   }
 
-  void read() {
-    socket_.async_read_some(
-        asio::buffer(chunk_), [self = this->shared_from_this()](boost::system::error_code ec, size_t n) {
-          self->onRead(ec, n);
-        });
+  void waitForInput() {
+    if (waiting_ || peerClosed_ || closed_) return;
+    waiting_ = true;
+    socket_.async_wait(Socket::wait_read, [self = this->shared_from_this()](boost::system::error_code ec) {
+      self->waiting_ = false;
+      self->onReadable(ec);
+    });
   }
 
-  void onRead(boost::system::error_code ec, size_t n) {
+  // Reads what the socket holds (at least one byte, or the end of input).
+  void onReadable(boost::system::error_code ec) {
     if (closed_) return;
+    if (ec) return close();
+    read();
+    if (peerClosed_ && lingering_) close();
+  }
+
+  void read() {
+    boost::system::error_code readError;
     if (answered_) {
-      // Only a streamed answer reads on, to notice a client that went away. End of input is
-      // not that: nc half-closes and still reads.
-      if (ec && ec != asio::error::eof) close();
-      if (!ec) read();
-      return;
+      // Once answered, reading goes on only to notice a client that went away (a streamed
+      // answer) or, after the answer, to take what a refused client still sends until it closes
+      // (closing on unread bytes would reset the connection and lose the answer). End of input
+      // is not "gone" for a streamed answer: nc half-closes and still reads.
+      char discard[4096];
+      socket_.read_some(asio::buffer(discard), readError);
+      if (readError == asio::error::would_block) return waitForInput();
+      if (readError == asio::error::eof) {
+        peerClosed_ = true;
+        return;
+      }
+      if (readError) return close();
+      return waitForInput();
     }
-    input_.append(chunk_.data(), n);
-    if (input_.size() > limits_.maxBytes) {
-      refuse("input is larger than " + std::to_string(limits_.maxBytes) + " bytes");
-    } else if (ec || completeJson(input_)) {
-      answered_ = true;
-      timer_.cancel();
-      read();
-      serve_(input_, this->shared_from_this());
-    } else {
-      read();
+    const size_t limit = table_->limits().maxInputBytes;
+    const size_t available = std::max<size_t>(1, socket_.available(readError));
+    const size_t want = std::min(available, limit + 1 - input_.size());
+    if (!table_->reserve(want)) {
+      return refuse("input refused: " + std::to_string(table_->buffered() >> 20) +
+                    " MiB of unfinished input already wait on this listener; try again later");
     }
+    reserved_ += want;
+    const size_t before = input_.size();
+    input_.resize(before + want);
+    const size_t n = socket_.read_some(asio::buffer(input_.data() + before, want), readError);
+    input_.resize(before + n);
+    table_->release(want - n);
+    reserved_ -= want - n;
+    if (readError == asio::error::would_block) return waitForInput();
+    if (readError && readError != asio::error::eof) return close();
+    if (readError == asio::error::eof) peerClosed_ = true;
+    if (input_.size() > limit) {
+      return refuse("input is larger than " + std::to_string(limit) + " bytes");
+    }
+    const auto framed = framer_.feed(input_);
+    if (framed == json::Framer::State::tooDeep) {
+      return refuse("input nests deeper than " + std::to_string(json::kMaxDepth) +
+                    " levels of arrays and objects (at byte " +
+                    std::to_string(framer_.scanned() - 1) + ")");
+    }
+    if (framed == json::Framer::State::incomplete && !readError) return waitForInput();
+    serve();
+  }
+
+  void serve() {
+    answered_ = true;
+    answered();
+    timer_.cancel();
+    waitForInput();
+    serve_(input_, this->shared_from_this());
+    // Served: the input is not needed any more, and a large one goes back to the system.
+    const size_t size = input_.size();
+    std::string().swap(input_);
+    table_->release(reserved_);
+    reserved_ = 0;
+    if (size >= kTrimAfterBytes) ::malloc_trim(0);
   }
 
   void refuse(const std::string& error) {
-    if (answered_) return;
+    if (answered_ || closed_) return;
     answered_ = true;
+    answered();
+    std::string().swap(input_);
+    table_->release(reserved_);
+    reserved_ = 0;
+    waitForInput();
     line(answerLine(Result<std::vector<uint64_t>>(Error{error})));
     end();
   }
@@ -151,7 +214,7 @@ class Session : public AnswerStream, public std::enable_shared_from_this<Session
   void flush() {
     if (writing_ || closed_) return;
     if (pending_.empty()) {
-      if (ending_) close();
+      if (ending_) linger();
       return;
     }
     writing_ = true;
@@ -168,6 +231,19 @@ class Session : public AnswerStream, public std::enable_shared_from_this<Session
                       });
   }
 
+  // Everything is written: says so (FIN), then takes what the client still sends until it
+  // closes too, for at most kLinger, so the answer is not lost to a reset.
+  void linger() {
+    if (lingering_ || closed_) return;
+    lingering_ = true;
+    if (peerClosed_) return close();
+    boost::system::error_code ignored;
+    socket_.shutdown(Socket::shutdown_send, ignored);
+    attachment_.reset();
+    arm(kLinger, [](Session& self) { self.close(); });
+    waitForInput();
+  }
+
   void close() {
     if (closed_) return;
     closed_ = true;
@@ -177,30 +253,39 @@ class Session : public AnswerStream, public std::enable_shared_from_this<Session
     boost::system::error_code ignored;
     socket_.shutdown(Socket::shutdown_both, ignored);
     socket_.close(ignored);
+    table_->leave(this);
   }
+
+  // Inputs this large are followed by malloc_trim, so a burst of them does not stay resident.
+  static constexpr size_t kTrimAfterBytes = 1024 * 1024;
+  static constexpr std::chrono::seconds kLinger{2};
 
   Socket socket_;
   asio::steady_timer timer_;
   ServeFn serve_;
-  StreamLimits limits_;
-  std::array<char, 64 * 1024> chunk_{};
+  std::shared_ptr<ConnectionTable> table_;
+  json::Framer framer_;
   std::string input_;
+  size_t reserved_ = 0;  // bytes of input_ counted in the table's budget
   std::deque<std::string> pending_;
   std::shared_ptr<void> attachment_;
   bool answered_ = false;
   bool writing_ = false;
   bool ending_ = false;
+  bool lingering_ = false;
+  bool waiting_ = false;     // a wait for input is pending
+  bool peerClosed_ = false;  // the client ended its side
   bool closed_ = false;
 };
 
 }  // namespace
 
 SocketInput::SocketInput(asio::io_context& io, std::filesystem::path socketPath, ServeFn serve,
-                         Limits limits)
+                         ConnectionLimits limits)
     : io_(io),
       path_(std::move(socketPath)),
       serve_(std::move(serve)),
-      limits_(limits),
+      table_(std::make_shared<ConnectionTable>(limits)),
       acceptor_(io) {}
 
 SocketInput::~SocketInput() { stop(); }
@@ -228,6 +313,7 @@ Status SocketInput::start() {
 }
 
 void SocketInput::stop() {
+  if (loop_) loop_->stop();
   boost::system::error_code ignored;
   if (acceptor_.is_open()) {
     acceptor_.close(ignored);
@@ -238,12 +324,11 @@ void SocketInput::stop() {
 
 void SocketInput::accept() {
   // Each connection gets a strand: its answer may be written from other threads.
-  acceptor_.async_accept(asio::make_strand(io_), [this](boost::system::error_code ec,
-                                                        stream::socket socket) {
-    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-    if (!ec) std::make_shared<Session<stream::socket>>(std::move(socket), serve_, limits_)->start();
-    accept();
-  });
+  loop_ = std::make_shared<AcceptLoop<stream::acceptor>>(
+      io_, acceptor_, "socket " + path_.string(), [serve = serve_, table = table_](stream::socket socket) {
+        std::make_shared<Session<stream::socket>>(std::move(socket), serve, table)->start();
+      });
+  loop_->start();
 }
 
 Result<std::pair<std::string, uint16_t>> parseHostPort(const std::string& address) {
@@ -260,11 +345,11 @@ Result<std::pair<std::string, uint16_t>> parseHostPort(const std::string& addres
   return std::make_pair(host, static_cast<uint16_t>(std::stoul(portText)));
 }
 
-TcpInput::TcpInput(asio::io_context& io, std::string address, ServeFn serve, StreamLimits limits)
+TcpInput::TcpInput(asio::io_context& io, std::string address, ServeFn serve, ConnectionLimits limits)
     : io_(io),
       address_(std::move(address)),
       serve_(std::move(serve)),
-      limits_(limits),
+      table_(std::make_shared<ConnectionTable>(limits)),
       acceptor_(io) {}
 
 TcpInput::~TcpInput() { stop(); }
@@ -286,6 +371,7 @@ Status TcpInput::start() {
 }
 
 void TcpInput::stop() {
+  if (loop_) loop_->stop();
   boost::system::error_code ignored;
   if (acceptor_.is_open()) acceptor_.close(ignored);
 }
@@ -296,14 +382,12 @@ uint16_t TcpInput::port() const {
 }
 
 void TcpInput::accept() {
-  acceptor_.async_accept(asio::make_strand(io_), [this](boost::system::error_code ec,
-                                                        asio::ip::tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-    if (!ec) {
-      std::make_shared<Session<asio::ip::tcp::socket>>(std::move(socket), serve_, limits_)->start();
-    }
-    accept();
-  });
+  loop_ = std::make_shared<AcceptLoop<asio::ip::tcp::acceptor>>(
+      io_, acceptor_, "tcpListener " + address_,
+      [serve = serve_, table = table_](asio::ip::tcp::socket socket) {
+        std::make_shared<Session<asio::ip::tcp::socket>>(std::move(socket), serve, table)->start();
+      });
+  loop_->start();
 }
 
 }  // namespace steward::input

@@ -1,10 +1,12 @@
 // Operator input on a unix socket (<socketFolder>/steward.sock). A client writes a JSON array of
 // messages and gets one line back: the ids accepted, or the error. The input ends when the client
 // closes its side or when a complete JSON value has arrived, so `nc -U steward.sock < msg.json`
-// works whether or not nc half-closes. An answer may also be a stream of lines (steward-ctl
+// works whether or not nc half-closes. Limits (listener.hpp): 256 connections, 16 MiB and 30 s
+// per input, 64 MiB of unfinished input in all, 32 levels of nesting. An answer may also be a stream of lines (steward-ctl
 // follows the replies to what it sent, see operator_input.hpp).
 #pragma once
 
+#include "core/input/listener.hpp"
 #include "core/util/result.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -42,23 +44,13 @@ ServeFn answerOnce(SubmitFn submit);
 // The answer line for an input: {"ok":true,"ids":[…]} or {"ok":false,"error":"…"}.
 std::string answerLine(const Result<std::vector<uint64_t>>& result);
 
-// True when `buffer` holds one complete JSON value (trailing bytes allowed).
-bool completeJson(std::string_view buffer);
-
-struct StreamLimits {
-  size_t maxBytes = 16 * 1024 * 1024;
-  std::chrono::seconds idleTimeout{30};
-};
-
 // "host:port" -> host and port; an error names what is wrong.
 Result<std::pair<std::string, uint16_t>> parseHostPort(const std::string& address);
 
 class SocketInput {
  public:
-  using Limits = StreamLimits;
-
   SocketInput(boost::asio::io_context& io, std::filesystem::path socketPath, ServeFn serve,
-              Limits limits = {});
+              ConnectionLimits limits = {});
   ~SocketInput();
 
   // Creates the socket (replacing a stale one), readable and writable by owner and group only.
@@ -71,8 +63,9 @@ class SocketInput {
   boost::asio::io_context& io_;
   std::filesystem::path path_;
   ServeFn serve_;
-  Limits limits_;
+  std::shared_ptr<ConnectionTable> table_;
   boost::asio::local::stream_protocol::acceptor acceptor_;
+  std::shared_ptr<AcceptLoop<boost::asio::local::stream_protocol::acceptor>> loop_;
 };
 
 // The same protocol on TCP (the spec's tcpListener). Unauthenticated: bind it to 127.0.0.1 or a
@@ -80,7 +73,7 @@ class SocketInput {
 class TcpInput {
  public:
   TcpInput(boost::asio::io_context& io, std::string address, ServeFn serve,
-           StreamLimits limits = {});
+           ConnectionLimits limits = {});
   ~TcpInput();
   // Listens on the address ("host:port"; port 0 picks a free one).
   Status start();
@@ -93,8 +86,9 @@ class TcpInput {
   boost::asio::io_context& io_;
   std::string address_;
   ServeFn serve_;
-  StreamLimits limits_;
+  std::shared_ptr<ConnectionTable> table_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  std::shared_ptr<AcceptLoop<boost::asio::ip::tcp::acceptor>> loop_;
 };
 
 }  // namespace steward::input

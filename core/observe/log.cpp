@@ -5,9 +5,12 @@
 #include <boost/log/sinks/sync_frontend.hpp>
 #include <boost/log/support/date_time.hpp>
 #include <boost/log/utility/setup/common_attributes.hpp>
+#include <boost/log/utility/exception_handler.hpp>
 #include <boost/log/utility/setup/console.hpp>
 #include <boost/make_shared.hpp>
 
+#include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 
@@ -58,7 +61,28 @@ boost::shared_ptr<sinks::text_file_backend> rotatingFile(const std::filesystem::
   return backend;
 }
 
+namespace {
+
+struct DropRecord {
+  void operator()(const std::exception& e) const {
+    static std::atomic<uint64_t> dropped{0};
+    const uint64_t n = ++dropped;
+    if (n % 1000 == 1) {
+      std::fprintf(stderr, "steward: a log record was dropped (%llu so far): %s\n",
+                   static_cast<unsigned long long>(n), e.what());
+    }
+  }
+};
+
+}  // namespace
+
+void dropUnwritableRecords() {
+  boost::log::core::get()->set_exception_handler(
+      boost::log::make_exception_handler<std::exception>(DropRecord{}));
+}
+
 void initLogging(const LogSettings& settings) {
+  dropUnwritableRecords();
   boost::log::add_common_attributes();
   // Filters sit on the sinks, not the core: the audit channel has its own sink and no severity.
   const auto filter = !expr::has_attr<std::string>("Channel") &&

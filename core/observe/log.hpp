@@ -27,6 +27,11 @@ struct LogSettings {
 // level and its own timestamp. A line below `minimum` is dropped everywhere.
 void initLogging(const LogSettings& settings);
 
+// A record that cannot be written (a full disk, no file descriptor left to open the next file of
+// a rotating log) is dropped and said on stderr, the first and every 1000th time, instead of
+// ending the daemon with an exception thrown from wherever it logged. initLogging sets it.
+void dropUnwritableRecords();
+
 // A Boost.Log file backend appending to `file` and rotating it at `rotationBytes` into
 // `<file's folder>/<file's stem>/`, keeping `keepFiles` rotated files. Shared with the audit log.
 boost::shared_ptr<boost::log::sinks::text_file_backend> rotatingFile(

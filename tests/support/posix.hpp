@@ -30,7 +30,8 @@ inline bool processAlive(int pid) {
 inline std::string exchange(int fd, const std::string& input, bool halfClose) {
   std::string_view rest = input;
   while (!rest.empty()) {
-    const ssize_t n = ::write(fd, rest.data(), rest.size());
+    // MSG_NOSIGNAL: a server that refuses and closes early must not kill the test with SIGPIPE.
+    const ssize_t n = ::send(fd, rest.data(), rest.size(), MSG_NOSIGNAL);
     if (n <= 0) break;
     rest.remove_prefix(static_cast<size_t>(n));
   }
@@ -43,23 +44,21 @@ inline std::string exchange(int fd, const std::string& input, bool halfClose) {
   return answer;
 }
 
-// The same over a unix socket.
-inline std::string unixRoundTrip(const std::filesystem::path& path, const std::string& input,
-                                 bool halfClose = true) {
+// A connected unix stream socket, or -1.
+inline int connectUnix(const std::filesystem::path& path) {
   int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    const std::string why = std::strerror(errno);
     ::close(fd);
-    return "cannot connect to " + path.string() + ": " + why;
+    return -1;
   }
-  return exchange(fd, input, halfClose);
+  return fd;
 }
 
-// The same over TCP to 127.0.0.1:port.
-inline std::string tcpRoundTrip(uint16_t port, const std::string& input, bool halfClose = true) {
+// A TCP socket connected to 127.0.0.1:port, or -1.
+inline int connectTcp(uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -67,8 +66,23 @@ inline std::string tcpRoundTrip(uint16_t port, const std::string& input, bool ha
   addr.sin_port = htons(port);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     ::close(fd);
-    return "cannot connect";
+    return -1;
   }
+  return fd;
+}
+
+// The same over a unix socket.
+inline std::string unixRoundTrip(const std::filesystem::path& path, const std::string& input,
+                                 bool halfClose = true) {
+  const int fd = connectUnix(path);
+  if (fd < 0) return "cannot connect to " + path.string() + ": " + std::strerror(errno);
+  return exchange(fd, input, halfClose);
+}
+
+// The same over TCP to 127.0.0.1:port.
+inline std::string tcpRoundTrip(uint16_t port, const std::string& input, bool halfClose = true) {
+  const int fd = connectTcp(port);
+  if (fd < 0) return "cannot connect";
   return exchange(fd, input, halfClose);
 }
 

@@ -1,8 +1,10 @@
 #include "core/observe/audit.hpp"
+#include "core/observe/log.hpp"
 
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -73,5 +75,30 @@ TEST(Audit, RotatesBySizeAndKeepsALimitedNumberOfFiles) {
   EXPECT_GE(rotated, 1u);
   EXPECT_LE(rotated, 3u);
   EXPECT_TRUE(fs::exists(dir / "audit.log"));
+  fs::remove_all(dir);
+}
+
+TEST(Audit, NoFileDescriptorLeftForTheNextFileDropsRecordsInsteadOfThrowing) {
+  observe::dropUnwritableRecords();
+  const auto dir = freshDir("nofd");
+  {
+    observe::AuditSettings settings{dir};
+    settings.rotationBytes = 500;
+    observe::Audit audit(settings);
+    rlimit old{};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+    size_t open = 0;
+    for (const auto& entry : fs::directory_iterator("/proc/self/fd")) {
+      (void)entry;
+      ++open;
+    }
+    // Not one descriptor more: the rotation cannot open the next file.
+    const rlimit none{open, old.rlim_max};
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &none), 0);
+    EXPECT_NO_THROW(for (uint64_t i = 0; i < 50; ++i) audit.record("received", sample(i)));
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &old), 0);
+    // Descriptors again: it writes again.
+    EXPECT_NO_THROW(audit.record("received", sample(99)));
+  }
   fs::remove_all(dir);
 }
