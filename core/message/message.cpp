@@ -36,20 +36,18 @@ Status checkNodeName(std::string_view name, const Limits& limits) {
     return Error{"node name is longer than " + std::to_string(limits.maxNodeNameLength) +
                  " characters"};
   }
-  bool partStart = true;
   for (char c : name) {
     if (c == '.') {
-      if (partStart) return Error{"node name \"" + std::string(name) + "\" has an empty part"};
-      partStart = true;
-      continue;
+      // "ship1.x" would receive on ship1.x.<method>.<kind>, inside what a broker permission of
+      // "ship1.>" lets ship1 read (and its folders would nest in ship1's): one token only.
+      return Error{"node name \"" + std::string(name) + "\" holds a '.': a node name is one subject "
+                   "token, or its subjects would fall under those of the node \"" +
+                   std::string(name.substr(0, name.find('.'))) + "\""};
     }
     if (!isWordChar(c) && c != '-') {
-      return Error{"node name \"" + std::string(name) +
-                   "\" may only hold letters, digits, '_', '-' and '.'"};
+      return Error{"node name \"" + std::string(name) + "\" may only hold letters, digits, '_' and '-'"};
     }
-    partStart = false;
   }
-  if (partStart) return Error{"node name \"" + std::string(name) + "\" ends with '.'"};
   return {};
 }
 

@@ -85,7 +85,11 @@ struct Limits {
   int64_t maxRetries = 1000000;
 };
 
-// Node names become subject tokens and folder names: [A-Za-z0-9_-] in dot-separated parts.
+// The largest wire encoding of a message: its data plus room for every other field.
+inline size_t maxWireBytes(const Limits& limits) { return limits.maxMessageBytes + 64 * 1024; }
+
+// Node names become one subject token and a folder name: [A-Za-z0-9_-]+, no dots (a dotted name
+// would share the subject space of the node named by its first part).
 Status checkNodeName(std::string_view name, const Limits& limits = {});
 // Method names: [A-Za-z0-9_], starting with a letter.
 Status checkMethodName(std::string_view name, const Limits& limits = {});

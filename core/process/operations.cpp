@@ -7,6 +7,7 @@
 
 #include "core/observe/log.hpp"
 #include "core/util/clock.hpp"
+#include "core/util/json.hpp"
 
 #include <rapidjson/document.h>
 #include <rapidjson/prettywriter.h>
@@ -14,6 +15,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <set>
 
 namespace steward::process {
@@ -65,6 +67,11 @@ Result<QueueFilter> readFilter(const rapidjson::Value* arg, bool inbox) {
     f.olderThanMs = (*arg)["olderThanSeconds"].GetInt64() * 1000;
   }
   const char* nodeKey = inbox ? "fromNode" : "toNode";
+  const char* otherKey = inbox ? "toNode" : "fromNode";
+  if (arg->HasMember(otherKey)) {
+    return Error{std::string("opArg.") + otherKey + " does not filter the " + (inbox ? "inbox" : "outbox") +
+                 "; use opArg." + nodeKey};
+  }
   if (arg->HasMember(nodeKey)) {
     if (!(*arg)[nodeKey].IsString()) return Error{std::string("opArg.") + nodeKey + " must be a string"};
     f.node = (*arg)[nodeKey].GetString();
@@ -74,6 +81,45 @@ Result<QueueFilter> readFilter(const rapidjson::Value* arg, bool inbox) {
     f.method = (*arg)["method"].GetString();
   }
   return f;
+}
+
+// The keys each operation takes in opArg; any other key is refused by name, so a misspelt option
+// ("allowedNode") is an error rather than a silent default.
+const std::map<std::string, std::vector<std::string>, std::less<>>& operationKeys() {
+  static const std::map<std::string, std::vector<std::string>, std::less<>> keys = {
+      {"ps", {}},
+      {"listQueue", {"queue"}},
+      {"removeQueued", {"queue", "ids", "olderThanSeconds", "fromNode", "toNode", "method"}},
+      {"startProc", {"method", "allowedNodes"}},
+      {"stopProc", {"method", "kind", "receivingNode", "id"}},
+      {"keysList", {}},
+      {"keysAllow", {"node"}},
+      {"keysRevoke", {"node"}},
+      {"keysAclShow", {}},
+      {"keysAclSet", {"acl"}},
+      {"keysUpdate", {"set", "signature"}},
+  };
+  return keys;
+}
+
+Status checkKeys(const std::string& cmd, const rapidjson::Value& op, const rapidjson::Value* arg) {
+  for (const auto& member : op.GetObject()) {
+    const std::string_view key(member.name.GetString(), member.name.GetStringLength());
+    if (key != "opCmd" && key != "opArg") {
+      return Error{"unknown key \"" + std::string(key) + "\" in the operation; it takes opCmd and opArg"};
+    }
+  }
+  const auto known = operationKeys().find(cmd);
+  if (known == operationKeys().end() || arg == nullptr) return {};
+  for (const auto& member : arg->GetObject()) {
+    const std::string_view key(member.name.GetString(), member.name.GetStringLength());
+    if (std::find(known->second.begin(), known->second.end(), key) != known->second.end()) continue;
+    std::string takes;
+    for (const auto& k : known->second) takes += (takes.empty() ? "" : ", ") + k;
+    return Error{"unknown key \"" + std::string(key) + "\" in opArg of " + cmd + "; " +
+                 (takes.empty() ? cmd + " takes none" : "it takes " + takes)};
+  }
+  return {};
 }
 
 Result<std::string> queueName(const rapidjson::Value* arg, bool allowBoth) {
@@ -89,9 +135,10 @@ Result<std::string> queueName(const rapidjson::Value* arg, bool allowBoth) {
 }  // namespace
 
 Result<std::string> Node::operate(std::string_view operationJson) {
-  rapidjson::Document op;
-  op.Parse(operationJson.data(), operationJson.size());
-  if (op.HasParseError() || !op.IsObject() || !op.HasMember("opCmd") || !op["opCmd"].IsString()) {
+  auto parsed = json::parse(operationJson, "the operation");
+  if (!parsed) return parsed.error();
+  const rapidjson::Document& op = parsed.value();
+  if (!op.IsObject() || !op.HasMember("opCmd") || !op["opCmd"].IsString()) {
     return Error{"operation must be an object with a string opCmd"};
   }
   const std::string cmd = op["opCmd"].GetString();
@@ -100,6 +147,7 @@ Result<std::string> Node::operate(std::string_view operationJson) {
     if (!op["opArg"].IsObject()) return Error{"opArg must be an object"};
     arg = &op["opArg"];
   }
+  if (auto s = checkKeys(cmd, op, arg); !s) return s.error();
   if (cmd == "ps") return ps();
   if (cmd == "listQueue") {
     auto queue = queueName(arg, true);

@@ -9,13 +9,14 @@ TEST(Subject, IsNodeMethodKind) {
   EXPECT_EQ(subject("central", "REQHello", Kind::EventNACK), "central.REQHello.EventNACK");
 }
 
-TEST(Subject, NodeNamesWithDotsSurviveParsing) {
-  const auto s = subject("ww.ship1.eu", "REQToFile", makeKind(false, true));
-  auto parts = parseSubject(s);
+TEST(Subject, ParsesIntoItsThreeTokens) {
+  auto parts = parseSubject(subject("ship1", "REQToFile", makeKind(false, true)));
   ASSERT_TRUE(parts.ok()) << parts.error().message;
-  EXPECT_EQ(parts->node, "ww.ship1.eu");
+  EXPECT_EQ(parts->node, "ship1");
   EXPECT_EQ(parts->method, "REQToFile");
   EXPECT_EQ(parts->kind, Kind::CommandACK);
+  // Four tokens are not a subject of any node: node names hold no dot.
+  EXPECT_FALSE(parseSubject("ww.ship1.REQToFile.CommandACK").ok());
 }
 
 TEST(Subject, ParsingRefusesWhatIsNotASubject) {
@@ -33,9 +34,17 @@ TEST(Kind, AckKindsNeedAnAck) {
   EXPECT_EQ(makeKind(true, false), Kind::EventNACK);
 }
 
-TEST(NodeName, AcceptsLettersDigitsDashUnderscoreAndDottedParts) {
+TEST(NodeName, AcceptsLettersDigitsDashAndUnderscore) {
   EXPECT_TRUE(checkNodeName("ship1").ok());
-  EXPECT_TRUE(checkNodeName("ww.ship-1_a").ok());
+  EXPECT_TRUE(checkNodeName("ww-ship-1_a").ok());
+}
+
+TEST(NodeName, RefusesDotsThatWouldOverlapAnotherNodesSubjects) {
+  // ship1.REQCliCommand would receive on ship1.REQCliCommand.<method>.<kind>: under ship1.>.
+  auto dotted = checkNodeName("ship1.REQCliCommand");
+  ASSERT_FALSE(dotted.ok());
+  EXPECT_NE(dotted.error().message.find("would fall under those of the node \"ship1\""), std::string::npos)
+      << dotted.error().message;
 }
 
 TEST(NodeName, RefusesWhatWouldBreakSubjectsOrPaths) {
