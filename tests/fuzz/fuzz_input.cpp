@@ -1,6 +1,8 @@
-// libFuzzer target: operator input (the socket, TCP and HTTP inputs all go through decodeInput and
-// validate). Whatever the bytes, it must return a value or an error, never crash, hang or leak.
+// libFuzzer target: operator input (the socket, TCP and HTTP inputs all go through the framer,
+// decodeInput and validate). Whatever the bytes, it must return a value or an error, never crash,
+// hang or leak; and the framer must find the same end however the bytes were split into reads.
 #include "core/message/codec.hpp"
+#include "core/util/json.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -23,8 +25,14 @@ class Catalog : public steward::message::MethodCatalog {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const Catalog catalog;
-  auto batch = steward::message::decodeInput(
-      std::string_view(reinterpret_cast<const char*>(data), size));
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  steward::json::Framer whole;
+  const auto once = whole.feed(text);
+  steward::json::Framer split;
+  const size_t cut = size == 0 ? 0 : data[0] % size;
+  (void)split.feed(text.substr(0, cut));
+  if (split.feed(text) != once || split.scanned() != whole.scanned()) std::abort();
+  auto batch = steward::message::decodeInput(text);
   if (batch) {
     for (const auto& m : *batch) (void)steward::message::validate(m, catalog);
   }

@@ -1,13 +1,17 @@
-// libFuzzer target: what arrives from the broker (decodeWire). A message it accepts must encode
-// and decode again to the same message: anything else is a bug that could change what runs.
+// libFuzzer target: what arrives from the broker (the seal's line, then decodeWire). A message it
+// accepts must encode and decode again to the same message: anything else is a bug that could
+// change what runs.
 #include "core/message/codec.hpp"
+#include "core/security/envelope.hpp"
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  auto m = steward::message::decodeWire(std::string_view(reinterpret_cast<const char*>(data), size));
+  std::string_view payload(reinterpret_cast<const char*>(data), size);
+  if (auto sealed = steward::security::open(payload)) payload = sealed->wire;
+  auto m = steward::message::decodeWire(payload);
   if (!m) return 0;
   const std::string again = steward::message::encodeWire(*m);
   auto back = steward::message::decodeWire(again);
