@@ -61,10 +61,12 @@ class ConnectionTable {
     {
       std::lock_guard lock(mutex_);
       if (open_.size() >= limits_.maxConnections) {
+        open_.remove_if([](const std::weak_ptr<Connection>& w) { return w.expired(); });
+      }
+      if (open_.size() >= limits_.maxConnections) {
         for (auto it = open_.begin(); it != open_.end(); ++it) {
           auto old = it->lock();
-          if (!old) continue;
-          if (old->reading()) {
+          if (old && old->reading()) {
             evicted = std::move(old);
             open_.erase(it);
             break;

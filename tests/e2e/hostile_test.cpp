@@ -208,6 +208,12 @@ TEST_F(Hostile, SlowAndIdleClientsDoNotStarveAnyInput) {
 }
 
 TEST_F(Hostile, RunningOutOfFileDescriptorsIsSurvived) {
+#ifdef STEWARD_SANITIZED
+  // UndefinedBehaviorSanitizer checks an object's type through a pipe of its own; with no
+  // descriptor left it reports a valid object as invalid and stops the daemon. The plain build
+  // runs this test.
+  GTEST_SKIP() << "the sanitizer runtime needs file descriptors of its own";
+#endif
   const int pid = central_->pid();
   size_t open = 0;
   for (const auto& entry : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {

@@ -94,7 +94,8 @@ TEST_F(Sealing, ASealOpensAndVerifiesOnlyForItsKeyAndSubject) {
   // The seal's line is looked for within its bound, not across a large payload.
   EXPECT_NE(security::open("SIG2 " + std::string(1 << 20, '1')).error().message.find("within 512 bytes"),
             std::string::npos);
-  auto withKey = security::open(security::seal(*ship_, "ship1", "central.REQHello.EventNACK", "{}", now_, true));
+  const std::string hello = security::seal(*ship_, "ship1", "central.REQHello.EventNACK", "{}", now_, true);
+  auto withKey = security::open(hello);  // views into `hello`
   ASSERT_TRUE(withKey.ok());
   EXPECT_EQ(withKey->key, ship_->publicKey());
 }
