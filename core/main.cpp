@@ -5,7 +5,7 @@
 #include "core/input/socket_input.hpp"
 #include "core/observe/audit.hpp"
 #include "core/observe/data_folder.hpp"
-#include "core/observe/log.hpp"
+#include "core/util/log.hpp"
 #include "core/plugin/host.hpp"
 #include "core/process/node.hpp"
 #include "core/security/identity.hpp"
@@ -51,11 +51,11 @@ fs::path defaultPluginFolder() {
   return exe.parent_path() / "plugins";
 }
 
-observe::Severity severity(const std::string& level) {
-  if (level == "debug") return observe::Severity::debug;
-  if (level == "warning") return observe::Severity::warning;
-  if (level == "error") return observe::Severity::error;
-  return observe::Severity::info;
+logging::Severity severity(const std::string& level) {
+  if (level == "debug") return logging::Severity::debug;
+  if (level == "warning") return logging::Severity::warning;
+  if (level == "error") return logging::Severity::error;
+  return logging::Severity::info;
 }
 
 // The spec's "services at startup": each *.json in the startup folder is input, in name order.
@@ -84,10 +84,10 @@ void submitStartupFolder(const config::Config& config, process::Node& node) {
 }
 
 int run(config::Config config) {
-  observe::LogSettings logging;
+  logging::LogSettings logging;
   logging.minimum = severity(config.logLevel);
   logging.file = config.logFile;
-  observe::initLogging(logging);
+  logging::initLogging(logging);
   if (config.pluginFolder.empty()) config.pluginFolder = defaultPluginFolder();
   std::error_code ec;
   for (auto* folder : {&config.subscribersDataFolder, &config.databaseFolder,

@@ -4,7 +4,7 @@
 // trusted interface only. Slow and idle clients are bounded as on every listener (http_server.hpp).
 #pragma once
 
-#include "core/input/http_server.hpp"
+#include "core/net/http_server.hpp"
 #include "core/input/socket_input.hpp"
 
 #include <string>
@@ -17,7 +17,7 @@ using HttpSubmitFn = std::function<Result<std::vector<uint64_t>>(std::string_vie
 class HttpInput {
  public:
   HttpInput(boost::asio::io_context& io, std::string address, HttpSubmitFn submit,
-            ConnectionLimits limits = {});
+            net::ConnectionLimits limits = {});
   // Binds ("host:port"; port 0 picks a free one) and serves.
   Status start();
   void stop();
@@ -26,7 +26,7 @@ class HttpInput {
  private:
   std::string address_;
   HttpSubmitFn submit_;
-  HttpServer server_;
+  net::HttpServer server_;
 };
 
 }  // namespace steward::input

@@ -1,6 +1,7 @@
 #include "core/input/socket_input.hpp"
 
-#include "core/observe/log.hpp"
+#include "core/net/address.hpp"
+#include "core/util/log.hpp"
 #include "core/util/json.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -55,11 +56,11 @@ namespace {
 // While it waits for bytes a connection holds no buffer (it waits for the socket to be readable,
 // then reads what is there), and the input it gathered is freed as soon as it has been served.
 template <class Socket>
-class Session : public Connection,
+class Session : public net::Connection,
                 public AnswerStream,
                 public std::enable_shared_from_this<Session<Socket>> {
  public:
-  Session(Socket socket, ServeFn serve, std::shared_ptr<ConnectionTable> table)
+  Session(Socket socket, ServeFn serve, std::shared_ptr<net::ConnectionTable> table)
       : socket_(std::move(socket)),
         timer_(socket_.get_executor()),
         serve_(std::move(serve)),
@@ -263,7 +264,7 @@ class Session : public Connection,
   Socket socket_;
   asio::steady_timer timer_;
   ServeFn serve_;
-  std::shared_ptr<ConnectionTable> table_;
+  std::shared_ptr<net::ConnectionTable> table_;
   json::Framer framer_;
   std::string input_;
   size_t reserved_ = 0;  // bytes of input_ counted in the table's budget
@@ -281,11 +282,11 @@ class Session : public Connection,
 }  // namespace
 
 SocketInput::SocketInput(asio::io_context& io, std::filesystem::path socketPath, ServeFn serve,
-                         ConnectionLimits limits)
+                         net::ConnectionLimits limits)
     : io_(io),
       path_(std::move(socketPath)),
       serve_(std::move(serve)),
-      table_(std::make_shared<ConnectionTable>(limits)),
+      table_(std::make_shared<net::ConnectionTable>(limits)),
       acceptor_(io) {}
 
 SocketInput::~SocketInput() { stop(); }
@@ -324,48 +325,24 @@ void SocketInput::stop() {
 
 void SocketInput::accept() {
   // Each connection gets a strand: its answer may be written from other threads.
-  loop_ = std::make_shared<AcceptLoop<stream::acceptor>>(
+  loop_ = std::make_shared<net::AcceptLoop<stream::acceptor>>(
       io_, acceptor_, "socket " + path_.string(), [serve = serve_, table = table_](stream::socket socket) {
         std::make_shared<Session<stream::socket>>(std::move(socket), serve, table)->start();
       });
   loop_->start();
 }
 
-Result<std::pair<std::string, uint16_t>> parseHostPort(const std::string& address) {
-  const auto colon = address.rfind(':');
-  if (colon == std::string::npos || colon == 0) {
-    return Error{"\"" + address + "\" is not host:port"};
-  }
-  const std::string host = address.substr(0, colon);
-  const std::string portText = address.substr(colon + 1);
-  if (portText.empty() || portText.size() > 5 ||
-      portText.find_first_not_of("0123456789") != std::string::npos || std::stoul(portText) > 65535) {
-    return Error{"\"" + address + "\": the port must be a number from 0 to 65535"};
-  }
-  return std::make_pair(host, static_cast<uint16_t>(std::stoul(portText)));
-}
-
-TcpInput::TcpInput(asio::io_context& io, std::string address, ServeFn serve, ConnectionLimits limits)
+TcpInput::TcpInput(asio::io_context& io, std::string address, ServeFn serve, net::ConnectionLimits limits)
     : io_(io),
       address_(std::move(address)),
       serve_(std::move(serve)),
-      table_(std::make_shared<ConnectionTable>(limits)),
+      table_(std::make_shared<net::ConnectionTable>(limits)),
       acceptor_(io) {}
 
 TcpInput::~TcpInput() { stop(); }
 
 Status TcpInput::start() {
-  auto hostPort = parseHostPort(address_);
-  if (!hostPort) return Error{"tcpListener: " + hostPort.error().message};
-  boost::system::error_code ec;
-  const auto ip = asio::ip::make_address(hostPort->first, ec);
-  if (ec) return Error{"tcpListener: \"" + hostPort->first + "\" is not an IP address"};
-  const asio::ip::tcp::endpoint endpoint(ip, hostPort->second);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Error{"tcpListener: cannot listen on " + address_ + ": " + ec.message()};
+  if (auto s = net::listenTcp(acceptor_, address_); !s) return Error{"tcpListener: " + s.error().message};
   accept();
   return {};
 }
@@ -382,7 +359,7 @@ uint16_t TcpInput::port() const {
 }
 
 void TcpInput::accept() {
-  loop_ = std::make_shared<AcceptLoop<asio::ip::tcp::acceptor>>(
+  loop_ = std::make_shared<net::AcceptLoop<asio::ip::tcp::acceptor>>(
       io_, acceptor_, "tcpListener " + address_,
       [serve = serve_, table = table_](asio::ip::tcp::socket socket) {
         std::make_shared<Session<asio::ip::tcp::socket>>(std::move(socket), serve, table)->start();

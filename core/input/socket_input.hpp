@@ -6,7 +6,7 @@
 // follows the replies to what it sent, see operator_input.hpp).
 #pragma once
 
-#include "core/input/listener.hpp"
+#include "core/net/listener.hpp"
 #include "core/util/result.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -44,13 +44,10 @@ ServeFn answerOnce(SubmitFn submit);
 // The answer line for an input: {"ok":true,"ids":[…]} or {"ok":false,"error":"…"}.
 std::string answerLine(const Result<std::vector<uint64_t>>& result);
 
-// "host:port" -> host and port; an error names what is wrong.
-Result<std::pair<std::string, uint16_t>> parseHostPort(const std::string& address);
-
 class SocketInput {
  public:
   SocketInput(boost::asio::io_context& io, std::filesystem::path socketPath, ServeFn serve,
-              ConnectionLimits limits = {});
+              net::ConnectionLimits limits = {});
   ~SocketInput();
 
   // Creates the socket (replacing a stale one), readable and writable by owner and group only.
@@ -63,9 +60,9 @@ class SocketInput {
   boost::asio::io_context& io_;
   std::filesystem::path path_;
   ServeFn serve_;
-  std::shared_ptr<ConnectionTable> table_;
+  std::shared_ptr<net::ConnectionTable> table_;
   boost::asio::local::stream_protocol::acceptor acceptor_;
-  std::shared_ptr<AcceptLoop<boost::asio::local::stream_protocol::acceptor>> loop_;
+  std::shared_ptr<net::AcceptLoop<boost::asio::local::stream_protocol::acceptor>> loop_;
 };
 
 // The same protocol on TCP (the spec's tcpListener). Unauthenticated: bind it to 127.0.0.1 or a
@@ -73,7 +70,7 @@ class SocketInput {
 class TcpInput {
  public:
   TcpInput(boost::asio::io_context& io, std::string address, ServeFn serve,
-           ConnectionLimits limits = {});
+           net::ConnectionLimits limits = {});
   ~TcpInput();
   // Listens on the address ("host:port"; port 0 picks a free one).
   Status start();
@@ -86,9 +83,9 @@ class TcpInput {
   boost::asio::io_context& io_;
   std::string address_;
   ServeFn serve_;
-  std::shared_ptr<ConnectionTable> table_;
+  std::shared_ptr<net::ConnectionTable> table_;
   boost::asio::ip::tcp::acceptor acceptor_;
-  std::shared_ptr<AcceptLoop<boost::asio::ip::tcp::acceptor>> loop_;
+  std::shared_ptr<net::AcceptLoop<boost::asio::ip::tcp::acceptor>> loop_;
 };
 
 }  // namespace steward::input

@@ -1,6 +1,6 @@
 #include "core/observe/audit.hpp"
 
-#include "core/observe/log.hpp"
+#include "core/util/log.hpp"
 
 #include <boost/log/attributes/constant.hpp>
 #include <boost/log/core.hpp>
@@ -55,7 +55,7 @@ std::string utcNowMillis() {
 
 Audit::Audit(const AuditSettings& settings) {
   auto sink = boost::make_shared<AuditSink>(
-      rotatingFile(settings.folder / "audit.log", settings.rotationBytes, settings.keepFiles));
+      steward::logging::rotatingFile(settings.folder / "audit.log", settings.rotationBytes, settings.keepFiles));
   sink->set_filter(logging::expressions::attr<std::string>("Channel") == "audit");
   sink->set_formatter(logging::expressions::stream << logging::expressions::smessage);
   logging::core::get()->add_sink(sink);

@@ -17,7 +17,7 @@ namespace steward::observe {
 
 namespace {
 
-using input::HttpResponse;
+using net::HttpResponse;
 
 // The request's path as folder names under the data folder; nullopt when a segment would climb
 // out.
@@ -67,13 +67,13 @@ std::string listing(sdk::UniqueFd folder, const std::string& urlPath) {
                      "</h1><ul>\n";
   for (const auto& [name, isFolder] : entries) {
     const std::string slash = isFolder ? "/" : "";
-    html += "<li><a href=\"" + input::encodePathSegment(name) + slash + "\">" + escapeHtml(name) +
+    html += "<li><a href=\"" + net::encodePathSegment(name) + slash + "\">" + escapeHtml(name) +
             slash + "</a></li>\n";
   }
   return html + "</ul></body></html>\n";
 }
 
-HttpResponse serve(const fs::path& root, const input::HttpRequest& req) {
+HttpResponse serve(const fs::path& root, const net::HttpRequest& req) {
   if (req.method != "GET" && req.method != "HEAD") {
     return HttpResponse::text(405, "405 method not allowed: the data folder is read-only\n");
   }
@@ -102,7 +102,7 @@ HttpResponse serve(const fs::path& root, const input::HttpRequest& req) {
   if (S_ISDIR(st.st_mode)) {
     if (req.path.empty() || req.path.back() != '/') {
       HttpResponse r = HttpResponse::text(302, "");
-      r.location = input::encodePathSegment(last) + "/";
+      r.location = net::encodePathSegment(last) + "/";
       return r;
     }
     HttpResponse r;
@@ -127,7 +127,7 @@ Status DataFolderServer::start() {
   std::error_code ec;
   const fs::path root = fs::canonical(folder_, ec);
   if (ec) return Error{"exposeDataFolder: cannot open " + folder_.string() + ": " + ec.message()};
-  auto started = server_.start(address_, [root](const input::HttpRequest& req) { return serve(root, req); });
+  auto started = server_.start(address_, [root](const net::HttpRequest& req) { return serve(root, req); });
   if (!started) return Error{"exposeDataFolder: " + started.error().message};
   return {};
 }

@@ -6,7 +6,7 @@
 // 127.0.0.1 or a trusted interface only. Slow and idle clients are bounded as on every listener.
 #pragma once
 
-#include "core/input/http_server.hpp"
+#include "core/net/http_server.hpp"
 #include "core/util/result.hpp"
 
 #include <filesystem>
@@ -25,7 +25,7 @@ class DataFolderServer {
  private:
   std::filesystem::path folder_;
   std::string address_;
-  input::HttpServer server_;
+  net::HttpServer server_;
 };
 
 }  // namespace steward::observe

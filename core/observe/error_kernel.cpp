@@ -1,6 +1,6 @@
 #include "core/observe/error_kernel.hpp"
 
-#include "core/observe/log.hpp"
+#include "core/util/log.hpp"
 
 namespace steward::observe {
 

@@ -1,7 +1,7 @@
 #include "core/process/node.hpp"
 
 #include "core/message/codec.hpp"
-#include "core/observe/log.hpp"
+#include "core/util/log.hpp"
 #include "core/util/clock.hpp"
 
 #include <boost/asio/post.hpp>

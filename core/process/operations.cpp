@@ -5,7 +5,7 @@
 #include "core/message/codec.hpp"
 #include "core/process/node.hpp"
 
-#include "core/observe/log.hpp"
+#include "core/util/log.hpp"
 #include "core/util/clock.hpp"
 #include "core/util/json.hpp"
 

@@ -1,6 +1,6 @@
 #include "core/process/publisher.hpp"
 
-#include "core/observe/log.hpp"
+#include "core/util/log.hpp"
 
 #include "core/process/ack.hpp"
 #include "core/util/clock.hpp"

@@ -2,7 +2,7 @@
 
 #include "core/message/codec.hpp"
 #include "core/message/paths.hpp"
-#include "core/observe/log.hpp"
+#include "core/util/log.hpp"
 #include "core/plugin/request.hpp"
 #include "core/process/ack.hpp"
 

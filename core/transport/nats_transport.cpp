@@ -1,6 +1,6 @@
 #include "core/transport/nats_transport.hpp"
 
-#include "core/security/nkey.hpp"
+#include "core/transport/nkey.hpp"
 
 #include <nats/nats.h>
 
@@ -138,7 +138,7 @@ std::string brokerHostName(const std::string& urls) {
 // nkey authentication and TLS, as the settings ask.
 Status secure(natsOptions* opts, const NatsSettings& settings, const std::string& urls) {
   if (!settings.nkeySeedFile.empty()) {
-    auto user = security::readSeedFile(settings.nkeySeedFile);
+    auto user = readSeedFile(settings.nkeySeedFile);
     if (!user) return user.error();
     const natsStatus s = natsOptions_SetNKeyFromSeed(opts, user->publicKey.c_str(),
                                                      settings.nkeySeedFile.c_str());

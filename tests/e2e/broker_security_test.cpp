@@ -2,7 +2,7 @@
 // per-node subject permissions like the spec's example.
 #include "tests/e2e/harness.hpp"
 
-#include "core/security/nkey.hpp"
+#include "core/transport/nkey.hpp"
 
 #include <sys/stat.h>
 
@@ -17,7 +17,7 @@ class BrokerSecurity : public E2eTest {
     E2eTest::SetUp();
     makeCertificates();
     for (const char* node : {"central", "ship1", "intruder"}) {
-      users_[node] = security::newNKeyUser();
+      users_[node] = transport::newNKeyUser();
       const fs::path seed = root_ / (std::string(node) + ".seed");
       std::ofstream(seed) << users_[node].seed << "\n";
       ::chmod(seed.c_str(), 0600);
@@ -78,7 +78,7 @@ class BrokerSecurity : public E2eTest {
   }
   std::string brokerLog() const { return readFile(root_ / "nats-server.log"); }
 
-  std::map<std::string, security::NKeyUser> users_;
+  std::map<std::string, transport::NKeyUser> users_;
 };
 
 TEST_F(BrokerSecurity, NodesWithTheirNkeysOverTlsWorkEndToEnd) {

@@ -3,7 +3,7 @@
 // for good instead of retrying, nats.c#926), and a broker that refuses the credentials twice.
 #include "tests/e2e/harness.hpp"
 
-#include "core/security/nkey.hpp"
+#include "core/transport/nkey.hpp"
 #include "core/transport/nats_transport.hpp"
 
 #include <sys/stat.h>
@@ -120,8 +120,8 @@ TEST_F(Transport, AFirstHandshakeThatFailsIsRetriedUntilTheBrokerAnswers) {
 }
 
 TEST_F(Transport, CredentialsTheBrokerRefusedAreTriedAgainUntilItTakesThem) {
-  const auto admitted = security::newNKeyUser();
-  const auto refused = security::newNKeyUser();
+  const auto admitted = transport::newNKeyUser();
+  const auto refused = transport::newNKeyUser();
   const fs::path seed = root_ / "ship1.seed";
   std::ofstream(seed) << refused.seed << "\n";
   ::chmod(seed.c_str(), 0600);

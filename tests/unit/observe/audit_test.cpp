@@ -1,5 +1,5 @@
 #include "core/observe/audit.hpp"
-#include "core/observe/log.hpp"
+#include "core/util/log.hpp"
 
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
@@ -79,7 +79,7 @@ TEST(Audit, RotatesBySizeAndKeepsALimitedNumberOfFiles) {
 }
 
 TEST(Audit, NoFileDescriptorLeftForTheNextFileDropsRecordsInsteadOfThrowing) {
-  observe::dropUnwritableRecords();
+  logging::dropUnwritableRecords();
   const auto dir = freshDir("nofd");
   {
     observe::AuditSettings settings{dir};

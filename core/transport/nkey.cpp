@@ -1,4 +1,4 @@
-#include "core/security/nkey.hpp"
+#include "core/transport/nkey.hpp"
 
 #include <sodium.h>
 
@@ -9,7 +9,7 @@
 #include <fstream>
 #include <vector>
 
-namespace steward::security {
+namespace steward::transport {
 
 namespace {
 
@@ -133,4 +133,4 @@ Result<NKeyUser> readSeedFile(const std::filesystem::path& file) {
   return Error{"nkeySeedFile " + file.string() + " holds no user seed (a line starting with SU)"};
 }
 
-}  // namespace steward::security
+}  // namespace steward::transport

@@ -8,7 +8,7 @@
 // Every answer closes the connection.
 #pragma once
 
-#include "core/input/listener.hpp"
+#include "core/net/listener.hpp"
 #include "core/util/result.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -21,7 +21,7 @@
 #include <string>
 #include <string_view>
 
-namespace steward::input {
+namespace steward::net {
 
 struct HttpRequest {
   std::string method;  // "GET", "POST", …
@@ -75,4 +75,4 @@ class HttpServer {
   uint16_t port_ = 0;
 };
 
-}  // namespace steward::input
+}  // namespace steward::net

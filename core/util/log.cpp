@@ -1,4 +1,4 @@
-#include "core/observe/log.hpp"
+#include "core/util/log.hpp"
 
 #include <boost/log/core.hpp>
 #include <boost/log/expressions.hpp>
@@ -14,7 +14,7 @@
 #include <cstdlib>
 #include <iostream>
 
-namespace steward::observe {
+namespace steward::logging {
 
 namespace expr = boost::log::expressions;
 namespace keywords = boost::log::keywords;
@@ -108,4 +108,4 @@ void initLogging(const LogSettings& settings) {
   }
 }
 
-}  // namespace steward::observe
+}  // namespace steward::logging

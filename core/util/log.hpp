@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <string>
 
-namespace steward::observe {
+namespace steward::logging {
 
 using Severity = boost::log::trivial::severity_level;
 
@@ -37,6 +37,6 @@ void dropUnwritableRecords();
 boost::shared_ptr<boost::log::sinks::text_file_backend> rotatingFile(
     const std::filesystem::path& file, uintmax_t rotationBytes, unsigned keepFiles);
 
-}  // namespace steward::observe
+}  // namespace steward::logging
 
 #define STEWARD_LOG(level) BOOST_LOG_TRIVIAL(level)

@@ -9,7 +9,7 @@
 // connection already being answered (a followed command, a download) is the newcomer refused.
 #pragma once
 
-#include "core/observe/log.hpp"
+#include "core/util/log.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -24,7 +24,7 @@
 #include <mutex>
 #include <string>
 
-namespace steward::input {
+namespace steward::net {
 
 struct ConnectionLimits {
   size_t maxConnections = 256;
@@ -180,4 +180,4 @@ class AcceptLoop : public std::enable_shared_from_this<AcceptLoop<Acceptor>> {
   int failures_ = 0;  // only touched by accept completions, which never overlap
 };
 
-}  // namespace steward::input
+}  // namespace steward::net

@@ -1,6 +1,6 @@
-#include "core/input/http_server.hpp"
+#include "core/net/http_server.hpp"
 
-#include "core/input/socket_input.hpp"
+#include "core/net/address.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -15,7 +15,7 @@
 #include <cctype>
 #include <optional>
 
-namespace steward::input {
+namespace steward::net {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -211,17 +211,8 @@ HttpServer::HttpServer(asio::io_context& io, std::string name, ConnectionLimits 
 HttpServer::~HttpServer() { stop(); }
 
 Status HttpServer::start(const std::string& address, HttpHandler handler) {
-  auto hostPort = parseHostPort(address);
-  if (!hostPort) return hostPort.error();
+  if (auto s = listenTcp(acceptor_, address); !s) return s;
   boost::system::error_code ec;
-  const auto ip = asio::ip::make_address(hostPort->first, ec);
-  if (ec) return Error{"\"" + hostPort->first + "\" is not an IP address"};
-  const tcp::endpoint endpoint(ip, hostPort->second);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Error{"cannot listen on " + address + ": " + ec.message()};
   port_ = acceptor_.local_endpoint(ec).port();
   auto shared = std::make_shared<const HttpHandler>(std::move(handler));
   loop_ = std::make_shared<AcceptLoop<tcp::acceptor>>(
@@ -239,4 +230,4 @@ void HttpServer::stop() {
   if (acceptor_.is_open()) acceptor_.close(ignored);
 }
 
-}  // namespace steward::input
+}  // namespace steward::net

@@ -1,4 +1,4 @@
-#include "core/security/nkey.hpp"
+#include "core/transport/nkey.hpp"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
-using namespace steward::security;
+using namespace steward::transport;
 
 // The user key pair of the NATS documentation's nkey example.
 TEST(NKey, DerivesThePublicKeyOfAKnownSeed) {

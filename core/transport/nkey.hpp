@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <string>
 
-namespace steward::security {
+namespace steward::transport {
 
 struct NKeyUser {
   std::string seed;       // "SU…"
@@ -27,4 +27,4 @@ NKeyUser newNKeyUser();
 // the node's broker identity.
 Result<NKeyUser> readSeedFile(const std::filesystem::path& file);
 
-}  // namespace steward::security
+}  // namespace steward::transport

@@ -1,4 +1,4 @@
-#include "core/observe/log.hpp"
+#include "core/util/log.hpp"
 
 #include <boost/log/core.hpp>
 #include <gtest/gtest.h>
@@ -40,8 +40,8 @@ class Logging : public ::testing::Test {
   std::streambuf* old_ = nullptr;
 };
 
-observe::LogSettings atLeast(observe::Severity minimum) {
-  observe::LogSettings s;
+logging::LogSettings atLeast(logging::Severity minimum) {
+  logging::LogSettings s;
   s.minimum = minimum;
   return s;
 }
@@ -50,7 +50,7 @@ observe::LogSettings atLeast(observe::Severity minimum) {
 
 TEST_F(Logging, StderrUnderSystemdCarriesThePriorityForJournald) {
   ::setenv("JOURNAL_STREAM", "8:12345", 1);
-  observe::initLogging(atLeast(observe::Severity::info));
+  logging::initLogging(atLeast(logging::Severity::info));
   STEWARD_LOG(debug) << "hidden";
   STEWARD_LOG(info) << "started";
   STEWARD_LOG(warning) << "slow";
@@ -59,7 +59,7 @@ TEST_F(Logging, StderrUnderSystemdCarriesThePriorityForJournald) {
 }
 
 TEST_F(Logging, StderrElsewhereIsStampedWithTimeAndLevel) {
-  observe::initLogging(atLeast(observe::Severity::debug));
+  logging::initLogging(atLeast(logging::Severity::debug));
   STEWARD_LOG(debug) << "shown";
   const std::string line = captured_.str();
   // e.g. "2026-11-24T23:59:12.123456 debug shown"
@@ -70,11 +70,11 @@ TEST_F(Logging, StderrElsewhereIsStampedWithTimeAndLevel) {
 
 TEST_F(Logging, TheFileRotatesAndKeepsALimitedNumber) {
   const fs::path file = dir_ / "steward.log";
-  observe::LogSettings settings = atLeast(observe::Severity::info);
+  logging::LogSettings settings = atLeast(logging::Severity::info);
   settings.file = file;
   settings.rotationBytes = 2000;
   settings.keepFiles = 2;
-  observe::initLogging(settings);
+  logging::initLogging(settings);
   STEWARD_LOG(debug) << "not in the file";
   for (int i = 0; i < 200; ++i) STEWARD_LOG(info) << "line " << i << " of some length to fill the file";
   boost::log::core::get()->flush();
