@@ -112,6 +112,7 @@ int run(config::Config config) {
       default: STEWARD_LOG(error) << plugin << ": " << text; break;
     }
   });
+  plugins.setConfigs(config.pluginConfigs);
   if (auto loaded = plugins.loadAll(); !loaded) {
     std::cerr << "steward: " << loaded.error().message << "\n";
     return 1;

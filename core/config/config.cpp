@@ -1,8 +1,11 @@
 #include "core/config/config.hpp"
 
 #include "core/message/message.hpp"
+#include "core/util/json.hpp"
 
 #include <cxxopts.hpp>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 #include <toml++/toml.h>
 
 #include <fstream>
@@ -216,9 +219,32 @@ std::string shown(const Value& v) {
 
 using Values = std::vector<std::pair<const Setting*, Value>>;
 
-// Reads config file text; unknown keys and wrong types are errors naming key and line.
-Result<Values> readText(std::string_view text, const std::string& source) {
+// What a config file holds: the settings, and the [plugins.<name>] tables as they were written.
+struct FileContents {
   Values values;
+  toml::table plugins;
+};
+
+// Each [plugins.<name>] table as the JSON object its plugin's create gets.
+std::map<std::string, std::string, std::less<>> pluginConfigs(const toml::table& plugins) {
+  std::map<std::string, std::string, std::less<>> out;
+  for (const auto& [name, node] : plugins) {
+    std::ostringstream pretty;
+    pretty << toml::json_formatter{*node.as_table(), toml::format_flags::none};
+    // toml++ lays JSON out over lines; a plugin gets it compact, one object on one line.
+    auto parsed = json::parse(pretty.str(), "plugins." + std::string(name.str()));
+    rapidjson::StringBuffer compact;
+    rapidjson::Writer<rapidjson::StringBuffer> writer(compact);
+    if (parsed) parsed->Accept(writer);
+    out[std::string(name.str())] = parsed ? std::string(compact.GetString(), compact.GetSize()) : pretty.str();
+  }
+  return out;
+}
+
+// Reads config file text; unknown keys and wrong types are errors naming key and line.
+Result<FileContents> readText(std::string_view text, const std::string& source) {
+  FileContents contents;
+  Values& values = contents.values;
   toml::table table;
   try {
     table = toml::parse(text, source);
@@ -232,6 +258,20 @@ Result<Values> readText(std::string_view text, const std::string& source) {
     const std::string name(key.str());
     const std::string at = "config file " + source + ", line " +
                            std::to_string(node.source().begin.line) + ": ";
+    if (name == "plugins") {
+      // [plugins.<name>] tables: each plugin's own configuration, handed to it as JSON.
+      const toml::table* plugins = node.as_table();
+      if (plugins == nullptr) return Error{at + "plugins must be a table of [plugins.<name>] tables"};
+      for (const auto& [plugin, config] : *plugins) {
+        if (!config.is_table()) {
+          return Error{"config file " + source + ", line " + std::to_string(config.source().begin.line) +
+                       ": plugins." + std::string(plugin.str()) + " must be a table ([plugins." +
+                       std::string(plugin.str()) + "])"};
+        }
+      }
+      contents.plugins = *plugins;
+      continue;
+    }
     const Setting* setting = findSetting(name);
     if (setting == nullptr) return Error{at + "unknown key \"" + name + "\""};
     if (auto s = node.value<std::string>(); s && node.is_string()) {
@@ -244,10 +284,10 @@ Result<Values> readText(std::string_view text, const std::string& source) {
       return Error{at + name + ": must be a string, a whole number or true/false"};
     }
   }
-  return values;
+  return contents;
 }
 
-Status writeFile(const fs::path& file, const Config& c) {
+Status writeFile(const fs::path& file, const Config& c, const toml::table& plugins) {
   toml::table table;
   for (const auto& s : settings()) {
     const Value v = s.get(c);
@@ -259,6 +299,7 @@ Status writeFile(const fs::path& file, const Config& c) {
       table.insert(s.key, std::get<bool>(v));
     }
   }
+  if (!plugins.empty()) table.insert("plugins", plugins);
   std::error_code ec;
   fs::create_directories(file.parent_path(), ec);
   if (ec) return Error{"cannot create config folder " + file.parent_path().string() + ": " + ec.message()};
@@ -288,8 +329,10 @@ void defaultSubscribers(Config& c) {
 }
 
 // Defaults, then the file's values, then the flags'.
-Result<Config> settle(const Values& fileValues, const Values& flagValues, const std::string& file) {
+Result<Config> settle(const FileContents& contents, const Values& flagValues, const std::string& file) {
+  const Values& fileValues = contents.values;
   Config c;
+  c.pluginConfigs = pluginConfigs(contents.plugins);
   // The node name decides the subscriber defaults, so it is settled first.
   const std::string fromFile = "config file " + file + ": ";
   for (const auto& [values, where] : {std::pair{&fileValues, fromFile}, std::pair{&flagValues, std::string("--")}}) {
@@ -351,14 +394,14 @@ Result<CommandLine> parseCommandLine(int argc, const char* const* argv,
 
     const fs::path file = configFolder / "config.toml";
     std::error_code ec;
-    Values fileValues;
+    FileContents fromFile;
     if (fs::exists(file, ec)) {
       std::ifstream in(file);
       std::stringstream text;
       text << in.rdbuf();
       auto read = readText(text.str(), file.string());
       if (!read) return read.error();
-      fileValues = std::move(read).value();
+      fromFile = std::move(read).value();
     }
     Values flagValues;
     for (const auto& s : settings()) {
@@ -373,9 +416,9 @@ Result<CommandLine> parseCommandLine(int argc, const char* const* argv,
       }
     }
 
-    auto c = settle(fileValues, flagValues, file.string());
+    auto c = settle(fromFile, flagValues, file.string());
     if (!c) return c.error();
-    if (auto s = writeFile(file, *c); !s) return s.error();
+    if (auto s = writeFile(file, *c, fromFile.plugins); !s) return s.error();
     return CommandLine{*c, {}};
   } catch (const cxxopts::exceptions::exception& e) {
     return Error{e.what()};

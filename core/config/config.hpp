@@ -51,6 +51,9 @@ struct Config {
   std::string logLevel = "info";
   // Also log to this file (rotated); empty: stderr only.
   std::filesystem::path logFile;
+  // Each plugin's [plugins.<name>] table of config.toml, as the JSON object its create gets.
+  // Only the file sets them; they are written back as they were.
+  std::map<std::string, std::string, std::less<>> pluginConfigs;
 };
 
 // The methods that have a startSub<Method> flag.

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <set>
+#include <string_view>
 
 namespace steward::plugin {
 namespace fs = std::filesystem;
@@ -27,54 +29,67 @@ class Library {
 struct MethodInstance::Context {
   PluginLog log;
   std::string pluginName;
+  std::string createError;  // what the plugin said through instance_error during create
 };
+
+
 
 namespace {
 
-void hostOutput(steward_call* call, const char* bytes, size_t len) {
-  if (call == nullptr || bytes == nullptr) return;
-  std::lock_guard lock(call->mutex);
-  call->output.append(bytes, len);
+std::string_view view(steward_str s) { return s.len == 0 || s.ptr == nullptr ? std::string_view() : std::string_view(s.ptr, s.len); }
+
+MethodInstance::Context* contextOf(steward_host_instance* instance) {
+  return reinterpret_cast<MethodInstance::Context*>(instance);
 }
 
-void hostError(steward_call* call, const char* message) {
-  if (call == nullptr || message == nullptr) return;
+void hostOutput(steward_host_call* call, steward_str bytes) {
+  if (call == nullptr) return;
+  std::lock_guard lock(call->mutex);
+  call->output.append(view(bytes));
+}
+
+void hostError(steward_host_call* call, steward_str message) {
+  if (call == nullptr) return;
   std::lock_guard lock(call->mutex);
   if (!call->error.empty()) call->error += "; ";
-  call->error += message;
+  call->error.append(view(message));
 }
 
-int hostIsCancelled(steward_call* call) {
+void hostErrorText(steward_host_call* call, const std::string& message) {
+  hostError(call, steward_str{message.data(), message.size()});
+}
+
+int32_t hostIsCancelled(steward_host_call* call) {
   return call != nullptr && call->cancelled.load() ? 1 : 0;
 }
 
-void hostLog(void* context, int32_t level, const char* message) {
-  if (context == nullptr || message == nullptr) return;
-  auto* ctx = static_cast<MethodInstance::Context*>(context);
-  ctx->log(ctx->pluginName, static_cast<steward_log_level>(level), message);
+void hostLog(steward_host_instance* instance, int32_t level, steward_str message) {
+  if (instance == nullptr) return;
+  auto* ctx = contextOf(instance);
+  ctx->log(ctx->pluginName, static_cast<steward_log_level>(level), std::string(view(message)));
 }
 
-int32_t hostNodeOperation(steward_call* call, const char* operationJson) {
-  if (call == nullptr || operationJson == nullptr) return STEWARD_ERROR;
+int32_t hostNodeOperation(steward_host_call* call, steward_str operationJson) {
+  if (call == nullptr) return STEWARD_ERROR;
   if (!call->operation) {
-    hostError(call, "node operations are not available to this call");
+    hostErrorText(call, "node operations are not available to this call");
     return STEWARD_ERROR;
   }
   Result<std::string> result = Error{"operation failed"};
   try {
-    result = call->operation(operationJson);
+    result = call->operation(view(operationJson));
   } catch (const std::exception& e) {
     result = Error{std::string("operation failed: ") + e.what()};
   }
   if (!result) {
-    hostError(call, result.error().message.c_str());
+    hostErrorText(call, result.error().message);
     return STEWARD_ERROR;
   }
-  hostOutput(call, result->data(), result->size());
+  hostOutput(call, steward_str{result->data(), result->size()});
   return STEWARD_OK;
 }
 
-int32_t hostEmit(steward_call* call) {
+int32_t hostEmit(steward_host_call* call) {
   if (call == nullptr || !call->emit) return STEWARD_ERROR;
   std::string output;
   {
@@ -90,8 +105,16 @@ int32_t hostEmit(steward_call* call) {
   return STEWARD_OK;
 }
 
-const steward_host_api kHostApi = {sizeof(steward_host_api), hostOutput, hostError,
-                                   hostIsCancelled, hostLog, hostNodeOperation, hostEmit};
+void hostInstanceError(steward_host_instance* instance, steward_str message) {
+  if (instance == nullptr) return;
+  auto* ctx = contextOf(instance);
+  if (!ctx->createError.empty()) ctx->createError += "; ";
+  ctx->createError.append(view(message));
+}
+
+const steward_host_api kHostApi = {sizeof(steward_host_api), hostOutput,     hostError,
+                                   hostIsCancelled,          hostLog,        hostNodeOperation,
+                                   hostEmit,                 hostInstanceError};
 
 // A plugin runs with the daemon's rights: refuse files anyone but the owner could have replaced.
 Status checkPermissions(const fs::path& path, const char* what) {
@@ -106,23 +129,50 @@ Status checkPermissions(const fs::path& path, const char* what) {
   return {};
 }
 
+std::string abiText(uint32_t major, uint32_t minor) {
+  return std::to_string(major) + "." + std::to_string(minor);
+}
+
+// The descriptor, checked field by field against what this host speaks; every refusal says why.
 Status checkDescriptor(const steward_plugin* d) {
   if (d == nullptr) return Error{"entry symbol returned no descriptor"};
+  const std::string host = abiText(STEWARD_ABI_VERSION_MAJOR, STEWARD_ABI_VERSION_MINOR);
   if (d->abi_major != STEWARD_ABI_VERSION_MAJOR) {
-    return Error{"built for plugin ABI " + std::to_string(d->abi_major) + "." +
-                 std::to_string(d->abi_minor) + ", this steward speaks ABI " +
-                 std::to_string(STEWARD_ABI_VERSION_MAJOR) + ".x"};
+    return Error{"built for plugin ABI " + abiText(d->abi_major, d->abi_minor) +
+                 ", this steward speaks ABI " + host + " (a plugin must be built for major " +
+                 std::to_string(STEWARD_ABI_VERSION_MAJOR) + ")"};
   }
-  if (d->struct_size < sizeof(steward_plugin)) return Error{"descriptor is too small"};
-  if (d->name == nullptr || d->version == nullptr) return Error{"descriptor has no name/version"};
+  if (d->struct_size < STEWARD_PLUGIN_MIN_SIZE_2_0) {
+    return Error{"its descriptor is " + std::to_string(d->struct_size) + " bytes, less than the " +
+                 std::to_string(STEWARD_PLUGIN_MIN_SIZE_2_0) + " every ABI 2 descriptor has"};
+  }
+  if (d->min_host_minor > STEWARD_ABI_VERSION_MINOR) {
+    return Error{"needs a steward host of ABI " + abiText(STEWARD_ABI_VERSION_MAJOR, d->min_host_minor) +
+                 " or later; this one speaks ABI " + host};
+  }
+  if (view(d->name).empty() || view(d->version).empty()) return Error{"descriptor has no name or version"};
   if (d->create == nullptr || d->handle == nullptr || d->destroy == nullptr) {
     return Error{"descriptor lacks create, handle or destroy"};
   }
   if (d->methods == nullptr || d->method_count == 0) return Error{"plugin serves no method"};
+  std::set<std::string_view> seen;
   for (size_t i = 0; i < d->method_count; ++i) {
-    const char* name = d->methods[i].name;
-    if (name == nullptr) return Error{"method " + std::to_string(i) + " has no name"};
-    if (auto s = message::checkMethodName(name); !s) return s;
+    const steward_method_desc* m = d->methods[i];
+    const std::string which = "method " + std::to_string(i);
+    if (m == nullptr) return Error{which + " has no descriptor"};
+    if (m->struct_size < STEWARD_METHOD_DESC_MIN_SIZE_2_0) {
+      return Error{which + ": its descriptor is " + std::to_string(m->struct_size) +
+                   " bytes, less than the " + std::to_string(STEWARD_METHOD_DESC_MIN_SIZE_2_0) +
+                   " every ABI 2 method descriptor has"};
+    }
+    const std::string_view name = view(m->name);
+    if (auto s = message::checkMethodName(name); !s) return Error{which + ": " + s.error().message};
+    if ((m->flags & ~STEWARD_METHOD_KNOWN_FLAGS_2_0) != 0) {
+      return Error{"method " + std::string(name) + " has flags this host does not know"};
+    }
+    if (!seen.insert(name).second) {
+      return Error{"method " + std::string(name) + " is listed twice in its descriptor"};
+    }
   }
   return {};
 }
@@ -130,7 +180,7 @@ Status checkDescriptor(const steward_plugin* d) {
 }  // namespace
 
 MethodInstance::MethodInstance(std::shared_ptr<Library> library, message::MethodInfo method,
-                               std::unique_ptr<Context> context, void* instance)
+                               std::unique_ptr<Context> context, steward_plugin_instance* instance)
     : library_(std::move(library)),
       method_(std::move(method)),
       context_(std::move(context)),
@@ -138,11 +188,11 @@ MethodInstance::MethodInstance(std::shared_ptr<Library> library, message::Method
 
 MethodInstance::~MethodInstance() { library_->descriptor().destroy(instance_); }
 
-bool MethodInstance::handle(const steward_request& request, steward_call& call) {
+bool MethodInstance::handle(const steward_request& request, steward_host_call& call) {
   return library_->descriptor().handle(instance_, &request, &call) == STEWARD_OK;
 }
 
-void MethodInstance::cancel(steward_call& call) {
+void MethodInstance::cancel(steward_host_call& call) {
   call.cancelled = true;
   if (auto fn = library_->descriptor().cancel) fn(instance_, &call);
 }
@@ -151,6 +201,11 @@ PluginHost::PluginHost(fs::path folder, PluginLog log)
     : folder_(std::move(folder)), log_(std::move(log)) {}
 
 PluginHost::~PluginHost() = default;
+
+void PluginHost::setConfigs(std::map<std::string, std::string, std::less<>> configs) {
+  std::lock_guard lock(mutex_);
+  configs_ = std::move(configs);
+}
 
 Result<std::vector<Error>> PluginHost::loadAll() {
   std::error_code ec;
@@ -203,7 +258,7 @@ Result<std::shared_ptr<Library>> PluginHost::open(const fs::path& file) {
   if (auto s = checkDescriptor(descriptor); !s) return fail(s.error().message);
 
   for (size_t i = 0; i < descriptor->method_count; ++i) {
-    const std::string name = descriptor->methods[i].name;
+    const std::string name(view(descriptor->methods[i]->name));
     if (auto it = fileOf_.find(name); it != fileOf_.end() && it->second != file) {
       return fail("method " + name + " is already served by plugin " + it->second.string());
     }
@@ -218,15 +273,16 @@ Result<std::shared_ptr<Library>> PluginHost::open(const fs::path& file) {
   }
   FileRecord& record = files_[file];
   record.library = library;
-  record.info = PluginInfo{descriptor->name, descriptor->version, file, {}, true};
+  record.info = PluginInfo{std::string(view(descriptor->name)), std::string(view(descriptor->version)),
+                           file, {}, true};
   for (size_t i = 0; i < descriptor->method_count; ++i) {
-    const steward_method_desc& m = descriptor->methods[i];
+    const steward_method_desc& m = *descriptor->methods[i];
     message::MethodInfo info;
-    info.name = m.name;
-    info.kind = message::makeKind(m.kind == STEWARD_KIND_EVENT, m.ack != 0);
-    info.ordered = m.ordered != 0;
-    info.replyMethod = m.reply_method != 0;
-    info.plugin = descriptor->name;
+    info.name = view(m.name);
+    info.kind = message::makeKind((m.flags & STEWARD_METHOD_EVENT) != 0, (m.flags & STEWARD_METHOD_NO_ACK) == 0);
+    info.ordered = (m.flags & STEWARD_METHOD_CONCURRENT) == 0;
+    info.replyMethod = (m.flags & STEWARD_METHOD_REPLY) != 0;
+    info.plugin = view(descriptor->name);
     record.info.methods.push_back(info.name);
     fileOf_[info.name] = file;
     methods_[info.name] = std::move(info);
@@ -254,6 +310,7 @@ std::vector<PluginInfo> PluginHost::plugins() const {
 Result<std::unique_ptr<MethodInstance>> PluginHost::instantiate(const std::string& method) {
   std::shared_ptr<Library> library;
   message::MethodInfo info;
+  std::string config = "{}";
   {
     std::lock_guard lock(mutex_);
     auto it = fileOf_.find(method);
@@ -269,16 +326,18 @@ Result<std::unique_ptr<MethodInstance>> PluginHost::instantiate(const std::strin
       }
     }
     info = methods_.at(method);
+    if (auto it = configs_.find(info.plugin); it != configs_.end()) config = it->second;
   }
   auto context = std::make_unique<MethodInstance::Context>();
   context->log = log_;
-  context->pluginName = library->descriptor().name;
-  char error[512] = {0};
-  void* instance =
-      library->descriptor().create(&kHostApi, context.get(), method.c_str(), error, sizeof error);
-  if (instance == nullptr) {
+  context->pluginName = info.plugin;
+  steward_plugin_instance* instance = nullptr;
+  const int32_t created = library->descriptor().create(
+      &kHostApi, reinterpret_cast<steward_host_instance*>(context.get()),
+      steward_str{method.data(), method.size()}, steward_str{config.data(), config.size()}, &instance);
+  if (created != STEWARD_OK || instance == nullptr) {
     return Error{"plugin " + library->file().string() + " could not create " + method + ": " +
-                 (error[0] != '\0' ? std::string(error) : std::string("no reason given"))};
+                 (context->createError.empty() ? std::string("no reason given") : context->createError)};
   }
   return std::unique_ptr<MethodInstance>(
       new MethodInstance(std::move(library), std::move(info), std::move(context), instance));

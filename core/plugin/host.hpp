@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-// The ABI's opaque call handle: the state of one running `handle`.
-struct steward_call {
+// The ABI's call handle, defined on the host's side only: the state of one running `handle`.
+struct steward_host_call {
   std::mutex mutex;
   std::string output;
   std::string error;
@@ -44,24 +44,24 @@ class MethodInstance {
   MethodInstance& operator=(const MethodInstance&) = delete;
 
   // Runs one message on the calling thread (blocking). Output and errors land in `call`.
-  bool handle(const steward_request& request, steward_call& call);
+  bool handle(const steward_request& request, steward_host_call& call);
   // Asks a running handle to stop; also sets call.cancelled.
-  void cancel(steward_call& call);
+  void cancel(steward_host_call& call);
 
   const message::MethodInfo& method() const { return method_; }
 
-  // Per-instance state the host's C callbacks reach through their context pointer.
+  // Per-instance state the host's C callbacks reach through their steward_host_instance handle.
   struct Context;
 
  private:
   friend class PluginHost;
   MethodInstance(std::shared_ptr<Library> library, message::MethodInfo method,
-                 std::unique_ptr<Context> context, void* instance);
+                 std::unique_ptr<Context> context, steward_plugin_instance* instance);
 
   std::shared_ptr<Library> library_;
   message::MethodInfo method_;
   std::unique_ptr<Context> context_;
-  void* instance_;
+  steward_plugin_instance* instance_;
 };
 
 // What `ps` shows of a plugin.
@@ -77,6 +77,10 @@ class PluginHost : public message::MethodCatalog {
  public:
   PluginHost(std::filesystem::path folder, PluginLog log);
   ~PluginHost() override;
+
+  // Each plugin's configuration, by plugin name: its [plugins.<name>] table of config.toml as a
+  // JSON object, handed to its `create`. A plugin with none gets "{}".
+  void setConfigs(std::map<std::string, std::string, std::less<>> configs);
 
   // Reads every *.so in the plugin folder not read before: checks it and records its methods. A
   // plugin that fails a check is skipped; the returned errors name its file and the reason.
@@ -104,6 +108,7 @@ class PluginHost : public message::MethodCatalog {
   std::filesystem::path folder_;
   PluginLog log_;
   mutable std::mutex mutex_;
+  std::map<std::string, std::string, std::less<>> configs_;
   std::map<std::filesystem::path, FileRecord> files_;
   std::map<std::string, std::filesystem::path, std::less<>> fileOf_;  // method -> file
   std::map<std::string, message::MethodInfo, std::less<>> methods_;

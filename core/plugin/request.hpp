@@ -29,8 +29,7 @@ class PreparedRequest {
 
  private:
   CallContext context_;
-  std::vector<const char*> data_;
-  std::vector<size_t> lengths_;
+  std::vector<steward_str> data_;
   steward_request request_{};
 };
 

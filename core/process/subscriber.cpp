@@ -226,7 +226,7 @@ void Subscriber::pump() {
 }
 
 void Subscriber::run(Inbound in) {
-  auto call = std::make_shared<steward_call>();
+  auto call = std::make_shared<steward_host_call>();
   call->operation = events_.operation;
   if (events_.partial) {
     // The request is copied: the call may emit from the handler thread at any time.
@@ -271,7 +271,7 @@ void Subscriber::run(Inbound in) {
 }
 
 // Runs on a handler thread.
-void Subscriber::execute(const Inbound& in, steward_call& call, int64_t deadlineMs) {
+void Subscriber::execute(const Inbound& in, steward_host_call& call, int64_t deadlineMs) {
   const message::Message& m = in.message;
   auto fail = [&](const std::string& why) {
     std::lock_guard lock(call.mutex);

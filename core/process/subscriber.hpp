@@ -115,7 +115,7 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   void audit(std::string_view event, const message::Message& m) const;
   void pump();
   void run(Inbound inbound);
-  void execute(const Inbound& in, steward_call& call, int64_t deadlineMs);
+  void execute(const Inbound& in, steward_host_call& call, int64_t deadlineMs);
 
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   transport::Transport& transport_;
@@ -127,7 +127,7 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   std::string subject_;
   std::unique_ptr<transport::Subscription> subscription_;
   std::deque<Inbound> queue_;
-  std::set<std::shared_ptr<steward_call>> running_;
+  std::set<std::shared_ptr<steward_host_call>> running_;
   std::atomic<size_t> runningCount_{0};
   std::atomic<size_t> queuedCount_{0};
   bool stopped_ = false;

@@ -34,13 +34,12 @@ rpm="$(ls "$work"/out/steward-[0-9]*.rpm)"
 devrpm="$(ls "$work"/out/steward-devel-*.rpm)"
 
 echo "== contents"
-version="$(dpkg-deb -f "$deb" Version)"
 expected=(
   /usr/bin/steward /usr/bin/steward-ctl /usr/lib/systemd/system/steward.service
   /usr/lib/sysusers.d/steward.conf /usr/share/steward/config.toml
 )
 for plugin in cli file console hello errorlog opcommand ping httpget tail keys; do
-  expected+=("/usr/lib/steward/$version/plugins/$plugin.so")
+  expected+=("/usr/lib/steward/plugins/abi2/$plugin.so")
 done
 deb_files="$(dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\.||')"
 rpm_files="$(rpm -qlp "$rpm")"
@@ -66,7 +65,7 @@ grep -q "libnats" <<<"$(rpm -qp --requires "$rpm")" || fail ".rpm does not requi
 echo "== extract and inspect"
 root="$work/root"
 dpkg-deb -x "$deb" "$root"
-for elf in "$root/usr/bin/steward" "$root/usr/bin/steward-ctl" "$root/usr/lib/steward/$version/plugins/cli.so"; do
+for elf in "$root/usr/bin/steward" "$root/usr/bin/steward-ctl" "$root/usr/lib/steward/plugins/abi2/cli.so"; do
   if grep -q "\.symtab" <<<"$(readelf -S "$elf")"; then fail "$elf is not stripped"; fi
 done
 unit="$work/unit/steward.service"
@@ -109,8 +108,8 @@ out="$("$ctl" run ship1 --config-folder "$work/central/etc" --timeout 20 -- echo
 [ "$out" = "hello from the package" ] || fail "steward-ctl run printed: $out"
 ps_out="$("$ctl" ps ship1 --config-folder "$work/central/etc")" || fail "steward-ctl ps exited $?"
 grep -q "REQCliCommand" <<<"$ps_out" || fail "ps shows no REQCliCommand: $ps_out"
-grep -q "$root/usr/lib/steward/$version/plugins/cli.so" "$work/ship1/log" \
-  || fail "ship1 did not load its plugins from the versioned folder"
+grep -q "$root/usr/lib/steward/plugins/abi2/cli.so" "$work/ship1/log" \
+  || fail "ship1 did not load its plugins from the ABI 2 folder"
 set +e
 "$ctl" run ship1 --config-folder "$work/central/etc" --timeout 20 -- false 2>/dev/null
 rc=$?

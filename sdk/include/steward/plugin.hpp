@@ -2,7 +2,8 @@
 //
 // A plugin is a class with a constructor taking (steward::sdk::Host, std::string_view method) and
 // a member `steward::sdk::Status handle(const steward::sdk::Request&, steward::sdk::Call&)`;
-// optionally `void cancel(steward::sdk::Call&)`. STEWARD_PLUGIN exports it:
+// optionally `void cancel(steward::sdk::Call&)`. Its configuration (the [plugins.<name>] table of
+// config.toml, as JSON) is host.config(). STEWARD_PLUGIN exports it:
 //
 //   class Echo {
 //    public:
@@ -24,7 +25,6 @@
 
 #include <chrono>
 #include <cstddef>
-#include <cstring>
 #include <exception>
 #include <string>
 #include <string_view>
@@ -36,24 +36,36 @@ namespace steward::sdk {
 enum class Delivery { ack, nack };
 enum class Order { sequenced, concurrent };
 
+// A string view of a steward_str, and back.
+inline std::string_view view(steward_str s) { return s.len == 0 ? std::string_view() : std::string_view(s.ptr, s.len); }
+constexpr steward_str str(std::string_view s) { return steward_str{s.data(), s.size()}; }
+
+namespace detail {
+constexpr steward_method_desc method(const char* name, uint32_t flags) {
+  return steward_method_desc{sizeof(steward_method_desc), str(name), flags, 0, {0, 0}};
+}
+constexpr uint32_t flags(Delivery delivery, Order order) {
+  return (delivery == Delivery::nack ? STEWARD_METHOD_NO_ACK : 0u) |
+         (order == Order::concurrent ? STEWARD_METHOD_CONCURRENT : 0u);
+}
+}  // namespace detail
+
 // Describes a command method. Names starting with "REQn" are concurrent by convention; pass the
 // order explicitly so the descriptor says it.
 constexpr steward_method_desc command(const char* name, Delivery delivery = Delivery::ack,
                                       Order order = Order::sequenced) {
-  return steward_method_desc{name, STEWARD_KIND_COMMAND, delivery == Delivery::ack ? 1 : 0,
-                             order == Order::sequenced ? 1 : 0, 0};
+  return detail::method(name, detail::flags(delivery, order));
 }
 
 // Describes an event method (something happened, e.g. hello).
 constexpr steward_method_desc event(const char* name, Delivery delivery = Delivery::ack,
                                     Order order = Order::sequenced) {
-  return steward_method_desc{name, STEWARD_KIND_EVENT, delivery == Delivery::ack ? 1 : 0,
-                             order == Order::sequenced ? 1 : 0, 0};
+  return detail::method(name, STEWARD_METHOD_EVENT | detail::flags(delivery, order));
 }
 
 // Describes a reply method: it consumes the output of other methods and never replies itself.
 constexpr steward_method_desc replyMethod(const char* name) {
-  return steward_method_desc{name, STEWARD_KIND_COMMAND, 1, 1, 1};
+  return detail::method(name, STEWARD_METHOD_REPLY);
 }
 
 // Outcome of a handler: ok, or an error with a text that goes to central's error log.
@@ -78,22 +90,22 @@ class Request {
  public:
   explicit Request(const steward_request* r) : r_(r) {
     data_.reserve(r->data_count);
-    for (size_t i = 0; i < r->data_count; ++i) data_.emplace_back(r->data[i], r->data_len[i]);
+    for (size_t i = 0; i < r->data_count; ++i) data_.push_back(view(r->data[i]));
   }
   uint64_t id() const { return r_->id; }
-  std::string_view fromNode() const { return r_->from_node; }
-  std::string_view toNode() const { return r_->to_node; }
-  std::string_view method() const { return r_->method; }
+  std::string_view fromNode() const { return view(r_->from_node); }
+  std::string_view toNode() const { return view(r_->to_node); }
+  std::string_view method() const { return view(r_->method); }
   const std::vector<std::string_view>& data() const { return data_; }
-  std::string_view directory() const { return r_->directory; }
-  std::string_view fileName() const { return r_->file_name; }
-  std::string_view operationJson() const { return r_->operation_json; }
-  std::string_view nodeName() const { return r_->node_name; }
-  std::string_view dataFolder() const { return r_->data_folder; }
-  std::string_view outputPath() const { return r_->output_path; }
+  std::string_view directory() const { return view(r_->directory); }
+  std::string_view fileName() const { return view(r_->file_name); }
+  std::string_view operationJson() const { return view(r_->operation_json); }
+  std::string_view nodeName() const { return view(r_->node_name); }
+  std::string_view dataFolder() const { return view(r_->data_folder); }
+  std::string_view outputPath() const { return view(r_->output_path); }
   uint64_t requestId() const { return r_->request_id; }
-  std::string_view requestMethod() const { return r_->request_method; }
-  std::string_view requestError() const { return r_->request_error; }
+  std::string_view requestMethod() const { return view(r_->request_method); }
+  std::string_view requestError() const { return view(r_->request_error); }
   std::chrono::system_clock::time_point deadline() const {
     return std::chrono::system_clock::time_point{std::chrono::milliseconds{r_->deadline_unix_ms}};
   }
@@ -107,58 +119,46 @@ class Request {
 // The running call: where output and errors go. Valid only during `handle`.
 class Call {
  public:
-  Call(const steward_host_api* api, steward_call* call) : api_(api), call_(call) {}
-  void output(std::string_view bytes) { api_->output(call_, bytes.data(), bytes.size()); }
-  void error(const std::string& message) { api_->error(call_, message.c_str()); }
+  Call(const steward_host_api* api, steward_host_call* call) : api_(api), call_(call) {}
+  void output(std::string_view bytes) { api_->output(call_, str(bytes)); }
+  void error(std::string_view message) { api_->error(call_, str(message)); }
   bool cancelled() const { return api_->is_cancelled(call_) != 0; }
-  // Sends the output so far as a reply now (ABI 1.1); false when the host cannot.
-  bool emit() {
-    if (api_->struct_size < offsetof(steward_host_api, emit) + sizeof(void*) ||
-        api_->emit == nullptr) {
-      return false;
-    }
-    return api_->emit(call_) == STEWARD_OK;
+  // Sends the output so far as a reply now; false when the host cannot queue it.
+  bool emit() { return api_->emit(call_) == STEWARD_OK; }
+  // Runs a node operation (REQOpCommand); false, with the call's error set, when it failed.
+  bool nodeOperation(std::string_view operationJson) {
+    return api_->node_operation(call_, str(operationJson)) == STEWARD_OK;
   }
-  // Runs a node operation (REQOpCommand); false, with the call's error set, when it failed or
-  // the host is older than ABI 1.1.
-  bool nodeOperation(const std::string& operationJson) {
-    if (api_->struct_size < offsetof(steward_host_api, node_operation) + sizeof(void*) ||
-        api_->node_operation == nullptr) {
-      error("this steward host does not offer node operations (plugin ABI 1.1)");
-      return false;
-    }
-    return api_->node_operation(call_, operationJson.c_str()) == STEWARD_OK;
-  }
-  steward_call* raw() const { return call_; }
+  steward_host_call* raw() const { return call_; }
 
  private:
   const steward_host_api* api_;
-  steward_call* call_;
+  steward_host_call* call_;
 };
 
-// The host's services that outlive a call (logging). Copyable; valid until the instance dies.
+// The host's services that outlive a call (logging, the plugin's configuration). Copyable; valid
+// until the instance dies.
 class Host {
  public:
-  Host(const steward_host_api* api, void* context) : api_(api), context_(context) {}
-  void log(steward_log_level level, const std::string& message) const {
-    api_->log(context_, level, message.c_str());
+  Host(const steward_host_api* api, steward_host_instance* instance, std::string_view config = "{}")
+      : api_(api), instance_(instance), config_(config) {}
+  void log(steward_log_level level, std::string_view message) const {
+    api_->log(instance_, level, str(message));
   }
-  void info(const std::string& message) const { log(STEWARD_LOG_INFO, message); }
-  void warning(const std::string& message) const { log(STEWARD_LOG_WARNING, message); }
+  void info(std::string_view message) const { log(STEWARD_LOG_INFO, message); }
+  void warning(std::string_view message) const { log(STEWARD_LOG_WARNING, message); }
+  // The [plugins.<name>] table of config.toml as a JSON object; "{}" when there is none. Only
+  // valid during the plugin's constructor: keep what you need of it.
+  std::string_view config() const { return config_; }
   const steward_host_api* api() const { return api_; }
 
  private:
   const steward_host_api* api_;
-  void* context_;
+  steward_host_instance* instance_;
+  std::string_view config_;
 };
 
 namespace detail {
-
-inline void copyError(const char* what, char* out, size_t len) {
-  if (out == nullptr || len == 0) return;
-  std::strncpy(out, what, len - 1);
-  out[len - 1] = '\0';
-}
 
 // Trampolines between the C ABI and a plugin class. No statics: nothing here may become a
 // GNU unique symbol that would pin the library in memory.
@@ -168,25 +168,28 @@ struct Adapter {
     const steward_host_api* api;
     Plugin plugin;
   };
+  static Instance* self(steward_plugin_instance* instance) { return reinterpret_cast<Instance*>(instance); }
 
-  static void* create(const steward_host_api* host, void* context, const char* method,
-                      char* error_out, size_t error_len) noexcept {
+  static int32_t create(const steward_host_api* host, steward_host_instance* hostInstance,
+                        steward_str method, steward_str config,
+                        steward_plugin_instance** out) noexcept {
     try {
-      return new Instance{host, Plugin(Host(host, context), std::string_view(method))};
+      auto* made = new Instance{host, Plugin(Host(host, hostInstance, view(config)), view(method))};
+      *out = reinterpret_cast<steward_plugin_instance*>(made);
+      return STEWARD_OK;
     } catch (const std::exception& e) {
-      copyError(e.what(), error_out, error_len);
+      host->instance_error(hostInstance, str(e.what()));
     } catch (...) {
-      copyError("unknown exception in plugin constructor", error_out, error_len);
+      host->instance_error(hostInstance, str("unknown exception in plugin constructor"));
     }
-    return nullptr;
+    return STEWARD_ERROR;
   }
 
-  static int32_t handle(void* instance, const steward_request* request,
-                        steward_call* call) noexcept {
-    auto* self = static_cast<Instance*>(instance);
-    Call c(self->api, call);
+  static int32_t handle(steward_plugin_instance* instance, const steward_request* request,
+                        steward_host_call* call) noexcept {
+    Call c(self(instance)->api, call);
     try {
-      Status s = self->plugin.handle(Request(request), c);
+      Status s = self(instance)->plugin.handle(Request(request), c);
       if (s.isOk()) return STEWARD_OK;
       if (!s.message().empty()) c.error(s.message());
     } catch (const std::exception& e) {
@@ -197,42 +200,59 @@ struct Adapter {
     return STEWARD_ERROR;
   }
 
-  static void cancel(void* instance, steward_call* call) noexcept {
-    auto* self = static_cast<Instance*>(instance);
+  static void cancel(steward_plugin_instance* instance, steward_host_call* call) noexcept {
     if constexpr (requires(Plugin& p, Call& c) { p.cancel(c); }) {
-      Call c(self->api, call);
+      Call c(self(instance)->api, call);
       try {
-        self->plugin.cancel(c);
+        self(instance)->plugin.cancel(c);
       } catch (...) {
         // cancel is best effort; is_cancelled still tells the handler.
       }
     }
   }
 
-  static void destroy(void* instance) noexcept { delete static_cast<Instance*>(instance); }
+  static void destroy(steward_plugin_instance* instance) noexcept { delete self(instance); }
 };
 
 template <class Plugin>
 constexpr steward_plugin describe(const char* name, const char* version,
-                                  const steward_method_desc* methods, size_t count) {
-  return steward_plugin{STEWARD_ABI_VERSION_MAJOR,     STEWARD_ABI_VERSION_MINOR,
-                        sizeof(steward_plugin),        name,
-                        version,                       methods,
-                        count,                         &Adapter<Plugin>::create,
-                        &Adapter<Plugin>::handle,      &Adapter<Plugin>::cancel,
-                        &Adapter<Plugin>::destroy};
+                                  const steward_method_desc* const* methods, size_t count) {
+  return steward_plugin{STEWARD_ABI_VERSION_MAJOR,
+                        STEWARD_ABI_VERSION_MINOR,
+                        sizeof(steward_plugin),
+                        0,  // every host of ABI 2 has all this layer calls
+                        0,
+                        str(name),
+                        str(version),
+                        methods,
+                        count,
+                        &Adapter<Plugin>::create,
+                        &Adapter<Plugin>::handle,
+                        &Adapter<Plugin>::cancel,
+                        &Adapter<Plugin>::destroy,
+                        {nullptr, nullptr, nullptr, nullptr}};
 }
+
+// Pointers to each element of a descriptor array, as the ABI lists methods.
+template <size_t N>
+struct MethodList {
+  constexpr explicit MethodList(const steward_method_desc (&methods)[N]) {
+    for (size_t i = 0; i < N; ++i) pointers[i] = &methods[i];
+  }
+  const steward_method_desc* pointers[N]{};
+};
 
 }  // namespace detail
 }  // namespace steward::sdk
 
 // Exports `Class` as a plugin named `Name` at `Version`, serving the methods listed after them
 // (steward::sdk::command/event/replyMethod descriptors).
-#define STEWARD_PLUGIN(Class, Name, Version, ...)                                               \
-  extern "C" __attribute__((visibility("default"))) const steward_plugin* steward_plugin_entry( \
-      void) {                                                                                   \
-    static constexpr steward_method_desc methods[] = {__VA_ARGS__};                             \
-    static constexpr steward_plugin plugin = steward::sdk::detail::describe<Class>(             \
-        Name, Version, methods, sizeof(methods) / sizeof(methods[0]));                          \
-    return &plugin;                                                                             \
+#define STEWARD_PLUGIN(Class, Name, Version, ...)                                                  \
+  extern "C" __attribute__((visibility("default"))) const steward_plugin* steward_plugin_entry(    \
+      void) {                                                                                      \
+    static constexpr steward_method_desc methods[] = {__VA_ARGS__};                                \
+    static constexpr steward::sdk::detail::MethodList list(methods);                               \
+    static constexpr steward_plugin plugin = steward::sdk::detail::describe<Class>(                \
+        Name, Version, list.pointers, sizeof(methods) / sizeof(methods[0]));                       \
+    return &plugin;                                                                                \
   }

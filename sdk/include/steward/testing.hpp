@@ -7,8 +7,9 @@
 //   auto r = host.run("REQDiskUsage", {"/"});
 //   EXPECT_TRUE(r.ok) << r.error;
 //
-// It checks the descriptor as the daemon does (ABI major version, callbacks, the method), creates
-// an instance, runs one request through the C ABI and destroys the instance again.
+// It checks the descriptor as the daemon does (ABI major version, size, the host minor it needs,
+// callbacks, the method), creates an instance with a configuration, runs one request through the
+// C ABI and destroys the instance again.
 #pragma once
 
 #include <steward/plugin_abi.h>
@@ -18,6 +19,7 @@
 #include <filesystem>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace steward::sdk::testing {
@@ -41,7 +43,9 @@ struct RequestOptions {
 
 class MockHost {
  public:
-  explicit MockHost(const steward_plugin* plugin) : plugin_(plugin) {}
+  // `config`: the JSON the plugin's create gets, as from a [plugins.<name>] table.
+  explicit MockHost(const steward_plugin* plugin, std::string config = "{}")
+      : plugin_(plugin), config_(std::move(config)) {}
 
   // Log lines the plugin wrote, as "<level>: <text>".
   std::vector<std::string> logs() const {
@@ -54,46 +58,49 @@ class MockHost {
     auto fail = [](std::string why) { return CallResult{false, "", std::move(why), {}}; };
     if (plugin_ == nullptr) return fail("no plugin descriptor");
     if (plugin_->abi_major != STEWARD_ABI_VERSION_MAJOR) return fail("ABI major differs");
+    if (plugin_->struct_size < STEWARD_PLUGIN_MIN_SIZE_2_0) return fail("descriptor too small");
+    if (plugin_->min_host_minor > STEWARD_ABI_VERSION_MINOR) return fail("needs a newer host");
     if (!plugin_->create || !plugin_->handle || !plugin_->destroy) {
       return fail("descriptor lacks create, handle or destroy");
     }
     bool served = false;
-    for (size_t i = 0; i < plugin_->method_count; ++i) served |= method == plugin_->methods[i].name;
+    for (size_t i = 0; i < plugin_->method_count; ++i) {
+      const steward_method_desc* m = plugin_->methods[i];
+      served |= m != nullptr && method == std::string_view(m->name.ptr, m->name.len);
+    }
     if (!served) return fail("the plugin does not serve " + method);
 
-    char error[512] = {0};
-    void* instance = plugin_->create(&api_, &state_, method.c_str(), error, sizeof error);
-    if (instance == nullptr) return fail(std::string("create failed: ") + error);
-
-    std::vector<const char*> ptrs;
-    std::vector<size_t> lengths;
-    for (const auto& d : data) {
-      ptrs.push_back(d.c_str());
-      lengths.push_back(d.size());
+    steward_plugin_instance* instance = nullptr;
+    const steward_str name{method.data(), method.size()};
+    if (plugin_->create(&api_, state_.handle(), name, steward_str{config_.data(), config_.size()},
+                        &instance) != STEWARD_OK) {
+      std::lock_guard lock(state_.mutex);
+      return fail("create failed: " + state_.createError);
     }
+
+    std::vector<steward_str> items;
+    for (const auto& d : data) items.push_back(steward_str{d.data(), d.size()});
+    auto s = [](const std::string& text) { return steward_str{text.data(), text.size()}; };
     const std::string dataFolder = options.dataFolder.string();
     const std::string outputPath = (options.dataFolder / options.directory / options.fromNode /
                                     options.fileName).string();
     steward_request req{};
     req.struct_size = sizeof req;
     req.id = 1;
-    req.from_node = options.fromNode.c_str();
-    req.to_node = options.toNode.c_str();
-    req.method = method.c_str();
-    req.data = ptrs.data();
-    req.data_len = lengths.data();
-    req.data_count = ptrs.size();
-    req.directory = options.directory.c_str();
-    req.file_name = options.fileName.c_str();
-    req.operation_json = options.operationJson.c_str();
+    req.from_node = s(options.fromNode);
+    req.to_node = s(options.toNode);
+    req.method = s(method);
+    req.data = items.data();
+    req.data_count = items.size();
+    req.directory = s(options.directory);
+    req.file_name = s(options.fileName);
+    req.operation_json = s(options.operationJson);
     req.deadline_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                (std::chrono::system_clock::now() + options.timeout).time_since_epoch())
                                .count();
-    req.node_name = options.toNode.c_str();
-    req.data_folder = dataFolder.c_str();
-    req.output_path = outputPath.c_str();
-    req.request_method = "";
-    req.request_error = "";
+    req.node_name = s(options.toNode);
+    req.data_folder = s(dataFolder);
+    req.output_path = s(outputPath);
 
     Call call;
     CallResult result;
@@ -106,55 +113,67 @@ class MockHost {
   }
 
  private:
-  // The host's side of a call; the plugin only ever sees it as an opaque steward_call*.
+  // The host's side of a call; the plugin only ever sees it as an opaque steward_host_call*.
   struct Call {
     std::mutex mutex;
     std::string output;
     std::string error;
     std::vector<std::string> emitted;
     std::atomic<bool> cancelled{false};
-    steward_call* handle() { return reinterpret_cast<steward_call*>(this); }
-    static Call* from(steward_call* c) { return reinterpret_cast<Call*>(c); }
+    steward_host_call* handle() { return reinterpret_cast<steward_host_call*>(this); }
+    static Call* from(steward_host_call* c) { return reinterpret_cast<Call*>(c); }
   };
+  // The host's side of the instance.
   struct State {
     mutable std::mutex mutex;
     std::vector<std::string> logs;
+    std::string createError;
+    steward_host_instance* handle() { return reinterpret_cast<steward_host_instance*>(this); }
+    static State* from(steward_host_instance* i) { return reinterpret_cast<State*>(i); }
   };
+  static std::string text(steward_str s) { return s.len == 0 ? std::string() : std::string(s.ptr, s.len); }
 
-  static void output(steward_call* c, const char* bytes, size_t len) {
+  static void output(steward_host_call* c, steward_str bytes) {
     std::lock_guard lock(Call::from(c)->mutex);
-    Call::from(c)->output.append(bytes, len);
+    Call::from(c)->output += text(bytes);
   }
-  static void error(steward_call* c, const char* message) {
+  static void error(steward_host_call* c, steward_str message) {
     std::lock_guard lock(Call::from(c)->mutex);
     auto& e = Call::from(c)->error;
     if (!e.empty()) e += "; ";
-    e += message;
+    e += text(message);
   }
-  static int isCancelled(steward_call* c) { return Call::from(c)->cancelled.load() ? 1 : 0; }
-  static void log(void* context, int32_t level, const char* message) {
-    auto* state = static_cast<State*>(context);
+  static int32_t isCancelled(steward_host_call* c) { return Call::from(c)->cancelled.load() ? 1 : 0; }
+  static void log(steward_host_instance* instance, int32_t level, steward_str message) {
+    auto* state = State::from(instance);
     std::lock_guard lock(state->mutex);
     static const char* names[] = {"debug", "info", "warning", "error"};
-    state->logs.push_back(std::string(level >= 0 && level <= 3 ? names[level] : "?") + ": " + message);
+    state->logs.push_back(std::string(level >= 0 && level <= 3 ? names[level] : "?") + ": " + text(message));
   }
-  static int32_t nodeOperation(steward_call* c, const char*) {
-    error(c, "the mock host runs no node operations");
+  static int32_t nodeOperation(steward_host_call* c, steward_str) {
+    const char* why = "the mock host runs no node operations";
+    error(c, steward_str{why, std::char_traits<char>::length(why)});
     return STEWARD_ERROR;
   }
   // Partial replies are kept in order in CallResult::emitted.
-  static int32_t emit(steward_call* c) {
+  static int32_t emit(steward_host_call* c) {
     Call* call = Call::from(c);
     std::lock_guard lock(call->mutex);
     if (!call->output.empty()) call->emitted.push_back(std::move(call->output));
     call->output.clear();
     return STEWARD_OK;
   }
+  static void instanceError(steward_host_instance* instance, steward_str message) {
+    auto* state = State::from(instance);
+    std::lock_guard lock(state->mutex);
+    state->createError += text(message);
+  }
 
   const steward_plugin* plugin_;
+  std::string config_;
   State state_;
   const steward_host_api api_{sizeof(steward_host_api), output, error, isCancelled, log,
-                              nodeOperation, emit};
+                              nodeOperation, emit, instanceError};
 };
 
 }  // namespace steward::sdk::testing

@@ -165,3 +165,32 @@ TEST_F(ConfigTest, MalformedTomlSaysWhere) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("line 2"), std::string::npos) << r.error().message;
 }
+
+TEST_F(ConfigTest, APluginsTableIsHandedToItsPluginAsJsonAndKeptWhenWrittenBack) {
+  writeFile("nodeName = \"ship1\"\n[plugins.c_echo]\ngreeting = \"ahoy\"\nports = [1, 2]\n"
+            "[plugins.c_echo.limits]\nmax = 3\n");
+  auto c = parse({});
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  ASSERT_EQ(c->config->pluginConfigs.count("c_echo"), 1u);
+  const std::string json = c->config->pluginConfigs.at("c_echo");
+  EXPECT_NE(json.find("\"greeting\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"ahoy\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"max\""), std::string::npos) << json;
+  // Written back as it was: the next start hands the plugin the same table.
+  EXPECT_NE(file().find("[plugins.c_echo]"), std::string::npos) << file();
+  auto again = parse({});
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->config->pluginConfigs.at("c_echo"), json);
+}
+
+TEST_F(ConfigTest, APluginsEntryThatIsNotATableIsRefusedWithItsLine) {
+  writeFile("nodeName = \"ship1\"\nplugins = 3\n");
+  auto bad = parse({});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("line 2: plugins must be a table"), std::string::npos) << bad.error().message;
+  writeFile("nodeName = \"ship1\"\n[plugins]\nc_echo = 1\n");
+  auto notTable = parse({});
+  ASSERT_FALSE(notTable.ok());
+  EXPECT_NE(notTable.error().message.find("plugins.c_echo must be a table"), std::string::npos)
+      << notTable.error().message;
+}

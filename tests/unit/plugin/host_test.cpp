@@ -88,8 +88,43 @@ TEST_F(PluginHostTest, AnotherAbiMajorVersionIsRefused) {
   auto host = hostFor(dir_);
   auto errors = messages(host.loadAll());
   ASSERT_EQ(errors.size(), 1u);
-  EXPECT_NE(errors[0].find("built for plugin ABI 99.0"), std::string::npos) << errors[0];
-  EXPECT_FALSE(host.find("REQFuture").has_value());
+  EXPECT_NE(errors[0].find("built for plugin ABI 1.1, this steward speaks ABI 2.0"), std::string::npos)
+      << errors[0];
+}
+
+// Each refusal path has a fixture written in C (tests/unit/plugin/fixtures/*.c).
+TEST_F(PluginHostTest, EveryRefusalOfTheAbiSaysWhy) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"too_small", "its descriptor is 24 bytes, less than the"},
+      {"duplicate_method", "method REQTwice is listed twice in its descriptor"},
+      {"host_too_old", "needs a steward host of ABI 2.99 or later; this one speaks ABI 2.0"},
+      {"no_entry", "missing entry symbol steward_plugin_entry"},
+  };
+  for (const auto& [fixture, why] : cases) {
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    fs::permissions(dir_, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec);
+    copy(fs::path(STEWARD_TEST_PLUGIN_DIR) / (fixture + ".so"), fixture + ".so");
+    auto host = hostFor(dir_);
+    auto errors = messages(host.loadAll());
+    ASSERT_EQ(errors.size(), 1u) << fixture;
+    EXPECT_NE(errors[0].find(fixture + ".so"), std::string::npos) << errors[0];
+    EXPECT_NE(errors[0].find(why), std::string::npos) << fixture << ": " << errors[0];
+  }
+}
+
+TEST_F(PluginHostTest, APluginInCGetsItsConfigurationAndFailsThroughTheOneErrorChannel) {
+  copy(fs::path(STEWARD_TEST_PLUGIN_DIR) / "c_echo.so", "c_echo.so");
+  steward::testing::PluginFixture f(dir_, {{"c_echo", R"({"greeting":"ahoy"})"}});
+  auto echo = f.run({"REQCEcho", {"one", "two"}});
+  EXPECT_TRUE(echo.ok) << echo.error;
+  EXPECT_EQ(echo.output, R"({"greeting":"ahoy"} one two)");
+  auto fail = f.run({"REQCFail", {}});
+  EXPECT_FALSE(fail.ok);
+  EXPECT_EQ(fail.error, "REQCFail fails, as asked");
+  // Without a table, a plugin gets an empty object.
+  steward::testing::PluginFixture plain(dir_);
+  EXPECT_EQ(plain.run({"REQCEcho", {}}).output, "{}");
 }
 
 TEST_F(PluginHostTest, TwoPluginsClaimingOneMethodIsRefused) {

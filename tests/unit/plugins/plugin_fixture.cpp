@@ -9,8 +9,10 @@
 
 namespace steward::testing {
 
-PluginFixture::PluginFixture(std::filesystem::path folder)
+PluginFixture::PluginFixture(std::filesystem::path folder,
+                             std::map<std::string, std::string, std::less<>> configs)
     : host_(std::move(folder), [](const std::string&, steward_log_level, const std::string&) {}) {
+  host_.setConfigs(std::move(configs));
   auto loaded = host_.loadAll();
   if (!loaded) throw std::runtime_error(loaded.error().message);
 }
@@ -35,7 +37,7 @@ CallResult PluginFixture::run(const TestRequest& r, std::chrono::milliseconds ca
       m, plugin::CallContext{r.toNode, r.dataFolder.string(), path ? path->string() : "",
                              r.fileName, deadline});
 
-  steward_call call;
+  steward_host_call call;
   std::vector<std::string> emitted;
   std::mutex emittedMutex;
   call.emit = [&](std::string output) {

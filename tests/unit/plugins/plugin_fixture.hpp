@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -32,7 +33,9 @@ struct TestRequest {
 
 class PluginFixture {
  public:
-  explicit PluginFixture(std::filesystem::path folder = STEWARD_PLUGIN_DIR);
+  // `configs`: plugin name -> the JSON its create gets, as from [plugins.<name>] tables.
+  explicit PluginFixture(std::filesystem::path folder = STEWARD_PLUGIN_DIR,
+                         std::map<std::string, std::string, std::less<>> configs = {});
   // Runs one request on a fresh instance of its method; `cancelAfter` > 0 cancels it then.
   CallResult run(const TestRequest& request,
                  std::chrono::milliseconds cancelAfter = std::chrono::milliseconds(0));
