@@ -1,6 +1,7 @@
 #include "core/config/config.hpp"
 
 #include "core/message/message.hpp"
+#include "core/message/methods.hpp"
 #include "core/util/json.hpp"
 
 #include <cxxopts.hpp>
@@ -8,39 +9,35 @@
 #include <rapidjson/writer.h>
 #include <toml++/toml.h>
 
+#include <deque>
 #include <fstream>
 #include <functional>
+#include <set>
 #include <sstream>
 #include <variant>
 
 namespace steward::config {
 
 const std::vector<std::string>& flagMethods() {
-  static const std::vector<std::string> methods = {
-      "REQErrorLog", "REQHello",        "REQToFileAppend", "REQToFile",          "REQToConsole",
-      "REQPing",     "REQPong",         "REQCliCommand",   "REQnCliCommand",     "REQHttpGet",
-      "REQTailFile", "REQnCliCommandCont", "REQOpCommand", "REQKeysUpdate"};
-  return methods;
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const auto& m : message::methods::kWellKnown) out.emplace_back(m.name);
+    return out;
+  }();
+  return names;
 }
 
 namespace {
 
 namespace fs = std::filesystem;
 using Value = std::variant<std::string, int64_t, bool>;
+using message::methods::DefaultStart;
 
 bool isOff(const std::string& v) { return v.empty() || v == "off" || v == "false" || v == "no"; }
 
-// Methods every node serves unless told otherwise, and those only central serves.
-bool onByDefault(const std::string& method) {
-  return method == "REQToFileAppend" || method == "REQToFile" || method == "REQToConsole" ||
-         method == "REQPong";
-}
-bool onAtCentralByDefault(const std::string& method) {
-  return method == "REQErrorLog" || method == "REQHello";
-}
-// Served everywhere, but only for the central node.
-bool fromCentralByDefault(const std::string& method) {
-  return method == "REQOpCommand" || method == "REQKeysUpdate";
+DefaultStart defaultStart(std::string_view method) {
+  const auto* known = message::methods::find(method);
+  return known == nullptr ? DefaultStart::off : known->start;
 }
 
 // One setting: its key (flag name and config file key), help, and how it reads and writes Config.
@@ -108,9 +105,12 @@ Setting boolean(std::string key, std::string help, bool Config::*field) {
 Setting startSub(const std::string& method) {
   std::string help = "start the " + method + " subscriber: \"*\" (any node), a comma list of "
                      "nodes allowed to send it, or off";
-  if (onByDefault(method)) help += " (default: *)";
-  if (onAtCentralByDefault(method)) help += " (default: * on the central node, off elsewhere)";
-  if (fromCentralByDefault(method)) help += " (default: the central node only)";
+  switch (defaultStart(method)) {
+    case DefaultStart::everywhere: help += " (default: *)"; break;
+    case DefaultStart::atCentral: help += " (default: * on the central node, off elsewhere)"; break;
+    case DefaultStart::fromCentral: help += " (default: the central node only)"; break;
+    case DefaultStart::off: break;
+  }
   const std::string key = "startSub" + method;
   return Setting{key, help,
                  [method](const Config& c) {
@@ -204,11 +204,25 @@ const std::vector<Setting>& settings() {
   return all;
 }
 
+// startSub<Method> for a method steward does not know by name (a third party's): made the first
+// time it is asked for, and kept, so settings read from the file and the flags can point at it.
+const Setting* otherStartSub(std::string_view key) {
+  static std::deque<Setting> made;
+  constexpr std::string_view prefix = "startSub";
+  if (key.substr(0, prefix.size()) != prefix) return nullptr;
+  const std::string method(key.substr(prefix.size()));
+  if (!message::checkMethodName(method)) return nullptr;
+  for (const auto& s : made) {
+    if (s.key == key) return &s;
+  }
+  return &made.emplace_back(startSub(method));
+}
+
 const Setting* findSetting(std::string_view key) {
   for (const auto& s : settings()) {
     if (s.key == key) return &s;
   }
-  return nullptr;
+  return otherStartSub(key);
 }
 
 std::string shown(const Value& v) {
@@ -299,6 +313,10 @@ Status writeFile(const fs::path& file, const Config& c, const toml::table& plugi
       table.insert(s.key, std::get<bool>(v));
     }
   }
+  // Methods started by flag or file that steward does not know by name (a third party's).
+  for (const auto& [method, allowed] : c.startSub) {
+    if (message::methods::find(method) == nullptr) table.insert("startSub" + method, allowed);
+  }
   if (!plugins.empty()) table.insert("plugins", plugins);
   std::error_code ec;
   fs::create_directories(file.parent_path(), ec);
@@ -319,10 +337,11 @@ Status writeFile(const fs::path& file, const Config& c, const toml::table& plugi
 // Defaults that depend on other settings: who runs the central-only and default subscribers.
 void defaultSubscribers(Config& c) {
   const bool central = c.nodeName == c.centralNodeName;
-  for (const auto& method : flagMethods()) {
-    if (onByDefault(method) || (central && onAtCentralByDefault(method))) {
+  for (const auto& m : message::methods::kWellKnown) {
+    const std::string method(m.name);
+    if (m.start == DefaultStart::everywhere || (central && m.start == DefaultStart::atCentral)) {
       c.startSub[method] = "*";
-    } else if (fromCentralByDefault(method)) {
+    } else if (m.start == DefaultStart::fromCentral) {
       c.startSub[method] = c.centralNodeName;
     }
   }
@@ -372,6 +391,7 @@ Result<CommandLine> parseCommandLine(int argc, const char* const* argv,
                                       "Settings come from the flags, then the config file "
                                       "$CONFIG_FOLDER/config.toml (default ./etc), then defaults.");
   options.set_width(100);
+  std::set<std::string> addedOther;
   for (const auto& s : settings()) {
     std::string help = s.help;
     if (s.key != "nodeName" && s.key.rfind("startSub", 0) != 0) {
@@ -386,6 +406,18 @@ Result<CommandLine> parseCommandLine(int argc, const char* const* argv,
     }
   }
   options.add_options()("h,help", "print this help");
+  // --startSub<Method> of a method steward does not know by name: any loaded plugin's method.
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg(argv[i]);
+    if (arg.substr(0, 10) != "--startSub") continue;
+    const std::string key(arg.substr(2, arg.find('=') == std::string_view::npos ? std::string_view::npos
+                                                                                 : arg.find('=') - 2));
+    if (findSetting(key) != nullptr && message::methods::find(key.substr(8)) == nullptr &&
+        !addedOther.count(key)) {
+      options.add_options()(key, findSetting(key)->help, cxxopts::value<std::string>());
+      addedOther.insert(key);
+    }
+  }
 
   try {
     auto r = options.parse(argc, argv);
@@ -404,6 +436,9 @@ Result<CommandLine> parseCommandLine(int argc, const char* const* argv,
       fromFile = std::move(read).value();
     }
     Values flagValues;
+    for (const auto& key : addedOther) {
+      if (r.count(key)) flagValues.emplace_back(findSetting(key), r[key].as<std::string>());
+    }
     for (const auto& s : settings()) {
       if (!r.count(s.key)) continue;
       const Value d = s.get(defaults);

@@ -1,5 +1,6 @@
 #include "core/observe/error_kernel.hpp"
 
+#include "core/message/methods.hpp"
 #include "core/util/log.hpp"
 
 namespace steward::observe {
@@ -69,7 +70,7 @@ std::string ErrorKernel::rollWindow(std::chrono::steady_clock::time_point now) c
 void ErrorKernel::sendToCentral(const std::string& what) const {
   message::Message m;
   m.toNode = central_;
-  m.method = kErrorLogMethod;
+  m.method = message::methods::kErrorLog;
   m.data = {what};
   m.ackTimeout = ackTimeout_;
   m.retries = retries_;

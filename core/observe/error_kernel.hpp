@@ -17,8 +17,6 @@
 
 namespace steward::observe {
 
-inline constexpr const char* kErrorLogMethod = "REQErrorLog";
-
 struct ErrorLimit {
   int64_t perWindow = 30;
   std::chrono::steady_clock::duration window = std::chrono::minutes(1);

@@ -1,5 +1,7 @@
 #include "core/observe/metrics.hpp"
 
+#include "core/message/methods.hpp"
+
 #include <prometheus/collectable.h>
 #include <prometheus/counter.h>
 #include <prometheus/exposer.h>
@@ -101,7 +103,7 @@ Metrics::~Metrics() = default;
 void Metrics::event(std::string_view event, const message::Message& m) {
   auto it = impl_->counters.find(event);
   if (it != impl_->counters.end()) it->second->Add({{"method", m.method}}).Increment();
-  if (event == "received" && m.method == "REQHello") {
+  if (event == "received" && m.method == message::methods::kHello) {
     const auto now = std::chrono::duration<double>(
         std::chrono::system_clock::now().time_since_epoch()).count();
     impl_->lastHello->Add({{"node", m.fromNode}}).Set(now);

@@ -1,6 +1,7 @@
 #include "core/process/node.hpp"
 
 #include "core/message/codec.hpp"
+#include "core/message/methods.hpp"
 #include "core/util/log.hpp"
 #include "core/util/clock.hpp"
 
@@ -14,8 +15,7 @@ namespace steward::process {
 
 namespace {
 
-constexpr const char* kDefaultReplyMethod = "REQToFileAppend";
-constexpr const char* kHelloMethod = "REQHello";
+namespace methods = message::methods;
 
 // Cuts a reply's output until its encoding fits the broker's max payload, and says so in it.
 // Each round removes at least the overflow (escaping only makes the encoding larger than the
@@ -396,7 +396,7 @@ void Node::onSettled(const message::Message& m, Outcome outcome, int attempts,
     return;
   }
   // An error message that cannot reach central is only logged here, or errors would loop.
-  if (m.method == observe::kErrorLogMethod) {
+  if (m.method == methods::kErrorLog) {
     observe::ErrorKernel::logOnly(what);
   } else {
     errors_.report(what);
@@ -416,8 +416,7 @@ std::optional<Result<Node::Outgoing>> Node::makeReply(const message::Message& re
   message::Message r;
   r.toNode = request.fromNode;
   r.method = !request.replyMethod.empty() ? request.replyMethod
-             : request.method == "REQPing"  ? "REQPong"  // as in steward: a ping answers pong
-                                            : kDefaultReplyMethod;
+                                          : std::string(methods::defaultReplyTo(request.method));
   r.data = {std::move(output)};
   r.ackTimeout = request.replyAckTimeout;
   r.retries = request.replyRetries;
@@ -445,7 +444,7 @@ void Node::onHandled(const Inbound& in, std::string output, std::string error) {
   const message::Message& request = in.message;
   if (!error.empty()) {
     std::string what = config_.nodeName + ": " + describe(request) + " failed: " + error;
-    if (request.method == observe::kErrorLogMethod) {
+    if (request.method == methods::kErrorLog) {
       observe::ErrorKernel::logOnly(what);
     } else {
       errors_.report(what);
@@ -468,7 +467,7 @@ void Node::onHandled(const Inbound& in, std::string output, std::string error) {
     audit_.record("replied", reply->message);
     dispatch(std::move(*reply));
   }
-  if (request.method == kHelloMethod) onHello(request);
+  if (request.method == methods::kHello) onHello(request);
   if (request.isReply) {
     replyWatch_.notify({.requestId = request.requestId,
                         .node = request.fromNode,
@@ -503,7 +502,7 @@ void Node::sendHello() {
   if (stopping()) return;
   message::Message hello;
   hello.toNode = config_.centralNodeName;
-  hello.method = kHelloMethod;
+  hello.method = methods::kHello;
   hello.data = {config_.nodeName};
   // The key this node signs with, and the version of the trusted set it holds: central learns
   // new keys this way, and sends a newer set to a node that lacks it.

@@ -37,7 +37,6 @@ namespace steward::process {
 struct QueueFilter;
 
 // The method central pushes its signed trusted set with (plugins/keys).
-inline constexpr const char* kKeysUpdateMethod = "REQKeysUpdate";
 
 // What the node signs and checks with (none: unsigned, for tests that do not need it).
 struct NodeSecurity {

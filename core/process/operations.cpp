@@ -3,6 +3,7 @@
 //   listQueue     messages waiting in the outbox (not yet ACKed) and inbox (not yet run)
 //   removeQueued  drops waiting messages chosen by ids, age, node and method
 #include "core/message/codec.hpp"
+#include "core/message/methods.hpp"
 #include "core/process/node.hpp"
 
 #include "core/util/log.hpp"
@@ -257,7 +258,7 @@ void Node::pushTrustedSet(const std::set<std::string>& nodes) {
     if (node == config_.nodeName) continue;
     message::Message m;
     m.toNode = node;
-    m.method = kKeysUpdateMethod;
+    m.method = message::methods::kKeysUpdate;
     m.data = {set, signature};
     m.directory = "keys";
     m.fileName = "keys-update.log";
@@ -488,7 +489,7 @@ Result<std::string> Node::startProc(const std::string& method, const std::string
 // for, the instance is destroyed (the plugin's destroy), and the library is released; it is
 // unmapped when no other process uses it.
 Result<std::string> Node::stopProc(const std::string& method, std::optional<uint64_t> id) {
-  if (method == "REQOpCommand") {
+  if (method == message::methods::kOpCommand) {
     return Error{"REQOpCommand cannot stop itself: it runs this very operation"};
   }
   std::shared_ptr<Subscriber> subscriber;

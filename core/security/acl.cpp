@@ -1,5 +1,6 @@
 #include "core/security/acl.hpp"
 
+#include "core/message/methods.hpp"
 #include "core/util/json.hpp"
 
 #include <rapidjson/stringbuffer.h>
@@ -12,10 +13,6 @@
 namespace steward::security {
 
 namespace {
-
-bool isCommandMethod(const std::string& method) {
-  return method == "REQCliCommand" || method == "REQnCliCommand" || method == "REQnCliCommandCont";
-}
 
 Result<std::vector<std::string>> strings(const rapidjson::Value& rule, const char* key,
                                          const std::string& where) {
@@ -119,7 +116,7 @@ Status Acl::allows(const std::string& node, const std::string& central, const st
       continue;
     }
     methodAllowed = true;
-    if (!isCommandMethod(method) || rule.commands.empty()) return {};
+    if (!message::methods::runsCommands(method) || rule.commands.empty()) return {};
     for (const auto& pattern : rule.commands) {
       if (::fnmatch(pattern.c_str(), command.c_str(), 0) == 0) return {};
     }

@@ -1,16 +1,15 @@
 #include "core/security/sealing.hpp"
 
 #include "core/message/codec.hpp"
+#include "core/message/methods.hpp"
 
 namespace steward::security {
 
 namespace {
 
-constexpr const char* kHelloMethod = "REQHello";
-
 bool isHelloSubject(std::string_view subject) {
   auto parts = message::parseSubject(subject);
-  return parts && parts->method == kHelloMethod;
+  return parts && parts->method == message::methods::kHello;
 }
 
 }  // namespace

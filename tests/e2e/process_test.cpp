@@ -92,18 +92,17 @@ TEST_F(Processes, APluginIsReplacedWithoutRestartingTheDaemon) {
 }
 
 // A plugin written in C against ABI 2, configured by its [plugins.c_echo] table of ship1's
-// config.toml: started at run time, it answers with its configuration.
+// config.toml and started by --startSubREQCEcho like any built-in method: it answers with its
+// configuration.
 TEST_F(Processes, ACPluginGetsItsConfigTableAndAnswersEndToEnd) {
   auto& central = startNode("central", {"--pluginFolder=" + pluginFolder("central", {{"c_echo.so", testPlugin("c_echo")}}).string()});
-  auto& ship1 = makeNode("ship1", {"--pluginFolder=" + pluginFolder("ship1", {{"c_echo.so", testPlugin("c_echo")}}).string()});
+  auto& ship1 = makeNode("ship1", {"--pluginFolder=" + pluginFolder("ship1", {{"c_echo.so", testPlugin("c_echo")}}).string(),
+                                   "--startSubREQCEcho=central"});
   fs::create_directories(ship1.dir() / "etc");
   std::ofstream(ship1.dir() / "etc" / "config.toml") << "[plugins.c_echo]\ngreeting = \"ahoy\"\n";
   ship1.start();
   ASSERT_TRUE(ship1.waitReady()) << ship1.log();
-  ASSERT_TRUE(accepted(central.submit(op("ship1",
-      R"({"opCmd":"startProc","opArg":{"method":"REQCEcho","allowedNodes":["central"]}})", "start"))));
-  ASSERT_TRUE(waitFor([&] { return readFile(central.dataFolder() / "ops/ship1/start").find("started REQCEcho") != std::string::npos; }, 30s))
-      << central.errorLog();
+  EXPECT_NE(ship1.log().find("started subscriber ship1.REQCEcho.CommandACK allowed from: central"), std::string::npos);
   ASSERT_TRUE(accepted(central.submit(R"([{"toNode":"ship1","method":"REQCEcho","data":["hi"],"fileName":"c.log"}])")));
   const auto reply = central.dataFolder() / "ship1" / "c.log";
   EXPECT_TRUE(waitFor([&] { return readFile(reply) == "{\"greeting\":\"ahoy\"} hi\n"; }, 30s)) << readFile(reply);

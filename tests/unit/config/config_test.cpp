@@ -194,3 +194,20 @@ TEST_F(ConfigTest, APluginsEntryThatIsNotATableIsRefusedWithItsLine) {
   EXPECT_NE(notTable.error().message.find("plugins.c_echo must be a table"), std::string::npos)
       << notTable.error().message;
 }
+
+TEST_F(ConfigTest, AnyMethodCanBeStartedByFlagOrFileAThirdPartysToo) {
+  writeFile("nodeName = \"ship1\"\nstartSubREQGreet = \"central\"\n");
+  auto c = parse({"--startSubREQDiskUsage=*", "--startSubREQCEcho", "central,ops1"});
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->config->startSub.at("REQGreet"), "central");
+  EXPECT_EQ(c->config->startSub.at("REQDiskUsage"), "*");
+  EXPECT_EQ(c->config->startSub.at("REQCEcho"), "central,ops1");
+  // Written back, so the next start serves them too.
+  EXPECT_NE(file().find("startSubREQDiskUsage = '*'"), std::string::npos) << file();
+  auto again = parse({});
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->config->startSub.at("REQDiskUsage"), "*");
+  // Not a method name: refused as any unknown key.
+  writeFile("nodeName = \"ship1\"\nstartSubREQ.Bad = \"*\"\n");
+  EXPECT_FALSE(parse({}).ok());
+}

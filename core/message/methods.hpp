@@ -1,0 +1,73 @@
+// The methods steward itself knows by name, in one table: what the core does with each (send
+// hellos, report errors, push keys, reply by default) and where each is started when no flag or
+// config says. Everything else about a method (command or event, ACK or not, sequenced or not,
+// reply method) comes from its plugin's descriptor, and any loaded method, a third party's
+// included, is started with --startSub<Method> or startSub<Method> in config.toml.
+#pragma once
+
+#include <array>
+#include <string_view>
+
+namespace steward::message::methods {
+
+inline constexpr std::string_view kHello = "REQHello";
+inline constexpr std::string_view kErrorLog = "REQErrorLog";
+inline constexpr std::string_view kOpCommand = "REQOpCommand";
+inline constexpr std::string_view kKeysUpdate = "REQKeysUpdate";
+inline constexpr std::string_view kPing = "REQPing";
+inline constexpr std::string_view kPong = "REQPong";
+// Where a reply goes when the request names no replyMethod.
+inline constexpr std::string_view kDefaultReply = "REQToFileAppend";
+
+// Who may send a method when nothing says otherwise.
+enum class DefaultStart {
+  off,           // started only when asked (--startSub<Method>, startProc)
+  everywhere,    // every node, from any node ("*")
+  atCentral,     // on the central node, from any node; off elsewhere
+  fromCentral,   // every node, from the central node only
+};
+
+struct WellKnown {
+  std::string_view name;
+  DefaultStart start;
+  // Its data is a command line (the ACL's command patterns apply to it).
+  bool runsCommands = false;
+};
+
+inline constexpr std::array<WellKnown, 14> kWellKnown = {{
+    {kErrorLog, DefaultStart::atCentral},
+    {kHello, DefaultStart::atCentral},
+    {"REQToFileAppend", DefaultStart::everywhere},
+    {"REQToFile", DefaultStart::everywhere},
+    {"REQToConsole", DefaultStart::everywhere},
+    {kPing, DefaultStart::off},
+    {kPong, DefaultStart::everywhere},
+    {"REQCliCommand", DefaultStart::off, true},
+    {"REQnCliCommand", DefaultStart::off, true},
+    {"REQHttpGet", DefaultStart::off},
+    {"REQTailFile", DefaultStart::off},
+    {"REQnCliCommandCont", DefaultStart::off, true},
+    {kOpCommand, DefaultStart::fromCentral},
+    {kKeysUpdate, DefaultStart::fromCentral},
+}};
+
+// The table's entry for `method`, or nullptr for a method steward does not know by name.
+constexpr const WellKnown* find(std::string_view method) {
+  for (const auto& m : kWellKnown) {
+    if (m.name == method) return &m;
+  }
+  return nullptr;
+}
+
+// Whether the ACL's command patterns apply to `method`'s data.
+constexpr bool runsCommands(std::string_view method) {
+  const WellKnown* m = find(method);
+  return m != nullptr && m->runsCommands;
+}
+
+// The reply method of a request that names none: a ping answers with a pong, as in the Go steward.
+constexpr std::string_view defaultReplyTo(std::string_view request) {
+  return request == kPing ? kPong : kDefaultReply;
+}
+
+}  // namespace steward::message::methods
