@@ -5,7 +5,7 @@
 #include "core/input/socket_input.hpp"
 #include "core/observe/audit.hpp"
 #include "core/observe/data_folder.hpp"
-#include "core/util/log.hpp"
+#include "core/observe/metrics.hpp"
 #include "core/plugin/host.hpp"
 #include "core/process/node.hpp"
 #include "core/security/identity.hpp"
@@ -14,6 +14,7 @@
 #include "core/store/store.hpp"
 #include "core/transport/nats_transport.hpp"
 #include "core/util/clock.hpp"
+#include "core/util/log.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -25,14 +26,15 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-#include <optional>
+#include <functional>
 #include <iostream>
+#include <optional>
+#include <sstream>
 #include <thread>
 
 namespace fs = std::filesystem;
@@ -83,127 +85,145 @@ void submitStartupFolder(const config::Config& config, process::Node& node) {
   }
 }
 
-int run(config::Config config) {
+// The parts of a running daemon, made by the start-up steps below in this order; each step that
+// fails says why on stderr and the daemon exits 1.
+struct Parts {
+  std::unique_ptr<plugin::PluginHost> plugins;
+  std::vector<Error> pluginErrors;  // plugins refused; reported to central once the node runs
+  std::unique_ptr<store::Store> store;
+  std::atomic<process::Node*> liveNode{nullptr};  // for broker events that come before it exists
+  std::unique_ptr<transport::NatsTransport> transport;
+  std::optional<security::Identity> identity;
+  std::unique_ptr<security::Trust> trust;
+};
+
+// Step 1: logging, and the folders the node writes to, made absolute.
+Status prepareFolders(config::Config& config) {
   logging::LogSettings logging;
   logging.minimum = severity(config.logLevel);
   logging.file = config.logFile;
   logging::initLogging(logging);
   if (config.pluginFolder.empty()) config.pluginFolder = defaultPluginFolder();
   std::error_code ec;
-  for (auto* folder : {&config.subscribersDataFolder, &config.databaseFolder,
-                       &config.socketFolder}) {
+  for (auto* folder : {&config.subscribersDataFolder, &config.databaseFolder, &config.socketFolder}) {
     fs::create_directories(*folder, ec);
-    if (ec) {
-      std::cerr << "steward: cannot create folder " << folder->string() << ": " << ec.message()
-                << "\n";
-      return 1;
-    }
+    if (ec) return Error{"cannot create folder " + folder->string() + ": " + ec.message()};
     *folder = fs::canonical(*folder);
   }
+  return {};
+}
 
-  std::vector<Error> pluginErrors;
-  plugin::PluginHost plugins(config.pluginFolder, [](const std::string& plugin,
-                                                     steward_log_level level,
-                                                     const std::string& text) {
-    switch (level) {
-      case STEWARD_LOG_DEBUG: STEWARD_LOG(debug) << plugin << ": " << text; break;
-      case STEWARD_LOG_INFO: STEWARD_LOG(info) << plugin << ": " << text; break;
-      case STEWARD_LOG_WARNING: STEWARD_LOG(warning) << plugin << ": " << text; break;
-      default: STEWARD_LOG(error) << plugin << ": " << text; break;
-    }
-  });
-  plugins.setConfigs(config.pluginConfigs);
-  if (auto loaded = plugins.loadAll(); !loaded) {
-    std::cerr << "steward: " << loaded.error().message << "\n";
-    return 1;
-  } else {
-    pluginErrors = loaded.value();
+// Step 2: every plugin in the folder, checked; refused ones are kept to report.
+Status loadPlugins(const config::Config& config, Parts& parts) {
+  parts.plugins = std::make_unique<plugin::PluginHost>(
+      config.pluginFolder, [](const std::string& plugin, steward_log_level level, const std::string& text) {
+        switch (level) {
+          case STEWARD_LOG_DEBUG: STEWARD_LOG(debug) << plugin << ": " << text; break;
+          case STEWARD_LOG_INFO: STEWARD_LOG(info) << plugin << ": " << text; break;
+          case STEWARD_LOG_WARNING: STEWARD_LOG(warning) << plugin << ": " << text; break;
+          default: STEWARD_LOG(error) << plugin << ": " << text; break;
+        }
+      });
+  parts.plugins->setConfigs(config.pluginConfigs);
+  auto loaded = parts.plugins->loadAll();
+  if (!loaded) return loaded.error();
+  parts.pluginErrors = std::move(loaded).value();
+  for (const auto& p : parts.plugins->plugins()) {
+    STEWARD_LOG(info) << "loaded plugin " << p.name << " " << p.version << " from " << p.file.string();
   }
-  for (const auto& p : plugins.plugins()) {
-    STEWARD_LOG(info) << "loaded plugin " << p.name << " " << p.version << " from "
-                      << p.file.string();
-  }
+  return {};
+}
 
-  store::StoreOptions storeOptions;
-  storeOptions.sync = config.syncWrites;
-  auto store = store::Store::open(config.databaseFolder, storeOptions);
-  if (!store) {
-    std::cerr << "steward: " << store.error().message << "\n";
-    return 1;
-  }
+// Step 3: the outbox and inbox.
+Status openStore(const config::Config& config, Parts& parts) {
+  store::StoreOptions options;
+  options.sync = config.syncWrites;
+  auto store = store::Store::open(config.databaseFolder, options);
+  if (!store) return store.error();
+  parts.store = std::move(store).value();
+  return {};
+}
 
+// Step 4: the broker connection (kept, and made again, whatever happens to it later).
+Status connectBroker(const config::Config& config, Parts& parts) {
   transport::NatsSettings nats;
   nats.brokerAddress = config.brokerAddress;
   nats.clientName = "steward-" + config.nodeName;
   nats.nodeName = config.nodeName;
   nats.nkeySeedFile = config.nkeySeedFile;
   nats.rootCAPath = config.rootCAPath;
-  // The node does not exist yet when the first connection event arrives.
-  std::atomic<process::Node*> liveNode{nullptr};
   auto transport = transport::NatsTransport::connect(
-      nats, [&liveNode](bool connected, const std::string& event) {
+      nats, [live = &parts.liveNode](bool connected, const std::string& event) {
         STEWARD_LOG(info) << event;
-        if (auto* n = liveNode.load(); connected && n != nullptr) n->brokerReconnected();
+        if (auto* n = live->load(); connected && n != nullptr) n->brokerReconnected();
       });
-  if (!transport) {
-    std::cerr << "steward: " << transport.error().message << "\n";
-    return 1;
-  }
+  if (!transport) return transport.error();
+  parts.transport = std::move(transport).value();
+  return {};
+}
 
-  // Every message this node sends is sealed with its key; every one it takes must be sealed by
-  // a key it trusts.
+// Step 5: this node's key pair and the keys it trusts. Every message it sends is sealed with its
+// key; every one it takes must be sealed by a key it trusts.
+Status loadKeys(const config::Config& config, Parts& parts) {
   auto identity = security::Identity::loadOrCreate(config.databaseFolder / "keys");
-  if (!identity) {
-    std::cerr << "steward: " << identity.error().message << "\n";
-    return 1;
-  }
-  STEWARD_LOG(info) << "public key of " << config.nodeName << ": " << identity->publicKey() << " ("
+  if (!identity) return identity.error();
+  parts.identity.emplace(std::move(identity).value());
+  STEWARD_LOG(info) << "public key of " << config.nodeName << ": " << parts.identity->publicKey() << " ("
                     << (config.databaseFolder / "keys" / "node.pub").string() << ")";
   auto trust = security::Trust::open({.ownNode = config.nodeName,
-                                      .ownKey = identity->publicKey(),
+                                      .ownKey = parts.identity->publicKey(),
                                       .centralNode = config.centralNodeName,
                                       .folder = config.trustedKeysFolder,
                                       .stateDir = config.databaseFolder / "keys"});
-  if (!trust) {
-    std::cerr << "steward: " << trust.error().message << "\n";
-    return 1;
-  }
-  security::SealingTransport sealing(*transport.value(), *identity, config.nodeName, nowUnixMs);
-  const security::Verifier verifier(**trust, std::chrono::seconds(config.signatureWindowSeconds),
-                                    nowUnixMs);
+  if (!trust) return trust.error();
+  parts.trust = std::move(trust).value();
+  return {};
+}
 
-  observe::Audit audit(observe::AuditSettings{config.databaseFolder});
-  boost::asio::io_context io;
-  auto work = boost::asio::make_work_guard(io);
-  process::Node node(config, io, sealing, plugins, *store.value(), audit,
-                     {.verifier = &verifier, .trust = trust->get(), .identity = &*identity});
-  std::unique_ptr<observe::Metrics> metrics;
-  if (!config.promHostAndPort.empty()) {
-    auto created = observe::Metrics::create(config.promHostAndPort, [&node] { return node.sample(); });
-    if (created) {
-      metrics = std::move(created).value();
-      audit.setListener([m = metrics.get()](std::string_view event, const message::Message& msg) {
-        m->event(event, msg);
-      });
-      node.onHandlerDuration([m = metrics.get()](const std::string& method, double seconds) {
-        m->handlerDuration(method, seconds);
-      });
-      STEWARD_LOG(info) << "serving metrics on " << config.promHostAndPort << "/metrics";
-    } else {
-      node.errors().report(config.nodeName + ": " + created.error().message);
-    }
+// Step 7: Prometheus metrics, fed by the audit events and the node's samples.
+std::unique_ptr<observe::Metrics> startMetrics(const config::Config& config, process::Node& node,
+                                               observe::Audit& audit) {
+  if (config.promHostAndPort.empty()) return nullptr;
+  auto created = observe::Metrics::create(config.promHostAndPort, [&node] { return node.sample(); });
+  if (!created) {
+    node.errors().report(config.nodeName + ": " + created.error().message);
+    return nullptr;
   }
-  for (const auto& e : pluginErrors) node.errors().report(config.nodeName + ": " + e.message);
-  node.start();
-  liveNode = &node;
+  auto metrics = std::move(created).value();
+  audit.setListener([m = metrics.get()](std::string_view event, const message::Message& msg) {
+    m->event(event, msg);
+  });
+  node.onHandlerDuration([m = metrics.get()](const std::string& method, double seconds) {
+    m->handlerDuration(method, seconds);
+  });
+  STEWARD_LOG(info) << "serving metrics on " << config.promHostAndPort << "/metrics";
+  return metrics;
+}
 
+// Step 9: the operator's inputs and the data folder server. One that cannot start is reported to
+// central; the node serves without it.
+struct Inputs {
+  std::unique_ptr<input::SocketInput> socket;
+  std::optional<input::TcpInput> tcp;
+  std::optional<input::HttpInput> http;
+  std::optional<observe::DataFolderServer> dataFolder;
+
+  void stop() {
+    if (socket) socket->stop();
+    if (tcp) tcp->stop();
+    if (http) http->stop();
+    if (dataFolder) dataFolder->stop();
+  }
+};
+
+void startInputs(const config::Config& config, boost::asio::io_context& io, process::Node& node,
+                 Inputs& inputs) {
   auto operatorInput = [&node](const std::string& source) {
     return input::operatorInput(
         [&node, source](std::string_view in, const std::shared_ptr<process::ReplyWatcher>& w) {
           return node.submit(in, source, w);
         });
   };
-  // An input or server that cannot start is reported to central; the node serves without it.
   auto started = [&](const Status& s, const std::string& serving) {
     if (!s) {
       node.errors().report(config.nodeName + ": " + s.error().message);
@@ -211,26 +231,30 @@ int run(config::Config config) {
       STEWARD_LOG(info) << serving;
     }
   };
-  input::SocketInput socket(io, config.socketFolder / "steward.sock", operatorInput("socket"));
-  started(socket.start(), "");
+  inputs.socket = std::make_unique<input::SocketInput>(io, config.socketFolder / "steward.sock",
+                                                       operatorInput("socket"));
+  started(inputs.socket->start(), "");
   submitStartupFolder(config, node);
-  std::optional<input::TcpInput> tcp;
   if (!config.tcpListener.empty()) {
-    tcp.emplace(io, config.tcpListener, operatorInput("tcp"));
-    started(tcp->start(), "taking input over TCP on " + config.tcpListener);
+    inputs.tcp.emplace(io, config.tcpListener, operatorInput("tcp"));
+    started(inputs.tcp->start(), "taking input over TCP on " + config.tcpListener);
   }
-  std::optional<input::HttpInput> http;
   if (!config.httpListener.empty()) {
-    http.emplace(io, config.httpListener, [&](std::string_view in) { return node.submit(in, "http"); });
-    started(http->start(), "taking input over HTTP on " + config.httpListener);
+    inputs.http.emplace(io, config.httpListener, [&node](std::string_view in) { return node.submit(in, "http"); });
+    started(inputs.http->start(), "taking input over HTTP on " + config.httpListener);
   }
-  std::optional<observe::DataFolderServer> dataFolder;
   if (!config.exposeDataFolder.empty()) {
-    dataFolder.emplace(io, config.subscribersDataFolder, config.exposeDataFolder);
-    started(dataFolder->start(), "serving " + config.subscribersDataFolder.string() +
-                                     " read-only on http://" + config.exposeDataFolder + "/");
+    inputs.dataFolder.emplace(io, config.subscribersDataFolder, config.exposeDataFolder);
+    started(inputs.dataFolder->start(), "serving " + config.subscribersDataFolder.string() +
+                                            " read-only on http://" + config.exposeDataFolder + "/");
   }
+}
 
+// Step 10: serve on a small pool of io threads until SIGINT or SIGTERM, then stop: inputs first,
+// then the node (which waits for running methods up to stopGraceSeconds).
+void serveUntilSignal(const config::Config& config, boost::asio::io_context& io, process::Node& node,
+                      Inputs& inputs) {
+  auto work = boost::asio::make_work_guard(io);
   // Stopping blocks (handlers are joined), so it runs on its own thread while the io threads
   // keep serving the cancellations it posts.
   std::thread stopper;
@@ -239,19 +263,15 @@ int run(config::Config config) {
     if (ec) return;
     STEWARD_LOG(info) << "signal " << sig << ": stopping";
     (void)sd_notify(0, "STOPPING=1");
-    socket.stop();
-    if (tcp) tcp->stop();
-    if (http) http->stop();
-    if (dataFolder) dataFolder->stop();
+    inputs.stop();
     work.reset();
     stopper = std::thread([&] {
       node.stop(std::chrono::seconds(config.stopGraceSeconds));
       io.stop();
     });
   });
-
-  STEWARD_LOG(info) << "node " << config.nodeName << " running; central is "
-                    << config.centralNodeName << ", broker " << config.brokerAddress;
+  STEWARD_LOG(info) << "node " << config.nodeName << " running; central is " << config.centralNodeName
+                    << ", broker " << config.brokerAddress;
   // systemd (Type=notify): the store is open, the subscribers and inputs are up. The broker may
   // still be out of reach; that is the normal state of a ship at sea, not a failed start.
   (void)sd_notify(0, ("READY=1\nSTATUS=node " + config.nodeName + " running").c_str());
@@ -261,7 +281,37 @@ int run(config::Config config) {
   io.run();
   for (auto& t : pool) t.join();
   if (stopper.joinable()) stopper.join();
-  liveNode = nullptr;
+}
+
+int run(config::Config config) {
+  Parts parts;
+  for (const auto& step : {std::function<Status()>([&] { return prepareFolders(config); }),
+                           std::function<Status()>([&] { return loadPlugins(config, parts); }),
+                           std::function<Status()>([&] { return openStore(config, parts); }),
+                           std::function<Status()>([&] { return connectBroker(config, parts); }),
+                           std::function<Status()>([&] { return loadKeys(config, parts); })}) {
+    if (auto s = step(); !s) {
+      std::cerr << "steward: " << s.error().message << "\n";
+      return 1;
+    }
+  }
+  // Step 6: the node, sending sealed and taking only what a trusted key sealed.
+  security::SealingTransport sealing(*parts.transport, *parts.identity, config.nodeName, nowUnixMs);
+  const security::Verifier verifier(*parts.trust, std::chrono::seconds(config.signatureWindowSeconds),
+                                    nowUnixMs);
+  observe::Audit audit(observe::AuditSettings{config.databaseFolder});
+  boost::asio::io_context io;
+  process::Node node(config, io, sealing, *parts.plugins, *parts.store, audit,
+                     {.verifier = &verifier, .trust = parts.trust.get(), .identity = &*parts.identity});
+  auto metrics = startMetrics(config, node, audit);
+  // Step 8: the node resumes its outbox and inbox and starts its subscribers.
+  for (const auto& e : parts.pluginErrors) node.errors().report(config.nodeName + ": " + e.message);
+  node.start();
+  parts.liveNode = &node;
+  Inputs inputs;
+  startInputs(config, io, node, inputs);
+  serveUntilSignal(config, io, node, inputs);
+  parts.liveNode = nullptr;
   // Metrics call into the node (samples) and the node into metrics (events): part them first.
   audit.setListener({});
   metrics.reset();
