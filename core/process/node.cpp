@@ -2,13 +2,13 @@
 
 #include "core/message/codec.hpp"
 #include "core/message/methods.hpp"
+#include "core/process/reply.hpp"
 #include "core/util/log.hpp"
 #include "core/util/clock.hpp"
 
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 
 namespace steward::process {
@@ -16,24 +16,6 @@ namespace steward::process {
 namespace {
 
 namespace methods = message::methods;
-
-// Cuts a reply's output until its encoding fits the broker's max payload, and says so in it.
-// Each round removes at least the overflow (escaping only makes the encoding larger than the
-// raw bytes), so a few rounds always suffice.
-std::string fitReply(message::Message& m, size_t maxPayload) {
-  std::string wire = message::encodeWire(m);
-  for (int round = 0; round < 16 && wire.size() > maxPayload && !m.data.empty(); ++round) {
-    std::string& out = m.data.front();
-    const size_t overflow = wire.size() - maxPayload + 128;
-    const size_t keep = out.size() > overflow ? std::min(out.size() - overflow, out.size() / 8 * 7)
-                                              : 0;
-    out.resize(keep);
-    out += "\n[steward: output cut to fit the broker's max payload of " +
-           std::to_string(maxPayload) + " bytes]\n";
-    wire = message::encodeWire(m);
-  }
-  return wire;
-}
 
 std::string describe(const message::Message& m) {
   return "message " + std::to_string(m.id) + " (" + m.method + " from " + m.fromNode + " to " +
@@ -70,7 +52,8 @@ Node::Node(config::Config config, boost::asio::io_context& io, transport::Transp
       helloTimer_(timerStrand_),
       errorsTimer_(timerStrand_),
       ids_(store, "nextId"),
-      security_(security) {
+      security_(security),
+      keys_(config_.nodeName, config_.centralNodeName, security.trust, security.identity, *this, errors_) {
   // Errors held back in a flood are counted to central when their window ends.
   errors_.setSchedule([this](std::chrono::steady_clock::duration delay) {
     boost::asio::post(timerStrand_, [this, delay] {
@@ -189,7 +172,7 @@ Status Node::startSubscriber(const std::string& method, const AllowedNodes& allo
   events.partial = [this](const Inbound& request, std::string output) {
     return onPartial(request, std::move(output));
   };
-  events.announced = [this](const message::Message& hello) { onHello(hello); };
+  events.announced = [this](const message::Message& hello) { keys_.onHello(hello, nowUnixMs()); };
   auto subscriber = Subscriber::create(io_.get_executor(), transport_, pool_, store_,
                                        std::move(instance).value(), settings, events);
   const size_t count = resumed.size();
@@ -322,7 +305,7 @@ Result<Node::Outgoing> Node::prepare(message::Message m) {
   m.fromNode = config_.nodeName;
   m.createdUnixMs = nowUnixMs();
   const size_t maxPayload = transport_.maxPayload();
-  std::string wire = m.isReply ? fitReply(m, maxPayload) : message::encodeWire(m);
+  std::string wire = m.isReply ? encodeFitting(m, maxPayload) : message::encodeWire(m);
   if (wire.size() > maxPayload) {
     return Error{"message to " + m.toNode + " is " + std::to_string(wire.size()) +
                  " bytes encoded, more than the broker's max payload of " +
@@ -407,27 +390,9 @@ std::optional<Result<Node::Outgoing>> Node::makeReply(const message::Message& re
                                                       std::string output,
                                                       const std::string& error,
                                                       bool partial) {
-  const auto method = plugins_.find(request.method);
-  // A reply never causes a reply, and events do not answer.
-  if (request.isReply || !method || method->replyMethod ||
-      method->kind == message::Kind::EventACK || method->kind == message::Kind::EventNACK) {
-    return std::nullopt;
-  }
-  message::Message r;
-  r.toNode = request.fromNode;
-  r.method = !request.replyMethod.empty() ? request.replyMethod
-                                          : std::string(methods::defaultReplyTo(request.method));
-  r.data = {std::move(output)};
-  r.ackTimeout = request.replyAckTimeout;
-  r.retries = request.replyRetries;
-  r.directory = request.directory;
-  r.fileName = request.fileName.empty() ? request.method + ".log" : request.fileName;
-  r.isReply = true;
-  r.requestId = request.id;
-  r.requestMethod = request.method;
-  r.requestError = error;
-  r.partial = partial;
-  return prepare(std::move(r));
+  auto reply = replyTo(request, plugins_, std::move(output), error, partial);
+  if (!reply) return std::nullopt;
+  return prepare(std::move(*reply));
 }
 
 Status Node::onPartial(const Inbound& in, std::string output) {
@@ -467,7 +432,7 @@ void Node::onHandled(const Inbound& in, std::string output, std::string error) {
     audit_.record("replied", reply->message);
     dispatch(std::move(*reply));
   }
-  if (request.method == methods::kHello) onHello(request);
+  if (request.method == methods::kHello) keys_.onHello(request, nowUnixMs());
   if (request.isReply) {
     replyWatch_.notify({.requestId = request.requestId,
                         .node = request.fromNode,
@@ -476,25 +441,6 @@ void Node::onHandled(const Inbound& in, std::string output, std::string error) {
                         .error = request.requestError,
                         .final = !request.partial});
   }
-}
-
-void Node::onHello(const message::Message& hello) {
-  if (security_.trust == nullptr || !security_.trust->isCentral() || hello.data.size() < 2) return;
-  bool newlyPending = false;
-  const bool known = security_.trust->announce(hello.fromNode, hello.data[1], nowUnixMs(), &newlyPending);
-  if (!known) {
-    if (newlyPending) {
-      STEWARD_LOG(info) << hello.fromNode << " announces a key that is not allowed yet: "
-                        << hello.data[1] << " (steward-ctl keys allow " << hello.fromNode << ")";
-    }
-    return;
-  }
-  uint64_t held = 0;
-  if (hello.data.size() >= 3) {
-    const auto& v = hello.data[2];
-    std::from_chars(v.data(), v.data() + v.size(), held);
-  }
-  if (held < security_.trust->version()) pushTrustedSet({hello.fromNode});
 }
 
 // Runs on timerStrand_.

@@ -11,9 +11,11 @@
 #include "core/observe/metrics.hpp"
 #include "core/plugin/host.hpp"
 #include "core/process/handler_pool.hpp"
+#include "core/process/message_sender.hpp"
 #include "core/process/publisher.hpp"
 #include "core/process/reply_watch.hpp"
 #include "core/process/subscriber.hpp"
+#include "core/process/trust_keeper.hpp"
 #include "core/store/store.hpp"
 #include "core/transport/transport.hpp"
 
@@ -36,8 +38,6 @@ namespace steward::process {
 
 struct QueueFilter;
 
-// The method central pushes its signed trusted set with (plugins/keys).
-
 // What the node signs and checks with (none: unsigned, for tests that do not need it).
 struct NodeSecurity {
   const security::Verifier* verifier = nullptr;
@@ -45,7 +45,7 @@ struct NodeSecurity {
   const security::Identity* identity = nullptr;
 };
 
-class Node {
+class Node : public MessageSender {
  public:
   // `transport` seals what the node sends (security::SealingTransport in the daemon); the
   // verifier checks the seal of everything its subscribers take; trust and identity serve hellos
@@ -53,7 +53,7 @@ class Node {
   Node(config::Config config, boost::asio::io_context& io, transport::Transport& transport,
        plugin::PluginHost& plugins, store::Store& store, const observe::Audit& audit,
        NodeSecurity security = {});
-  ~Node();
+  ~Node() override;
 
   // Resumes the outbox, answers messages whose run a stop interrupted, starts the configured
   // subscribers (each first resuming its queued inbox messages, in arrival order) and the hello
@@ -71,7 +71,7 @@ class Node {
                                        const std::shared_ptr<ReplyWatcher>& watcher = nullptr);
 
   // Queues a message from this node (errors, hellos). The method must be known.
-  Result<uint64_t> send(message::Message message);
+  Result<uint64_t> send(message::Message message) override;
 
   // The broker is reachable again: messages waiting for it go out now. Thread-safe.
   void brokerReconnected();
@@ -119,11 +119,6 @@ class Node {
   std::string removeQueued(const std::string& queue, const QueueFilter& filter);
   Result<std::string> startProc(const std::string& method, const std::string& allowed);
   Result<std::string> stopProc(const std::string& method, std::optional<uint64_t> id);
-  Result<std::string> keysOperation(const std::string& cmd, const rapidjson::Value* arg);
-  // Sends central's signed trusted set to `nodes`.
-  void pushTrustedSet(const std::set<std::string>& nodes);
-  // At central: a hello announced a key; a node that holds an old trusted set gets the current.
-  void onHello(const message::Message& hello);
   bool stopping();
 
   config::Config config_;
@@ -140,6 +135,7 @@ class Node {
   store::IdSource ids_;
   ReplyWatch replyWatch_;
   NodeSecurity security_;
+  TrustKeeper keys_;
 
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Publisher>> publishers_;   // by subject

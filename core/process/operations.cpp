@@ -197,76 +197,10 @@ Result<std::string> Node::operate(std::string_view operationJson) {
     }
     return stopProc(method, id);
   }
-  if (cmd.rfind("keys", 0) == 0) return keysOperation(cmd, arg);
+  if (cmd.rfind("keys", 0) == 0) return keys_.operate(cmd, arg);
   return Error{"unknown opCmd \"" + cmd +
                "\"; this node knows ps, startProc, stopProc, listQueue, removeQueued, keysList, "
                "keysAllow, keysRevoke, keysUpdate"};
-}
-
-// The trust register (at central) and the trusted set (everywhere): see security/trust.hpp.
-Result<std::string> Node::keysOperation(const std::string& cmd, const rapidjson::Value* arg) {
-  if (security_.trust == nullptr) return Error{"this node does not sign or check messages"};
-  security::Trust& trust = *security_.trust;
-  auto text = [arg](const char* key) -> std::optional<std::string> {
-    if (arg == nullptr || !arg->HasMember(key) || !(*arg)[key].IsString()) return std::nullopt;
-    return std::string((*arg)[key].GetString());
-  };
-  if (cmd == "keysUpdate") {
-    const auto set = text("set");
-    const auto signature = text("signature");
-    if (!set || !signature) return Error{"keysUpdate needs opArg.set and opArg.signature"};
-    if (auto s = trust.applySet(*set, *signature); !s) return s.error();
-    STEWARD_LOG(info) << "trusted set version " << trust.version() << " from "
-                      << config_.centralNodeName << " applied";
-    return "trusted set version " + std::to_string(trust.version()) + " applied on " +
-           config_.nodeName;
-  }
-  if (!trust.isCentral()) {
-    return Error{cmd + " is done at the central node (" + config_.centralNodeName + "), not " +
-                 config_.nodeName};
-  }
-  if (cmd == "keysList") return trust.listJson();
-  if (cmd == "keysAclShow") return trust.aclJson();
-  if (cmd == "keysAclSet") {
-    if (arg == nullptr || !arg->HasMember("acl")) return Error{"keysAclSet needs opArg.acl"};
-    auto acl = security::Acl::parse((*arg)["acl"]);
-    if (!acl) return acl.error();
-    if (auto s = trust.setAcl(std::move(acl).value()); !s) return s.error();
-    STEWARD_LOG(info) << "ACL replaced; trusted set version " << trust.version();
-    pushTrustedSet(trust.knownNodes());
-    return "ACL set; trusted set version " + std::to_string(trust.version()) + " sent to the nodes";
-  }
-  if (cmd == "keysAllow" || cmd == "keysRevoke") {
-    const auto node = text("node");
-    if (!node) return Error{cmd + " needs opArg.node"};
-    if (auto s = cmd == "keysAllow" ? trust.allow(*node) : trust.revoke(*node); !s) return s.error();
-    STEWARD_LOG(info) << (cmd == "keysAllow" ? "allowed the key of " : "revoked the key of ") << *node
-                      << "; trusted set version " << trust.version();
-    // An allowed node is among the known ones now: it gets the set with the others.
-    pushTrustedSet(trust.knownNodes());
-    return std::string(cmd == "keysAllow" ? "allowed " : "revoked ") + *node +
-           "; trusted set version " + std::to_string(trust.version()) + " sent to the nodes";
-  }
-  return Error{"unknown opCmd \"" + cmd + "\"; keys operations are keysList, keysAllow, "
-               "keysRevoke, keysAclShow, keysAclSet, keysUpdate"};
-}
-
-void Node::pushTrustedSet(const std::set<std::string>& nodes) {
-  if (security_.trust == nullptr || security_.identity == nullptr) return;
-  const auto [set, signature] = security_.trust->signedSet(*security_.identity);
-  for (const auto& node : nodes) {
-    if (node == config_.nodeName) continue;
-    message::Message m;
-    m.toNode = node;
-    m.method = message::methods::kKeysUpdate;
-    m.data = {set, signature};
-    m.directory = "keys";
-    m.fileName = "keys-update.log";
-    if (auto r = send(std::move(m)); !r) {
-      errors_.report(config_.nodeName + ": cannot send the trusted set to " + node + ": " +
-                     r.error().message);
-    }
-  }
 }
 
 std::string Node::ps() {

@@ -1,0 +1,24 @@
+// What a reply is: the message a handled request answers with, and how its output is cut to fit
+// the broker. Pure functions, so the rules are read (and tested) in one place.
+#pragma once
+
+#include "core/message/message.hpp"
+
+#include <optional>
+#include <string>
+
+namespace steward::process {
+
+// The reply to `request` carrying `output` and `error` (unstamped: the node gives it an id), or
+// nullopt when the request gets none: a reply never causes a reply, and events do not answer.
+// It goes to the request's replyMethod, else REQPong for a ping, else REQToFileAppend, with the
+// request's replyACKTimeout, replyRetries, directory and fileName (default <method>.log).
+std::optional<message::Message> replyTo(const message::Message& request,
+                                        const message::MethodCatalog& methods, std::string output,
+                                        const std::string& error, bool partial);
+
+// Encodes a reply, first cutting its output until the encoding fits `maxPayload`, and saying so
+// in it ("[steward: output cut to fit the broker's max payload of N bytes]").
+std::string encodeFitting(message::Message& reply, size_t maxPayload);
+
+}  // namespace steward::process

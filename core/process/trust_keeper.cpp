@@ -1,0 +1,107 @@
+#include "core/process/trust_keeper.hpp"
+
+#include "core/message/methods.hpp"
+#include "core/security/acl.hpp"
+#include "core/util/log.hpp"
+
+#include <charconv>
+#include <optional>
+
+namespace steward::process {
+
+TrustKeeper::TrustKeeper(std::string nodeName, std::string centralNodeName, security::Trust* trust,
+                         const security::Identity* identity, MessageSender& sender,
+                         const observe::ErrorKernel& errors)
+    : nodeName_(std::move(nodeName)),
+      centralNodeName_(std::move(centralNodeName)),
+      trust_(trust),
+      identity_(identity),
+      sender_(sender),
+      errors_(errors) {}
+
+// The trust register (at central) and the trusted set (everywhere): see security/trust.hpp.
+Result<std::string> TrustKeeper::operate(const std::string& cmd, const rapidjson::Value* arg) {
+  if (trust_ == nullptr) return Error{"this node does not sign or check messages"};
+  security::Trust& trust = *trust_;
+  auto text = [arg](const char* key) -> std::optional<std::string> {
+    if (arg == nullptr || !arg->HasMember(key) || !(*arg)[key].IsString()) return std::nullopt;
+    return std::string((*arg)[key].GetString());
+  };
+  if (cmd == "keysUpdate") {
+    const auto set = text("set");
+    const auto signature = text("signature");
+    if (!set || !signature) return Error{"keysUpdate needs opArg.set and opArg.signature"};
+    if (auto s = trust.applySet(*set, *signature); !s) return s.error();
+    STEWARD_LOG(info) << "trusted set version " << trust.version() << " from "
+                      << centralNodeName_ << " applied";
+    return "trusted set version " + std::to_string(trust.version()) + " applied on " +
+           nodeName_;
+  }
+  if (!trust.isCentral()) {
+    return Error{cmd + " is done at the central node (" + centralNodeName_ + "), not " +
+                 nodeName_};
+  }
+  if (cmd == "keysList") return trust.listJson();
+  if (cmd == "keysAclShow") return trust.aclJson();
+  if (cmd == "keysAclSet") {
+    if (arg == nullptr || !arg->HasMember("acl")) return Error{"keysAclSet needs opArg.acl"};
+    auto acl = security::Acl::parse((*arg)["acl"]);
+    if (!acl) return acl.error();
+    if (auto s = trust.setAcl(std::move(acl).value()); !s) return s.error();
+    STEWARD_LOG(info) << "ACL replaced; trusted set version " << trust.version();
+    pushTrustedSet(trust.knownNodes());
+    return "ACL set; trusted set version " + std::to_string(trust.version()) + " sent to the nodes";
+  }
+  if (cmd == "keysAllow" || cmd == "keysRevoke") {
+    const auto node = text("node");
+    if (!node) return Error{cmd + " needs opArg.node"};
+    if (auto s = cmd == "keysAllow" ? trust.allow(*node) : trust.revoke(*node); !s) return s.error();
+    STEWARD_LOG(info) << (cmd == "keysAllow" ? "allowed the key of " : "revoked the key of ") << *node
+                      << "; trusted set version " << trust.version();
+    // An allowed node is among the known ones now: it gets the set with the others.
+    pushTrustedSet(trust.knownNodes());
+    return std::string(cmd == "keysAllow" ? "allowed " : "revoked ") + *node +
+           "; trusted set version " + std::to_string(trust.version()) + " sent to the nodes";
+  }
+  return Error{"unknown opCmd \"" + cmd + "\"; keys operations are keysList, keysAllow, "
+               "keysRevoke, keysAclShow, keysAclSet, keysUpdate"};
+}
+
+void TrustKeeper::pushTrustedSet(const std::set<std::string>& nodes) {
+  if (trust_ == nullptr || identity_ == nullptr) return;
+  const auto [set, signature] = trust_->signedSet(*identity_);
+  for (const auto& node : nodes) {
+    if (node == nodeName_) continue;
+    message::Message m;
+    m.toNode = node;
+    m.method = message::methods::kKeysUpdate;
+    m.data = {set, signature};
+    m.directory = "keys";
+    m.fileName = "keys-update.log";
+    if (auto r = sender_.send(std::move(m)); !r) {
+      errors_.report(nodeName_ + ": cannot send the trusted set to " + node + ": " +
+                     r.error().message);
+    }
+  }
+}
+
+void TrustKeeper::onHello(const message::Message& hello, int64_t nowUnixMs) {
+  if (trust_ == nullptr || !trust_->isCentral() || hello.data.size() < 2) return;
+  bool newlyPending = false;
+  const bool known = trust_->announce(hello.fromNode, hello.data[1], nowUnixMs, &newlyPending);
+  if (!known) {
+    if (newlyPending) {
+      STEWARD_LOG(info) << hello.fromNode << " announces a key that is not allowed yet: "
+                        << hello.data[1] << " (steward-ctl keys allow " << hello.fromNode << ")";
+    }
+    return;
+  }
+  uint64_t held = 0;
+  if (hello.data.size() >= 3) {
+    const auto& v = hello.data[2];
+    std::from_chars(v.data(), v.data() + v.size(), held);
+  }
+  if (held < trust_->version()) pushTrustedSet({hello.fromNode});
+}
+
+}  // namespace steward::process

@@ -1,0 +1,46 @@
+// The trust part of a node: the keys operations (REQOpCommand keys*), what central does with
+// hellos (learn announced keys, bring a node's trusted set up to date), and pushing central's
+// signed set (REQKeysUpdate). The register and the set themselves are security::Trust.
+#pragma once
+
+#include "core/message/message.hpp"
+#include "core/observe/error_kernel.hpp"
+#include "core/process/message_sender.hpp"
+#include "core/security/identity.hpp"
+#include "core/security/trust.hpp"
+
+#include <rapidjson/document.h>
+
+#include <set>
+#include <string>
+
+namespace steward::process {
+
+class TrustKeeper {
+ public:
+  // `trust` and `identity` may be null (a node that neither signs nor checks: unit tests); every
+  // keys operation then says so.
+  TrustKeeper(std::string nodeName, std::string centralNodeName, security::Trust* trust,
+              const security::Identity* identity, MessageSender& sender,
+              const observe::ErrorKernel& errors);
+
+  // keysList, keysAllow, keysRevoke, keysAclShow, keysAclSet (central) and keysUpdate (every
+  // node); `arg` is the operation's opArg, already checked for unknown keys.
+  Result<std::string> operate(const std::string& cmd, const rapidjson::Value* arg);
+  // At central: a hello (trusted, or an announcement of a key not trusted yet). The key waits
+  // for the operator; a known node whose hello shows an older trusted set gets the current one.
+  void onHello(const message::Message& hello, int64_t nowUnixMs);
+
+ private:
+  // Sends central's signed trusted set to `nodes`.
+  void pushTrustedSet(const std::set<std::string>& nodes);
+
+  const std::string nodeName_;
+  const std::string centralNodeName_;
+  security::Trust* trust_;
+  const security::Identity* identity_;
+  MessageSender& sender_;
+  const observe::ErrorKernel& errors_;
+};
+
+}  // namespace steward::process
