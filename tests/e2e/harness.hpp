@@ -136,6 +136,8 @@ class StewardNode {
   fs::path socket() const { return dir_ / "tmp" / "steward.sock"; }
   std::string log() const { return readFile(dir_ / "steward.log"); }
   std::string errorLog() const { return readFile(dataFolder() / "errorLog" / "errors.log"); }
+  // The audit log: one JSON line per message event ("sent", "retried", "acked", …).
+  std::string auditLog() const { return readFile(dir_ / "db" / "audit.log"); }
 
  private:
   std::string name_;
