@@ -311,8 +311,10 @@ bool Printer::take(const std::string& line, Output& output) {
   if (d.HasMember("ok")) {
     if (!d["ok"].IsBool() || !d["ok"].GetBool()) {
       refused_ = true;
-      output.err += std::string("steward-ctl: the daemon refused the input: ") +
-                    (d.HasMember("error") && d["error"].IsString() ? d["error"].GetString() : "") + "\n";
+      // The code, when the daemon gives one, says what kind of refusal it is (tooDeep, busy, …).
+      const std::string code = d.HasMember("code") && d["code"].IsString() ? d["code"].GetString() : "";
+      output.err += "steward-ctl: the daemon refused the input" + (code.empty() ? "" : " (" + code + ")") +
+                    ": " + (d.HasMember("error") && d["error"].IsString() ? d["error"].GetString() : "") + "\n";
       return false;
     }
     ids_.emplace();

@@ -36,6 +36,10 @@ std::string answerLine(const Result<std::vector<uint64_t>>& result) {
     w.Key("error");
     w.String(result.error().message.c_str(),
              static_cast<rapidjson::SizeType>(result.error().message.size()));
+    if (const auto code = codeName(result.error().code); !code.empty()) {
+      w.Key("code");
+      w.String(code.data(), static_cast<rapidjson::SizeType>(code.size()));
+    }
   }
   w.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize());
@@ -71,7 +75,8 @@ class Session : public net::Connection,
   void start() {
     if (!table_->admit(this->shared_from_this())) {
       refuse("too many connections (" + std::to_string(table_->limits().maxConnections) +
-             ") are being answered; try again later");
+                 ") are being answered; try again later",
+             Code::busy);
       return;
     }
     // Reads happen only once the socket is readable, and never block an io thread.
@@ -79,13 +84,14 @@ class Session : public net::Connection,
     socket_.non_blocking(true, ignored);
     arm(table_->limits().inputTimeout, [](Session& self) {
       self.refuse("input timed out: no complete JSON within " +
-                  std::to_string(self.table_->limits().inputTimeout.count()) + " s");
+                      std::to_string(self.table_->limits().inputTimeout.count()) + " s",
+                  Code::timedOut);
     });
     waitForInput();
   }
 
   void evict(const std::string& why) override {
-    asio::post(socket_.get_executor(), [self = this->shared_from_this(), why] { self->refuse(why); });
+    asio::post(socket_.get_executor(), [self = this->shared_from_this(), why] { self->refuse(why, Code::busy); });
   }
 
   void line(std::string text) override {
@@ -161,7 +167,8 @@ class Session : public net::Connection,
     const size_t want = std::min(available, limit + 1 - input_.size());
     if (!table_->reserve(want)) {
       return refuse("input refused: " + std::to_string(table_->buffered() >> 20) +
-                    " MiB of unfinished input already wait on this listener; try again later");
+                        " MiB of unfinished input already wait on this listener; try again later",
+                    Code::busy);
     }
     reserved_ += want;
     const size_t before = input_.size();
@@ -174,13 +181,14 @@ class Session : public net::Connection,
     if (readError && readError != asio::error::eof) return close();
     if (readError == asio::error::eof) peerClosed_ = true;
     if (input_.size() > limit) {
-      return refuse("input is larger than " + std::to_string(limit) + " bytes");
+      return refuse("input is larger than " + std::to_string(limit) + " bytes", Code::tooLarge);
     }
     const auto framed = framer_.feed(input_);
     if (framed == json::Framer::State::tooDeep) {
       return refuse("input nests deeper than " + std::to_string(json::kMaxDepth) +
-                    " levels of arrays and objects (at byte " +
-                    std::to_string(framer_.scanned() - 1) + ")");
+                        " levels of arrays and objects (at byte " +
+                        std::to_string(framer_.scanned() - 1) + ")",
+                    Code::tooDeep);
     }
     if (framed == json::Framer::State::incomplete && !readError) return waitForInput();
     serve();
@@ -200,7 +208,7 @@ class Session : public net::Connection,
     if (size >= kTrimAfterBytes) ::malloc_trim(0);
   }
 
-  void refuse(const std::string& error) {
+  void refuse(const std::string& error, Code code) {
     if (answered_ || closed_) return;
     answered_ = true;
     answered();
@@ -208,7 +216,7 @@ class Session : public net::Connection,
     table_->release(reserved_);
     reserved_ = 0;
     waitForInput();
-    line(answerLine(Result<std::vector<uint64_t>>(Error{error})));
+    line(answerLine(Result<std::vector<uint64_t>>(Error{error, code})));
     end();
   }
 

@@ -18,8 +18,8 @@ using rapidjson::Value;
 
 enum class Source { input, wire };
 
-Status fieldError(std::string_view field, const std::string& what) {
-  return Error{"field \"" + std::string(field) + "\": " + what};
+Status fieldError(std::string_view field, const std::string& what, Code code = Code::badField) {
+  return Error{"field \"" + std::string(field) + "\": " + what, code};
 }
 
 Status readString(std::string_view field, const Value& v, std::string& out, size_t maxLength) {
@@ -216,9 +216,9 @@ Result<Message> decodeObject(const Value& object, Source source, const Limits& l
   for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it) {
     const std::string_view key(it->name.GetString(), it->name.GetStringLength());
     const Field* field = findField(key);
-    if (field == nullptr) return Error{"unknown field \"" + std::string(key) + "\""};
+    if (field == nullptr) return Error{"unknown field \"" + std::string(key) + "\"", Code::unknownField};
     if (field->internal && source == Source::input) {
-      return Error{"field \"" + std::string(key) + "\" is set by the sending node, not by input"};
+      return Error{"field \"" + std::string(key) + "\" is set by the sending node, not by input", Code::badField};
     }
     if (auto s = field->read(m, it->value, limits); !s) return s.error();
   }
@@ -235,15 +235,15 @@ Result<std::vector<Message>> decodeInput(std::string_view json, const Limits& li
   auto doc = json::parse(json, "input", {.maxBytes = limits.maxInputBytes});
   if (!doc) return doc.error();
   const Value& root = doc.value();
-  if (!root.IsArray()) return Error{"input must be a JSON array of messages"};
+  if (!root.IsArray()) return Error{"input must be a JSON array of messages", Code::malformed};
   if (root.Size() > limits.maxBatchMessages) {
-    return Error{"input holds more than " + std::to_string(limits.maxBatchMessages) + " messages"};
+    return Error{"input holds more than " + std::to_string(limits.maxBatchMessages) + " messages", Code::tooLarge};
   }
   std::vector<Message> out;
   out.reserve(root.Size());
   for (rapidjson::SizeType i = 0; i < root.Size(); ++i) {
     auto m = decodeObject(root[i], Source::input, limits);
-    if (!m) return Error{"message " + std::to_string(i) + ": " + m.error().message};
+    if (!m) return within("message " + std::to_string(i) + ": ", m.error());
     out.push_back(std::move(m).value());
   }
   return out;
@@ -252,11 +252,11 @@ Result<std::vector<Message>> decodeInput(std::string_view json, const Limits& li
 Status validate(const Message& m, const MethodCatalog& methods, const Limits& limits) {
   if (m.method.empty()) return fieldError("method", "is missing");
   const auto method = methods.find(m.method);
-  if (!method) return fieldError("method", "unknown method \"" + m.method + "\"");
+  if (!method) return fieldError("method", "unknown method \"" + m.method + "\"", Code::unknownMethod);
   if (!m.replyMethod.empty()) {
     const auto reply = methods.find(m.replyMethod);
     if (!reply) {
-      return fieldError("replyMethod", "unknown method \"" + m.replyMethod + "\"");
+      return fieldError("replyMethod", "unknown method \"" + m.replyMethod + "\"", Code::unknownMethod);
     }
     if (!reply->replyMethod) {
       return fieldError("replyMethod", "\"" + m.replyMethod +

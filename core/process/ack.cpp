@@ -18,6 +18,10 @@ std::string encodeAck(const Ack& ack) {
     w.Key("error");
     w.String(ack.error.c_str(), static_cast<rapidjson::SizeType>(ack.error.size()));
   }
+  if (const auto code = codeName(ack.code); !code.empty()) {
+    w.Key("code");
+    w.String(code.data(), static_cast<rapidjson::SizeType>(code.size()));
+  }
   w.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize());
 }
@@ -31,6 +35,7 @@ std::optional<Ack> decodeAck(std::string_view payload) {
   Ack ack;
   ack.accepted = doc["ok"].GetBool();
   if (doc.HasMember("error") && doc["error"].IsString()) ack.error = doc["error"].GetString();
+  if (doc.HasMember("code") && doc["code"].IsString()) ack.code = codeNamed(doc["code"].GetString());
   if (!ack.accepted && ack.error.empty()) ack.error = "refused by receiver";
   return ack;
 }

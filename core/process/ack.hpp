@@ -2,6 +2,8 @@
 // that tells the sender to stop retrying (not allowed, undecodable).
 #pragma once
 
+#include "core/util/result.hpp"
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +13,7 @@ namespace steward::process {
 struct Ack {
   bool accepted = false;
   std::string error;  // why it was refused
+  Code code = Code::unspecified;  // the kind of refusal ("code" on the wire, when there is one)
 };
 
 std::string encodeAck(const Ack& ack);

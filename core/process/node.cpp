@@ -241,12 +241,12 @@ void Node::brokerReconnected() {
 
 Result<std::vector<uint64_t>> Node::submit(std::string_view json, const std::string& source,
                                            const std::shared_ptr<ReplyWatcher>& watcher) {
-  auto refuse = [&](const std::string& why) -> Error {
-    errors_.report(config_.nodeName + ": input from " + source + " refused: " + why);
-    return Error{why};
+  auto refuse = [&](const Error& why) -> Error {
+    errors_.report(config_.nodeName + ": input from " + source + " refused: " + why.message);
+    return why;
   };
   auto batch = message::decodeInput(json);
-  if (!batch) return refuse(batch.error().message);
+  if (!batch) return refuse(batch.error());
   // A plugin put into the folder since the start is picked up when input first names its method.
   const bool unknown = std::any_of(batch->begin(), batch->end(), [&](const message::Message& m) {
     return (!m.method.empty() && !plugins_.find(m.method)) ||
@@ -259,7 +259,7 @@ Result<std::vector<uint64_t>> Node::submit(std::string_view json, const std::str
   }
   for (size_t i = 0; i < batch->size(); ++i) {
     if (auto s = message::validate((*batch)[i], plugins_); !s) {
-      return refuse("message " + std::to_string(i) + ": " + s.error().message);
+      return refuse(within("message " + std::to_string(i) + ": ", s.error()));
     }
   }
   // Everything is stamped, size-checked and written to the outbox in one write before the first
@@ -269,12 +269,12 @@ Result<std::vector<uint64_t>> Node::submit(std::string_view json, const std::str
   for (size_t i = 0; i < batch->size(); ++i) {
     for (auto& one : message::fanOut((*batch)[i])) {
       auto outgoing = prepare(std::move(one));
-      if (!outgoing) return refuse("message " + std::to_string(i) + ": " + outgoing.error().message);
+      if (!outgoing) return refuse(within("message " + std::to_string(i) + ": ", outgoing.error()));
       entries.push_back(outgoing->entry);
       ready.push_back(std::move(outgoing).value());
     }
   }
-  if (auto s = store_.putOutbox(entries); !s) return refuse(s.error().message);
+  if (auto s = store_.putOutbox(entries); !s) return refuse(s.error());
   std::vector<uint64_t> ids;
   for (const auto& o : ready) ids.push_back(o.message.id);
   // Watched before the first is sent, so no reply can come back unseen.

@@ -125,9 +125,9 @@ void Subscriber::audit(std::string_view event, const message::Message& m) const 
   if (events_.audit) events_.audit(event, m);
 }
 
-void Subscriber::refuse(const transport::Incoming& in, const std::string& why) {
-  if (!in.replyTo.empty()) (void)transport_.publish(in.replyTo, encodeAck(Ack{false, why}));
-  events_.problem(why);
+void Subscriber::refuse(const transport::Incoming& in, const Error& why) {
+  if (!in.replyTo.empty()) (void)transport_.publish(in.replyTo, encodeAck(Ack{false, why.message, why.code}));
+  events_.problem(why.message);
 }
 
 // Runs on a transport thread: decode, check and store here, then hand over to the strand.
@@ -140,7 +140,7 @@ void Subscriber::onIncoming(transport::Incoming in) {
   if (settings_.verifier != nullptr) {
     auto opened = settings_.verifier->open(subject_, in.payload);
     if (!opened) {
-      refuse(in, "node " + settings_.nodeName + " refused " + opened.error().message);
+      refuse(in, within("node " + settings_.nodeName + " refused ", opened.error()));
       return;
     }
     if (opened->announcement) {
@@ -154,23 +154,25 @@ void Subscriber::onIncoming(transport::Incoming in) {
   } else {
     auto decoded = message::decodeWire(in.payload);
     if (!decoded) {
-      refuse(in, "node " + settings_.nodeName + " refused a message on " + subject_ + ": " +
-                     decoded.error().message);
+      refuse(in, within("node " + settings_.nodeName + " refused a message on " + subject_ + ": ",
+                        decoded.error()));
       return;
     }
     m = std::move(decoded).value();
     wire = std::move(in.payload);
   }
   if (m.toNode != settings_.nodeName || m.method != method().name) {
-    refuse(in, "node " + settings_.nodeName + " refused message " + std::to_string(m.id) +
-                   " from " + m.fromNode + ": it is for " + m.toNode + "/" + m.method +
-                   ", not " + settings_.nodeName + "/" + method().name);
+    refuse(in, Error{"node " + settings_.nodeName + " refused message " + std::to_string(m.id) +
+                         " from " + m.fromNode + ": it is for " + m.toNode + "/" + m.method +
+                         ", not " + settings_.nodeName + "/" + method().name,
+                     Code::wrongReceiver});
     return;
   }
   if (!settings_.allowed.allows(m.fromNode)) {
-    refuse(in, "node " + settings_.nodeName + " refused message " + std::to_string(m.id) +
-                   " from " + m.fromNode + ": " + m.fromNode + " is not allowed to send " +
-                   m.method + " (allowed: " + settings_.allowed.toString() + ")");
+    refuse(in, Error{"node " + settings_.nodeName + " refused message " + std::to_string(m.id) +
+                         " from " + m.fromNode + ": " + m.fromNode + " is not allowed to send " +
+                         m.method + " (allowed: " + settings_.allowed.toString() + ")",
+                     Code::notAllowed});
     return;
   }
   const bool command = !m.isReply && !method().replyMethod &&
@@ -178,8 +180,9 @@ void Subscriber::onIncoming(transport::Incoming in) {
                         method().kind == message::Kind::CommandNACK);
   if (command && settings_.authorize) {
     if (auto s = settings_.authorize(m); !s) {
-      refuse(in, "node " + settings_.nodeName + " refused message " + std::to_string(m.id) + " (" +
-                     m.method + ") from " + m.fromNode + ": " + s.error().message);
+      refuse(in, Error{"node " + settings_.nodeName + " refused message " + std::to_string(m.id) +
+                           " (" + m.method + ") from " + m.fromNode + ": " + s.error().message,
+                       Code::notAllowed});
       return;
     }
   }
@@ -193,9 +196,10 @@ void Subscriber::onIncoming(transport::Incoming in) {
     return;
   }
   if (taken->replayed) {
-    refuse(in, "node " + settings_.nodeName + " refused message " + std::to_string(m.id) + " (" +
-                   m.method + ") from " + m.fromNode +
-                   ": replayed: this copy (same seal) or a newer one was already taken");
+    refuse(in, Error{"node " + settings_.nodeName + " refused message " + std::to_string(m.id) +
+                         " (" + m.method + ") from " + m.fromNode +
+                         ": replayed: this copy (same seal) or a newer one was already taken",
+                     Code::replayed});
     return;
   }
   const uint64_t arrival = taken->arrival;

@@ -111,7 +111,8 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
              std::unique_ptr<plugin::MethodInstance> instance, SubscriberSettings settings,
              Events events);
   void onIncoming(transport::Incoming in);
-  void refuse(const transport::Incoming& in, const std::string& why);
+  // Answers a refusal (with its code) and tells central.
+  void refuse(const transport::Incoming& in, const Error& why);
   void audit(std::string_view event, const message::Message& m) const;
   void pump();
   void run(Inbound inbound);

@@ -48,13 +48,14 @@ Result<Opened> Verifier::open(const std::string& subject, std::string_view paylo
   const size_t maxBytes = message::maxWireBytes(limits) + kMaxSealBytes;
   if (payload.size() > maxBytes) {
     return Error{"a message on " + subject + " is larger than " + std::to_string(maxBytes) +
-                 " bytes (" + std::to_string(payload.size()) + ")"};
+                     " bytes (" + std::to_string(payload.size()) + ")",
+                 Code::tooLarge};
   }
   auto sealed = security::open(payload);
-  if (!sealed) return Error{"a message on " + subject + " is " + sealed.error().message};
+  if (!sealed) return Error{"a message on " + subject + " is " + sealed.error().message, Code::unsignedMessage};
   const std::string signer(sealed->signer);
   if (auto s = message::checkNodeName(signer); !s) {
-    return Error{"a message on " + subject + " has a malformed seal: " + s.error().message};
+    return Error{"a message on " + subject + " has a malformed seal: " + s.error().message, Code::unsignedMessage};
   }
   const std::string who = "a message on " + subject + " signed as " + signer;
   const auto key = trust_.keyOf(signer);
@@ -67,26 +68,28 @@ Result<Opened> Verifier::open(const std::string& subject, std::string_view paylo
     } else if (!key) {
       for (const auto& revoked : trust_.revokedKeys()) {
         if (verify(revoked, subject, *sealed)) {
-          return Error{who + ": it is signed by a revoked key (" + signer + "'s key was revoked)"};
+          return Error{who + ": it is signed by a revoked key (" + signer + "'s key was revoked)", Code::revokedKey};
         }
       }
-      return Error{who + ": " + trust_.whyUntrusted(signer)};
+      return Error{who + ": " + trust_.whyUntrusted(signer), Code::unknownKey};
     } else {
       return Error{who + ": the signature does not match " + signer +
-                   "'s trusted key (forged, or signed by another key)"};
+                       "'s trusted key (forged, or signed by another key)",
+                   Code::forged};
     }
   }
-  if (auto s = fresh(sealed->sentUnixMs); !s) return Error{who + ": " + s.error().message};
+  if (auto s = fresh(sealed->sentUnixMs); !s) return Error{who + ": " + s.error().message, Code::stale};
   // Signed by a node this one trusts (or a hello by the key it carries): now it may be decoded.
   auto decoded = message::decodeWire(sealed->wire, limits);
-  if (!decoded) return Error{who + " is unreadable: " + decoded.error().message};
+  if (!decoded) return within(who + " is unreadable: ", decoded.error());
   const message::Message& m = decoded.value();
   if (m.fromNode != signer) {
     return Error{who + " says it is message " + std::to_string(m.id) + " from " + m.fromNode +
-                 ": a node may only send as itself"};
+                     ": a node may only send as itself",
+                 Code::forged};
   }
   if (announcement && (m.data.size() < 2 || m.data[1] != sealed->key)) {
-    return Error{who + ": a hello must announce the key that sealed it"};
+    return Error{who + ": a hello must announce the key that sealed it", Code::forged};
   }
   return Opened{std::move(decoded).value(), std::string(sealed->wire), sealed->sentUnixMs,
                 announcement};

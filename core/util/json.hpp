@@ -92,7 +92,8 @@ class Scanner {
 inline Status checkBounds(std::string_view text, const Bounds& bounds = {}) {
   if (text.size() > bounds.maxBytes) {
     return Error{"is larger than " + std::to_string(bounds.maxBytes) + " bytes (" +
-                 std::to_string(text.size()) + ")"};
+                     std::to_string(text.size()) + ")",
+                 Code::tooLarge};
   }
   // Every value is scanned, not just the first: a document is one value, and anything after it
   // is refused by the parser, but it must not nest deeper on the way there either.
@@ -100,7 +101,8 @@ inline Status checkBounds(std::string_view text, const Bounds& bounds = {}) {
   for (size_t i = 0; i < text.size(); ++i) {
     if (scanner.take(text[i]) == Scanner::Step::tooDeep) {
       return Error{"nests deeper than " + std::to_string(bounds.maxDepth) +
-                   " levels of arrays and objects (at byte " + std::to_string(i) + ")"};
+                       " levels of arrays and objects (at byte " + std::to_string(i) + ")",
+                   Code::tooDeep};
     }
   }
   return {};
@@ -110,13 +112,14 @@ inline Status checkBounds(std::string_view text, const Bounds& bounds = {}) {
 // …", "<what> nests deeper than …", "<what> is malformed JSON at byte N: …".
 inline Result<rapidjson::Document> parse(std::string_view text, std::string_view what,
                                          const Bounds& bounds = {}) {
-  if (auto s = checkBounds(text, bounds); !s) return Error{std::string(what) + " " + s.error().message};
+  if (auto s = checkBounds(text, bounds); !s) return within(std::string(what) + " ", s.error());
   rapidjson::Document doc;
   doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
   if (doc.HasParseError()) {
     return Error{std::string(what) + " is malformed JSON at byte " +
-                 std::to_string(doc.GetErrorOffset()) + ": " +
-                 rapidjson::GetParseError_En(doc.GetParseError())};
+                     std::to_string(doc.GetErrorOffset()) + ": " +
+                     rapidjson::GetParseError_En(doc.GetParseError()),
+                 Code::malformed};
   }
   return doc;
 }

@@ -3,15 +3,80 @@
 #pragma once
 
 #include <cassert>
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
 namespace steward {
 
+// What kind of failure an Error is, for callers, tools and tests to act on; the message says it
+// to people. Grouped by the layer that finds it. `unspecified` where nothing acts on the kind.
+enum class Code : uint16_t {
+  unspecified = 0,
+  // Bounds on anything from outside (util/json, the inputs).
+  tooLarge,
+  tooDeep,
+  malformed,
+  timedOut,
+  busy,
+  // Messages (message/codec).
+  badField,
+  unknownField,
+  unknownMethod,
+  // Seals and permissions (security, the subscriber).
+  unsignedMessage,
+  forged,
+  unknownKey,
+  revokedKey,
+  stale,
+  replayed,
+  notAllowed,
+  wrongReceiver,
+};
+
+// The code's name as it appears in answers ("tooDeep"); "" for unspecified.
+constexpr std::string_view codeName(Code code) {
+  switch (code) {
+    case Code::unspecified: return "";
+    case Code::tooLarge: return "tooLarge";
+    case Code::tooDeep: return "tooDeep";
+    case Code::malformed: return "malformed";
+    case Code::timedOut: return "timedOut";
+    case Code::busy: return "busy";
+    case Code::badField: return "badField";
+    case Code::unknownField: return "unknownField";
+    case Code::unknownMethod: return "unknownMethod";
+    case Code::unsignedMessage: return "unsigned";
+    case Code::forged: return "forged";
+    case Code::unknownKey: return "unknownKey";
+    case Code::revokedKey: return "revokedKey";
+    case Code::stale: return "stale";
+    case Code::replayed: return "replayed";
+    case Code::notAllowed: return "notAllowed";
+    case Code::wrongReceiver: return "wrongReceiver";
+  }
+  return "";
+}
+
+// The code named `name`; unspecified for a name it does not know.
+constexpr Code codeNamed(std::string_view name) {
+  for (uint16_t i = 1; i <= static_cast<uint16_t>(Code::wrongReceiver); ++i) {
+    if (codeName(static_cast<Code>(i)) == name) return static_cast<Code>(i);
+  }
+  return Code::unspecified;
+}
+
 struct Error {
   std::string message;
+  Code code = Code::unspecified;
 };
+
+// `error` with `prefix` before its message; the code stays.
+inline Error within(const std::string& prefix, const Error& error) {
+  return Error{prefix + error.message, error.code};
+}
 
 template <class T>
 class [[nodiscard]] Result {

@@ -90,7 +90,7 @@ TEST_F(Ctl, LocalProblemsAreExitThreeAndUsageIsExitTwo) {
   // The daemon refuses input naming a method nobody has.
   r = run("ship1", {"true"}, {"--method=REQNoSuchMethod"});
   EXPECT_EQ(r.exitCode, 3);
-  EXPECT_NE(r.err.find("the daemon refused the input"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("the daemon refused the input (unknownMethod)"), std::string::npos) << r.err;
   r = runToEnd(withCtl({"run", "ship1"}), root_);
   EXPECT_EQ(r.exitCode, 2);
   EXPECT_NE(r.err.find("run needs the program after --"), std::string::npos) << r.err;

@@ -46,7 +46,7 @@ TEST_F(Input, AnUnknownMethodRefusesTheWholeBatch) {
       R"("]},{"toNode":"ship1","method":"REQNoSuchMethod"}])");
   EXPECT_EQ(answer,
             "{\"ok\":false,\"error\":\"message 1: field \\\"method\\\": unknown method "
-            "\\\"REQNoSuchMethod\\\"\"}\n");
+            "\\\"REQNoSuchMethod\\\"\",\"code\":\"unknownMethod\"}\n");
   EXPECT_TRUE(waitFor([&] { return central_->errorLog().find("REQNoSuchMethod") != std::string::npos; }, 30s));
   expectStillServing("after-unknown");
   EXPECT_FALSE(fs::exists(marker)) << "a message of a refused batch ran";

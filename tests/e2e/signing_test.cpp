@@ -46,9 +46,10 @@ class Signing : public E2eTest {
     if (!client_) client_ = std::make_unique<BrokerClient>(nats_->address());
     return *client_;
   }
-  // Refused, never run, and central's error log names the reason.
-  void expectRefused(const std::string& answer, uint64_t id, const std::string& reason) {
+  // Refused with `code`, never run, and central's error log names the reason.
+  void expectRefused(const std::string& answer, uint64_t id, const std::string& code, const std::string& reason) {
     EXPECT_NE(answer.find("\"ok\":false"), std::string::npos) << answer;
+    EXPECT_NE(answer.find("\"code\":\"" + code + "\""), std::string::npos) << answer;
     EXPECT_NE(answer.find(reason), std::string::npos) << answer;
     EXPECT_TRUE(waitFor([&] { return central_->errorLog().find(reason) != std::string::npos; }, 20s))
         << central_->errorLog();
@@ -71,33 +72,33 @@ TEST_F(Signing, AMessageSealedByTheRightKeyRuns) {
 
 TEST_F(Signing, AForgedMessageIsRefused) {
   // Right subject, right fromNode, another key.
-  expectRefused(send(security::seal(*intruderKey_, "central", kSubject, wire(2), nowUnixMs())), 2,
+  expectRefused(send(security::seal(*intruderKey_, "central", kSubject, wire(2), nowUnixMs())), 2, "forged",
                 "signed as central: the signature does not match central's trusted key");
 }
 
 TEST_F(Signing, AMessageAlteredAfterSealingIsRefused) {
   std::string payload = security::seal(*centralKey_, "central", kSubject, wire(3), nowUnixMs());
   payload.replace(payload.find("touch"), 5, "rm -f");
-  expectRefused(send(payload), 3, "the signature does not match central's trusted key");
+  expectRefused(send(payload), 3, "forged", "the signature does not match central's trusted key");
 }
 
 TEST_F(Signing, AMessageSealedForAnotherSubjectIsRefused) {
   expectRefused(send(security::seal(*centralKey_, "central", "ship2.REQCliCommand.CommandACK", wire(4), nowUnixMs())),
-                4, "the signature does not match");
+                4, "forged", "the signature does not match");
 }
 
 TEST_F(Signing, AnUnsignedMessageIsRefused) {
-  expectRefused(send(wire(5)), 5, "is unsigned: it carries no SIG2 seal");
+  expectRefused(send(wire(5)), 5, "unsigned", "is unsigned: it carries no SIG2 seal");
 }
 
 TEST_F(Signing, AnUnknownSenderIsRefused) {
-  expectRefused(send(security::seal(*intruderKey_, "ship9", kSubject, wire(6, "ship9"), nowUnixMs())), 6,
+  expectRefused(send(security::seal(*intruderKey_, "ship9", kSubject, wire(6, "ship9"), nowUnixMs())), 6, "unknownKey",
                 "signed as ship9: no trusted key for ship9");
 }
 
 TEST_F(Signing, AnOldRecordingIsRefused) {
   const int64_t anHourAgo = nowUnixMs() - 3600 * 1000;
-  expectRefused(send(security::seal(*centralKey_, "central", kSubject, wire(7), anHourAgo)), 7,
+  expectRefused(send(security::seal(*centralKey_, "central", kSubject, wire(7), anHourAgo)), 7, "stale",
                 "sent 3600 s ago, outside the 300 s signature window");
 }
 
@@ -106,7 +107,7 @@ TEST_F(Signing, AReplayedCaptureIsRefusedAndRunsNoMore) {
   EXPECT_EQ(send(captured), R"({"ok":true})");
   ASSERT_TRUE(waitFor([&] { return fs::exists(ran(8)); }, 20s));
   fs::remove(ran(8));
-  expectRefused(send(captured), 8, "message 8 (REQCliCommand) from central: replayed");
+  expectRefused(send(captured), 8, "replayed", "message 8 (REQCliCommand) from central: replayed");
 }
 
 class RefusalFlood : public Signing {

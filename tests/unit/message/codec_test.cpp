@@ -45,6 +45,17 @@ std::string readFile(const std::filesystem::path& p) {
   return s.str();
 }
 
+// The code of the first refusal of `json` (decoding, then validating each message).
+steward::Code codeOf(std::string_view json) {
+  auto batch = decodeInput(json);
+  if (!batch) return batch.error().code;
+  SpecMethods methods;
+  for (const auto& m : *batch) {
+    if (auto s = validate(m, methods); !s) return s.error().code;
+  }
+  return steward::Code::unspecified;
+}
+
 std::string errorOf(std::string_view json) {
   auto batch = decodeInput(json);
   if (!batch) return batch.error().message;
@@ -177,6 +188,17 @@ TEST(InputValidation, OversizeFieldsAreRefused) {
 TEST(InputValidation, UnknownFieldIsRefusedByName) {
   EXPECT_EQ(errorOf(R"([{"toNode":"a","method":"REQCliCommand","retires":3}])"),
             "message 0: unknown field \"retires\"");
+}
+
+TEST(InputValidation, EveryKindOfRefusalHasItsCode) {
+  using steward::Code;
+  EXPECT_EQ(codeOf(R"([{"toNode":"a","method":"REQCliCommand","retires":3}])"), Code::unknownField);
+  EXPECT_EQ(codeOf(R"([{"toNode":"a","method":"REQNoSuch"}])"), Code::unknownMethod);
+  EXPECT_EQ(codeOf(R"([{"toNode":"a","method":"REQCliCommand","retries":-1}])"), Code::badField);
+  EXPECT_EQ(codeOf(R"([{"toNode":"a.b","method":"REQCliCommand"}])"), Code::badField);
+  EXPECT_EQ(codeOf(R"([{"toNode":)"), Code::malformed);
+  EXPECT_EQ(codeOf(std::string(100, '[')), Code::tooDeep);
+  EXPECT_EQ(codeOf(R"([{"toNode":"a","method":"REQCliCommand"}])"), Code::unspecified);
 }
 
 TEST(InputValidation, FieldsANodeSetsAreRefused) {

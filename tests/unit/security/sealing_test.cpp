@@ -142,12 +142,15 @@ TEST_F(Sealing, NothingIsDecodedBeforeTheSignatureChecksOut) {
   // recursive parser.
   const std::string deep = std::string(400'000, '[') + std::string(400'000, ']');
   EXPECT_NE(verifier.open(subject, deep).error().message.find("unsigned"), std::string::npos);
+  EXPECT_EQ(verifier.open(subject, deep).error().code, Code::unsignedMessage);
   auto intruder = security::Identity::create(dir_ / "intruder").value();
   auto forged = verifier.open(subject, security::seal(intruder, "central", subject, deep, now_));
   EXPECT_NE(forged.error().message.find("does not match central's trusted key"), std::string::npos)
       << forged.error().message;
+  EXPECT_EQ(forged.error().code, Code::forged);
   auto unknown = verifier.open(subject, security::seal(intruder, "ship9", subject, deep, now_));
   EXPECT_NE(unknown.error().message.find("no trusted key for ship9"), std::string::npos);
+  EXPECT_EQ(unknown.error().code, Code::unknownKey);
   // Even a trusted node's deep message is refused by the bounded parser, not recursed into.
   auto trusted = verifier.open(subject, security::seal(*central_, "central", subject, deep, now_));
   EXPECT_NE(trusted.error().message.find("nests deeper than 32 levels"), std::string::npos)

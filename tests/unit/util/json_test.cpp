@@ -98,3 +98,12 @@ TEST(JsonParse, NamesWhatIsMalformedAndWhere) {
   ASSERT_TRUE(good.ok());
   EXPECT_TRUE(good->IsObject());
 }
+
+TEST(JsonParse, EachRefusalCarriesItsCode) {
+  EXPECT_EQ(json::parse(nested(40), "input").error().code, Code::tooDeep);
+  EXPECT_EQ(json::parse(std::string(20, ' '), "input", {.maxBytes = 10}).error().code, Code::tooLarge);
+  EXPECT_EQ(json::parse("[1,", "input").error().code, Code::malformed);
+  EXPECT_EQ(codeName(Code::tooDeep), "tooDeep");
+  EXPECT_EQ(codeNamed("unsigned"), Code::unsignedMessage);
+  EXPECT_EQ(codeNamed("no such code"), Code::unspecified);
+}
