@@ -1,6 +1,8 @@
 // REQOpCommand from central: ps with the spec's message, and listing and removing queued messages.
 #include "tests/e2e/harness.hpp"
 
+#include <sstream>
+
 #include <thread>
 
 namespace steward::e2e {
@@ -57,7 +59,7 @@ TEST_F(OpCommand, QueuedOutboxMessagesAreListedAndRemoved) {
 
 TEST_F(OpCommand, QueuedInboxMessagesAreRemovedButARunningOneIsKept) {
   auto& central = startNode("central");
-  startNode("ship1", {"--startSubREQCliCommand=central"});
+  auto& ship1 = startNode("ship1", {"--startSubREQCliCommand=central"});
   const auto started = root_ / "started";
   ASSERT_TRUE(accepted(central.submit(command(
       "ship1", "touch " + started.string() + "; sleep 2", R"("fileName":"slow.log")"))));
@@ -66,7 +68,16 @@ TEST_F(OpCommand, QueuedInboxMessagesAreRemovedButARunningOneIsKept) {
     ASSERT_TRUE(accepted(central.submit(
         command("ship1", "touch " + (root_ / name).string(), R"("fileName":"q.log")"))));
   }
-  std::this_thread::sleep_for(300ms);  // both are in ship1's inbox, behind the running one
+  // Both are in ship1's inbox, behind the running one, once ship1's audit log says it took them.
+  ASSERT_TRUE(waitFor([&] {
+    size_t taken = 0;
+    std::istringstream audit(ship1.auditLog());
+    for (std::string line; std::getline(audit, line);) {
+      taken += line.find("\"event\":\"received\"") != std::string::npos &&
+               line.find("\"method\":\"REQCliCommand\"") != std::string::npos;
+    }
+    return taken == 3;
+  }, 30s)) << ship1.auditLog();
   ASSERT_TRUE(accepted(central.submit(op(
       "ship1", R"({"opCmd":"removeQueued","opArg":{"queue":"inbox","method":"REQCliCommand"}})",
       "inbox"))));
@@ -75,7 +86,9 @@ TEST_F(OpCommand, QueuedInboxMessagesAreRemovedButARunningOneIsKept) {
       << central.errorLog();
   EXPECT_NE(readFile(result).find("\"why\": \"running\""), std::string::npos) << readFile(result);
   EXPECT_TRUE(waitFor([&] { return fs::exists(central.dataFolder() / "ship1" / "slow.log"); }, 30s));
-  std::this_thread::sleep_for(1s);
+  // Sequenced: a later command runs after anything still queued before it.
+  ASSERT_TRUE(accepted(central.submit(command("ship1", "touch " + (root_ / "fourth").string(), R"("fileName":"q.log")"))));
+  ASSERT_TRUE(waitFor([&] { return fs::exists(root_ / "fourth"); }, 30s));
   EXPECT_FALSE(fs::exists(root_ / "second"));
   EXPECT_FALSE(fs::exists(root_ / "third"));
 }
