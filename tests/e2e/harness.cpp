@@ -368,4 +368,14 @@ std::string E2eTest::command(const std::string& toNode, const std::string& shell
          "}]";
 }
 
+void ListenersTest::SetUp() {
+  E2eTest::SetUp();
+  tcpPort_ = freePort();
+  httpPort_ = freePort();
+  central_ = &startNode("central", {"--tcpListener=127.0.0.1:" + std::to_string(tcpPort_),
+                                    "--httpListener=127.0.0.1:" + std::to_string(httpPort_)});
+  ship1_ = &startNode("ship1", {"--startSubREQCliCommand=central"});
+  ASSERT_TRUE(waitFor([&] { return central_->log().find("taking input over HTTP") != std::string::npos; }, 10s));
+}
+
 }  // namespace steward::e2e

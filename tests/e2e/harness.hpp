@@ -182,4 +182,15 @@ class E2eTest : public ::testing::Test {
   std::vector<std::unique_ptr<StewardNode>> nodes_;
 };
 
+// central with the TCP and HTTP inputs on free ports, and ship1 running REQCliCommand for it.
+class ListenersTest : public E2eTest {
+ protected:
+  void SetUp() override;
+
+  uint16_t tcpPort_ = 0;
+  uint16_t httpPort_ = 0;
+  StewardNode* central_ = nullptr;
+  StewardNode* ship1_ = nullptr;
+};
+
 }  // namespace steward::e2e

@@ -28,29 +28,14 @@ void sendAll(int fd, const std::string& bytes) {
   (void)::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
 }
 
-class Hostile : public E2eTest {
+class Hostile : public ListenersTest {
  protected:
-  void SetUp() override {
-    E2eTest::SetUp();
-    tcpPort_ = freePort();
-    httpPort_ = freePort();
-    central_ = &startNode("central", {"--tcpListener=127.0.0.1:" + std::to_string(tcpPort_),
-                                      "--httpListener=127.0.0.1:" + std::to_string(httpPort_)});
-    ship1_ = &startNode("ship1", {"--startSubREQCliCommand=central"});
-    ASSERT_TRUE(waitFor([&] { return central_->log().find("taking input over HTTP") != std::string::npos; }, 10s));
-  }
-
   // A command from central to ship1 and its reply: both nodes still serve.
   void expectServes(const std::string& tag) {
     ASSERT_TRUE(accepted(central_->submit(command("ship1", "echo " + tag, R"("fileName":")" + tag + R"(.log")"))));
     EXPECT_TRUE(waitFor([&] { return readFile(central_->dataFolder() / "ship1" / (tag + ".log")) == tag + "\n"; }, 30s))
         << central_->errorLog();
   }
-
-  uint16_t tcpPort_ = 0;
-  uint16_t httpPort_ = 0;
-  StewardNode* central_ = nullptr;
-  StewardNode* ship1_ = nullptr;
 };
 
 TEST_F(Hostile, DeepNestingOnEveryInputIsRefusedByNameAndTheNodeStaysUp) {

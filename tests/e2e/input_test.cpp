@@ -127,21 +127,7 @@ namespace {
 
 using testing::tcpRoundTrip;
 
-class NetworkInput : public E2eTest {
- protected:
-  void SetUp() override {
-    E2eTest::SetUp();
-    tcpPort_ = freePort();
-    httpPort_ = freePort();
-    central_ = &startNode("central", {"--tcpListener=127.0.0.1:" + std::to_string(tcpPort_),
-                                      "--httpListener=127.0.0.1:" + std::to_string(httpPort_)});
-    startNode("ship1", {"--startSubREQCliCommand=central"});
-    ASSERT_TRUE(waitFor([&] { return central_->log().find("taking input over HTTP") != std::string::npos; }, 10s));
-  }
-  uint16_t tcpPort_ = 0;
-  uint16_t httpPort_ = 0;
-  StewardNode* central_ = nullptr;
-};
+class NetworkInput : public ListenersTest {};
 
 TEST_F(NetworkInput, TcpTakesMessagesLikeTheSocket) {
   EXPECT_EQ(tcpRoundTrip(tcpPort_, command("ship1", "echo over tcp", R"("fileName":"tcp.log")")),
