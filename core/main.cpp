@@ -186,7 +186,7 @@ std::unique_ptr<observe::Metrics> startMetrics(const config::Config& config, pro
   if (config.promHostAndPort.empty()) return nullptr;
   auto created = observe::Metrics::create(config.promHostAndPort, [&node] { return node.sample(); });
   if (!created) {
-    node.errors().report(config.nodeName + ": " + created.error().message);
+    node.errors().report(created.error().message);
     return nullptr;
   }
   auto metrics = std::move(created).value();
@@ -226,7 +226,7 @@ void startInputs(const config::Config& config, boost::asio::io_context& io, proc
   };
   auto started = [&](const Status& s, const std::string& serving) {
     if (!s) {
-      node.errors().report(config.nodeName + ": " + s.error().message);
+      node.errors().report(s.error().message);
     } else if (!serving.empty()) {
       STEWARD_LOG(info) << serving;
     }
@@ -305,7 +305,7 @@ int run(config::Config config) {
                      {.verifier = &verifier, .trust = parts.trust.get(), .identity = &*parts.identity});
   auto metrics = startMetrics(config, node, audit);
   // Step 8: the node resumes its outbox and inbox and starts its subscribers.
-  for (const auto& e : parts.pluginErrors) node.errors().report(config.nodeName + ": " + e.message);
+  for (const auto& e : parts.pluginErrors) node.errors().report(e.message);
   node.start();
   parts.liveNode = &node;
   Inputs inputs;

@@ -55,7 +55,7 @@ std::string ErrorKernel::rollWindow(std::chrono::steady_clock::time_point now) c
   std::string summary;
   if (heldBack_ > 0) {
     const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(limit_.window).count();
-    summary = node_ + ": " + std::to_string(heldBack_) + " more error(s) in " +
+    summary = std::to_string(heldBack_) + " more error(s) in " +
               std::to_string(seconds) + " s were not sent to central (at most " +
               std::to_string(limit_.perWindow) + " are); all are in " + node_ +
               "'s log. The first: " + firstHeldBack_;

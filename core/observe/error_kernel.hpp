@@ -37,7 +37,9 @@ class ErrorKernel {
   // after the window.
   void setSchedule(Schedule schedule) { schedule_ = std::move(schedule); }
 
-  // Logs `what` and sends it to central, unless this window's share is used up.
+  // Logs `what` and sends it to central, unless this window's share is used up. `what` does not
+  // name this node: central's error log puts the sender's name before every line, in one place
+  // (the REQErrorLog plugin).
   void report(const std::string& what) const;
   // Sends central the count of errors held back, once their window is over.
   void flushHeldBack() const;

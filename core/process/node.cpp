@@ -91,7 +91,7 @@ void Node::start() {
   }
   for (const auto& [method, waiting] : resumed) {
     if (waiting.empty()) continue;
-    errors_.report(config_.nodeName + ": " + std::to_string(waiting.size()) + " message(s) for " +
+    errors_.report(std::to_string(waiting.size()) + " message(s) for " +
                    method + " wait in the inbox, but its subscriber is not started");
   }
   if (config_.startPubREQHello > 0) boost::asio::post(timerStrand_, [this] { sendHello(); });
@@ -100,7 +100,7 @@ void Node::start() {
 // Messages accepted before the last stop go out again, oldest first, before anything new.
 void Node::resumeOutbox() {
   auto loaded = store_.loadOutbox();
-  for (const auto& e : loaded.damaged) errors_.report(config_.nodeName + ": " + e.message);
+  for (const auto& e : loaded.damaged) errors_.report(e.message);
   for (auto& entry : loaded.entries) {
     auto m = message::decodeWire(entry.wire);
     if (!m) {
@@ -121,7 +121,7 @@ void Node::resumeOutbox() {
 std::map<std::string, std::vector<Inbound>> Node::resumeInbox() {
   std::map<std::string, std::vector<Inbound>> waiting;
   auto loaded = store_.loadInbox();
-  for (const auto& e : loaded.damaged) errors_.report(config_.nodeName + ": " + e.message);
+  for (const auto& e : loaded.damaged) errors_.report(e.message);
   for (auto& entry : loaded.entries) {
     auto m = message::decodeWire(entry.wire);
     if (!m) {
@@ -254,7 +254,7 @@ Result<std::vector<uint64_t>> Node::submit(std::string_view json, const std::str
   });
   if (unknown) {
     if (auto scanned = plugins_.loadAll()) {
-      for (const auto& e : scanned.value()) errors_.report(config_.nodeName + ": " + e.message);
+      for (const auto& e : scanned.value()) errors_.report(e.message);
     }
   }
   for (size_t i = 0; i < batch->size(); ++i) {
@@ -369,7 +369,7 @@ void Node::onSettled(const message::Message& m, Outcome outcome, int attempts,
     STEWARD_LOG(debug) << describe(m) << " delivered after " << attempts << " send(s)";
     return;
   }
-  std::string what = config_.nodeName + ": " + describe(m) + " " +
+  std::string what = describe(m) + " " +
                      std::string(outcomeName(outcome)) + " after " + std::to_string(attempts) +
                      " send(s)" + (detail.empty() ? "" : ": " + detail);
   replyWatch_.notify(
@@ -408,7 +408,7 @@ Status Node::onPartial(const Inbound& in, std::string output) {
 void Node::onHandled(const Inbound& in, std::string output, std::string error) {
   const message::Message& request = in.message;
   if (!error.empty()) {
-    std::string what = config_.nodeName + ": " + describe(request) + " failed: " + error;
+    std::string what = describe(request) + " failed: " + error;
     if (request.method == methods::kErrorLog) {
       observe::ErrorKernel::logOnly(what);
     } else {
@@ -426,7 +426,7 @@ void Node::onHandled(const Inbound& in, std::string output, std::string error) {
   }
   // The request leaves the inbox and its reply enters the outbox in one write.
   if (auto s = store_.finishInbound(in.arrival, reply ? &reply->entry : nullptr); !s) {
-    errors_.report(config_.nodeName + ": " + describe(request) + ": " + s.error().message);
+    errors_.report(describe(request) + ": " + s.error().message);
   }
   if (reply) {
     audit_.record("replied", reply->message);

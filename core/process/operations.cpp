@@ -276,7 +276,7 @@ std::string Node::listQueue(const std::string& queue) {
   str(w, "node", config_.nodeName);
   if (queue != "inbox") {
     auto loaded = store_.loadOutbox();
-    for (const auto& e : loaded.damaged) errors_.report(config_.nodeName + ": " + e.message);
+    for (const auto& e : loaded.damaged) errors_.report(e.message);
     w.Key("outbox");
     w.StartArray();
     for (const auto& entry : loaded.entries) {
@@ -299,7 +299,7 @@ std::string Node::listQueue(const std::string& queue) {
   }
   if (queue != "outbox") {
     auto loaded = store_.loadInbox();
-    for (const auto& e : loaded.damaged) errors_.report(config_.nodeName + ": " + e.message);
+    for (const auto& e : loaded.damaged) errors_.report(e.message);
     w.Key("inbox");
     w.StartArray();
     for (const auto& entry : loaded.entries) {
@@ -401,7 +401,7 @@ Result<std::string> Node::startProc(const std::string& method, const std::string
   if (!plugins_.find(method)) {
     auto scanned = plugins_.loadAll();
     if (!scanned) return scanned.error();
-    for (const auto& e : scanned.value()) errors_.report(config_.nodeName + ": " + e.message);
+    for (const auto& e : scanned.value()) errors_.report(e.message);
     if (!plugins_.find(method)) {
       return Error{"no plugin in " + config_.pluginFolder.string() + " serves " + method};
     }

@@ -57,7 +57,7 @@ TEST_F(ErrorKernelTest, AFloodIsHeldBackAndCountedToCentralWhenTheWindowEnds) {
   errors.flushHeldBack();
   ASSERT_EQ(sent.size(), 4u);
   EXPECT_EQ(sentText(3),
-            "ship1: 7 more error(s) in 60 s were not sent to central (at most 3 are); all are in "
+            "7 more error(s) in 60 s were not sent to central (at most 3 are); all are in "
             "ship1's log. The first: refused 3");
   errors.flushHeldBack();  // said once
   EXPECT_EQ(sent.size(), 4u);
