@@ -27,6 +27,7 @@ struct MethodInfo {
   bool ordered = true;      // REQ…: one at a time in send order; REQn…: concurrently
   bool replyMethod = false; // consumes replies, never produces one
   std::string plugin;       // name of the plugin that serves it
+  bool commandData = false; // its data is a command line: the ACL's command patterns apply
 };
 
 // Looks a method up by name; nullopt when no plugin serves it. A copy, so a plugin reloaded

@@ -1,8 +1,9 @@
 // The methods steward itself knows by name, in one table: what the core does with each (send
 // hellos, report errors, push keys, reply by default) and where each is started when no flag or
 // config says. Everything else about a method (command or event, ACK or not, sequenced or not,
-// reply method) comes from its plugin's descriptor, and any loaded method, a third party's
-// included, is started with --startSub<Method> or startSub<Method> in config.toml.
+// reply method, whether its data is a command line for the ACL) comes from its plugin's
+// descriptor, and any loaded method, a third party's included, is started with
+// --startSub<Method> or startSub<Method> in config.toml.
 #pragma once
 
 #include <array>
@@ -30,8 +31,6 @@ enum class DefaultStart {
 struct WellKnown {
   std::string_view name;
   DefaultStart start;
-  // Its data is a command line (the ACL's command patterns apply to it).
-  bool runsCommands = false;
 };
 
 inline constexpr std::array<WellKnown, 14> kWellKnown = {{
@@ -42,11 +41,11 @@ inline constexpr std::array<WellKnown, 14> kWellKnown = {{
     {"REQToConsole", DefaultStart::everywhere},
     {kPing, DefaultStart::off},
     {kPong, DefaultStart::everywhere},
-    {"REQCliCommand", DefaultStart::off, true},
-    {"REQnCliCommand", DefaultStart::off, true},
+    {"REQCliCommand", DefaultStart::off},
+    {"REQnCliCommand", DefaultStart::off},
     {"REQHttpGet", DefaultStart::off},
     {"REQTailFile", DefaultStart::off},
-    {"REQnCliCommandCont", DefaultStart::off, true},
+    {"REQnCliCommandCont", DefaultStart::off},
     {kOpCommand, DefaultStart::fromCentral},
     {kKeysUpdate, DefaultStart::fromCentral},
 }};
@@ -57,12 +56,6 @@ constexpr const WellKnown* find(std::string_view method) {
     if (m.name == method) return &m;
   }
   return nullptr;
-}
-
-// Whether the ACL's command patterns apply to `method`'s data.
-constexpr bool runsCommands(std::string_view method) {
-  const WellKnown* m = find(method);
-  return m != nullptr && m->runsCommands;
 }
 
 // The reply method of a request that names none: a ping answers with a pong, as in the Go steward.

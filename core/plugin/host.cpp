@@ -283,6 +283,7 @@ Result<std::shared_ptr<Library>> PluginHost::open(const fs::path& file) {
     info.ordered = (m.flags & STEWARD_METHOD_CONCURRENT) == 0;
     info.replyMethod = (m.flags & STEWARD_METHOD_REPLY) != 0;
     info.plugin = view(descriptor->name);
+    info.commandData = (m.flags & STEWARD_METHOD_COMMAND_DATA) != 0;
     record.info.methods.push_back(info.name);
     fileOf_[info.name] = file;
     methods_[info.name] = std::move(info);

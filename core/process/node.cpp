@@ -155,8 +155,9 @@ Status Node::startSubscriber(const std::string& method, const AllowedNodes& allo
   settings.processId = nextProcessId_++;
   settings.verifier = security_.verifier;
   if (security_.trust != nullptr) {
-    settings.authorize = [trust = security_.trust](const message::Message& m) {
-      return trust->authorize(m.fromNode, m.method, m.data);
+    settings.authorize = [trust = security_.trust, commandData = instance.value()->method().commandData](
+                             const message::Message& m) {
+      return trust->authorize(m.fromNode, m.method, m.data, commandData);
     };
   }
   Subscriber::Events events;

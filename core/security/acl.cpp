@@ -1,6 +1,5 @@
 #include "core/security/acl.hpp"
 
-#include "core/message/methods.hpp"
 #include "core/util/json.hpp"
 
 #include <rapidjson/stringbuffer.h>
@@ -98,7 +97,8 @@ std::string Acl::json() const {
 }
 
 Status Acl::allows(const std::string& node, const std::string& central, const std::string& from,
-                   const std::string& method, const std::vector<std::string>& data) const {
+                   const std::string& method, const std::vector<std::string>& data,
+                   bool commandData) const {
   if (from == node) return {};  // a node may always ask itself
   auto entry = rules_.find(node);
   if (entry == rules_.end()) entry = rules_.find("*");
@@ -116,7 +116,7 @@ Status Acl::allows(const std::string& node, const std::string& central, const st
       continue;
     }
     methodAllowed = true;
-    if (!message::methods::runsCommands(method) || rule.commands.empty()) return {};
+    if (!commandData || rule.commands.empty()) return {};
     for (const auto& pattern : rule.commands) {
       if (::fnmatch(pattern.c_str(), command.c_str(), 0) == 0) return {};
     }

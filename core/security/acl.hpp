@@ -40,9 +40,12 @@ class Acl {
   std::string json() const;
   bool empty() const { return rules_.empty(); }
 
-  // Whether `from` may call `method` with `data` on `node`; the error says why not.
+  // Whether `from` may call `method` with `data` on `node`; the error says why not. When
+  // `commandData` (the method's descriptor says its data is a command line), the rule's command
+  // patterns must match the data joined by spaces too.
   Status allows(const std::string& node, const std::string& central, const std::string& from,
-                const std::string& method, const std::vector<std::string>& data) const;
+                const std::string& method, const std::vector<std::string>& data,
+                bool commandData) const;
 
  private:
   std::map<std::string, std::vector<AclRule>> rules_;

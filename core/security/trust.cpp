@@ -338,9 +338,9 @@ std::string Trust::aclJson() const {
 }
 
 Status Trust::authorize(const std::string& from, const std::string& method,
-                        const std::vector<std::string>& data) const {
+                        const std::vector<std::string>& data, bool commandData) const {
   std::lock_guard lock(mutex_);
-  return acl_.allows(settings_.ownNode, settings_.centralNode, from, method, data);
+  return acl_.allows(settings_.ownNode, settings_.centralNode, from, method, data, commandData);
 }
 
 std::pair<std::string, std::string> Trust::signedSet(const Identity& central) const {

@@ -69,9 +69,10 @@ class Trust {
   Status setAcl(Acl acl);                  // replaces the ACL (acl.hpp) pushed with the set
   std::string aclJson() const;
 
-  // Whether this node lets `from` call `method` with `data`, by the ACL of the set it holds.
+  // Whether this node lets `from` call `method` with `data`, by the ACL of the set it holds
+  // (`commandData`: Acl::allows).
   Status authorize(const std::string& from, const std::string& method,
-                   const std::vector<std::string>& data) const;
+                   const std::vector<std::string>& data, bool commandData) const;
   // The current set and central's signature of it, to push.
   std::pair<std::string, std::string> signedSet(const Identity& central) const;
   // The nodes the set is pushed to: those allowed here, and those whose key is provisioned in the

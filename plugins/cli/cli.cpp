@@ -232,9 +232,11 @@ class Cli {
 
 }  // namespace
 
+// Their data is a command line: the ACL's command patterns apply to them.
 STEWARD_PLUGIN(Cli, "cli", "1.0.0",
-               steward::sdk::command("REQCliCommand"),
+               steward::sdk::command("REQCliCommand", steward::sdk::Delivery::ack,
+                                     steward::sdk::Order::sequenced, steward::sdk::Data::commandLine),
                steward::sdk::command("REQnCliCommand", steward::sdk::Delivery::ack,
-                                     steward::sdk::Order::concurrent),
+                                     steward::sdk::Order::concurrent, steward::sdk::Data::commandLine),
                steward::sdk::command("REQnCliCommandCont", steward::sdk::Delivery::ack,
-                                     steward::sdk::Order::concurrent))
+                                     steward::sdk::Order::concurrent, steward::sdk::Data::commandLine))

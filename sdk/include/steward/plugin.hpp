@@ -35,6 +35,8 @@ namespace steward::sdk {
 
 enum class Delivery { ack, nack };
 enum class Order { sequenced, concurrent };
+// What a command's data is: plain values, or a command line the ACL's command patterns apply to.
+enum class Data { plain, commandLine };
 
 // A string view of a steward_str, and back.
 inline std::string_view view(steward_str s) { return s.len == 0 ? std::string_view() : std::string_view(s.ptr, s.len); }
@@ -53,8 +55,9 @@ constexpr uint32_t flags(Delivery delivery, Order order) {
 // Describes a command method. Names starting with "REQn" are concurrent by convention; pass the
 // order explicitly so the descriptor says it.
 constexpr steward_method_desc command(const char* name, Delivery delivery = Delivery::ack,
-                                      Order order = Order::sequenced) {
-  return detail::method(name, detail::flags(delivery, order));
+                                      Order order = Order::sequenced, Data data = Data::plain) {
+  return detail::method(name, detail::flags(delivery, order) |
+                                  (data == Data::commandLine ? STEWARD_METHOD_COMMAND_DATA : 0u));
 }
 
 // Describes an event method (something happened, e.g. hello).

@@ -84,7 +84,9 @@ typedef struct steward_plugin_instance steward_plugin_instance STEWARD_OWNED_BY_
 #define STEWARD_METHOD_NO_ACK (1u << 1)     /* published once; the sender waits for no ACK */
 #define STEWARD_METHOD_CONCURRENT (1u << 2) /* messages run concurrently, not one at a time */
 #define STEWARD_METHOD_REPLY (1u << 3)      /* consumes replies (e.g. writes them); never replies */
-#define STEWARD_METHOD_KNOWN_FLAGS_2_0 (0xfu)
+/* Its data is a command line (program and arguments): the ACL's command patterns apply to it. */
+#define STEWARD_METHOD_COMMAND_DATA (1u << 4)
+#define STEWARD_METHOD_KNOWN_FLAGS_2_0 (0x1fu)
 
 /* One method a plugin serves. Owned by the plugin; valid while the library is loaded. */
 typedef struct steward_method_desc {

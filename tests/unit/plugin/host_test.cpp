@@ -64,6 +64,10 @@ TEST_F(PluginHostTest, LoadsTheBuiltInPluginsAndKnowsTheirMethods) {
   EXPECT_EQ(hello->kind, message::Kind::EventNACK);
   EXPECT_TRUE(host.find("REQToFileAppend")->replyMethod);
   EXPECT_FALSE(host.find("REQNoSuch").has_value());
+  // The command-line methods say so in their descriptors, for the ACL's command patterns.
+  EXPECT_TRUE(cli->commandData);
+  EXPECT_TRUE(ncli->commandData);
+  EXPECT_FALSE(host.find("REQHttpGet")->commandData);
 }
 
 TEST_F(PluginHostTest, NotASharedObjectIsRefusedWithFileAndReason) {

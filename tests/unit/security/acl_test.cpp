@@ -16,9 +16,9 @@ Acl parse(std::string_view json) {
 
 TEST(Acl, WithoutRulesOnlyCentralAndTheNodeItselfMayCall) {
   const Acl acl;
-  EXPECT_TRUE(acl.allows("ship1", "central", "central", "REQCliCommand", {"rm"}).ok());
-  EXPECT_TRUE(acl.allows("ship1", "central", "ship1", "REQCliCommand", {"ls"}).ok());
-  EXPECT_NE(acl.allows("ship1", "central", "ops1", "REQCliCommand", {"ls"}).error().message.find(
+  EXPECT_TRUE(acl.allows("ship1", "central", "central", "REQCliCommand", {"rm"}, true).ok());
+  EXPECT_TRUE(acl.allows("ship1", "central", "ship1", "REQCliCommand", {"ls"}, true).ok());
+  EXPECT_NE(acl.allows("ship1", "central", "ops1", "REQCliCommand", {"ls"}, true).error().message.find(
                 "with no ACL, only central may call REQCliCommand on ship1"),
             std::string::npos);
 }
@@ -28,20 +28,20 @@ TEST(Acl, RulesNameSenderMethodAndCommandPatterns) {
                                       "commands":["uptime","systemctl status *"]},
                                      {"from":"*","methods":["REQHttpGet"]}],
                             "*":[{"from":"central","methods":["*"]}]})");
-  EXPECT_TRUE(acl.allows("ship1", "central", "ops1", "REQCliCommand", {"uptime"}).ok());
-  EXPECT_TRUE(acl.allows("ship1", "central", "ops1", "REQCliCommand", {"systemctl", "status", "nginx"}).ok());
-  EXPECT_NE(acl.allows("ship1", "central", "ops1", "REQCliCommand", {"systemctl", "stop", "nginx"})
+  EXPECT_TRUE(acl.allows("ship1", "central", "ops1", "REQCliCommand", {"uptime"}, true).ok());
+  EXPECT_TRUE(acl.allows("ship1", "central", "ops1", "REQCliCommand", {"systemctl", "status", "nginx"}, true).ok());
+  EXPECT_NE(acl.allows("ship1", "central", "ops1", "REQCliCommand", {"systemctl", "stop", "nginx"}, true)
                 .error().message.find("ops1 may not run \"systemctl stop nginx\" on ship1"),
             std::string::npos);
-  EXPECT_NE(acl.allows("ship1", "central", "ops1", "REQTailFile", {"/etc/shadow"}).error().message.find(
+  EXPECT_NE(acl.allows("ship1", "central", "ops1", "REQTailFile", {"/etc/shadow"}, false).error().message.find(
                 "lets ops1 call no REQTailFile"),
             std::string::npos);
-  EXPECT_TRUE(acl.allows("ship1", "central", "anyone", "REQHttpGet", {"http://x"}).ok());
+  EXPECT_TRUE(acl.allows("ship1", "central", "anyone", "REQHttpGet", {"http://x"}, false).ok());
   // ship1 has its own entry, so "*" does not apply to it: central is not listed there.
-  EXPECT_FALSE(acl.allows("ship1", "central", "central", "REQCliCommand", {"ls"}).ok());
+  EXPECT_FALSE(acl.allows("ship1", "central", "central", "REQCliCommand", {"ls"}, true).ok());
   // Other nodes use "*".
-  EXPECT_TRUE(acl.allows("ship2", "central", "central", "REQCliCommand", {"ls"}).ok());
-  EXPECT_FALSE(acl.allows("ship2", "central", "ops1", "REQCliCommand", {"uptime"}).ok());
+  EXPECT_TRUE(acl.allows("ship2", "central", "central", "REQCliCommand", {"ls"}, true).ok());
+  EXPECT_FALSE(acl.allows("ship2", "central", "ops1", "REQCliCommand", {"uptime"}, true).ok());
 }
 
 TEST(Acl, RoundTripsAndRefusesWhatIsMalformedSayingWhere) {
