@@ -69,7 +69,7 @@ void submitStartupFolder(const config::Config& config, process::Node& node) {
     if (entry.path().extension() == ".json") files.push_back(entry.path());
   }
   if (ec) {
-    node.errors().report(config.nodeName + ": cannot read startupFolder " +
+    node.errors().report("cannot read startupFolder " +
                          config.startupFolder.string() + ": " + ec.message());
     return;
   }

@@ -79,13 +79,13 @@ void Node::start() {
   for (const auto& [method, spec] : config_.startSub) {
     auto allowed = AllowedNodes::parse(spec);
     if (!allowed) {
-      errors_.report(config_.nodeName + ": --startSub" + method + ": " + allowed.error().message);
+      errors_.report("--startSub" + method + ": " + allowed.error().message);
       continue;
     }
     auto waiting = std::move(resumed[method]);
     resumed.erase(method);
     if (auto s = startSubscriber(method, allowed.value(), std::move(waiting)); !s) {
-      errors_.report(config_.nodeName + ": cannot start subscriber for " + method + ": " +
+      errors_.report("cannot start subscriber for " + method + ": " +
                      s.error().message);
     }
   }
@@ -104,7 +104,7 @@ void Node::resumeOutbox() {
   for (auto& entry : loaded.entries) {
     auto m = message::decodeWire(entry.wire);
     if (!m) {
-      errors_.report(config_.nodeName + ": outbox message " + std::to_string(entry.id) +
+      errors_.report("outbox message " + std::to_string(entry.id) +
                      " is unreadable and was dropped: " + m.error().message);
       (void)store_.removeOutbox(entry.id);
       continue;
@@ -125,7 +125,7 @@ std::map<std::string, std::vector<Inbound>> Node::resumeInbox() {
   for (auto& entry : loaded.entries) {
     auto m = message::decodeWire(entry.wire);
     if (!m) {
-      errors_.report(config_.nodeName + ": inbox message at arrival " +
+      errors_.report("inbox message at arrival " +
                      std::to_string(entry.arrival) + " is unreadable and was dropped: " +
                      m.error().message);
       (void)store_.finishInbound(entry.arrival, nullptr);
@@ -243,7 +243,7 @@ void Node::brokerReconnected() {
 Result<std::vector<uint64_t>> Node::submit(std::string_view json, const std::string& source,
                                            const std::shared_ptr<ReplyWatcher>& watcher) {
   auto refuse = [&](const Error& why) -> Error {
-    errors_.report(config_.nodeName + ": input from " + source + " refused: " + why.message);
+    errors_.report("input from " + source + " refused: " + why.message);
     return why;
   };
   auto batch = message::decodeInput(json);
@@ -421,7 +421,7 @@ void Node::onHandled(const Inbound& in, std::string output, std::string error) {
     if (*made) {
       reply = std::move(*made).value();
     } else {
-      errors_.report(config_.nodeName + ": cannot reply to " + describe(request) + ": " +
+      errors_.report("cannot reply to " + describe(request) + ": " +
                      made->error().message);
     }
   }

@@ -79,7 +79,7 @@ void TrustKeeper::pushTrustedSet(const std::set<std::string>& nodes) {
     m.directory = "keys";
     m.fileName = "keys-update.log";
     if (auto r = sender_.send(std::move(m)); !r) {
-      errors_.report(nodeName_ + ": cannot send the trusted set to " + node + ": " +
+      errors_.report("cannot send the trusted set to " + node + ": " +
                      r.error().message);
     }
   }
