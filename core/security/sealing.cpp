@@ -7,9 +7,14 @@ namespace steward::security {
 
 namespace {
 
+// Whether the method token of `subject` (<node>.<method>.<kind>) is REQHello. Asked at every
+// publish, so it only looks at the token; what arrives is checked in full elsewhere.
 bool isHelloSubject(std::string_view subject) {
-  auto parts = message::parseSubject(subject);
-  return parts && parts->method == message::methods::kHello;
+  const size_t kindDot = subject.rfind('.');
+  if (kindDot == std::string_view::npos || kindDot == 0) return false;
+  const size_t methodDot = subject.rfind('.', kindDot - 1);
+  if (methodDot == std::string_view::npos) return false;
+  return subject.substr(methodDot + 1, kindDot - methodDot - 1) == message::methods::kHello;
 }
 
 }  // namespace
