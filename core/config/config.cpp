@@ -410,12 +410,12 @@ Result<CommandLine> parseCommandLine(int argc, const char* const* argv,
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg(argv[i]);
     if (arg.substr(0, 10) != "--startSub") continue;
-    const std::string key(arg.substr(2, arg.find('=') == std::string_view::npos ? std::string_view::npos
-                                                                                 : arg.find('=') - 2));
-    if (findSetting(key) != nullptr && message::methods::find(key.substr(8)) == nullptr &&
-        !addedOther.count(key)) {
-      options.add_options()(key, findSetting(key)->help, cxxopts::value<std::string>());
-      addedOther.insert(key);
+    const size_t equals = arg.find('=');
+    const std::string key(arg.substr(2, equals == std::string_view::npos ? equals : equals - 2));
+    if (message::methods::find(key.substr(8)) != nullptr) continue;  // a flag of settings() already
+    const Setting* setting = otherStartSub(key);
+    if (setting != nullptr && addedOther.insert(key).second) {
+      options.add_options()(key, setting->help, cxxopts::value<std::string>());
     }
   }
 
