@@ -147,7 +147,7 @@ class Session : public net::Connection,
 
   void read() {
     boost::system::error_code readError;
-    if (answered_) {
+    if (!reading()) {
       // Once answered, reading goes on only to notice a client that went away (a streamed
       // answer) or, after the answer, to take what a refused client still sends until it closes
       // (closing on unread bytes would reset the connection and lose the answer). End of input
@@ -195,29 +195,30 @@ class Session : public net::Connection,
   }
 
   void serve() {
-    answered_ = true;
     answered();
     timer_.cancel();
     waitForInput();
     serve_(input_, this->shared_from_this());
     // Served: the input is not needed any more, and a large one goes back to the system.
     const size_t size = input_.size();
-    std::string().swap(input_);
-    table_->release(reserved_);
-    reserved_ = 0;
+    dropInput();
     if (size >= kTrimAfterBytes) ::malloc_trim(0);
   }
 
   void refuse(const std::string& error, Code code) {
-    if (answered_ || closed_) return;
-    answered_ = true;
+    if (!reading() || closed_) return;
     answered();
-    std::string().swap(input_);
-    table_->release(reserved_);
-    reserved_ = 0;
+    dropInput();
     waitForInput();
     line(answerLine(Result<std::vector<uint64_t>>(Error{error, code})));
     end();
+  }
+
+  // Frees the gathered input and gives its bytes back to the listener's budget.
+  void dropInput() {
+    std::string().swap(input_);
+    table_->release(reserved_);
+    reserved_ = 0;
   }
 
   void flush() {
@@ -278,7 +279,6 @@ class Session : public net::Connection,
   size_t reserved_ = 0;  // bytes of input_ counted in the table's budget
   std::deque<std::string> pending_;
   std::shared_ptr<void> attachment_;
-  bool answered_ = false;
   bool writing_ = false;
   bool ending_ = false;
   bool lingering_ = false;

@@ -92,7 +92,7 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
 
   void evict(const std::string& why) override {
     asio::post(stream_.get_executor(), [self = shared_from_this(), why] {
-      if (self->answering_) return;
+      if (!self->reading()) return;
       self->evicted_ = why;
       beast::error_code ignored;
       self->stream_.socket().cancel(ignored);
@@ -135,7 +135,6 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
   }
 
   void respond(HttpResponse r) {
-    answering_ = true;
     answered();
     stream_.expires_after(std::chrono::seconds(60));
     if (r.fileFd >= 0) {
@@ -197,7 +196,6 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
   std::shared_ptr<const HttpHandler> handler_;
   std::string name_;
   std::string evicted_;
-  bool answering_ = false;
 };
 
 }  // namespace
