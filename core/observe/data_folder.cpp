@@ -94,8 +94,8 @@ HttpResponse serve(const fs::path& root, const net::HttpRequest& req) {
   sdk::UniqueFd parent = sdk::openFolderAt(rootFd.get(), folders, false, root.string(), error);
   if (!parent.valid()) return notFound;
   sdk::UniqueFd target = last.empty() ? std::move(parent)
-                                      : sdk::UniqueFd(::openat(parent.get(), last.c_str(),
-                                                               O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+                                      : sdk::openInFolder(parent.get(), last, O_RDONLY | O_NONBLOCK, 0,
+                                                          req.path, error);
   struct stat st {};
   // A symbolic link is not served: not found, like anything else outside the folder.
   if (!target.valid() || ::fstat(target.get(), &st) != 0) return notFound;

@@ -171,12 +171,11 @@ inline UniqueFd openFolderAt(int base, const std::vector<std::string>& parts, bo
   return current;
 }
 
-// Opens the file `path` (`root` / something) with `flags`, walking every
-// folder below `root` without following links (openFolderAt) and opening the file itself with
-// O_NOFOLLOW. `root` itself is opened as configured. Missing folders are created when `flags`
-// has O_CREAT. Returns an invalid descriptor and says why in `error` otherwise.
-inline UniqueFd openBeneath(const std::filesystem::path& root, const std::filesystem::path& path,
-                            int flags, std::string& error, mode_t mode = 0640) {
+// The folder that holds `path` (`root` / something), opened from `root` without following a
+// link at any level (openFolderAt; missing folders created when `create`), and in `name` the
+// file's name in it. `root` itself is opened as configured.
+inline UniqueFd openParentBeneath(const std::filesystem::path& root, const std::filesystem::path& path,
+                                  bool create, std::string& name, std::string& error) {
   std::vector<std::string> parts;
   if (!partsBeneath(root, path, parts, error)) return {};
   UniqueFd rootFd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -188,30 +187,48 @@ inline UniqueFd openBeneath(const std::filesystem::path& root, const std::filesy
     error = path.string() + " names the folder " + root.string() + ", not a file in it";
     return {};
   }
-  const std::string name = parts.back();
+  name = parts.back();
   parts.pop_back();
-  UniqueFd folder = openFolderAt(rootFd.get(), parts, (flags & O_CREAT) != 0, root.string(), error);
-  if (!folder.valid()) return {};
-  const int fd = ::openat(folder.get(), name.c_str(), flags | O_NOFOLLOW | O_CLOEXEC, mode);
+  return openFolderAt(rootFd.get(), parts, create, root.string(), error);
+}
+
+// The file `name` in the open `folder`, opened with `flags` and O_NOFOLLOW (`shown`: how errors
+// name it).
+inline UniqueFd openInFolder(int folder, const std::string& name, int flags, mode_t mode,
+                             const std::string& shown, std::string& error) {
+  const int fd = ::openat(folder, name.c_str(), flags | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) {
-    error = errno == ELOOP ? path.string() + " is a symbolic link; steward does not follow links"
-                                              " inside its data folder"
-                           : "cannot open " + path.string() + ": " + std::strerror(errno);
+    error = errno == ELOOP ? shown + " is a symbolic link; steward does not follow links"
+                                     " inside its data folder"
+                           : "cannot open " + shown + ": " + std::strerror(errno);
     return {};
   }
   return UniqueFd(fd);
 }
 
-// Writes all of `bytes` to `fd`.
-inline Status writeAll(int fd, std::string_view bytes, const std::string& what) {
+// Opens the file `path` (`root` / something) with `flags`, walking every folder below `root`
+// without following links and opening the file itself with O_NOFOLLOW. Missing folders are
+// created when `flags` has O_CREAT. Returns an invalid descriptor and says why in `error`
+// otherwise.
+inline UniqueFd openBeneath(const std::filesystem::path& root, const std::filesystem::path& path,
+                            int flags, std::string& error, mode_t mode = 0640) {
+  std::string name;
+  UniqueFd folder = openParentBeneath(root, path, (flags & O_CREAT) != 0, name, error);
+  if (!folder.valid()) return {};
+  return openInFolder(folder.get(), name, flags, mode, path.string(), error);
+}
+
+// Writes all of `bytes` to `fd`, then closes it; a close that fails is an error too.
+inline Status writeAndClose(UniqueFd fd, std::string_view bytes, const std::string& what) {
   while (!bytes.empty()) {
-    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    const ssize_t n = ::write(fd.get(), bytes.data(), bytes.size());
     if (n < 0) {
       if (errno == EINTR) continue;
       return Status::error("cannot write " + what + ": " + std::strerror(errno));
     }
     bytes.remove_prefix(static_cast<size_t>(n));
   }
+  if (::close(fd.release()) != 0) return Status::error("cannot close " + what + ": " + std::strerror(errno));
   return Status::ok();
 }
 
@@ -228,35 +245,18 @@ enum class WriteMode {
 inline Status writeFileBeneath(const std::filesystem::path& root, const std::filesystem::path& path,
                                std::string_view bytes, WriteMode mode) {
   std::string error;
-  const int open = O_WRONLY | O_CREAT | (mode == WriteMode::append ? O_APPEND : O_TRUNC);
-  if (mode != WriteMode::replace) {
-    UniqueFd fd = openBeneath(root, path, open, error);
-    if (!fd.valid()) return Status::error(error);
-    if (auto s = writeAll(fd.get(), bytes, path.string()); !s.isOk()) return s;
-    if (::close(fd.release()) != 0) {
-      return Status::error("cannot close " + path.string() + ": " + std::strerror(errno));
-    }
-    return Status::ok();
-  }
-  const std::filesystem::path tmp = path.string() + ".tmp";
-  {
-    UniqueFd fd = openBeneath(root, tmp, open, error);
-    if (!fd.valid()) return Status::error(error);
-    if (auto s = writeAll(fd.get(), bytes, tmp.string()); !s.isOk()) return s;
-    if (::close(fd.release()) != 0) {
-      return Status::error("cannot close " + tmp.string() + ": " + std::strerror(errno));
-    }
-  }
-  // Renamed within the folder opened without links, by name relative to it.
-  std::vector<std::string> parts;
-  if (!partsBeneath(root, path, parts, error)) return Status::error(error);
-  const std::string name = parts.back();
-  parts.pop_back();
-  UniqueFd rootFd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!rootFd.valid()) return Status::error("cannot open " + root.string() + ": " + std::strerror(errno));
-  UniqueFd folder = openFolderAt(rootFd.get(), parts, false, root.string(), error);
+  std::string name;
+  // The folder is opened once; the file, or the temporary file and its rename, are in it.
+  UniqueFd folder = openParentBeneath(root, path, true, name, error);
   if (!folder.valid()) return Status::error(error);
-  if (::renameat(folder.get(), (name + ".tmp").c_str(), folder.get(), name.c_str()) != 0) {
+  const int open = O_WRONLY | O_CREAT | (mode == WriteMode::append ? O_APPEND : O_TRUNC);
+  const bool replace = mode == WriteMode::replace;
+  const std::string written = replace ? name + ".tmp" : name;
+  const std::string shown = replace ? path.string() + ".tmp" : path.string();
+  UniqueFd fd = openInFolder(folder.get(), written, open, 0640, shown, error);
+  if (!fd.valid()) return Status::error(error);
+  if (auto s = writeAndClose(std::move(fd), bytes, shown); !s.isOk() || !replace) return s;
+  if (::renameat(folder.get(), written.c_str(), folder.get(), name.c_str()) != 0) {
     return Status::error("cannot replace " + path.string() + ": " + std::strerror(errno));
   }
   return Status::ok();
@@ -272,9 +272,7 @@ inline Status writeFile(const std::filesystem::path& path, std::string_view byte
   const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (append ? O_APPEND : O_TRUNC);
   UniqueFd fd(::open(path.c_str(), flags, 0640));
   if (!fd.valid()) return Status::error("cannot open " + path.string() + ": " + std::strerror(errno));
-  if (auto s = writeAll(fd.get(), bytes, path.string()); !s.isOk()) return s;
-  if (::close(fd.release()) != 0) return Status::error("cannot close " + path.string() + ": " + std::strerror(errno));
-  return Status::ok();
+  return writeAndClose(std::move(fd), bytes, path.string());
 }
 
 }  // namespace steward::sdk
