@@ -1,6 +1,7 @@
 #include "core/plugin/host.hpp"
 
 #include <boost/dll/shared_library.hpp>
+#include <steward/plugin.hpp>
 
 #include <sys/stat.h>
 
@@ -36,7 +37,8 @@ struct MethodInstance::Context {
 
 namespace {
 
-std::string_view view(steward_str s) { return s.len == 0 || s.ptr == nullptr ? std::string_view() : std::string_view(s.ptr, s.len); }
+using sdk::str;
+using sdk::view;
 
 MethodInstance::Context* contextOf(steward_host_instance* instance) {
   return reinterpret_cast<MethodInstance::Context*>(instance);
@@ -56,7 +58,7 @@ void hostError(steward_host_call* call, steward_str message) {
 }
 
 void hostErrorText(steward_host_call* call, const std::string& message) {
-  hostError(call, steward_str{message.data(), message.size()});
+  hostError(call, str(message));
 }
 
 int32_t hostIsCancelled(steward_host_call* call) {
@@ -85,7 +87,7 @@ int32_t hostNodeOperation(steward_host_call* call, steward_str operationJson) {
     hostErrorText(call, result.error().message);
     return STEWARD_ERROR;
   }
-  hostOutput(call, steward_str{result->data(), result->size()});
+  hostOutput(call, str(*result));
   return STEWARD_OK;
 }
 
@@ -335,7 +337,7 @@ Result<std::unique_ptr<MethodInstance>> PluginHost::instantiate(const std::strin
   steward_plugin_instance* instance = nullptr;
   const int32_t created = library->descriptor().create(
       &kHostApi, reinterpret_cast<steward_host_instance*>(context.get()),
-      steward_str{method.data(), method.size()}, steward_str{config.data(), config.size()}, &instance);
+      str(method), str(config), &instance);
   if (created != STEWARD_OK || instance == nullptr) {
     return Error{"plugin " + library->file().string() + " could not create " + method + ": " +
                  (context->createError.empty() ? std::string("no reason given") : context->createError)};

@@ -1,12 +1,10 @@
 #include "core/plugin/request.hpp"
 
+#include <steward/plugin.hpp>
+
 namespace steward::plugin {
 
-namespace {
-
-steward_str str(const std::string& s) { return steward_str{s.data(), s.size()}; }
-
-}  // namespace
+using sdk::str;
 
 PreparedRequest::PreparedRequest(const message::Message& m, CallContext context)
     : context_(std::move(context)) {

@@ -38,8 +38,11 @@ enum class Order { sequenced, concurrent };
 // What a command's data is: plain values, or a command line the ACL's command patterns apply to.
 enum class Data { plain, commandLine };
 
-// A string view of a steward_str, and back.
-inline std::string_view view(steward_str s) { return s.len == 0 ? std::string_view() : std::string_view(s.ptr, s.len); }
+// A string view of a steward_str (empty when it has no bytes or no pointer), and back. The host
+// uses them too, on what plugins hand it.
+inline std::string_view view(steward_str s) {
+  return s.len == 0 || s.ptr == nullptr ? std::string_view() : std::string_view(s.ptr, s.len);
+}
 constexpr steward_str str(std::string_view s) { return steward_str{s.data(), s.size()}; }
 
 namespace detail {

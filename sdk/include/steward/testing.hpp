@@ -12,7 +12,7 @@
 // C ABI and destroys the instance again.
 #pragma once
 
-#include <steward/plugin_abi.h>
+#include <steward/plugin.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -71,36 +71,33 @@ class MockHost {
     if (!served) return fail("the plugin does not serve " + method);
 
     steward_plugin_instance* instance = nullptr;
-    const steward_str name{method.data(), method.size()};
-    if (plugin_->create(&api_, state_.handle(), name, steward_str{config_.data(), config_.size()},
-                        &instance) != STEWARD_OK) {
+    if (plugin_->create(&api_, state_.handle(), str(method), str(config_), &instance) != STEWARD_OK) {
       std::lock_guard lock(state_.mutex);
       return fail("create failed: " + state_.createError);
     }
 
     std::vector<steward_str> items;
-    for (const auto& d : data) items.push_back(steward_str{d.data(), d.size()});
-    auto s = [](const std::string& text) { return steward_str{text.data(), text.size()}; };
+    for (const auto& d : data) items.push_back(str(d));
     const std::string dataFolder = options.dataFolder.string();
     const std::string outputPath = (options.dataFolder / options.directory / options.fromNode /
                                     options.fileName).string();
     steward_request req{};
     req.struct_size = sizeof req;
     req.id = 1;
-    req.from_node = s(options.fromNode);
-    req.to_node = s(options.toNode);
-    req.method = s(method);
+    req.from_node = str(options.fromNode);
+    req.to_node = str(options.toNode);
+    req.method = str(method);
     req.data = items.data();
     req.data_count = items.size();
-    req.directory = s(options.directory);
-    req.file_name = s(options.fileName);
-    req.operation_json = s(options.operationJson);
+    req.directory = str(options.directory);
+    req.file_name = str(options.fileName);
+    req.operation_json = str(options.operationJson);
     req.deadline_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                (std::chrono::system_clock::now() + options.timeout).time_since_epoch())
                                .count();
-    req.node_name = s(options.toNode);
-    req.data_folder = s(dataFolder);
-    req.output_path = s(outputPath);
+    req.node_name = str(options.toNode);
+    req.data_folder = str(dataFolder);
+    req.output_path = str(outputPath);
 
     Call call;
     CallResult result;
@@ -131,7 +128,7 @@ class MockHost {
     steward_host_instance* handle() { return reinterpret_cast<steward_host_instance*>(this); }
     static State* from(steward_host_instance* i) { return reinterpret_cast<State*>(i); }
   };
-  static std::string text(steward_str s) { return s.len == 0 ? std::string() : std::string(s.ptr, s.len); }
+  static std::string text(steward_str s) { return std::string(view(s)); }
 
   static void output(steward_host_call* c, steward_str bytes) {
     std::lock_guard lock(Call::from(c)->mutex);
@@ -151,8 +148,7 @@ class MockHost {
     state->logs.push_back(std::string(level >= 0 && level <= 3 ? names[level] : "?") + ": " + text(message));
   }
   static int32_t nodeOperation(steward_host_call* c, steward_str) {
-    const char* why = "the mock host runs no node operations";
-    error(c, steward_str{why, std::char_traits<char>::length(why)});
+    error(c, str("the mock host runs no node operations"));
     return STEWARD_ERROR;
   }
   // Partial replies are kept in order in CallResult::emitted.
