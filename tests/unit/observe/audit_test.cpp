@@ -79,6 +79,11 @@ TEST(Audit, RotatesBySizeAndKeepsALimitedNumberOfFiles) {
 }
 
 TEST(Audit, NoFileDescriptorLeftForTheNextFileDropsRecordsInsteadOfThrowing) {
+#ifdef STEWARD_SANITIZED
+  // UndefinedBehaviorSanitizer checks an object's type through a pipe of its own; with no
+  // descriptor left it reports Boost.Log's valid objects as invalid. The plain build runs this.
+  GTEST_SKIP() << "the sanitizer runtime needs file descriptors of its own";
+#endif
   logging::dropUnwritableRecords();
   const auto dir = freshDir("nofd");
   {
