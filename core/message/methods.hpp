@@ -58,6 +58,12 @@ constexpr const WellKnown* find(std::string_view method) {
   return nullptr;
 }
 
+// Methods the node serves itself, never a plugin: they act on the node (its queues, processes
+// and keys), which no plugin may reach.
+constexpr bool servedByNode(std::string_view method) {
+  return method == kOpCommand || method == kKeysUpdate;
+}
+
 // The reply method of a request that names none: a ping answers with a pong, as in the Go steward.
 constexpr std::string_view defaultReplyTo(std::string_view request) {
   return request == kPing ? kPong : kDefaultReply;

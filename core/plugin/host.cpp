@@ -1,5 +1,7 @@
 #include "core/plugin/host.hpp"
 
+#include "core/message/methods.hpp"
+
 #include <boost/dll/shared_library.hpp>
 #include <steward/plugin.hpp>
 
@@ -57,10 +59,6 @@ void hostError(steward_host_call* call, steward_str message) {
   call->error.append(view(message));
 }
 
-void hostErrorText(steward_host_call* call, const std::string& message) {
-  hostError(call, str(message));
-}
-
 int32_t hostIsCancelled(steward_host_call* call) {
   return call != nullptr && call->cancelled.load() ? 1 : 0;
 }
@@ -69,26 +67,6 @@ void hostLog(steward_host_instance* instance, int32_t level, steward_str message
   if (instance == nullptr) return;
   auto* ctx = contextOf(instance);
   ctx->log(ctx->pluginName, static_cast<steward_log_level>(level), std::string(view(message)));
-}
-
-int32_t hostNodeOperation(steward_host_call* call, steward_str operationJson) {
-  if (call == nullptr) return STEWARD_ERROR;
-  if (!call->operation) {
-    hostErrorText(call, "node operations are not available to this call");
-    return STEWARD_ERROR;
-  }
-  Result<std::string> result = Error{"operation failed"};
-  try {
-    result = call->operation(view(operationJson));
-  } catch (const std::exception& e) {
-    result = Error{std::string("operation failed: ") + e.what()};
-  }
-  if (!result) {
-    hostErrorText(call, result.error().message);
-    return STEWARD_ERROR;
-  }
-  hostOutput(call, str(*result));
-  return STEWARD_OK;
 }
 
 int32_t hostEmit(steward_host_call* call) {
@@ -114,9 +92,9 @@ void hostInstanceError(steward_host_instance* instance, steward_str message) {
   ctx->createError.append(view(message));
 }
 
-const steward_host_api kHostApi = {sizeof(steward_host_api), hostOutput,     hostError,
-                                   hostIsCancelled,          hostLog,        hostNodeOperation,
-                                   hostEmit,                 hostInstanceError};
+const steward_host_api kHostApi = {sizeof(steward_host_api), hostOutput, hostError,
+                                   hostIsCancelled,          hostLog,    hostEmit,
+                                   hostInstanceError};
 
 // A plugin runs with the daemon's rights: refuse files anyone but the owner could have replaced.
 Status checkPermissions(const fs::path& path, const char* what) {
@@ -261,6 +239,9 @@ Result<std::shared_ptr<Library>> PluginHost::open(const fs::path& file) {
 
   for (size_t i = 0; i < descriptor->method_count; ++i) {
     const std::string name(view(descriptor->methods[i]->name));
+    if (message::methods::servedByNode(name)) {
+      return fail("method " + name + " is served by steward itself; a plugin cannot take it over");
+    }
     if (auto it = fileOf_.find(name); it != fileOf_.end() && it->second != file) {
       return fail("method " + name + " is already served by plugin " + it->second.string());
     }

@@ -22,8 +22,6 @@ struct steward_host_call {
   std::string output;
   std::string error;
   std::atomic<bool> cancelled{false};
-  // What node_operation runs for this call: the node's operations, returning their result text.
-  std::function<steward::Result<std::string>(std::string_view operationJson)> operation;
   // What emit runs: queues `output` as a partial reply.
   std::function<steward::Status(std::string output)> emit;
 };
@@ -93,6 +91,7 @@ class PluginHost : public message::MethodCatalog {
 
   std::optional<message::MethodInfo> find(std::string_view method) const override;
   std::vector<PluginInfo> plugins() const;
+  const std::filesystem::path& folder() const { return folder_; }
 
   // Creates an instance serving `method`, loading its library if no instance holds it.
   Result<std::unique_ptr<MethodInstance>> instantiate(const std::string& method);

@@ -1,10 +1,7 @@
-// The node's operations, run for REQOpCommand through the host's node_operation:
-//   ps            processes (subscribers, publishers) and the plugins behind them
-//   listQueue     messages waiting in the outbox (not yet ACKed) and inbox (not yet run)
-//   removeQueued  drops waiting messages chosen by ids, age, node and method
+#include "core/process/operations.hpp"
+
 #include "core/message/codec.hpp"
 #include "core/message/methods.hpp"
-#include "core/process/node.hpp"
 
 #include "core/util/log.hpp"
 #include "core/util/clock.hpp"
@@ -98,7 +95,6 @@ const std::map<std::string, std::vector<std::string>, std::less<>>& operationKey
       {"keysRevoke", {"node"}},
       {"keysAclShow", {}},
       {"keysAclSet", {"acl"}},
-      {"keysUpdate", {"set", "signature"}},
   };
   return keys;
 }
@@ -135,7 +131,18 @@ Result<std::string> queueName(const rapidjson::Value* arg, bool allowBoth) {
 
 }  // namespace
 
-Result<std::string> Node::operate(std::string_view operationJson) {
+NodeOperations::NodeOperations(std::string nodeName, Catalog& catalog, store::Store& store,
+                               Outbox& outbox, Inbox& inbox, TrustKeeper& keys,
+                               const observe::ErrorKernel& errors)
+    : nodeName_(std::move(nodeName)),
+      catalog_(catalog),
+      store_(store),
+      outbox_(outbox),
+      inbox_(inbox),
+      keys_(keys),
+      errors_(errors) {}
+
+Result<std::string> NodeOperations::run(std::string_view operationJson) {
   auto parsed = json::parse(operationJson, "the operation");
   if (!parsed) return parsed.error();
   const rapidjson::Document& op = parsed.value();
@@ -187,8 +194,8 @@ Result<std::string> Node::operate(std::string_view operationJson) {
       return Error{"stopProc stops subscribers; publishers come and go with their messages"};
     }
     if (arg->HasMember("receivingNode") &&
-        (!(*arg)["receivingNode"].IsString() || (*arg)["receivingNode"].GetString() != config_.nodeName)) {
-      return Error{"opArg.receivingNode names another node than " + config_.nodeName};
+        (!(*arg)["receivingNode"].IsString() || (*arg)["receivingNode"].GetString() != nodeName_)) {
+      return Error{"opArg.receivingNode names another node than " + nodeName_};
     }
     std::optional<uint64_t> id;
     if (arg->HasMember("id")) {
@@ -200,19 +207,18 @@ Result<std::string> Node::operate(std::string_view operationJson) {
   if (cmd.rfind("keys", 0) == 0) return keys_.operate(cmd, arg);
   return Error{"unknown opCmd \"" + cmd +
                "\"; this node knows ps, startProc, stopProc, listQueue, removeQueued, keysList, "
-               "keysAllow, keysRevoke, keysUpdate"};
+               "keysAllow, keysRevoke, keysAclShow, keysAclSet"};
 }
 
-std::string Node::ps() {
-  const auto plugins = plugins_.plugins();
-  std::lock_guard lock(mutex_);
+std::string NodeOperations::ps() {
+  const auto plugins = catalog_.plugins();
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
   w.StartObject();
-  str(w, "node", config_.nodeName);
+  str(w, "node", nodeName_);
   w.Key("processes");
   w.StartArray();
-  for (const auto& [method, s] : subscribers_) {
+  for (const auto& [method, s] : inbox_.subscribers()) {
     w.StartObject();
     w.Key("id");
     w.Uint64(s->processId());
@@ -222,6 +228,13 @@ std::string Node::ps() {
     str(w, "allowedNodes", s->allowed().toString());
     w.Key("running");
     w.Uint64(s->running());
+    if (message::methods::servedByNode(method)) {
+      w.Key("plugin");
+      w.StartObject();
+      str(w, "name", "steward");
+      str(w, "version", "built in");
+      w.EndObject();
+    }
     for (const auto& p : plugins) {
       if (std::find(p.methods.begin(), p.methods.end(), method) == p.methods.end()) continue;
       w.Key("plugin");
@@ -233,13 +246,13 @@ std::string Node::ps() {
     }
     w.EndObject();
   }
-  for (const auto& [subject, p] : publishers_) {
-    auto parts = message::parseSubject(subject);
+  for (const auto& p : outbox_.publishers()) {
+    auto parts = message::parseSubject(p->subject());
     w.StartObject();
     w.Key("id");
     w.Uint64(p->processId());
     str(w, "kind", "publisher");
-    str(w, "subject", subject);
+    str(w, "subject", p->subject());
     if (parts) {
       str(w, "toNode", parts->node);
       str(w, "method", parts->method);
@@ -269,11 +282,11 @@ std::string Node::ps() {
   return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
 }
 
-std::string Node::listQueue(const std::string& queue) {
+std::string NodeOperations::listQueue(const std::string& queue) {
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
   w.StartObject();
-  str(w, "node", config_.nodeName);
+  str(w, "node", nodeName_);
   if (queue != "inbox") {
     auto loaded = store_.loadOutbox();
     for (const auto& e : loaded.damaged) errors_.report(e.message);
@@ -321,23 +334,14 @@ std::string Node::listQueue(const std::string& queue) {
   return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
 }
 
-std::string Node::removeQueued(const std::string& queue, const QueueFilter& filter) {
+std::string NodeOperations::removeQueued(const std::string& queue, const QueueFilter& filter) {
   std::vector<uint64_t> removed;
   std::vector<std::pair<uint64_t, std::string>> kept;
-  auto wait = [](std::future<bool>& f) {
-    return f.wait_for(std::chrono::seconds(10)) == std::future_status::ready && f.get();
-  };
   if (queue == "outbox") {
     for (const auto& entry : store_.loadOutbox().entries) {
       auto m = message::decodeWire(entry.wire);
       if (!m || !filter.matches(*m, m->toNode)) continue;
-      std::shared_ptr<Publisher> publisher;
-      {
-        std::lock_guard lock(mutex_);
-        if (auto it = publishers_.find(entry.subject); it != publishers_.end()) publisher = it->second;
-      }
-      auto done = publisher ? publisher->remove(entry.id) : std::future<bool>();
-      if (publisher ? wait(done) : store_.removeOutbox(entry.id).ok()) {
+      if (outbox_.remove(entry)) {
         removed.push_back(entry.id);
       } else {
         kept.emplace_back(entry.id, "settled meanwhile");
@@ -349,15 +353,7 @@ std::string Node::removeQueued(const std::string& queue, const QueueFilter& filt
       if (!m || !filter.matches(*m, m->fromNode)) continue;
       if (entry.running) {
         kept.emplace_back(m->id, "running");
-        continue;
-      }
-      std::shared_ptr<Subscriber> subscriber;
-      {
-        std::lock_guard lock(mutex_);
-        if (auto it = subscribers_.find(entry.method); it != subscribers_.end()) subscriber = it->second;
-      }
-      auto done = subscriber ? subscriber->remove(entry.arrival) : std::future<bool>();
-      if (subscriber ? wait(done) : store_.finishInbound(entry.arrival, nullptr).ok()) {
+      } else if (inbox_.remove(entry)) {
         removed.push_back(m->id);
       } else {
         kept.emplace_back(m->id, "started meanwhile");
@@ -367,7 +363,7 @@ std::string Node::removeQueued(const std::string& queue, const QueueFilter& filt
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
   w.StartObject();
-  str(w, "node", config_.nodeName);
+  str(w, "node", nodeName_);
   str(w, "queue", queue);
   w.Key("removed");
   w.StartArray();
@@ -387,24 +383,21 @@ std::string Node::removeQueued(const std::string& queue, const QueueFilter& filt
   return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
 }
 
-Result<std::string> Node::startProc(const std::string& method, const std::string& allowedSpec) {
+Result<std::string> NodeOperations::startProc(const std::string& method,
+                                              const std::string& allowedSpec) {
   auto allowed = AllowedNodes::parse(allowedSpec);
-  if (!allowed) return Error{"opArg.allowedNodes: " + allowed.error().message};
-  {
-    std::lock_guard lock(mutex_);
-    if (subscribers_.count(method) != 0) {
-      return Error{method + " is already running (process " +
-                   std::to_string(subscribers_.find(method)->second->processId()) + ")"};
-    }
+  if (!allowed) return within("opArg.allowedNodes: ", allowed.error());
+  if (inbox_.subscribers().count(method) != 0) {
+    return Error{method + " is already running (process " +
+                 std::to_string(inbox_.subscribers().at(method)->processId()) + ")"};
   }
   // A plugin put into the folder since the start is picked up now.
-  if (!plugins_.find(method)) {
-    auto scanned = plugins_.loadAll();
-    if (!scanned) return scanned.error();
-    for (const auto& e : scanned.value()) errors_.report(e.message);
-    if (!plugins_.find(method)) {
-      return Error{"no plugin in " + config_.pluginFolder.string() + " serves " + method};
-    }
+  auto scanned = catalog_.knowAll({method});
+  if (!scanned) return scanned.error();
+  for (const auto& e : scanned.value()) errors_.report(e.message);
+  if (!catalog_.find(method)) {
+    return Error{"no plugin in " + catalog_.pluginFolder().string() + " serves " + method,
+                 Code::unknownMethod};
   }
   // Messages for this method that waited in the inbox run first.
   std::vector<Inbound> waiting;
@@ -412,51 +405,26 @@ Result<std::string> Node::startProc(const std::string& method, const std::string
     if (entry.method != method || entry.running) continue;
     if (auto m = message::decodeWire(entry.wire)) waiting.push_back({entry.arrival, std::move(m).value()});
   }
-  if (auto s = startSubscriber(method, allowed.value(), std::move(waiting)); !s) return s.error();
-  std::lock_guard lock(mutex_);
-  auto it = subscribers_.find(method);
-  const std::string id = it == subscribers_.end() ? "?" : std::to_string(it->second->processId());
-  return "started " + method + " as process " + id + ", allowed from " + allowed->toString() + "\n";
+  auto id = inbox_.start(method, allowed.value(), std::move(waiting));
+  if (!id) return id.error();
+  return "started " + method + " as process " + std::to_string(id.value()) + ", allowed from " +
+         allowed->toString() + "\n";
 }
 
-// Drains before it unloads: no new messages are routed, running calls are cancelled and waited
-// for, the instance is destroyed (the plugin's destroy), and the library is released; it is
-// unmapped when no other process uses it.
-Result<std::string> Node::stopProc(const std::string& method, std::optional<uint64_t> id) {
+Result<std::string> NodeOperations::stopProc(const std::string& method, std::optional<uint64_t> id) {
   if (method == message::methods::kOpCommand) {
     return Error{"REQOpCommand cannot stop itself: it runs this very operation"};
   }
-  std::shared_ptr<Subscriber> subscriber;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = subscribers_.find(method);
-    if (it == subscribers_.end()) return Error{method + " is not running on " + config_.nodeName};
-    if (id && it->second->processId() != *id) {
-      return Error{method + " runs as process " + std::to_string(it->second->processId()) +
-                   ", not " + std::to_string(*id)};
-    }
-    subscriber = it->second;
-    subscribers_.erase(it);
-  }
-  const uint64_t processId = subscriber->processId();
-  subscriber->stop();
-  subscriber->cancelRunning();
-  const bool drained = pollUntil([&] { return subscriber->running() == 0; }, std::chrono::seconds(30));
-  std::weak_ptr<Subscriber> last = subscriber;
-  subscriber.reset();
-  const bool released = pollUntil([&] { return last.expired(); }, std::chrono::seconds(10));
-  if (!drained || !released) {
-    return Error{method + " (process " + std::to_string(processId) +
-                 ") stopped taking messages, but a call did not end in time; its plugin stays "
-                 "loaded until it does"};
-  }
+  auto stopped = inbox_.stop(method, id);
+  if (!stopped) return stopped.error();
   std::string unloaded;
-  for (const auto& p : plugins_.plugins()) {
+  for (const auto& p : catalog_.plugins()) {
     if (std::find(p.methods.begin(), p.methods.end(), method) == p.methods.end()) continue;
     unloaded = p.loaded ? "; plugin " + p.name + " stays loaded for its other methods"
                         : "; plugin " + p.name + " unloaded";
   }
-  return "stopped " + method + " (process " + std::to_string(processId) + ")" + unloaded + "\n";
+  return "stopped " + method + " (process " + std::to_string(stopped.value()) + ")" + unloaded +
+         "\n";
 }
 
 }  // namespace steward::process

@@ -27,18 +27,18 @@ std::string_view outcomeName(Outcome outcome) {
 
 std::shared_ptr<Publisher> Publisher::create(asio::any_io_executor executor,
                                              transport::Transport& transport, std::string subject,
-                                             Events events, uint64_t processId) {
-  return std::shared_ptr<Publisher>(new Publisher(std::move(executor), transport,
-                                                  std::move(subject), std::move(events), processId));
+                                             PublisherEvents& events, uint64_t processId) {
+  return std::shared_ptr<Publisher>(
+      new Publisher(std::move(executor), transport, std::move(subject), events, processId));
 }
 
 Publisher::Publisher(asio::any_io_executor executor, transport::Transport& transport,
-                     std::string subject, Events events, uint64_t processId)
+                     std::string subject, PublisherEvents& events, uint64_t processId)
     : strand_(asio::make_strand(executor)),
       transport_(transport),
       subject_(std::move(subject)),
       processId_(processId),
-      events_(std::move(events)),
+      events_(events),
       timer_(strand_) {}
 
 bool Publisher::expired(const Item& item) const {
@@ -99,7 +99,7 @@ void Publisher::sendNext() {
     if (!item.policy.ack) {
       attempts_ = 1;
       auto s = transport_.publish(subject_, item.wire);
-      if (s && events_.sent) events_.sent(item.message, 1);
+      if (s) events_.sent(item.message, 1);
       settle(s ? Outcome::delivered : Outcome::failed, s ? "" : s.error().message);
       continue;
     }
@@ -129,7 +129,7 @@ void Publisher::transmit() {
   const Item& item = queue_.front();
   attemptSent_ = transport_.connected() &&
                  transport_.publish(subject_, item.wire, inbox_->subject()).ok();
-  if (attemptSent_ && events_.sent) events_.sent(item.message, attempts_);
+  if (attemptSent_) events_.sent(item.message, attempts_);
   timer_.expires_after(waitAfter(item));
   timer_.async_wait(asio::bind_executor(
       strand_, [self = shared_from_this(), generation = generation_](boost::system::error_code ec) {
@@ -188,16 +188,13 @@ void Publisher::onTimer(uint64_t generation) {
 
 void Publisher::onAnswer(uint64_t generation, const std::string& payload) {
   if (generation != generation_ || !inFlight_ || stopped_) return;
-  OpenedAnswer answer{payload, {}};
-  if (events_.openAnswer) {
-    auto opened = events_.openAnswer(inbox_->subject(), payload);
-    if (!opened) {
-      // Not the receiver's word: it settles nothing.
-      STEWARD_LOG(warning) << subject_ << ": ignored " << opened.error().message;
-      return;
-    }
-    answer = std::move(opened).value();
+  auto opened = events_.openAnswer(queue_.front().message, inbox_->subject(), payload);
+  if (!opened) {
+    // Not the receiver's word: it settles nothing.
+    STEWARD_LOG(warning) << subject_ << ": ignored " << opened.error().message;
+    return;
   }
+  const OpenedAnswer answer = std::move(opened).value();
   auto ack = decodeAck(answer.text);
   if (!ack) return;  // not an answer we understand; keep waiting for a real one
   timer_.cancel();

@@ -14,7 +14,6 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
-#include <functional>
 #include <future>
 #include <memory>
 #include <string>
@@ -50,24 +49,29 @@ struct OpenedAnswer {
   std::string note;  // said with the outcome when not empty
 };
 
+// What a publisher tells the sending side of its node. On the publisher's strand.
+class PublisherEvents {
+ public:
+  // A message is settled. `attempts` counts sends.
+  virtual void settled(const message::Message& m, Outcome outcome, int attempts,
+                       const std::string& detail) = 0;
+  // A send of `m` was handed to the broker (attempt 1 is the first send).
+  virtual void sent(const message::Message& m, int attempt) = 0;
+  // Opens an answer to `m` that arrived on its inbox: the ACK text when the receiver sealed it
+  // (and a note when something about it is off, e.g. its time), an error (the answer is ignored,
+  // the message stays in flight) otherwise.
+  virtual Result<OpenedAnswer> openAnswer(const message::Message& m, const std::string& inbox,
+                                          const std::string& payload) = 0;
+
+ protected:
+  ~PublisherEvents() = default;
+};
+
 class Publisher : public std::enable_shared_from_this<Publisher> {
  public:
-  struct Events {
-    // A message is settled. `attempts` counts sends. On the publisher's strand.
-    std::function<void(const message::Message&, Outcome, int attempts, const std::string& detail)>
-        settled;
-    // A send was handed to the broker (attempt 1 is the first send). Optional.
-    std::function<void(const message::Message&, int attempt)> sent;
-    // Opens an answer that arrived on the message's inbox: the ACK text when the receiver sealed
-    // it (and a note when something about it is off, e.g. its time), an error (the answer is
-    // ignored, the message stays in flight) otherwise. Optional: the answer is taken as it is.
-    std::function<Result<OpenedAnswer>(const std::string& inbox, const std::string& payload)>
-        openAnswer;
-  };
-
   static std::shared_ptr<Publisher> create(boost::asio::any_io_executor executor,
                                            transport::Transport& transport, std::string subject,
-                                           Events events, uint64_t processId = 0);
+                                           PublisherEvents& events, uint64_t processId = 0);
 
   // Queues a message and its wire encoding; thread-safe.
   void enqueue(message::Message message, std::string wire, DeliveryPolicy policy);
@@ -93,7 +97,7 @@ class Publisher : public std::enable_shared_from_this<Publisher> {
   };
 
   Publisher(boost::asio::any_io_executor executor, transport::Transport& transport,
-            std::string subject, Events events, uint64_t processId);
+            std::string subject, PublisherEvents& events, uint64_t processId);
   bool expired(const Item& item) const;
   std::chrono::milliseconds waitAfter(const Item& item) const;
   void sendNext();
@@ -107,7 +111,7 @@ class Publisher : public std::enable_shared_from_this<Publisher> {
   transport::Transport& transport_;
   const std::string subject_;
   const uint64_t processId_;
-  Events events_;
+  PublisherEvents& events_;
   boost::asio::steady_timer timer_;
   std::deque<Item> queue_;
   std::unique_ptr<transport::ReplyInbox> inbox_;

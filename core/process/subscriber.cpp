@@ -3,7 +3,6 @@
 #include "core/message/codec.hpp"
 #include "core/message/paths.hpp"
 #include "core/util/log.hpp"
-#include "core/plugin/request.hpp"
 #include "core/process/ack.hpp"
 
 #include <boost/asio/bind_executor.hpp>
@@ -49,26 +48,27 @@ std::string AllowedNodes::toString() const {
 std::shared_ptr<Subscriber> Subscriber::create(asio::any_io_executor executor,
                                                transport::Transport& transport, HandlerPool& pool,
                                                store::Store& store,
-                                               std::unique_ptr<plugin::MethodInstance> instance,
-                                               SubscriberSettings settings, Events events) {
+                                               std::unique_ptr<MethodHandler> handler,
+                                               SubscriberSettings settings,
+                                               SubscriberEvents& events) {
   return std::shared_ptr<Subscriber>(new Subscriber(std::move(executor), transport, pool, store,
-                                                    std::move(instance), std::move(settings),
-                                                    std::move(events)));
+                                                    std::move(handler), std::move(settings),
+                                                    events));
 }
 
 Subscriber::Subscriber(asio::any_io_executor executor, transport::Transport& transport,
                        HandlerPool& pool, store::Store& store,
-                       std::unique_ptr<plugin::MethodInstance> instance,
-                       SubscriberSettings settings, Events events)
+                       std::unique_ptr<MethodHandler> handler, SubscriberSettings settings,
+                       SubscriberEvents& events)
     : strand_(asio::make_strand(executor)),
       transport_(transport),
       pool_(pool),
       store_(store),
-      instance_(std::move(instance)),
+      handler_(std::move(handler)),
       settings_(std::move(settings)),
-      events_(std::move(events)),
-      subject_(message::subject(settings_.nodeName, instance_->method().name,
-                                instance_->method().kind)) {}
+      events_(events),
+      subject_(message::subject(settings_.nodeName, handler_->method().name,
+                                handler_->method().kind)) {}
 
 Status Subscriber::start(std::vector<Inbound> resumed) {
   asio::post(strand_, [self = shared_from_this(), resumed = std::move(resumed)]() mutable {
@@ -96,7 +96,7 @@ void Subscriber::stop() {
 
 void Subscriber::cancelRunning() {
   asio::post(strand_, [self = shared_from_this()] {
-    for (const auto& call : self->running_) self->instance_->cancel(*call);
+    for (const auto& call : self->running_) self->handler_->cancel(*call);
   });
 }
 
@@ -112,17 +112,13 @@ std::future<bool> Subscriber::remove(uint64_t arrival) {
       if (auto s = self->store_.finishInbound(arrival, nullptr); !s) {
         self->events_.problem(s.error().message);
       }
-      self->audit("removed", m);
+      self->events_.audit("removed", m);
       done->set_value(true);
       return;
     }
     done->set_value(false);
   });
   return result;
-}
-
-void Subscriber::audit(std::string_view event, const message::Message& m) const {
-  if (events_.audit) events_.audit(event, m);
 }
 
 void Subscriber::refuse(const transport::Incoming& in, const Error& why) {
@@ -145,7 +141,7 @@ void Subscriber::onIncoming(transport::Incoming in) {
     }
     if (opened->announcement) {
       // Not from a trusted node: nothing of it is kept or run, only the key it announces.
-      if (events_.announced) events_.announced(opened->message);
+      events_.announced(opened->message);
       return;
     }
     m = std::move(opened->message);
@@ -205,12 +201,12 @@ void Subscriber::onIncoming(transport::Incoming in) {
   const uint64_t arrival = taken->arrival;
   if (!in.replyTo.empty()) (void)transport_.publish(in.replyTo, encodeAck(Ack{true, {}}));
   if (arrival == 0) {
-    audit("duplicate", m);
+    events_.audit("duplicate", m);
     STEWARD_LOG(debug) << "duplicate message " << m.id << " from " << m.fromNode << " on "
                        << subject_ << ": ACKed again, not run";
     return;
   }
-  audit("received", m);
+  events_.audit("received", m);
   asio::post(strand_, [self = shared_from_this(),
                        in = Inbound{arrival, std::move(m)}]() mutable {
     if (self->stopped_) return;  // it waits in the inbox for the next start
@@ -231,13 +227,10 @@ void Subscriber::pump() {
 
 void Subscriber::run(Inbound in) {
   auto call = std::make_shared<steward_host_call>();
-  call->operation = events_.operation;
-  if (events_.partial) {
-    // The request is copied: the call may emit from the handler thread at any time.
-    call->emit = [partial = events_.partial, request = in](std::string output) {
-      return partial(request, std::move(output));
-    };
-  }
+  // The request is copied: the call may emit from the handler thread at any time.
+  call->emit = [events = &events_, request = in](std::string output) {
+    return events->partial(request, std::move(output));
+  };
   running_.insert(call);
   ++runningCount_;
   const auto timeout = in.message.methodTimeout && *in.message.methodTimeout > 0
@@ -246,7 +239,7 @@ void Subscriber::run(Inbound in) {
   auto timer = std::make_shared<asio::steady_timer>(strand_, timeout);
   timer->async_wait(asio::bind_executor(
       strand_, [self = shared_from_this(), call](boost::system::error_code ec) {
-        if (!ec) self->instance_->cancel(*call);
+        if (!ec) self->handler_->cancel(*call);
       }));
   const int64_t deadlineMs = std::chrono::duration_cast<std::chrono::milliseconds>(
                                  (std::chrono::system_clock::now() + timeout).time_since_epoch())
@@ -254,16 +247,14 @@ void Subscriber::run(Inbound in) {
   pool_.submit([self = shared_from_this(), in = std::move(in), call, timer, deadlineMs]() mutable {
     const auto started = std::chrono::steady_clock::now();
     self->execute(in, *call, deadlineMs);
-    if (self->events_.timed) {
-      self->events_.timed(in.message.method,
-                          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    }
+    self->events_.timed(in.message.method,
+                        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     std::string error;
     {
       std::lock_guard lock(call->mutex);
       error = call->error;
     }
-    self->audit("executed", in.message);
+    self->events_.audit("executed", in.message);
     self->events_.handled(in, std::move(call->output), std::move(error));
     asio::post(self->strand_, [self, call, timer] {
       timer->cancel();
@@ -286,10 +277,9 @@ void Subscriber::execute(const Inbound& in, steward_host_call& call, int64_t dea
   const std::string fileName = m.fileName.empty() ? m.method + ".log" : m.fileName;
   auto output = message::resolveOutputPath(settings_.dataFolder, m.directory, m.fromNode, fileName);
   if (!output) return fail("cannot place output: " + output.error().message);
-  const plugin::PreparedRequest request(
-      m, plugin::CallContext{settings_.nodeName, settings_.dataFolder.string(), output->string(),
-                             fileName, deadlineMs});
-  if (!instance_->handle(request.get(), call)) {
+  const plugin::CallContext context{settings_.nodeName, settings_.dataFolder.string(),
+                                    output->string(), fileName, deadlineMs};
+  if (!handler_->handle(m, context, call)) {
     std::lock_guard lock(call.mutex);
     if (call.error.empty()) call.error = m.method + " failed without saying why";
   }

@@ -5,9 +5,9 @@
 #pragma once
 
 #include "core/message/message.hpp"
-#include "core/plugin/host.hpp"
 #include "core/security/sealing.hpp"
 #include "core/process/handler_pool.hpp"
+#include "core/process/method_handler.hpp"
 #include "core/store/store.hpp"
 #include "core/transport/transport.hpp"
 
@@ -18,7 +18,6 @@
 #include <chrono>
 #include <deque>
 #include <filesystem>
-#include <functional>
 #include <future>
 #include <memory>
 #include <set>
@@ -59,32 +58,37 @@ struct Inbound {
   message::Message message;
 };
 
+// What a subscriber tells the receiving side of its node. Called from transport and handler
+// threads.
+class SubscriberEvents {
+ public:
+  // A message ran: its output and its error ("" when it succeeded). On the handler thread that
+  // ran it, before the next message of a sequenced method starts.
+  virtual void handled(const Inbound& request, std::string output, std::string error) = 0;
+  // A partial reply for a request that is still running (emit).
+  virtual Status partial(const Inbound& request, std::string output) = 0;
+  // Something went wrong that central should hear about (refused sender, bad message).
+  virtual void problem(const std::string& what) = 0;
+  // Audit: "received", "duplicate", "executed" and the like.
+  virtual void audit(std::string_view event, const message::Message& m) = 0;
+  // A hello sealed by a key this node does not trust (yet), announcing that key: it is only
+  // recorded, never stored in the inbox nor run.
+  virtual void announced(const message::Message& hello) = 0;
+  // How long a run took, in seconds.
+  virtual void timed(const std::string& method, double seconds) = 0;
+
+ protected:
+  ~SubscriberEvents() = default;
+};
+
 class Subscriber : public std::enable_shared_from_this<Subscriber> {
  public:
-  struct Events {
-    // A message ran: its output and its error ("" when it succeeded). Called on the handler
-    // thread that ran it, before the next message of a sequenced method starts.
-    std::function<void(const Inbound& request, std::string output, std::string error)> handled;
-    // Something went wrong that central should hear about (refused sender, bad message).
-    std::function<void(const std::string& what)> problem;
-    // Audit: "received", "duplicate", "executed" and the like. Optional.
-    std::function<void(std::string_view event, const message::Message&)> audit;
-    // The node's operations, offered to the plugin through node_operation. Optional.
-    std::function<Result<std::string>(std::string_view operationJson)> operation;
-    // How long a run took, in seconds. Optional.
-    std::function<void(const std::string& method, double seconds)> timed;
-    // A hello sealed by a key this node does not trust (yet), announcing that key: it is only
-    // recorded, never stored in the inbox nor run. Optional: such hellos are then dropped.
-    std::function<void(const message::Message& hello)> announced;
-    // A partial reply for a request that is still running (emit). Optional.
-    std::function<Status(const Inbound& request, std::string output)> partial;
-  };
-
+  // `events` must outlive the subscriber's last run.
   static std::shared_ptr<Subscriber> create(boost::asio::any_io_executor executor,
                                             transport::Transport& transport, HandlerPool& pool,
                                             store::Store& store,
-                                            std::unique_ptr<plugin::MethodInstance> instance,
-                                            SubscriberSettings settings, Events events);
+                                            std::unique_ptr<MethodHandler> handler,
+                                            SubscriberSettings settings, SubscriberEvents& events);
 
   // Queues `resumed` (messages from the inbox of an earlier run, in arrival order) ahead of
   // anything new, then subscribes to the method's subject.
@@ -100,20 +104,18 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   size_t running() const { return runningCount_.load(); }
   size_t queued() const { return queuedCount_.load(); }
 
-  const message::MethodInfo& method() const { return instance_->method(); }
+  const message::MethodInfo& method() const { return handler_->method(); }
   const std::string& subject() const { return subject_; }
   const AllowedNodes& allowed() const { return settings_.allowed; }
   uint64_t processId() const { return settings_.processId; }
 
  private:
   Subscriber(boost::asio::any_io_executor executor, transport::Transport& transport,
-             HandlerPool& pool, store::Store& store,
-             std::unique_ptr<plugin::MethodInstance> instance, SubscriberSettings settings,
-             Events events);
+             HandlerPool& pool, store::Store& store, std::unique_ptr<MethodHandler> handler,
+             SubscriberSettings settings, SubscriberEvents& events);
   void onIncoming(transport::Incoming in);
   // Answers a refusal (with its code) and tells central.
   void refuse(const transport::Incoming& in, const Error& why);
-  void audit(std::string_view event, const message::Message& m) const;
   void pump();
   void run(Inbound inbound);
   void execute(const Inbound& in, steward_host_call& call, int64_t deadlineMs);
@@ -122,9 +124,9 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   transport::Transport& transport_;
   HandlerPool& pool_;
   store::Store& store_;
-  std::unique_ptr<plugin::MethodInstance> instance_;
+  std::unique_ptr<MethodHandler> handler_;
   SubscriberSettings settings_;
-  Events events_;
+  SubscriberEvents& events_;
   std::string subject_;
   std::unique_ptr<transport::Subscription> subscription_;
   std::deque<Inbound> queue_;

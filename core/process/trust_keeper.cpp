@@ -19,7 +19,7 @@ TrustKeeper::TrustKeeper(std::string nodeName, std::string centralNodeName, secu
       sender_(sender),
       errors_(errors) {}
 
-// The trust register (at central) and the trusted set (everywhere): see security/trust.hpp.
+// The trust register and the ACL, kept at central: see security/trust.hpp.
 Result<std::string> TrustKeeper::operate(const std::string& cmd, const rapidjson::Value* arg) {
   if (trust_ == nullptr) return Error{"this node does not sign or check messages"};
   security::Trust& trust = *trust_;
@@ -27,16 +27,6 @@ Result<std::string> TrustKeeper::operate(const std::string& cmd, const rapidjson
     if (arg == nullptr || !arg->HasMember(key) || !(*arg)[key].IsString()) return std::nullopt;
     return std::string((*arg)[key].GetString());
   };
-  if (cmd == "keysUpdate") {
-    const auto set = text("set");
-    const auto signature = text("signature");
-    if (!set || !signature) return Error{"keysUpdate needs opArg.set and opArg.signature"};
-    if (auto s = trust.applySet(*set, *signature); !s) return s.error();
-    STEWARD_LOG(info) << "trusted set version " << trust.version() << " from "
-                      << centralNodeName_ << " applied";
-    return "trusted set version " + std::to_string(trust.version()) + " applied on " +
-           nodeName_;
-  }
   if (!trust.isCentral()) {
     return Error{cmd + " is done at the central node (" + centralNodeName_ + "), not " +
                  nodeName_};
@@ -64,7 +54,15 @@ Result<std::string> TrustKeeper::operate(const std::string& cmd, const rapidjson
            "; trusted set version " + std::to_string(trust.version()) + " sent to the nodes";
   }
   return Error{"unknown opCmd \"" + cmd + "\"; keys operations are keysList, keysAllow, "
-               "keysRevoke, keysAclShow, keysAclSet, keysUpdate"};
+               "keysRevoke, keysAclShow, keysAclSet"};
+}
+
+Result<std::string> TrustKeeper::applyUpdate(const std::string& set, const std::string& signature) {
+  if (trust_ == nullptr) return Error{"this node does not sign or check messages"};
+  if (auto s = trust_->applySet(set, signature); !s) return s.error();
+  STEWARD_LOG(info) << "trusted set version " << trust_->version() << " from " << centralNodeName_
+                    << " applied";
+  return "trusted set version " + std::to_string(trust_->version()) + " applied on " + nodeName_;
 }
 
 void TrustKeeper::pushTrustedSet(const std::set<std::string>& nodes) {

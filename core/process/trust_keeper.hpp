@@ -1,6 +1,6 @@
 // The trust part of a node: the keys operations (REQOpCommand keys*), what central does with
-// hellos (learn announced keys, bring a node's trusted set up to date), and pushing central's
-// signed set (REQKeysUpdate). The register and the set themselves are security::Trust.
+// hellos (learn announced keys, bring a node's trusted set up to date), pushing central's signed
+// set and taking it in (REQKeysUpdate). The register and the set themselves are security::Trust.
 #pragma once
 
 #include "core/message/message.hpp"
@@ -24,9 +24,12 @@ class TrustKeeper {
               const security::Identity* identity, MessageSender& sender,
               const observe::ErrorKernel& errors);
 
-  // keysList, keysAllow, keysRevoke, keysAclShow, keysAclSet (central) and keysUpdate (every
-  // node); `arg` is the operation's opArg, already checked for unknown keys.
+  // keysList, keysAllow, keysRevoke, keysAclShow, keysAclSet (central); `arg` is the
+  // operation's opArg, already checked for unknown keys.
   Result<std::string> operate(const std::string& cmd, const rapidjson::Value* arg);
+  // REQKeysUpdate (every node): central's signed trusted set, kept when central's signature holds
+  // and it is newer than the one held.
+  Result<std::string> applyUpdate(const std::string& set, const std::string& signature);
   // At central: a hello (trusted, or an announcement of a key not trusted yet). The key waits
   // for the operator; a known node whose hello shows an older trusted set gets the current one.
   void onHello(const message::Message& hello, int64_t nowUnixMs);

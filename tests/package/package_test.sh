@@ -38,7 +38,7 @@ expected=(
   /usr/bin/steward /usr/bin/steward-ctl /usr/lib/systemd/system/steward.service
   /usr/lib/sysusers.d/steward.conf /usr/share/steward/config.toml
 )
-for plugin in cli file console hello errorlog opcommand ping httpget tail keys; do
+for plugin in cli file console hello errorlog ping httpget tail; do
   expected+=("/usr/lib/steward/plugins/abi2/$plugin.so")
 done
 deb_files="$(dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\.||')"

@@ -131,10 +131,6 @@ class Call {
   bool cancelled() const { return api_->is_cancelled(call_) != 0; }
   // Sends the output so far as a reply now; false when the host cannot queue it.
   bool emit() { return api_->emit(call_) == STEWARD_OK; }
-  // Runs a node operation (REQOpCommand); false, with the call's error set, when it failed.
-  bool nodeOperation(std::string_view operationJson) {
-    return api_->node_operation(call_, str(operationJson)) == STEWARD_OK;
-  }
   steward_host_call* raw() const { return call_; }
 
  private:

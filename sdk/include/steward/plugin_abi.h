@@ -146,12 +146,6 @@ typedef struct steward_host_api {
   /* Logs a line (copied) through the host's log, tagged with the plugin's name. */
   void (*log)(steward_host_instance *instance, int32_t level, steward_str message);
   /*
-   * Runs an operation on the node itself (what REQOpCommand does): `operation_json` is an
-   * operation object, e.g. {"opCmd":"ps"} (copied). The result text is appended to the call's
-   * output; on failure the call's error is set. Only valid during `handle`.
-   */
-  int32_t (*node_operation)(steward_host_call *call, steward_str operation_json);
-  /*
    * Sends the call's output so far as a reply now and empties it: for methods that report while
    * they run. Replies reach the sender in the order they were emitted; the final one (what is left
    * when `handle` returns, with its error) comes last. Emitting no output sends nothing. Returns

@@ -147,10 +147,6 @@ class MockHost {
     static const char* names[] = {"debug", "info", "warning", "error"};
     state->logs.push_back(std::string(level >= 0 && level <= 3 ? names[level] : "?") + ": " + text(message));
   }
-  static int32_t nodeOperation(steward_host_call* c, steward_str) {
-    error(c, str("the mock host runs no node operations"));
-    return STEWARD_ERROR;
-  }
   // Partial replies are kept in order in CallResult::emitted.
   static int32_t emit(steward_host_call* c) {
     Call* call = Call::from(c);
@@ -168,8 +164,8 @@ class MockHost {
   const steward_plugin* plugin_;
   std::string config_;
   State state_;
-  const steward_host_api api_{sizeof(steward_host_api), output, error, isCancelled, log,
-                              nodeOperation, emit, instanceError};
+  const steward_host_api api_{sizeof(steward_host_api), output, error, isCancelled, log, emit,
+                              instanceError};
 };
 
 }  // namespace steward::sdk::testing

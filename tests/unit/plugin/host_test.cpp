@@ -103,6 +103,7 @@ TEST_F(PluginHostTest, EveryRefusalOfTheAbiSaysWhy) {
       {"duplicate_method", "method REQTwice is listed twice in its descriptor"},
       {"host_too_old", "needs a steward host of ABI 2.99 or later; this one speaks ABI 2.0"},
       {"no_entry", "missing entry symbol steward_plugin_entry"},
+      {"claims_own_method", "method REQOpCommand is served by steward itself"},
   };
   for (const auto& [fixture, why] : cases) {
     fs::remove_all(dir_);

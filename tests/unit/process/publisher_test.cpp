@@ -31,16 +31,21 @@ struct Settlement {
   std::string detail;
 };
 
-class PublisherTest : public ::testing::Test {
+class PublisherTest : public ::testing::Test, public PublisherEvents {
  protected:
   std::shared_ptr<Publisher> makePublisher() {
-    Publisher::Events events;
-    events.settled = [this](const message::Message& m, Outcome o, int attempts,
-                            const std::string& detail) {
-      settled_.push_back({m.id, o, attempts, detail});
-    };
     return Publisher::create(io_.get_executor(), transport_, "ship1.REQCliCommand.CommandACK",
-                             events);
+                             *this);
+  }
+  void settled(const message::Message& m, Outcome o, int attempts,
+               const std::string& detail) override {
+    settled_.push_back({m.id, o, attempts, detail});
+  }
+  void sent(const message::Message&, int) override {}
+  // Unsealed: the answer is taken as it is.
+  Result<OpenedAnswer> openAnswer(const message::Message&, const std::string&,
+                                  const std::string& payload) override {
+    return OpenedAnswer{payload, {}};
   }
   static message::Message msg(uint64_t id) {
     message::Message m;

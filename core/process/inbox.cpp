@@ -1,0 +1,220 @@
+#include "core/process/inbox.hpp"
+
+#include "core/message/codec.hpp"
+#include "core/message/methods.hpp"
+#include "core/process/reply.hpp"
+#include "core/util/clock.hpp"
+#include "core/util/log.hpp"
+
+#include <future>
+
+namespace steward::process {
+
+Inbox::Inbox(InboxSettings settings, boost::asio::any_io_executor executor,
+             transport::Transport& transport, Catalog& catalog, store::Store& store,
+             const observe::Audit& audit, const observe::ErrorKernel& errors, Outbox& outbox,
+             TrustKeeper& keys, std::atomic<uint64_t>& processIds)
+    : settings_(std::move(settings)),
+      executor_(std::move(executor)),
+      transport_(transport),
+      catalog_(catalog),
+      store_(store),
+      audit_(audit),
+      errors_(errors),
+      outbox_(outbox),
+      keys_(keys),
+      processIds_(processIds),
+      pool_(settings_.maxHandlerThreads) {}
+
+Inbox::~Inbox() { stopAll(std::chrono::milliseconds(0)); }
+
+// A message whose run had started when the node stopped is not run again blindly (a command may
+// have had its effect): it is answered as interrupted. The others wait for their subscriber.
+std::map<std::string, std::vector<Inbound>> Inbox::resume() {
+  std::map<std::string, std::vector<Inbound>> waiting;
+  auto loaded = store_.loadInbox();
+  for (const auto& e : loaded.damaged) errors_.report(e.message);
+  for (auto& entry : loaded.entries) {
+    auto m = message::decodeWire(entry.wire);
+    if (!m) {
+      errors_.report("inbox message at arrival " + std::to_string(entry.arrival) +
+                     " is unreadable and was dropped: " + m.error().message);
+      (void)store_.finishInbound(entry.arrival, nullptr);
+      continue;
+    }
+    Inbound in{entry.arrival, std::move(m).value()};
+    if (entry.running) {
+      audit_.record("interrupted", in.message);
+      handled(in, "", "interrupted by a restart of " + settings_.nodeName +
+                          " while it ran; not run again");
+    } else {
+      waiting[entry.method].push_back(std::move(in));
+    }
+  }
+  return waiting;
+}
+
+Result<uint64_t> Inbox::start(const std::string& method, const AllowedNodes& allowed,
+                              std::vector<Inbound> resumed) {
+  auto handler = catalog_.instantiate(method);
+  if (!handler) return handler.error();
+  SubscriberSettings settings;
+  settings.nodeName = settings_.nodeName;
+  settings.dataFolder = settings_.dataFolder;
+  settings.defaultMethodTimeout = settings_.defaultMethodTimeout;
+  settings.allowed = allowed;
+  settings.processId = processIds_++;
+  settings.verifier = settings_.verifier;
+  if (settings_.trust != nullptr) {
+    settings.authorize = [trust = settings_.trust,
+                          commandData = handler.value()->method().commandData](const message::Message& m) {
+      return trust->authorize(m.fromNode, m.method, m.data, commandData);
+    };
+  }
+  auto subscriber = Subscriber::create(executor_, transport_, pool_, store_,
+                                       std::move(handler).value(), settings, *this);
+  const size_t count = resumed.size();
+  if (auto s = subscriber->start(std::move(resumed)); !s) return s.error();
+  STEWARD_LOG(info) << "started subscriber " << subscriber->subject()
+                    << " allowed from: " << allowed.toString()
+                    << (count > 0 ? ", resuming " + std::to_string(count) + " message(s)" : "");
+  std::lock_guard lock(mutex_);
+  if (auto it = subscribers_.find(method); stopped_ || it != subscribers_.end()) {
+    subscriber->stop();
+    if (stopped_) return Error{"the node is stopping"};
+    return Error{method + " is already running (process " +
+                 std::to_string(it->second->processId()) + ")"};
+  }
+  subscribers_[method] = subscriber;
+  return subscriber->processId();
+}
+
+// Drains before it lets go: no new messages are routed, running calls are cancelled and waited
+// for, and the handler is destroyed (for a plugin: its destroy, and its library is released).
+Result<uint64_t> Inbox::stop(const std::string& method, std::optional<uint64_t> id) {
+  std::shared_ptr<Subscriber> subscriber;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = subscribers_.find(method);
+    if (it == subscribers_.end()) return Error{method + " is not running on " + settings_.nodeName};
+    if (id && it->second->processId() != *id) {
+      return Error{method + " runs as process " + std::to_string(it->second->processId()) +
+                   ", not " + std::to_string(*id)};
+    }
+    subscriber = it->second;
+    subscribers_.erase(it);
+  }
+  const uint64_t processId = subscriber->processId();
+  subscriber->stop();
+  subscriber->cancelRunning();
+  const bool drained = pollUntil([&] { return subscriber->running() == 0; }, std::chrono::seconds(30));
+  std::weak_ptr<Subscriber> last = subscriber;
+  subscriber.reset();
+  const bool released = pollUntil([&] { return last.expired(); }, std::chrono::seconds(10));
+  if (!drained || !released) {
+    return Error{method + " (process " + std::to_string(processId) +
+                     ") stopped taking messages, but a call did not end in time; its plugin "
+                     "stays loaded until it does",
+                 Code::timedOut};
+  }
+  return processId;
+}
+
+void Inbox::stopAll(std::chrono::milliseconds grace) {
+  std::map<std::string, std::shared_ptr<Subscriber>> subscribers;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopped_) return;
+    stopped_ = true;
+    subscribers.swap(subscribers_);
+  }
+  for (auto& [method, s] : subscribers) s->stop();
+  // Running calls may finish within the grace period; what is cancelled after it is answered
+  // as interrupted at the next start.
+  pollUntil(
+      [&] {
+        for (auto& [method, s] : subscribers) {
+          if (s->running() > 0) return false;
+        }
+        return true;
+      },
+      grace, std::chrono::milliseconds(20));
+  for (auto& [method, s] : subscribers) s->cancelRunning();
+  pool_.stop();
+}
+
+bool Inbox::remove(const store::InboxEntry& entry) {
+  std::shared_ptr<Subscriber> subscriber;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = subscribers_.find(entry.method); it != subscribers_.end()) subscriber = it->second;
+  }
+  if (!subscriber) return store_.finishInbound(entry.arrival, nullptr).ok();
+  auto done = subscriber->remove(entry.arrival);
+  return done.wait_for(std::chrono::seconds(10)) == std::future_status::ready && done.get();
+}
+
+std::map<std::string, std::shared_ptr<Subscriber>> Inbox::subscribers() {
+  std::lock_guard lock(mutex_);
+  return subscribers_;
+}
+
+void Inbox::announced(const message::Message& hello) { keys_.onHello(hello, nowUnixMs()); }
+
+std::optional<Result<Outgoing>> Inbox::makeReply(const message::Message& request,
+                                                 std::string output, const std::string& error,
+                                                 bool partial) {
+  auto reply = replyTo(request, catalog_, std::move(output), error, partial);
+  if (!reply) return std::nullopt;
+  return outbox_.prepare(std::move(*reply));
+}
+
+Status Inbox::partial(const Inbound& in, std::string output) {
+  auto reply = makeReply(in.message, std::move(output), "", true);
+  if (!reply) return Error{in.message.method + " gets no reply to send output with"};
+  if (!*reply) return reply->error();
+  if (auto s = store_.putOutbox({(*reply)->entry}); !s) return s;
+  audit_.record("replied", (*reply)->message, 0, "partial");
+  outbox_.dispatch(std::move(*reply).value());
+  return {};
+}
+
+void Inbox::handled(const Inbound& in, std::string output, std::string error) {
+  const message::Message& request = in.message;
+  if (!error.empty()) {
+    std::string what = describe(request) + " failed: " + error;
+    // An error message that fails is only logged, or errors would loop.
+    if (request.method == message::methods::kErrorLog) {
+      observe::ErrorKernel::logOnly(what);
+    } else {
+      errors_.report(what);
+    }
+  }
+  std::optional<Outgoing> reply;
+  if (auto made = makeReply(request, std::move(output), error, false)) {
+    if (*made) {
+      reply = std::move(*made).value();
+    } else {
+      errors_.report("cannot reply to " + describe(request) + ": " + made->error().message);
+    }
+  }
+  // The request leaves the inbox and its reply enters the outbox in one write.
+  if (auto s = store_.finishInbound(in.arrival, reply ? &reply->entry : nullptr); !s) {
+    errors_.report(describe(request) + ": " + s.error().message);
+  }
+  if (reply) {
+    audit_.record("replied", reply->message);
+    outbox_.dispatch(std::move(*reply));
+  }
+  if (request.method == message::methods::kHello) keys_.onHello(request, nowUnixMs());
+  if (request.isReply) {
+    outbox_.replies().notify({.requestId = request.requestId,
+                              .node = request.fromNode,
+                              .method = request.requestMethod,
+                              .data = request.data,
+                              .error = request.requestError,
+                              .final = !request.partial});
+  }
+}
+
+}  // namespace steward::process

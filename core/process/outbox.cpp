@@ -1,0 +1,212 @@
+#include "core/process/outbox.hpp"
+
+#include "core/message/codec.hpp"
+#include "core/message/methods.hpp"
+#include "core/process/reply.hpp"
+#include "core/util/clock.hpp"
+#include "core/util/log.hpp"
+
+#include <future>
+
+namespace steward::process {
+
+std::string describe(const message::Message& m) {
+  return "message " + std::to_string(m.id) + " (" + m.method + " from " + m.fromNode + " to " +
+         m.toNode + ")";
+}
+
+namespace {
+
+DeliveryPolicy policyOf(const store::OutboxEntry& e) {
+  return DeliveryPolicy{e.ack, std::chrono::milliseconds(e.ackTimeoutMs), e.retries,
+                        e.expiresUnixMs};
+}
+
+}  // namespace
+
+Outbox::Outbox(OutboxSettings settings, boost::asio::any_io_executor executor,
+               transport::Transport& transport, const message::MethodCatalog& methods,
+               store::Store& store, const observe::Audit& audit,
+               const observe::ErrorKernel& errors, const security::Verifier* verifier,
+               std::atomic<uint64_t>& processIds)
+    : settings_(std::move(settings)),
+      executor_(std::move(executor)),
+      transport_(transport),
+      methods_(methods),
+      store_(store),
+      audit_(audit),
+      errors_(errors),
+      verifier_(verifier),
+      processIds_(processIds),
+      ids_(store, "nextId") {}
+
+Outbox::~Outbox() { stop(); }
+
+void Outbox::resume() {
+  auto loaded = store_.loadOutbox();
+  for (const auto& e : loaded.damaged) errors_.report(e.message);
+  for (auto& entry : loaded.entries) {
+    auto m = message::decodeWire(entry.wire);
+    if (!m) {
+      errors_.report("outbox message " + std::to_string(entry.id) +
+                     " is unreadable and was dropped: " + m.error().message);
+      (void)store_.removeOutbox(entry.id);
+      continue;
+    }
+    dispatch(Outgoing{std::move(m).value(), std::move(entry)});
+  }
+  if (!loaded.entries.empty()) {
+    STEWARD_LOG(info) << "resumed " << loaded.entries.size() << " message(s) from the outbox";
+  }
+}
+
+Result<Outgoing> Outbox::prepare(message::Message m) {
+  const auto method = methods_.find(m.method);
+  if (!method) return Error{"unknown method \"" + m.method + "\"", Code::unknownMethod};
+  auto id = ids_.next();
+  if (!id) return id.error();
+  m.id = id.value();
+  m.fromNode = settings_.nodeName;
+  m.createdUnixMs = nowUnixMs();
+  const size_t maxPayload = transport_.maxPayload();
+  std::string wire = m.isReply ? encodeFitting(m, maxPayload) : message::encodeWire(m);
+  if (wire.size() > maxPayload) {
+    return Error{"message to " + m.toNode + " is " + std::to_string(wire.size()) +
+                     " bytes encoded, more than the broker's max payload of " +
+                     std::to_string(maxPayload),
+                 Code::tooLarge};
+  }
+  store::OutboxEntry entry;
+  entry.id = m.id;
+  entry.subject = message::subject(m.toNode, m.method, method->kind);
+  entry.ack = message::needsAck(method->kind);
+  entry.ackTimeoutMs = m.ackTimeout.value_or(settings_.defaultMessageTimeout) * 1000;
+  entry.retries = m.retries.value_or(settings_.defaultMessageRetries);
+  entry.expiresUnixMs = m.lifetime ? m.createdUnixMs + *m.lifetime * 1000 : 0;
+  entry.wire = std::move(wire);
+  return Outgoing{std::move(m), std::move(entry)};
+}
+
+Result<std::vector<uint64_t>> Outbox::accept(std::vector<Outgoing> batch, const std::string& source,
+                                             const std::shared_ptr<ReplyWatcher>& watcher) {
+  std::vector<store::OutboxEntry> entries;
+  std::vector<uint64_t> ids;
+  for (const auto& o : batch) {
+    entries.push_back(o.entry);
+    ids.push_back(o.message.id);
+  }
+  if (auto s = store_.putOutbox(entries); !s) return s.error();
+  // Watched before the first is sent, so no reply can come back unseen.
+  if (watcher) replies_.watch(ids, watcher);
+  for (auto& o : batch) {
+    audit_.record("accepted", o.message, 0, source);
+    dispatch(std::move(o));
+  }
+  return ids;
+}
+
+Result<uint64_t> Outbox::send(message::Message m) {
+  auto outgoing = prepare(std::move(m));
+  if (!outgoing) return outgoing.error();
+  std::vector<Outgoing> one;
+  one.push_back(std::move(outgoing).value());
+  auto ids = accept(std::move(one), "");
+  if (!ids) return ids.error();
+  return ids->front();
+}
+
+void Outbox::dispatch(Outgoing o) {
+  std::shared_ptr<Publisher> publisher;
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_) {
+      STEWARD_LOG(info) << describe(o.message) << " stays in the outbox: the node is stopping";
+      return;
+    }
+    auto& slot = publishers_[o.entry.subject];
+    if (!slot) slot = Publisher::create(executor_, transport_, o.entry.subject, *this, processIds_++);
+    publisher = slot;
+  }
+  STEWARD_LOG(debug) << "queued " << describe(o.message);
+  const DeliveryPolicy policy = policyOf(o.entry);
+  publisher->enqueue(std::move(o.message), std::move(o.entry.wire), policy);
+}
+
+bool Outbox::remove(const store::OutboxEntry& entry) {
+  std::shared_ptr<Publisher> publisher;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = publishers_.find(entry.subject); it != publishers_.end()) publisher = it->second;
+  }
+  if (!publisher) return store_.removeOutbox(entry.id).ok();
+  auto done = publisher->remove(entry.id);
+  return done.wait_for(std::chrono::seconds(10)) == std::future_status::ready && done.get();
+}
+
+void Outbox::brokerReconnected() {
+  std::lock_guard lock(mutex_);
+  for (auto& [subject, publisher] : publishers_) publisher->brokerReconnected();
+}
+
+void Outbox::close() {
+  std::lock_guard lock(mutex_);
+  closed_ = true;
+}
+
+void Outbox::stop() {
+  std::map<std::string, std::shared_ptr<Publisher>> publishers;
+  {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    publishers.swap(publishers_);
+  }
+  for (auto& [subject, p] : publishers) p->stop();
+}
+
+std::vector<std::shared_ptr<Publisher>> Outbox::publishers() {
+  std::lock_guard lock(mutex_);
+  std::vector<std::shared_ptr<Publisher>> out;
+  for (const auto& [subject, p] : publishers_) out.push_back(p);
+  return out;
+}
+
+void Outbox::sent(const message::Message& m, int attempt) {
+  audit_.record(attempt == 1 ? "sent" : "retried", m, attempt);
+}
+
+Result<OpenedAnswer> Outbox::openAnswer(const message::Message& m, const std::string& inbox,
+                                        const std::string& payload) {
+  if (verifier_ == nullptr) return OpenedAnswer{payload, {}};
+  auto opened = verifier_->openAnswer(inbox, payload, m.toNode);
+  if (!opened) return opened.error();
+  return OpenedAnswer{std::move(opened->text), std::move(opened->skewNote)};
+}
+
+void Outbox::settled(const message::Message& m, Outcome outcome, int attempts,
+                     const std::string& detail) {
+  // A stopped publisher leaves its messages in the outbox for the next start.
+  if (outcome == Outcome::stopped) return;
+  if (auto s = store_.removeOutbox(m.id); !s) observe::ErrorKernel::logOnly(s.error().message);
+  audit_.record(outcome == Outcome::delivered ? "acked" : outcomeName(outcome), m, attempts,
+                detail);
+  if (outcome == Outcome::delivered) {
+    STEWARD_LOG(debug) << describe(m) << " delivered after " << attempts << " send(s)";
+    return;
+  }
+  std::string what = describe(m) + " " + std::string(outcomeName(outcome)) + " after " +
+                     std::to_string(attempts) + " send(s)" + (detail.empty() ? "" : ": " + detail);
+  replies_.notify(
+      {.requestId = m.id, .node = m.toNode, .method = m.method, .data = {}, .error = what});
+  if (outcome == Outcome::removed) {
+    STEWARD_LOG(info) << describe(m) << " removed from the outbox by an operator";
+    return;
+  }
+  // An error message that cannot reach central is only logged here, or errors would loop.
+  if (m.method == message::methods::kErrorLog) {
+    observe::ErrorKernel::logOnly(what);
+  } else {
+    errors_.report(what);
+  }
+}
+
+}  // namespace steward::process

@@ -1,0 +1,107 @@
+// The sending side of a node. Every message the node sends (operator input, replies, errors,
+// hellos, trusted sets) is stamped here with id, sender and time, encoded and checked against the
+// broker's limit, written to the outbox and handed to the publisher of its (toNode, method). When
+// a publisher settles a message (ACKed, refused, given up, expired, removed) it leaves the outbox,
+// the operator watching it hears of a failure, and central of anything but success.
+#pragma once
+
+#include "core/message/message.hpp"
+#include "core/observe/audit.hpp"
+#include "core/observe/error_kernel.hpp"
+#include "core/process/message_sender.hpp"
+#include "core/process/publisher.hpp"
+#include "core/process/reply_watch.hpp"
+#include "core/security/sealing.hpp"
+#include "core/store/store.hpp"
+#include "core/transport/transport.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace steward::process {
+
+struct OutboxSettings {
+  std::string nodeName;
+  int64_t defaultMessageTimeout = 10;  // seconds to wait for an ACK
+  int64_t defaultMessageRetries = 1;
+};
+
+// A message stamped, encoded and ready for the outbox.
+struct Outgoing {
+  message::Message message;
+  store::OutboxEntry entry;
+};
+
+class Outbox final : public MessageSender, private PublisherEvents {
+ public:
+  // `verifier` opens the sealed ACKs (none: answers are taken as they are, for unit tests).
+  // `processIds` numbers the publishers for ps, shared with the subscribers.
+  Outbox(OutboxSettings settings, boost::asio::any_io_executor executor,
+         transport::Transport& transport, const message::MethodCatalog& methods,
+         store::Store& store, const observe::Audit& audit, const observe::ErrorKernel& errors,
+         const security::Verifier* verifier, std::atomic<uint64_t>& processIds);
+  ~Outbox() override;
+
+  // Messages accepted before the last stop go out again, oldest first, before anything new.
+  void resume();
+  // Stamps `message` from this node and encodes it; nothing is stored yet.
+  Result<Outgoing> prepare(message::Message message);
+  // Writes every message of `batch` to the outbox in one write, then queues them; a `watcher`
+  // is told of the replies to them. Their ids, in order.
+  Result<std::vector<uint64_t>> accept(std::vector<Outgoing> batch, const std::string& source,
+                                       const std::shared_ptr<ReplyWatcher>& watcher = nullptr);
+  // Queues a message that is in the outbox already (a reply, written with its request's end).
+  void dispatch(Outgoing outgoing);
+  // prepare and accept for one message of the node's own (errors, hellos). Thread-safe.
+  Result<uint64_t> send(message::Message message) override;
+
+  // Settles message `entry.id` as removed, whether its publisher holds it or not; false when it
+  // was settled meanwhile. Blocks up to 10 s for the publisher.
+  bool remove(const store::OutboxEntry& entry);
+  // The broker is reachable again: messages waiting for it go out now. Thread-safe.
+  void brokerReconnected();
+  // Queues nothing new from now on (it stays in the outbox for the next start); what is in
+  // flight may still be settled until stop().
+  void close();
+  // Closes, and stops the publishers; what is not settled stays in the outbox.
+  void stop();
+
+  // The publishers now, for ps and metrics.
+  std::vector<std::shared_ptr<Publisher>> publishers();
+  // Operators waiting for replies: the receiving side tells it of replies that arrive.
+  ReplyWatch& replies() { return replies_; }
+
+ private:
+  void settled(const message::Message& m, Outcome outcome, int attempts,
+               const std::string& detail) override;
+  void sent(const message::Message& m, int attempt) override;
+  Result<OpenedAnswer> openAnswer(const message::Message& m, const std::string& inbox,
+                                  const std::string& payload) override;
+
+  const OutboxSettings settings_;
+  boost::asio::any_io_executor executor_;
+  transport::Transport& transport_;
+  const message::MethodCatalog& methods_;
+  store::Store& store_;
+  const observe::Audit& audit_;
+  const observe::ErrorKernel& errors_;
+  const security::Verifier* verifier_;
+  std::atomic<uint64_t>& processIds_;
+  store::IdSource ids_;
+  ReplyWatch replies_;
+
+  std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<Publisher>> publishers_;  // by subject
+  bool closed_ = false;
+};
+
+// "message 12 (REQCliCommand from central to ship1)": how logs and errors name a message.
+std::string describe(const message::Message& m);
+
+}  // namespace steward::process
