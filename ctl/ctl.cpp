@@ -41,9 +41,9 @@ constexpr CommandInfo kCommands[] = {
 };
 
 constexpr const char* kExitCodes =
-    "Exit status: 0 success; 1 the method failed on the node, or the message was refused or could\n"
-    "not be delivered; 2 bad usage; 3 the local daemon cannot be reached or refused the input;\n"
-    "4 no final answer within the timeout.\n";
+    "Exit status: 0 success; 1 the method ran on the node and failed; 2 bad usage; 3 the local\n"
+    "daemon cannot be reached or refused the input; 4 no final answer within the timeout; 5 the\n"
+    "node refused the message (it did not run); 6 the message never reached the node.\n";
 
 std::string overview() {
   std::ostringstream o;
@@ -343,15 +343,16 @@ bool Printer::take(const std::string& line, Output& output) {
   };
   const bool final = !d.HasMember("final") || !d["final"].IsBool() || d["final"].GetBool();
   const uint64_t id = d.HasMember("requestId") && d["requestId"].IsUint64() ? d["requestId"].GetUint64() : 0;
-  printReply(text("node"), text("method"), data, text("error"), final, id, output);
+  printReply(text("node"), text("method"), data, text("error"), codeNamed(text("code")), final, id,
+             output);
   return true;
 }
 
 void Printer::printReply(const std::string& node, const std::string& method,
                          const std::vector<std::string>& data, const std::string& error,
-                         bool final, uint64_t id, Output& output) {
+                         Code code, bool final, uint64_t id, Output& output) {
   if (final) answered_.push_back(id);
-  if (!error.empty()) failed_ = true;
+  if (!error.empty()) failures_.push_back(exitFor(code));
   if (options_.json) return;
   const bool several = ids_ && ids_->size() > 1;
   if (several && final) output.out += "=== " + node + " " + method + " (id " + std::to_string(id) + ")\n";
@@ -368,7 +369,22 @@ void Printer::printReply(const std::string& node, const std::string& method,
     output.out += d;
     if (!d.empty() && d.back() != '\n' && final) output.out += "\n";
   }
-  if (!error.empty()) output.err += "steward-ctl: " + node + ": " + method + ": " + error + "\n";
+  if (error.empty()) return;
+  // A refusal or a failed delivery says its kind; a failed run speaks for itself.
+  const std::string kind =
+      code == Code::methodFailed || code == Code::unspecified ? "" : " (" + std::string(codeName(code)) + ")";
+  output.err += "steward-ctl: " + node + ": " + method + kind + ": " + error + "\n";
+}
+
+Exit exitFor(Code code) {
+  switch (code) {
+    case Code::unspecified:
+    case Code::methodFailed: return kRemoteFailure;
+    case Code::undelivered:
+    case Code::removed:
+    case Code::broker: return kUndelivered;
+    default: return kRefused;
+  }
 }
 
 int Printer::finish(bool timedOut, Output& output) {
@@ -391,7 +407,12 @@ int Printer::finish(bool timedOut, Output& output) {
       return kTimedOut;
     }
   }
-  return failed_ ? kRemoteFailure : kOk;
+  if (failed_) return kRemoteFailure;
+  // A refusal first: sending again will not help. Then what never arrived, then failed runs.
+  for (const Exit worst : {kRefused, kUndelivered, kRemoteFailure}) {
+    if (std::find(failures_.begin(), failures_.end(), worst) != failures_.end()) return worst;
+  }
+  return kOk;
 }
 
 std::string keysTable(const std::string& json) {

@@ -17,11 +17,18 @@ namespace steward::ctl {
 // Exit codes, also listed by --help.
 enum Exit : int {
   kOk = 0,
-  kRemoteFailure = 1,  // the method failed, or the message was refused or could not be delivered
+  kRemoteFailure = 1,  // the method ran on the node and failed
   kUsage = 2,
   kLocalFailure = 3,   // the local daemon cannot be reached, or it refused the input
   kTimedOut = 4,
+  kRefused = 5,        // the receiving node refused the message: it did not run
+  kUndelivered = 6,    // the message never reached the node (given up, expired, removed)
 };
+
+// The exit status a failed answer's code calls for (the "code" of the daemon's reply line):
+// kRefused for a refusal, kUndelivered for undelivered, removed and broker, kRemoteFailure for
+// methodFailed and for an error without a code.
+Exit exitFor(Code code);
 
 // Seconds steward-ctl waits beyond --timeout (which is also the method's methodTimeout), for the
 // last reply to travel back.
@@ -74,14 +81,16 @@ class Printer {
 
  private:
   void printReply(const std::string& node, const std::string& method,
-                  const std::vector<std::string>& data, const std::string& error, bool final,
-                  uint64_t id, Output& output);
+                  const std::vector<std::string>& data, const std::string& error, Code code,
+                  bool final, uint64_t id, Output& output);
 
   const Options& options_;
   std::optional<std::vector<uint64_t>> ids_;
   std::vector<uint64_t> answered_;
-  bool refused_ = false;
-  bool failed_ = false;
+  bool refused_ = false;  // the local daemon refused the input
+  bool failed_ = false;   // an answer it could not read
+  // The failures the answers reported, by the exit status each calls for.
+  std::vector<Exit> failures_;
   bool done_ = false;
 };
 

@@ -124,6 +124,10 @@ std::string replyLine(const process::ReplyNotice& n) {
   str("error", n.error);
   w.Key("final");
   w.Bool(n.final);
+  if (const auto code = codeName(n.code); !code.empty()) {
+    w.Key("code");
+    w.String(code.data(), static_cast<rapidjson::SizeType>(code.size()));
+  }
   w.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize());
 }

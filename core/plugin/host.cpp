@@ -220,7 +220,9 @@ Status PluginHost::load(const fs::path& file) {
 }
 
 Result<std::shared_ptr<Library>> PluginHost::open(const fs::path& file) {
-  auto fail = [&](const std::string& why) { return Error{"plugin " + file.string() + ": " + why}; };
+  auto fail = [&](const std::string& why) {
+    return Error{"plugin " + file.string() + ": " + why, Code::pluginRefused};
+  };
   if (!fs::is_regular_file(file)) return fail("not a regular file");
   if (auto s = checkPermissions(file, "file"); !s) return fail(s.error().message);
 
@@ -298,7 +300,7 @@ Result<std::unique_ptr<MethodInstance>> PluginHost::instantiate(const std::strin
   {
     std::lock_guard lock(mutex_);
     auto it = fileOf_.find(method);
-    if (it == fileOf_.end()) return Error{"no plugin serves method " + method};
+    if (it == fileOf_.end()) return Error{"no plugin serves method " + method, Code::unknownMethod};
     const fs::path file = it->second;
     library = files_[file].library.lock();
     if (!library) {

@@ -213,7 +213,9 @@ void Inbox::handled(const Inbound& in, std::string output, std::string error) {
                               .method = request.requestMethod,
                               .data = request.data,
                               .error = request.requestError,
-                              .final = !request.partial});
+                              .final = !request.partial,
+                              .code = request.requestError.empty() ? Code::unspecified
+                                                                   : Code::methodFailed});
   }
 }
 

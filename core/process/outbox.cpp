@@ -183,7 +183,7 @@ Result<OpenedAnswer> Outbox::openAnswer(const message::Message& m, const std::st
 }
 
 void Outbox::settled(const message::Message& m, Outcome outcome, int attempts,
-                     const std::string& detail) {
+                     const std::string& detail, Code code) {
   // A stopped publisher leaves its messages in the outbox for the next start.
   if (outcome == Outcome::stopped) return;
   if (auto s = store_.removeOutbox(m.id); !s) observe::ErrorKernel::logOnly(s.error().message);
@@ -195,8 +195,13 @@ void Outbox::settled(const message::Message& m, Outcome outcome, int attempts,
   }
   std::string what = describe(m) + " " + std::string(outcomeName(outcome)) + " after " +
                      std::to_string(attempts) + " send(s)" + (detail.empty() ? "" : ": " + detail);
-  replies_.notify(
-      {.requestId = m.id, .node = m.toNode, .method = m.method, .data = {}, .error = what});
+  replies_.notify({.requestId = m.id,
+                   .node = m.toNode,
+                   .method = m.method,
+                   .data = {},
+                   .error = what,
+                   .final = true,
+                   .code = code});
   if (outcome == Outcome::removed) {
     STEWARD_LOG(info) << describe(m) << " removed from the outbox by an operator";
     return;

@@ -79,7 +79,7 @@ class Outbox final : public MessageSender, private PublisherEvents {
 
  private:
   void settled(const message::Message& m, Outcome outcome, int attempts,
-               const std::string& detail) override;
+               const std::string& detail, Code code) override;
   void sent(const message::Message& m, int attempt) override;
   Result<OpenedAnswer> openAnswer(const message::Message& m, const std::string& inbox,
                                   const std::string& payload) override;

@@ -25,6 +25,19 @@ std::string_view outcomeName(Outcome outcome) {
   return "unknown";
 }
 
+Code outcomeCode(Outcome outcome, Code refusal) {
+  switch (outcome) {
+    case Outcome::refused: return refusal == Code::unspecified ? Code::refused : refusal;
+    case Outcome::givenUp:
+    case Outcome::expired: return Code::undelivered;
+    case Outcome::failed: return Code::broker;
+    case Outcome::removed: return Code::removed;
+    case Outcome::delivered:
+    case Outcome::stopped: return Code::unspecified;
+  }
+  return Code::unspecified;
+}
+
 std::shared_ptr<Publisher> Publisher::create(asio::any_io_executor executor,
                                              transport::Transport& transport, std::string subject,
                                              PublisherEvents& events, uint64_t processId) {
@@ -63,7 +76,7 @@ void Publisher::enqueue(message::Message message, std::string wire, DeliveryPoli
                                                               std::move(wire)}]() mutable {
     if (self->stopped_) {
       --self->pending_;
-      self->events_.settled(item.message, Outcome::stopped, 0, "publisher stopped");
+      self->events_.settled(item.message, Outcome::stopped, 0, "publisher stopped", Code::unspecified);
       return;
     }
     self->queue_.push_back(std::move(item));
@@ -80,7 +93,7 @@ void Publisher::stop() {
     while (!self->queue_.empty()) {
       --self->pending_;
       self->events_.settled(self->queue_.front().message, Outcome::stopped, self->attempts_,
-                            "publisher stopped");
+                            "publisher stopped", Code::unspecified);
       self->queue_.pop_front();
       self->attempts_ = 0;
     }
@@ -151,7 +164,7 @@ std::future<bool> Publisher::remove(uint64_t id) {
         message::Message m = std::move(it->message);
         self->queue_.erase(it);
         --self->pending_;
-        self->events_.settled(m, Outcome::removed, 0, "removed by an operator");
+        self->events_.settled(m, Outcome::removed, 0, "removed by an operator", Code::removed);
       }
       done->set_value(true);
       return;
@@ -201,18 +214,18 @@ void Publisher::onAnswer(uint64_t generation, const std::string& payload) {
   if (!answer.note.empty()) STEWARD_LOG(warning) << subject_ << ": " << answer.note;
   std::string detail = ack->error;
   if (!answer.note.empty()) detail += (detail.empty() ? "" : "; ") + answer.note;
-  settle(ack->accepted ? Outcome::delivered : Outcome::refused, detail);
+  settle(ack->accepted ? Outcome::delivered : Outcome::refused, detail, ack->code);
   sendNext();
 }
 
-void Publisher::settle(Outcome outcome, const std::string& detail) {
+void Publisher::settle(Outcome outcome, const std::string& detail, Code refusal) {
   Item item = std::move(queue_.front());
   queue_.pop_front();
   inFlight_ = false;
   inbox_.reset();
   ++generation_;
   --pending_;
-  events_.settled(item.message, outcome, attempts_, detail);
+  events_.settled(item.message, outcome, attempts_, detail, outcomeCode(outcome, refusal));
 }
 
 }  // namespace steward::process

@@ -43,6 +43,10 @@ enum class Outcome {
 };
 
 std::string_view outcomeName(Outcome outcome);
+// The code an outcome gives the operator: undelivered, removed, broker (could not be handed
+// over), the receiver's own code for a refusal (`refusal`; refused when it gave none), and
+// unspecified for delivered and stopped.
+Code outcomeCode(Outcome outcome, Code refusal = Code::unspecified);
 
 struct OpenedAnswer {
   std::string text;
@@ -52,9 +56,9 @@ struct OpenedAnswer {
 // What a publisher tells the sending side of its node. On the publisher's strand.
 class PublisherEvents {
  public:
-  // A message is settled. `attempts` counts sends.
+  // A message is settled. `attempts` counts sends; `code` is outcomeCode's.
   virtual void settled(const message::Message& m, Outcome outcome, int attempts,
-                       const std::string& detail) = 0;
+                       const std::string& detail, Code code) = 0;
   // A send of `m` was handed to the broker (attempt 1 is the first send).
   virtual void sent(const message::Message& m, int attempt) = 0;
   // Opens an answer to `m` that arrived on its inbox: the ACK text when the receiver sealed it
@@ -105,7 +109,7 @@ class Publisher : public std::enable_shared_from_this<Publisher> {
   void transmit();
   void onTimer(uint64_t generation);
   void onAnswer(uint64_t generation, const std::string& payload);
-  void settle(Outcome outcome, const std::string& detail);
+  void settle(Outcome outcome, const std::string& detail, Code refusal = Code::unspecified);
 
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   transport::Transport& transport_;

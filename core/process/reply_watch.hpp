@@ -4,6 +4,8 @@
 // is the durable record); a watch only observes, and is forgotten once its owner lets go of it.
 #pragma once
 
+#include "core/util/result.hpp"
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -21,6 +23,9 @@ struct ReplyNotice {
   std::vector<std::string> data;
   std::string error;   // empty when the request succeeded
   bool final = true;   // false for streamed output; more follows
+  // What kind of failure `error` is: methodFailed (it ran and failed), a refusal's code,
+  // undelivered or removed; unspecified on success.
+  Code code = Code::unspecified;
 };
 
 using ReplyWatcher = std::function<void(const ReplyNotice&)>;

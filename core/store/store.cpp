@@ -161,13 +161,13 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& folder,
                                            StoreOptions storeOptions) {
   std::error_code ec;
   std::filesystem::create_directories(folder, ec);
-  if (ec) return Error{"cannot create database folder " + folder.string() + ": " + ec.message()};
+  if (ec) return Error{"cannot create database folder " + folder.string() + ": " + ec.message(), Code::storage};
   leveldb::Options options;
   options.create_if_missing = true;
   leveldb::DB* raw = nullptr;
   const auto path = folder / "steward.ldb";
   leveldb::Status s = leveldb::DB::Open(options, path.string(), &raw);
-  if (!s.ok()) return Error{"cannot open database " + path.string() + ": " + s.ToString()};
+  if (!s.ok()) return Error{"cannot open database " + path.string() + ": " + s.ToString(), Code::storage};
   std::unique_ptr<Store> store(new Store(std::unique_ptr<leveldb::DB>(raw), storeOptions));
   store->arrivals_ = std::make_unique<IdSource>(*store, "arrival");
   return store;
@@ -181,15 +181,15 @@ Result<uint64_t> Store::reserve(const std::string& name, uint64_t count) {
   leveldb::Status s = db_->Get(leveldb::ReadOptions(), key, &value);
   if (s.ok()) {
     auto stored = decodeU64(value);
-    if (!stored) return Error{"database: counter " + key + " " + stored.error().message};
+    if (!stored) return Error{"database: counter " + key + " " + stored.error().message, Code::storage};
     first = stored.value();
   } else if (!s.IsNotFound()) {
-    return Error{"database: cannot read counter " + key + ": " + s.ToString()};
+    return Error{"database: cannot read counter " + key + ": " + s.ToString(), Code::storage};
   }
   leveldb::WriteOptions sync;
   sync.sync = true;  // always: a counter that goes back would repeat ids
   s = db_->Put(sync, key, encodeU64(first + count));
-  if (!s.ok()) return Error{"database: cannot reserve from counter " + key + ": " + s.ToString()};
+  if (!s.ok()) return Error{"database: cannot reserve from counter " + key + ": " + s.ToString(), Code::storage};
   return first;
 }
 
@@ -199,7 +199,7 @@ Status Store::putOutbox(const std::vector<OutboxEntry>& entries) {
   leveldb::WriteOptions w;
   w.sync = options_.sync;
   auto s = db_->Write(w, &batch);
-  if (!s.ok()) return Error{"database: cannot queue messages: " + s.ToString()};
+  if (!s.ok()) return Error{"database: cannot queue messages: " + s.ToString(), Code::storage};
   return {};
 }
 
@@ -207,7 +207,7 @@ Status Store::putOutbox(const std::vector<OutboxEntry>& entries) {
 // which remembers it, ACKs it without running it.
 Status Store::removeOutbox(uint64_t id) {
   auto s = db_->Delete(leveldb::WriteOptions(), outKey(id));
-  if (!s.ok()) return Error{"database: cannot remove message " + std::to_string(id) + ": " + s.ToString()};
+  if (!s.ok()) return Error{"database: cannot remove message " + std::to_string(id) + ": " + s.ToString(), Code::storage};
   return {};
 }
 
@@ -234,7 +234,7 @@ Result<Store::Taken> Store::acceptInbound(const std::string& fromNode, uint64_t 
     }
     return Taken{};
   }
-  if (!s.IsNotFound()) return Error{"database: cannot check for duplicates: " + s.ToString()};
+  if (!s.IsNotFound()) return Error{"database: cannot check for duplicates: " + s.ToString(), Code::storage};
   auto arrival = arrivals_->next();
   if (!arrival) return arrival.error();
   const uint64_t n = arrival.value();
@@ -254,7 +254,7 @@ Result<Store::Taken> Store::acceptInbound(const std::string& fromNode, uint64_t 
   leveldb::WriteOptions w;
   w.sync = options_.sync;
   s = db_->Write(w, &batch);
-  if (!s.ok()) return Error{"database: cannot take message: " + s.ToString()};
+  if (!s.ok()) return Error{"database: cannot take message: " + s.ToString(), Code::storage};
   return Taken{n, false};
 }
 
@@ -262,7 +262,7 @@ Status Store::markRunning(uint64_t arrival) {
   leveldb::WriteOptions w;
   w.sync = options_.sync;
   auto s = db_->Put(w, runKey(arrival), "");
-  if (!s.ok()) return Error{"database: cannot mark message running: " + s.ToString()};
+  if (!s.ok()) return Error{"database: cannot mark message running: " + s.ToString(), Code::storage};
   return {};
 }
 
@@ -274,7 +274,7 @@ Status Store::finishInbound(uint64_t arrival, const OutboxEntry* reply) {
   leveldb::WriteOptions w;
   w.sync = options_.sync;
   auto s = db_->Write(w, &batch);
-  if (!s.ok()) return Error{"database: cannot record a finished message: " + s.ToString()};
+  if (!s.ok()) return Error{"database: cannot record a finished message: " + s.ToString(), Code::storage};
   return {};
 }
 
@@ -289,7 +289,7 @@ Loaded<InboxEntry> Store::loadInbox() {
 
 Status Store::putRaw(const std::string& key, const std::string& value) {
   auto s = db_->Put(leveldb::WriteOptions(), key, value);
-  if (!s.ok()) return Error{s.ToString()};
+  if (!s.ok()) return Error{s.ToString(), Code::storage};
   return {};
 }
 

@@ -142,7 +142,7 @@ Status secure(natsOptions* opts, const NatsSettings& settings, const std::string
     if (!user) return user.error();
     const natsStatus s = natsOptions_SetNKeyFromSeed(opts, user->publicKey.c_str(),
                                                      settings.nkeySeedFile.c_str());
-    if (s != NATS_OK) return Error{"nkeySeedFile: " + statusText(s)};
+    if (s != NATS_OK) return Error{"nkeySeedFile: " + statusText(s), Code::broker};
   }
   if (!settings.rootCAPath.empty()) {
     natsStatus s = natsOptions_SetSecure(opts, true);
@@ -150,7 +150,7 @@ Status secure(natsOptions* opts, const NatsSettings& settings, const std::string
     const std::string host = brokerHostName(urls);
     if (s == NATS_OK && !host.empty()) s = natsOptions_SetExpectedHostname(opts, host.c_str());
     if (s != NATS_OK) {
-      return Error{"rootCAPath " + settings.rootCAPath.string() + ": " + statusText(s)};
+      return Error{"rootCAPath " + settings.rootCAPath.string() + ": " + statusText(s), Code::broker};
     }
   }
   return {};
@@ -185,7 +185,7 @@ Result<std::unique_ptr<NatsTransport>> NatsTransport::connect(const NatsSettings
   if (auto opened = t->open(); !opened) return opened.error();
 
   natsInbox* inbox = nullptr;
-  if (natsInbox_Create(&inbox) != NATS_OK) return Error{"cannot create a NATS inbox"};
+  if (natsInbox_Create(&inbox) != NATS_OK) return Error{"cannot create a NATS inbox", Code::broker};
   // "_INBOX.<node>.<nuid>.": a broker can then let each node subscribe to its own replies only
   // (subscribe allow "_INBOX.<node>.>").
   std::string unique(inbox);
@@ -207,7 +207,7 @@ Status NatsTransport::open() {
   link->owner = this;
   natsOptions* raw = nullptr;
   if (auto s = natsOptions_Create(&raw); s != NATS_OK) {
-    return Error{"cannot create NATS options: " + statusText(s)};
+    return Error{"cannot create NATS options: " + statusText(s), Code::broker};
   }
   std::unique_ptr<natsOptions, OptionsDeleter> opts(raw);
   Link* l = link.get();
@@ -223,13 +223,13 @@ Status NatsTransport::open() {
   if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(opts.get(), onDisconnected, l);
   if (s == NATS_OK) s = natsOptions_SetReconnectedCB(opts.get(), onReconnected, l);
   if (s == NATS_OK) s = natsOptions_SetClosedCB(opts.get(), onClosed, l);
-  if (s != NATS_OK) return Error{"invalid broker settings \"" + urls_ + "\": " + statusText(s)};
+  if (s != NATS_OK) return Error{"invalid broker settings \"" + urls_ + "\": " + statusText(s), Code::broker};
   if (auto secured = secure(opts.get(), settings_, urls_); !secured) return secured.error();
 
   natsConnection* conn = nullptr;
   s = natsConnection_Connect(&conn, opts.get());
   if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) {
-    return Error{"cannot connect to broker " + urls_ + ": " + statusText(s)};
+    return Error{"cannot connect to broker " + urls_ + ": " + statusText(s), Code::broker};
   }
 
   // In place of the old connection, which nats.c closed: every subscription moves over.
@@ -278,7 +278,7 @@ Status NatsTransport::attach(Entry& entry) {
     s = natsConnection_Subscribe(&sub, conn_, entry.subject.c_str(), onMessage, state.get());
     // A connection nats.c gave up: the next one takes the subscription.
     if (s == NATS_CONNECTION_CLOSED) return {};
-    if (s != NATS_OK) return Error{"cannot subscribe to " + entry.subject + ": " + statusText(s)};
+    if (s != NATS_OK) return Error{"cannot subscribe to " + entry.subject + ": " + statusText(s), Code::broker};
     // Generous pending limits: a node that was offline may receive a burst.
     natsSubscription_SetPendingLimits(sub, 1000000, 512 * 1024 * 1024);
     s = natsSubscription_SetOnCompleteCB(sub, onComplete, state.get());
@@ -289,7 +289,7 @@ Status NatsTransport::attach(Entry& entry) {
       // Closed between the two calls: nats.c may still call back, so the state stays.
       keep(std::move(state));
       if (closed) return {};
-      return Error{"cannot watch subscription " + entry.subject + ": " + statusText(s)};
+      return Error{"cannot watch subscription " + entry.subject + ": " + statusText(s), Code::broker};
     }
   }
   keep(state);
@@ -416,7 +416,7 @@ Status NatsTransport::publish(const std::string& subject, std::string_view paylo
     s = natsConnection_PublishRequest(conn_, subject.c_str(), replyTo.c_str(), payload.data(),
                                       static_cast<int>(payload.size()));
   }
-  if (s != NATS_OK) return Error{"publish on " + subject + " failed: " + statusText(s)};
+  if (s != NATS_OK) return Error{"publish on " + subject + " failed: " + statusText(s), Code::broker};
   return {};
 }
 

@@ -34,7 +34,20 @@ enum class Code : uint16_t {
   replayed,
   notAllowed,
   wrongReceiver,
+  // Delivery and runs (the process layer): what became of a message sent, as steward-ctl's exit
+  // status tells it.
+  methodFailed,  // it ran on the receiving node and failed
+  refused,       // the receiving node refused it without saying which kind of refusal
+  undelivered,   // given up or expired without an ACK: it never reached the node
+  removed,       // an operator removed it from the queue before it was delivered
+  // Below the messages: the store, the broker, the plugin folder.
+  storage,
+  broker,
+  pluginRefused,
 };
+
+// The last code, for loops over them all.
+inline constexpr Code kLastCode = Code::pluginRefused;
 
 // The code's name as it appears in answers ("tooDeep"); "" for unspecified.
 constexpr std::string_view codeName(Code code) {
@@ -56,13 +69,20 @@ constexpr std::string_view codeName(Code code) {
     case Code::replayed: return "replayed";
     case Code::notAllowed: return "notAllowed";
     case Code::wrongReceiver: return "wrongReceiver";
+    case Code::methodFailed: return "methodFailed";
+    case Code::refused: return "refused";
+    case Code::undelivered: return "undelivered";
+    case Code::removed: return "removed";
+    case Code::storage: return "storage";
+    case Code::broker: return "broker";
+    case Code::pluginRefused: return "pluginRefused";
   }
   return "";
 }
 
 // The code named `name`; unspecified for a name it does not know.
 constexpr Code codeNamed(std::string_view name) {
-  for (uint16_t i = 1; i <= static_cast<uint16_t>(Code::wrongReceiver); ++i) {
+  for (uint16_t i = 1; i <= static_cast<uint16_t>(kLastCode); ++i) {
     if (codeName(static_cast<Code>(i)) == name) return static_cast<Code>(i);
   }
   return Code::unspecified;

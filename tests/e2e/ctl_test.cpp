@@ -67,10 +67,11 @@ TEST_F(Ctl, JsonPrintsTheDaemonsLines) {
   EXPECT_NE(r.out.find("{\"done\":true}"), std::string::npos) << r.out;
 }
 
-TEST_F(Ctl, AMessageTheReceiverRefusesExitsOneWithTheReason) {
+TEST_F(Ctl, AMessageTheReceiverRefusesExitsFiveWithTheReasonAndItsCode) {
   startNode("ship2", {"--startSubREQCliCommand=ship9"});
   const auto r = run("ship2", {"true"});
-  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_EQ(r.exitCode, 5) << r.err;
+  EXPECT_NE(r.err.find("ship2: REQCliCommand (notAllowed): "), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("central is not allowed to send REQCliCommand"), std::string::npos) << r.err;
 }
 

@@ -112,6 +112,36 @@ TEST(CtlPrinter, ExitCodesFollowTheAnswers) {
   }
 }
 
+TEST(CtlPrinter, TheExitStatusFollowsTheCodeNotTheText) {
+  auto p = parse({"run", "ship1", "--", "x"});
+  const ctl::Options o = *p->options;
+  auto finish = [&](const std::vector<std::string>& codes) {
+    ctl::Printer printer(o);
+    ctl::Output out;
+    std::string ids;
+    for (size_t i = 0; i < codes.size(); ++i) ids += (i ? "," : "") + std::to_string(i + 1);
+    printer.take(R"({"ok":true,"ids":[)" + ids + "]}", out);
+    for (size_t i = 0; i < codes.size(); ++i) {
+      printer.take(R"({"requestId":)" + std::to_string(i + 1) +
+                       R"(,"node":"ship1","method":"m","data":[],"error":"whatever it says","final":true,"code":")" +
+                       codes[i] + R"("})",
+                   out);
+    }
+    printer.take(R"({"done":true})", out);
+    return std::make_pair(printer.finish(false, out), out.err);
+  };
+  EXPECT_EQ(finish({"methodFailed"}).first, ctl::kRemoteFailure);
+  const auto refused = finish({"notAllowed"});
+  EXPECT_EQ(refused.first, ctl::kRefused);
+  EXPECT_NE(refused.second.find("ship1: m (notAllowed): whatever it says"), std::string::npos) << refused.second;
+  EXPECT_EQ(finish({"forged"}).first, ctl::kRefused);
+  EXPECT_EQ(finish({"undelivered"}).first, ctl::kUndelivered);
+  EXPECT_EQ(finish({"removed"}).first, ctl::kUndelivered);
+  // Several answers: a refusal outranks what never arrived, which outranks a failed run.
+  EXPECT_EQ(finish({"methodFailed", "undelivered"}).first, ctl::kUndelivered);
+  EXPECT_EQ(finish({"methodFailed", "undelivered", "replayed"}).first, ctl::kRefused);
+}
+
 TEST(CtlPs, RendersATable) {
   const std::string table = ctl::psTable(
       R"({"node":"ship1","processes":[{"id":1,"kind":"subscriber","method":"REQCliCommand","allowedNodes":"central","running":0,"plugin":{"name":"cli","version":"1.0.0"}},{"id":8,"kind":"publisher","toNode":"central","method":"REQToFileAppend","pending":2}],"plugins":[{"name":"cli","loaded":true},{"name":"tail","loaded":false}]})");

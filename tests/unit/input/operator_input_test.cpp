@@ -83,7 +83,7 @@ TEST_F(OperatorInputTest, FollowStreamsEveryReplyAfterTheIdsAndEndsWhenAllAreFin
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (auto w = watcher_.lock()) {
       (*w)(ReplyNotice{7, "ship1", "REQCliCommand", {"up 3 days\n"}, "", true});
-      (*w)(ReplyNotice{8, "ship2", "REQCliCommand", {}, "exit status 1", true});
+      (*w)(ReplyNotice{8, "ship2", "REQCliCommand", {}, "exit status 1", true, Code::methodFailed});
     }
     started = true;
   });
@@ -96,7 +96,7 @@ TEST_F(OperatorInputTest, FollowStreamsEveryReplyAfterTheIdsAndEndsWhenAllAreFin
   EXPECT_EQ(got[0], R"({"ok":true,"ids":[7,8]})");
   EXPECT_EQ(got[1], R"({"requestId":7,"node":"ship1","method":"REQCliCommand","data":["early"],"error":"","final":false})");
   EXPECT_EQ(got[2], R"({"requestId":7,"node":"ship1","method":"REQCliCommand","data":["up 3 days\n"],"error":"","final":true})");
-  EXPECT_EQ(got[3], R"({"requestId":8,"node":"ship2","method":"REQCliCommand","data":[],"error":"exit status 1","final":true})");
+  EXPECT_EQ(got[3], R"({"requestId":8,"node":"ship2","method":"REQCliCommand","data":[],"error":"exit status 1","final":true,"code":"methodFailed"})");
   EXPECT_EQ(got[4], R"({"done":true})");
 }
 

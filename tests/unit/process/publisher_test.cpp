@@ -29,6 +29,7 @@ struct Settlement {
   Outcome outcome;
   int attempts;
   std::string detail;
+  Code code;
 };
 
 class PublisherTest : public ::testing::Test, public PublisherEvents {
@@ -37,9 +38,9 @@ class PublisherTest : public ::testing::Test, public PublisherEvents {
     return Publisher::create(io_.get_executor(), transport_, "ship1.REQCliCommand.CommandACK",
                              *this);
   }
-  void settled(const message::Message& m, Outcome o, int attempts,
-               const std::string& detail) override {
-    settled_.push_back({m.id, o, attempts, detail});
+  void settled(const message::Message& m, Outcome o, int attempts, const std::string& detail,
+               Code code) override {
+    settled_.push_back({m.id, o, attempts, detail, code});
   }
   void sent(const message::Message&, int) override {}
   // Unsealed: the answer is taken as it is.
@@ -82,6 +83,7 @@ TEST_F(PublisherTest, GivesUpAfterExactlyRetriesPlusOneSends) {
   ASSERT_EQ(settled_.size(), 1u);
   EXPECT_EQ(settled_[0].outcome, Outcome::givenUp);
   EXPECT_EQ(settled_[0].attempts, 4);
+  EXPECT_EQ(settled_[0].code, Code::undelivered);
   EXPECT_EQ(p->pending(), 0u);
   EXPECT_EQ(transport_.openInboxes(), 0u);
 }
@@ -115,11 +117,22 @@ TEST_F(PublisherTest, ARefusalStopsRetriesAndCarriesTheReason) {
   auto p = makePublisher();
   p->enqueue(msg(3), wire(3), ack(10, 1000));
   runUntil([&] { return !inbox.empty(); });
-  transport_.answer(inbox, encodeAck(Ack{false, "central is not allowed"}));
+  transport_.answer(inbox, encodeAck(Ack{false, "central is not allowed", Code::notAllowed}));
   runUntil([&] { return !settled_.empty(); });
   ASSERT_EQ(settled_.size(), 1u);
   EXPECT_EQ(settled_[0].outcome, Outcome::refused);
   EXPECT_EQ(settled_[0].detail, "central is not allowed");
+  EXPECT_EQ(settled_[0].code, Code::notAllowed);
+}
+
+TEST(OutcomeCode, SaysWhatBecameOfAMessage) {
+  EXPECT_EQ(outcomeCode(Outcome::delivered), Code::unspecified);
+  EXPECT_EQ(outcomeCode(Outcome::refused), Code::refused);
+  EXPECT_EQ(outcomeCode(Outcome::refused, Code::forged), Code::forged);
+  EXPECT_EQ(outcomeCode(Outcome::givenUp), Code::undelivered);
+  EXPECT_EQ(outcomeCode(Outcome::expired), Code::undelivered);
+  EXPECT_EQ(outcomeCode(Outcome::removed), Code::removed);
+  EXPECT_EQ(outcomeCode(Outcome::failed), Code::broker);
 }
 
 TEST_F(PublisherTest, GarbageOnTheInboxIsNotAnAck) {

@@ -107,3 +107,11 @@ TEST(JsonParse, EachRefusalCarriesItsCode) {
   EXPECT_EQ(codeNamed("unsigned"), Code::unsignedMessage);
   EXPECT_EQ(codeNamed("no such code"), Code::unspecified);
 }
+
+TEST(Codes, EveryCodeHasANameThatLeadsBackToIt) {
+  for (uint16_t i = 1; i <= static_cast<uint16_t>(kLastCode); ++i) {
+    const auto code = static_cast<Code>(i);
+    EXPECT_FALSE(codeName(code).empty()) << i;
+    EXPECT_EQ(codeNamed(codeName(code)), code) << codeName(code);
+  }
+}
