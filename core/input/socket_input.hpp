@@ -53,6 +53,8 @@ class SocketInput {
   // Creates the socket (replacing a stale one), readable and writable by owner and group only.
   Status start();
   void stop();
+  // The connections open now, and the input bytes they hold. Thread-safe.
+  const net::ConnectionTable& connections() const { return *table_; }
 
  private:
   void accept();

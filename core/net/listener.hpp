@@ -154,6 +154,8 @@ class AcceptLoop : public std::enable_shared_from_this<AcceptLoop<Acceptor>> {
       if (failures_++ == 0) {
         STEWARD_LOG(error) << name_ << ": cannot accept connections: " << ec.message()
                            << "; trying again, waiting up to 2 s between tries";
+      } else {
+        STEWARD_LOG(debug) << name_ << ": accept failed again (try " << failures_ << ")";
       }
       const auto wait = std::chrono::milliseconds(50 << std::min(failures_ - 1, 5));
       timer_.expires_after(wait);

@@ -5,6 +5,8 @@
 // name: the rest of the old file is read, then the new one from its start) and when it is
 // truncated (read again from the start). inotify on the file's folder wakes it; a poll every
 // 100 ms notices a cancel. A file that is missing or unreadable at the start is an error reply.
+// It logs where it follows from ("following <file> from offset N"), again after a rotation or a
+// truncation: what an operator (and a test) can wait on.
 #include <steward/plugin.hpp>
 #include <steward/util.hpp>
 
@@ -42,7 +44,7 @@ class Fd {
 
 class Tail {
  public:
-  Tail(steward::sdk::Host, std::string_view) {}
+  Tail(steward::sdk::Host host, std::string_view) : host_(host) {}
 
   Status handle(const steward::sdk::Request& req, steward::sdk::Call& call) {
     if (req.data().empty() || req.data()[0].empty()) {
@@ -66,11 +68,18 @@ class Tail {
       return Status::error("cannot watch " + folder + ": " + std::strerror(errno));
     }
 
+    auto following = [&](const char* why) {
+      host_.info("following " + path.string() + " from offset " + std::to_string(offset) + why);
+    };
+    following("");
     steward::sdk::LineStream stream(call);
     char buf[65536];
     auto drain = [&] {
       struct stat now {};
-      if (::fstat(file.get(), &now) == 0 && now.st_size < offset) offset = 0;  // truncated
+      if (::fstat(file.get(), &now) == 0 && now.st_size < offset) {
+        offset = 0;
+        following(" (truncated)");
+      }
       for (;;) {
         const ssize_t n = ::pread(file.get(), buf, sizeof buf, offset);
         if (n <= 0) break;
@@ -88,6 +97,7 @@ class Tail {
       if (next < 0) return;
       file.reset(next);
       offset = 0;
+      following(" (rotated)");
     };
 
     while (!call.cancelled() && std::chrono::system_clock::now() < req.deadline()) {
@@ -106,6 +116,9 @@ class Tail {
     stream.finish();
     return Status::ok();
   }
+
+ private:
+  steward::sdk::Host host_;
 };
 
 }  // namespace

@@ -124,7 +124,12 @@ TEST_F(BrokerSecurity, NoTlsOrAnotherCaCannotConnect) {
   plain.start();
   auto& wrongCa = makeNode("central", secured("central", "other.pem"));
   wrongCa.start();
-  std::this_thread::sleep_for(3s);
+  // Each has tried and failed (the first failed try says so) …
+  EXPECT_TRUE(waitFor([&] { return plain.log().find("not reachable yet") != std::string::npos; }, 20s))
+      << plain.log();
+  EXPECT_TRUE(waitFor([&] { return wrongCa.log().find("not reachable yet") != std::string::npos; }, 20s))
+      << wrongCa.log();
+  // … and neither got in.
   EXPECT_EQ(plain.log().find("connected to broker"), std::string::npos) << plain.log();
   EXPECT_EQ(wrongCa.log().find("connected to broker"), std::string::npos) << wrongCa.log();
 }

@@ -131,11 +131,15 @@ TEST_F(Ctl, TailPrintsLinesAsTheyAreWrittenUntilTheTimeout) {
   const fs::path file = root_ / "app.log";
   std::ofstream(file) << "old line\n";
   auto tail = std::async(std::launch::async, [&] { return ctl({"tail", "ship1", file.string(), "--timeout=4"}); });
-  ASSERT_TRUE(waitFor([&] { return readFile(ship1_->dir() / "db" / "audit.log").find("REQTailFile") != std::string::npos; }, 30s));
-  std::this_thread::sleep_for(500ms);
+  // The tail says where it follows from; each line is written once the one before went back.
+  ASSERT_TRUE(waitFor([&] { return ship1_->log().find("following " + file.string() + " from offset") != std::string::npos; }, 30s))
+      << ship1_->log();
+  const auto audit = ship1_->dir() / "db" / "audit.log";
+  size_t sent = 0;
   for (const char* line : {"first\n", "second\n"}) {
     std::ofstream(file, std::ios::app) << line;
-    std::this_thread::sleep_for(700ms);
+    ASSERT_TRUE(waitFor([&] { return occurrences(readFile(audit), R"("detail":"partial")") > sent; }, 10s));
+    ++sent;
   }
   const auto r = tail.get();
   EXPECT_EQ(r.exitCode, 0) << r.err;

@@ -195,22 +195,27 @@ TEST_F(Methods, TailFollowsAFileAcrossRotationAndTruncation) {
   const fs::path file = logs / "app.log";
   append(file, "before the tail\n");
   ASSERT_TRUE(accepted(central_->submit(R"([{"toNode":"ship2","method":"REQTailFile","data":[")" +
-                                        file.string() + R"("],"fileName":"tail.log","methodTimeout":5}])")));
-  // The tail has begun once ship2 says it received the message; give it a moment to open.
-  ASSERT_TRUE(waitFor([&] { return readFile(ship2.dir() / "db" / "audit.log").find("REQTailFile") != std::string::npos; }, 30s));
-  std::this_thread::sleep_for(500ms);
+                                        file.string() + R"("],"fileName":"tail.log","methodTimeout":10}])")));
+  // Each step waits for the tail to say where it follows from, or for the reply of the step before.
+  const auto reply = central_->dataFolder() / "ship2" / "tail.log";
+  auto said = [&](const std::string& what) {
+    return waitFor([&] { return ship2.log().find(what) != std::string::npos; }, 30s);
+  };
+  auto replied = [&](const std::string& what) {
+    return waitFor([&] { return readFile(reply).find(what) != std::string::npos; }, 30s);
+  };
+  ASSERT_TRUE(said("following " + file.string() + " from offset 16")) << ship2.log();
   append(file, "a1\na2\n");
-  std::this_thread::sleep_for(600ms);
+  ASSERT_TRUE(replied("a2")) << readFile(reply);
   fs::rename(file, logs / "app.log.1");  // rotation: the old file goes on under another name
   append(logs / "app.log.1", "a3\n");
   append(file, "b1\n");
-  std::this_thread::sleep_for(600ms);
+  ASSERT_TRUE(said("from offset 0 (rotated)")) << ship2.log();
   append(file, "b2\n");
-  std::this_thread::sleep_for(600ms);
+  ASSERT_TRUE(replied("b2")) << readFile(reply);
   fs::resize_file(file, 0);  // truncation
-  std::this_thread::sleep_for(400ms);
+  ASSERT_TRUE(said("from offset 0 (truncated)")) << ship2.log();
   append(file, "c1\n");
-  const auto reply = central_->dataFolder() / "ship2" / "tail.log";
   ASSERT_TRUE(waitFor([&] { return readFile(reply).find("c1") != std::string::npos; }, 30s))
       << readFile(reply) << ship2.log();
   EXPECT_EQ(readFile(reply), "a1\na2\na3\nb1\nb2\nc1\n");

@@ -163,7 +163,11 @@ TEST_F(LimitedSocketInput, AFullListenerClosesTheSlowestSenderToServeANewClient)
   ASSERT_GE(second, 0);
   ASSERT_EQ(::write(first, "[", 1), 1);
   ASSERT_EQ(::write(second, "[", 1), 1);
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // both taken in, in this order
+  // Both taken in, in this order: their bytes are held.
+  for (int i = 0; i < 500 && input_->connections().buffered() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(input_->connections().buffered(), 2u);
   EXPECT_EQ(unixRoundTrip(socket(), "[1]", false), "taken 3\n");
   const std::string evicted = readLine(first);
   EXPECT_NE(evicted.find("too many connections (2): this one was the slowest to send its input"), std::string::npos)
