@@ -185,6 +185,9 @@ const std::vector<Setting>& settings() {
                 &Config::startPubREQHello, 0),
         integer("maxHandlerThreads", "most method handlers running at once on this node",
                 &Config::maxHandlerThreads, 1),
+        integer("sendWindow", "messages of one (toNode, method) sent before the first is "
+                              "ACKed; the receiver runs sequenced methods in order whatever "
+                              "order they arrive in", &Config::sendWindow, 1),
         boolean("syncWrites", "sync every write that takes a message to disk before it is "
                               "acknowledged (false: leave it to the OS; faster, but a power cut "
                               "can lose messages)", &Config::syncWrites),

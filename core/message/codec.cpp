@@ -183,6 +183,11 @@ const std::vector<Field>& fields() {
          m.partial = v.GetBool();
          return Status{};
        }},
+      {"seq", true, [](Message& m, const Value& v, const Limits&) { return readUint("seq", v, m.seq); }},
+      {"epoch", true,
+       [](Message& m, const Value& v, const Limits&) { return readUint("epoch", v, m.epoch); }},
+      {"floor", true,
+       [](Message& m, const Value& v, const Limits&) { return readUint("floor", v, m.floor); }},
   };
   return table;
 }
@@ -335,6 +340,18 @@ std::string encodeWire(const Message& m) {
       w.Key("partial");
       w.Bool(true);
     }
+  }
+  if (m.epoch != 0) {
+    w.Key("epoch");
+    w.Uint64(m.epoch);
+  }
+  if (m.seq != 0) {
+    w.Key("seq");
+    w.Uint64(m.seq);
+  }
+  if (m.floor != 0) {
+    w.Key("floor");
+    w.Uint64(m.floor);
   }
   w.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize());

@@ -69,6 +69,18 @@ struct Message {
   std::string requestError;
   // Set on a reply that a running request sent early (streamed output); more replies follow.
   bool partial = false;
+
+  // Set by the sending node on sequenced (REQ…) methods with an ACK: the message's place in its
+  // stream, the (sender, toNode, method) it belongs to, numbered 1, 2, 3, … without gaps, and the
+  // stream's epoch (new when the sender's database is). The receiver runs a stream in this order,
+  // whatever order its messages arrive in. 0: not sequenced.
+  uint64_t seq = 0;
+  uint64_t epoch = 0;
+  // Every number of the stream below this one that has not arrived never will (the sender
+  // settled it: gave it up, or it was refused or removed there), so the receiver need not wait for
+  // it. Set on every sequenced message, and alone (no seq) on a stream note, which is never stored
+  // or run.
+  uint64_t floor = 0;
 };
 
 // Bounds on everything a message may carry, so no input can make a node allocate without limit.

@@ -149,7 +149,16 @@ bool Inbox::remove(const store::InboxEntry& entry) {
     std::lock_guard lock(mutex_);
     if (auto it = subscribers_.find(entry.method); it != subscribers_.end()) subscriber = it->second;
   }
-  if (!subscriber) return store_.finishInbound(entry.arrival, nullptr).ok();
+  if (!subscriber) {
+    // Its stream passes a sequenced message's number in turn.
+    auto m = message::decodeWire(entry.wire);
+    if (m && m->seq != 0) {
+      return store_.removeInbound(entry.arrival, store::streamKey(entry.method, m->fromNode, m->epoch),
+                                  m->seq)
+          .ok();
+    }
+    return store_.removeInbound(entry.arrival).ok();
+  }
   auto done = subscriber->remove(entry.arrival);
   return done.wait_for(std::chrono::seconds(10)) == std::future_status::ready && done.get();
 }
@@ -173,9 +182,16 @@ Status Inbox::partial(const Inbound& in, std::string output) {
   auto reply = makeReply(in.message, std::move(output), "", true);
   if (!reply) return Error{in.message.method + " gets no reply to send output with"};
   if (!*reply) return reply->error();
-  if (auto s = store_.putOutbox({(*reply)->entry}); !s) return s;
-  audit_.record("replied", (*reply)->message, 0, "partial");
-  outbox_.dispatch(std::move(*reply).value());
+  std::vector<Outgoing> batch;
+  batch.push_back(std::move(*reply).value());
+  if (auto s = outbox_.commit(batch, [&](const Outbox::LastSeqs& last) {
+        return store_.putOutbox({batch.front().entry}, last);
+      });
+      !s) {
+    return s;
+  }
+  audit_.record("replied", batch.front().message, 0, "partial");
+  outbox_.dispatch(std::move(batch.front()));
   return {};
 }
 
@@ -190,21 +206,25 @@ void Inbox::handled(const Inbound& in, std::string output, std::string error) {
       errors_.report(what);
     }
   }
-  std::optional<Outgoing> reply;
+  std::vector<Outgoing> reply;  // none or one
   if (auto made = makeReply(request, std::move(output), error, false)) {
     if (*made) {
-      reply = std::move(*made).value();
+      reply.push_back(std::move(*made).value());
     } else {
       errors_.report("cannot reply to " + describe(request) + ": " + made->error().message);
     }
   }
   // The request leaves the inbox and its reply enters the outbox in one write.
-  if (auto s = store_.finishInbound(in.arrival, reply ? &reply->entry : nullptr); !s) {
+  if (auto s = outbox_.commit(reply, [&](const Outbox::LastSeqs& last) {
+        return store_.finishInbound(in.arrival, reply.empty() ? nullptr : &reply.front().entry,
+                                    last);
+      });
+      !s) {
     errors_.report(describe(request) + ": " + s.error().message);
   }
-  if (reply) {
-    audit_.record("replied", reply->message);
-    outbox_.dispatch(std::move(*reply));
+  if (!reply.empty()) {
+    audit_.record("replied", reply.front().message);
+    outbox_.dispatch(std::move(reply.front()));
   }
   if (request.method == message::methods::kHello) keys_.onHello(request, nowUnixMs());
   if (request.isReply) {

@@ -6,6 +6,7 @@
 #include "core/util/clock.hpp"
 #include "core/util/log.hpp"
 
+#include <algorithm>
 #include <future>
 
 namespace steward::process {
@@ -53,6 +54,10 @@ void Outbox::resume() {
       (void)store_.removeOutbox(entry.id);
       continue;
     }
+    if (m->seq != 0) {
+      std::lock_guard lock(streamsMutex_);
+      streams_[entry.subject].unsettled.insert(m->seq);
+    }
     dispatch(Outgoing{std::move(m).value(), std::move(entry)});
   }
   if (!loaded.entries.empty()) {
@@ -84,18 +89,66 @@ Result<Outgoing> Outbox::prepare(message::Message m) {
   entry.retries = m.retries.value_or(settings_.defaultMessageRetries);
   entry.expiresUnixMs = m.lifetime ? m.createdUnixMs + *m.lifetime * 1000 : 0;
   entry.wire = std::move(wire);
-  return Outgoing{std::move(m), std::move(entry)};
+  const bool sequenced = method->ordered && entry.ack && m.floor == 0 && m.seq == 0;
+  return Outgoing{std::move(m), std::move(entry), sequenced};
+}
+
+Result<Outbox::LastSeqs> Outbox::number(std::vector<Outgoing>& batch) {
+  LastSeqs last;
+  if (std::none_of(batch.begin(), batch.end(), [](const Outgoing& o) { return o.sequenced; })) {
+    return last;
+  }
+  if (epoch_ == 0) {
+    auto epoch = store_.epoch();
+    if (!epoch) return epoch.error();
+    epoch_ = epoch.value();
+  }
+  std::map<std::string, uint64_t> next;  // by subject: the last number given in this batch
+  std::map<std::string, uint64_t> firstInBatch;  // by subject: the first
+  for (auto& o : batch) {
+    if (!o.sequenced) continue;
+    auto [at, fresh] = next.try_emplace(o.entry.subject, 0);
+    if (fresh) {
+      Stream& stream = streams_[o.entry.subject];
+      if (!stream.loaded) {
+        auto stored = store_.lastSeq(o.entry.subject);
+        if (!stored) return stored.error();
+        stream.last = stored.value();
+        stream.loaded = true;
+      }
+      at->second = stream.last;
+    }
+    o.message.seq = ++at->second;
+    o.message.epoch = epoch_;
+    // Everything below the lowest number still unsettled (in the outbox, or earlier in this
+    // batch) is settled: delivered, or never will be.
+    auto [first, none] = firstInBatch.try_emplace(o.entry.subject, o.message.seq);
+    (void)none;
+    const auto& unsettled = streams_[o.entry.subject].unsettled;
+    o.message.floor = unsettled.empty() ? first->second : std::min(first->second, *unsettled.begin());
+    o.entry.wire = o.message.isReply ? encodeFitting(o.message, transport_.maxPayload())
+                                     : message::encodeWire(o.message);
+    if (o.entry.wire.size() > transport_.maxPayload()) {
+      return Error{"message to " + o.message.toNode + " is " + std::to_string(o.entry.wire.size()) +
+                       " bytes encoded, more than the broker's max payload of " +
+                       std::to_string(transport_.maxPayload()),
+                   Code::tooLarge};
+    }
+  }
+  for (const auto& [subject, seq] : next) last.emplace_back(subject, seq);
+  return last;
 }
 
 Result<std::vector<uint64_t>> Outbox::accept(std::vector<Outgoing> batch, const std::string& source,
                                              const std::shared_ptr<ReplyWatcher>& watcher) {
-  std::vector<store::OutboxEntry> entries;
   std::vector<uint64_t> ids;
-  for (const auto& o : batch) {
-    entries.push_back(o.entry);
-    ids.push_back(o.message.id);
-  }
-  if (auto s = store_.putOutbox(entries); !s) return s.error();
+  auto stored = commit(batch, [&](const LastSeqs& last) {
+    std::vector<store::OutboxEntry> entries;
+    for (const auto& o : batch) entries.push_back(o.entry);
+    return store_.putOutbox(entries, last);
+  });
+  if (!stored) return stored.error();
+  for (const auto& o : batch) ids.push_back(o.message.id);
   // Watched before the first is sent, so no reply can come back unseen.
   if (watcher) replies_.watch(ids, watcher);
   for (auto& o : batch) {
@@ -103,6 +156,23 @@ Result<std::vector<uint64_t>> Outbox::accept(std::vector<Outgoing> batch, const 
     dispatch(std::move(o));
   }
   return ids;
+}
+
+Status Outbox::commit(std::vector<Outgoing>& batch,
+                      const std::function<Status(const LastSeqs&)>& write) {
+  // Nothing to number: no lock, so concurrent writes share LevelDB's group commit.
+  if (std::none_of(batch.begin(), batch.end(), [](const Outgoing& o) { return o.sequenced; })) {
+    return write({});
+  }
+  std::lock_guard lock(streamsMutex_);
+  auto last = number(batch);
+  if (!last) return last.error();
+  if (auto s = write(last.value()); !s) return s;
+  for (const auto& [subject, seq] : last.value()) streams_[subject].last = seq;
+  for (const auto& o : batch) {
+    if (o.sequenced) streams_[o.entry.subject].unsettled.insert(o.message.seq);
+  }
+  return {};
 }
 
 Result<uint64_t> Outbox::send(message::Message m) {
@@ -124,7 +194,10 @@ void Outbox::dispatch(Outgoing o) {
       return;
     }
     auto& slot = publishers_[o.entry.subject];
-    if (!slot) slot = Publisher::create(executor_, transport_, o.entry.subject, *this, processIds_++);
+    if (!slot) {
+      slot = Publisher::create(executor_, transport_, o.entry.subject, *this, processIds_++,
+                               settings_.window);
+    }
     publisher = slot;
   }
   STEWARD_LOG(debug) << "queued " << describe(o.message);
@@ -187,6 +260,19 @@ void Outbox::settled(const message::Message& m, Outcome outcome, int attempts,
   // A stopped publisher leaves its messages in the outbox for the next start.
   if (outcome == Outcome::stopped) return;
   if (auto s = store_.removeOutbox(m.id); !s) observe::ErrorKernel::logOnly(s.error().message);
+  if (m.seq != 0) {
+    bool laterDelivered = false;
+    {
+      std::lock_guard lock(streamsMutex_);
+      auto& stream = streams_[message::subject(m.toNode, m.method, methodKind(m))];
+      stream.unsettled.erase(m.seq);
+      if (outcome == Outcome::delivered) stream.delivered = std::max(stream.delivered, m.seq);
+      laterDelivered = stream.delivered > m.seq;
+    }
+    // A later number the receiver took may wait for this one: tell it not to. (Messages numbered
+    // from now on carry the news themselves.)
+    if (outcome != Outcome::delivered && laterDelivered) sendSkip(m);
+  }
   audit_.record(outcome == Outcome::delivered ? "acked" : outcomeName(outcome), m, attempts,
                 detail);
   if (outcome == Outcome::delivered) {
@@ -212,6 +298,30 @@ void Outbox::settled(const message::Message& m, Outcome outcome, int attempts,
   } else {
     errors_.report(what);
   }
+}
+
+void Outbox::sendSkip(const message::Message& settled) {
+  message::Message note;
+  note.toNode = settled.toNode;
+  note.method = settled.method;
+  note.epoch = settled.epoch;
+  note.directory = settled.directory;
+  // Resent until it is taken: a receiver that never learns of the gap would hold the stream.
+  note.lifetime = 30LL * 24 * 3600;
+  {
+    std::lock_guard lock(streamsMutex_);
+    const auto& stream = streams_[message::subject(settled.toNode, settled.method, methodKind(settled))];
+    note.floor = stream.unsettled.empty() ? stream.last + 1 : *stream.unsettled.begin();
+  }
+  if (auto r = send(std::move(note)); !r) {
+    errors_.report("cannot tell " + settled.toNode + " to skip " + describe(settled) + ": " +
+                   r.error().message);
+  }
+}
+
+message::Kind Outbox::methodKind(const message::Message& m) const {
+  const auto method = methods_.find(m.method);
+  return method ? method->kind : message::Kind::CommandACK;
 }
 
 }  // namespace steward::process

@@ -17,10 +17,13 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include <functional>
+
 #include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,12 +33,16 @@ struct OutboxSettings {
   std::string nodeName;
   int64_t defaultMessageTimeout = 10;  // seconds to wait for an ACK
   int64_t defaultMessageRetries = 1;
+  // How many messages of one (toNode, method) may wait for their ACK at once.
+  size_t window = 1;
 };
 
 // A message stamped, encoded and ready for the outbox.
 struct Outgoing {
   message::Message message;
   store::OutboxEntry entry;
+  // A sequenced method with an ACK: accept() numbers it in its stream.
+  bool sequenced = false;
 };
 
 class Outbox final : public MessageSender, private PublisherEvents {
@@ -56,6 +63,13 @@ class Outbox final : public MessageSender, private PublisherEvents {
   // is told of the replies to them. Their ids, in order.
   Result<std::vector<uint64_t>> accept(std::vector<Outgoing> batch, const std::string& source,
                                        const std::shared_ptr<ReplyWatcher>& watcher = nullptr);
+  // The last sequence numbers a write gives, by subject: they go into the same store write as
+  // the messages.
+  using LastSeqs = std::vector<std::pair<std::string, uint64_t>>;
+  // Numbers the sequenced messages of `batch` in their streams, and has `write` store them (with
+  // the LastSeqs) in one write: numbers are given and stored under one lock, so a stream has no
+  // gaps. Nothing is queued yet: dispatch each afterwards.
+  Status commit(std::vector<Outgoing>& batch, const std::function<Status(const LastSeqs&)>& write);
   // Queues a message that is in the outbox already (a reply, written with its request's end).
   void dispatch(Outgoing outgoing);
   // prepare and accept for one message of the node's own (errors, hellos). Thread-safe.
@@ -83,6 +97,13 @@ class Outbox final : public MessageSender, private PublisherEvents {
   void sent(const message::Message& m, int attempt) override;
   Result<OpenedAnswer> openAnswer(const message::Message& m, const std::string& inbox,
                                   const std::string& payload) override;
+  // Numbers the sequenced messages of `batch` in their streams and encodes them again; the
+  // streams' last numbers to store with them. Caller holds streamsMutex_.
+  Result<LastSeqs> number(std::vector<Outgoing>& batch);
+  // Tells the receiver of `settled` that the numbers of its stream below the lowest one still
+  // unsettled will not come (it was not delivered).
+  void sendSkip(const message::Message& settled);
+  message::Kind methodKind(const message::Message& m) const;
 
   const OutboxSettings settings_;
   boost::asio::any_io_executor executor_;
@@ -95,6 +116,17 @@ class Outbox final : public MessageSender, private PublisherEvents {
   std::atomic<uint64_t>& processIds_;
   store::IdSource ids_;
   ReplyWatch replies_;
+
+  // The streams of sequenced messages this node sends, by subject.
+  struct Stream {
+    bool loaded = false;          // `last` read from the store
+    uint64_t last = 0;            // the last number given
+    std::set<uint64_t> unsettled; // numbers in the outbox, not settled yet
+    uint64_t delivered = 0;       // the highest number ACKed since the start
+  };
+  std::mutex streamsMutex_;
+  uint64_t epoch_ = 0;
+  std::map<std::string, Stream> streams_;
 
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Publisher>> publishers_;  // by subject

@@ -8,6 +8,8 @@
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
+
 namespace steward::process {
 
 namespace asio = boost::asio;
@@ -40,19 +42,21 @@ Code outcomeCode(Outcome outcome, Code refusal) {
 
 std::shared_ptr<Publisher> Publisher::create(asio::any_io_executor executor,
                                              transport::Transport& transport, std::string subject,
-                                             PublisherEvents& events, uint64_t processId) {
-  return std::shared_ptr<Publisher>(
-      new Publisher(std::move(executor), transport, std::move(subject), events, processId));
+                                             PublisherEvents& events, uint64_t processId,
+                                             size_t window) {
+  return std::shared_ptr<Publisher>(new Publisher(std::move(executor), transport,
+                                                  std::move(subject), events, processId, window));
 }
 
 Publisher::Publisher(asio::any_io_executor executor, transport::Transport& transport,
-                     std::string subject, PublisherEvents& events, uint64_t processId)
+                     std::string subject, PublisherEvents& events, uint64_t processId,
+                     size_t window)
     : strand_(asio::make_strand(executor)),
       transport_(transport),
       subject_(std::move(subject)),
       processId_(processId),
-      events_(events),
-      timer_(strand_) {}
+      window_(std::max<size_t>(1, window)),
+      events_(events) {}
 
 bool Publisher::expired(const Item& item) const {
   return item.policy.expiresUnixMs > 0 && nowUnixMs() >= item.policy.expiresUnixMs;
@@ -64,7 +68,7 @@ std::chrono::milliseconds Publisher::waitAfter(const Item& item) const {
   const auto base = item.policy.ackTimeout;
   if (item.policy.expiresUnixMs == 0) return base;
   auto wait = base;
-  for (int i = 1; i < attempts_ && wait < kMaxBackoff; ++i) wait *= 2;
+  for (int i = 1; i < item.attempts && wait < kMaxBackoff; ++i) wait *= 2;
   wait = std::min(wait, std::max(base, kMaxBackoff));
   const auto left = std::chrono::milliseconds(item.policy.expiresUnixMs - nowUnixMs());
   return std::max(std::chrono::milliseconds(1), std::min(wait, left));
@@ -72,14 +76,17 @@ std::chrono::milliseconds Publisher::waitAfter(const Item& item) const {
 
 void Publisher::enqueue(message::Message message, std::string wire, DeliveryPolicy policy) {
   ++pending_;
-  asio::post(strand_, [self = shared_from_this(), item = Item{std::move(message), policy,
-                                                              std::move(wire)}]() mutable {
+  asio::post(strand_, [self = shared_from_this(), message = std::move(message), policy,
+                       wire = std::move(wire)]() mutable {
     if (self->stopped_) {
       --self->pending_;
-      self->events_.settled(item.message, Outcome::stopped, 0, "publisher stopped", Code::unspecified);
+      self->events_.settled(message, Outcome::stopped, 0, "publisher stopped", Code::unspecified);
       return;
     }
-    self->queue_.push_back(std::move(item));
+    Item& item = self->queue_.emplace_back();
+    item.message = std::move(message);
+    item.policy = policy;
+    item.wire = std::move(wire);
     self->sendNext();
   });
 }
@@ -87,67 +94,81 @@ void Publisher::enqueue(message::Message message, std::string wire, DeliveryPoli
 void Publisher::stop() {
   asio::post(strand_, [self = shared_from_this()] {
     self->stopped_ = true;
-    self->timer_.cancel();
-    self->inbox_.reset();
-    self->inFlight_ = false;
+    self->inFlight_ = 0;
     while (!self->queue_.empty()) {
+      Item& item = self->queue_.front();
+      if (item.timer) item.timer->cancel();
+      item.inbox.reset();
       --self->pending_;
-      self->events_.settled(self->queue_.front().message, Outcome::stopped, self->attempts_,
-                            "publisher stopped", Code::unspecified);
+      self->events_.settled(item.message, Outcome::stopped, item.attempts, "publisher stopped",
+                            Code::unspecified);
       self->queue_.pop_front();
-      self->attempts_ = 0;
     }
   });
 }
 
+// Messages start in queue order; at most window_ wait for their ACK at once.
 void Publisher::sendNext() {
-  while (!inFlight_ && !stopped_ && !queue_.empty()) {
-    Item& item = queue_.front();
-    attempts_ = 0;
-    ++generation_;
-    if (expired(item)) {
-      settle(Outcome::expired, "lifetime over before it could be sent");
-      continue;
-    }
-    if (!item.policy.ack) {
-      attempts_ = 1;
-      auto s = transport_.publish(subject_, item.wire);
-      if (s) events_.sent(item.message, 1);
-      settle(s ? Outcome::delivered : Outcome::failed, s ? "" : s.error().message);
-      continue;
-    }
-    inFlight_ = true;
-    const uint64_t generation = generation_;
-    std::weak_ptr<Publisher> weak = weak_from_this();
-    inbox_ = transport_.openInbox([weak, generation](std::string payload) {
-      if (auto self = weak.lock()) {
-        asio::post(self->strand_, [self, generation, payload = std::move(payload)] {
-          self->onAnswer(generation, payload);
-        });
-      }
-    });
-    attempt();
+  auto it = queue_.begin();
+  while (!stopped_ && inFlight_ < window_) {
+    while (it != queue_.end() && it->inFlight) ++it;
+    if (it == queue_.end()) return;
+    auto current = it++;
+    start(current);
   }
 }
 
-void Publisher::attempt() {
-  ++attempts_;
-  transmit();
+void Publisher::start(Items::iterator it) {
+  Item& item = *it;
+  item.generation = ++generation_;
+  if (expired(item)) {
+    settle(it, Outcome::expired, "lifetime over before it could be sent");
+    return;
+  }
+  if (!item.policy.ack) {
+    item.attempts = 1;
+    auto s = transport_.publish(subject_, item.wire);
+    if (s) events_.sent(item.message, 1);
+    settle(it, s ? Outcome::delivered : Outcome::failed, s ? "" : s.error().message);
+    return;
+  }
+  item.inFlight = true;
+  ++inFlight_;
+  const uint64_t id = item.message.id;
+  const uint64_t generation = item.generation;
+  std::weak_ptr<Publisher> weak = weak_from_this();
+  item.inbox = transport_.openInbox([weak, id, generation](std::string payload) {
+    if (auto self = weak.lock()) {
+      asio::post(self->strand_, [self, id, generation, payload = std::move(payload)] {
+        self->onAnswer(id, generation, payload);
+      });
+    }
+  });
+  item.timer = std::make_unique<asio::steady_timer>(strand_);
+  ++item.attempts;
+  transmit(item);
 }
 
 // While the broker is unreachable the client would only pile another copy of the message into
 // its reconnect buffer, to be flushed as duplicates later: the attempt counts toward `retries`,
 // the bytes are not queued. A failed publish counts as a send that got no ACK.
-void Publisher::transmit() {
-  const Item& item = queue_.front();
-  attemptSent_ = transport_.connected() &&
-                 transport_.publish(subject_, item.wire, inbox_->subject()).ok();
-  if (attemptSent_) events_.sent(item.message, attempts_);
-  timer_.expires_after(waitAfter(item));
-  timer_.async_wait(asio::bind_executor(
-      strand_, [self = shared_from_this(), generation = generation_](boost::system::error_code ec) {
-        if (!ec) self->onTimer(generation);
+void Publisher::transmit(Item& item) {
+  item.attemptSent = transport_.connected() &&
+                     transport_.publish(subject_, item.wire, item.inbox->subject()).ok();
+  if (item.attemptSent) events_.sent(item.message, item.attempts);
+  item.timer->expires_after(waitAfter(item));
+  item.timer->async_wait(asio::bind_executor(
+      strand_, [self = shared_from_this(), id = item.message.id,
+                generation = item.generation](boost::system::error_code ec) {
+        if (!ec) self->onTimer(id, generation);
       }));
+}
+
+Publisher::Items::iterator Publisher::find(uint64_t id, uint64_t generation) {
+  for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+    if (it->message.id == id) return it->inFlight && it->generation == generation ? it : queue_.end();
+  }
+  return queue_.end();
 }
 
 std::future<bool> Publisher::remove(uint64_t id) {
@@ -156,16 +177,8 @@ std::future<bool> Publisher::remove(uint64_t id) {
   asio::post(strand_, [self = shared_from_this(), id, done] {
     for (auto it = self->queue_.begin(); it != self->queue_.end(); ++it) {
       if (it->message.id != id) continue;
-      if (it == self->queue_.begin() && self->inFlight_) {
-        self->timer_.cancel();
-        self->settle(Outcome::removed, "removed by an operator");
-        self->sendNext();
-      } else {
-        message::Message m = std::move(it->message);
-        self->queue_.erase(it);
-        --self->pending_;
-        self->events_.settled(m, Outcome::removed, 0, "removed by an operator", Code::removed);
-      }
+      self->settle(it, Outcome::removed, "removed by an operator");
+      self->sendNext();
       done->set_value(true);
       return;
     }
@@ -176,32 +189,41 @@ std::future<bool> Publisher::remove(uint64_t id) {
 
 void Publisher::brokerReconnected() {
   asio::post(strand_, [self = shared_from_this()] {
-    if (self->inFlight_ && !self->stopped_ && !self->attemptSent_) self->transmit();
+    if (self->stopped_) return;
+    for (auto& item : self->queue_) {
+      if (item.inFlight && !item.attemptSent) self->transmit(item);
+    }
   });
 }
 
-void Publisher::onTimer(uint64_t generation) {
-  if (generation != generation_ || !inFlight_ || stopped_) return;
-  const Item& item = queue_.front();
+void Publisher::onTimer(uint64_t id, uint64_t generation) {
+  if (stopped_) return;
+  auto it = find(id, generation);
+  if (it == queue_.end()) return;
+  Item& item = *it;
   if (item.policy.expiresUnixMs > 0) {
     if (!expired(item)) {
-      attempt();
+      ++item.attempts;
+      transmit(item);
       return;
     }
-    settle(Outcome::expired, "no ACK within its lifetime, after " + std::to_string(attempts_) +
-                                 " sends");
-  } else if (attempts_ <= item.policy.retries) {
-    attempt();
+    settle(it, Outcome::expired,
+           "no ACK within its lifetime, after " + std::to_string(item.attempts) + " sends");
+  } else if (item.attempts <= item.policy.retries) {
+    ++item.attempts;
+    transmit(item);
     return;
   } else {
-    settle(Outcome::givenUp, "no ACK after " + std::to_string(attempts_) + " sends");
+    settle(it, Outcome::givenUp, "no ACK after " + std::to_string(item.attempts) + " sends");
   }
   sendNext();
 }
 
-void Publisher::onAnswer(uint64_t generation, const std::string& payload) {
-  if (generation != generation_ || !inFlight_ || stopped_) return;
-  auto opened = events_.openAnswer(queue_.front().message, inbox_->subject(), payload);
+void Publisher::onAnswer(uint64_t id, uint64_t generation, const std::string& payload) {
+  if (stopped_) return;
+  auto it = find(id, generation);
+  if (it == queue_.end()) return;
+  auto opened = events_.openAnswer(it->message, it->inbox->subject(), payload);
   if (!opened) {
     // Not the receiver's word: it settles nothing.
     STEWARD_LOG(warning) << subject_ << ": ignored " << opened.error().message;
@@ -210,22 +232,22 @@ void Publisher::onAnswer(uint64_t generation, const std::string& payload) {
   const OpenedAnswer answer = std::move(opened).value();
   auto ack = decodeAck(answer.text);
   if (!ack) return;  // not an answer we understand; keep waiting for a real one
-  timer_.cancel();
   if (!answer.note.empty()) STEWARD_LOG(warning) << subject_ << ": " << answer.note;
   std::string detail = ack->error;
   if (!answer.note.empty()) detail += (detail.empty() ? "" : "; ") + answer.note;
-  settle(ack->accepted ? Outcome::delivered : Outcome::refused, detail, ack->code);
+  settle(it, ack->accepted ? Outcome::delivered : Outcome::refused, detail, ack->code);
   sendNext();
 }
 
-void Publisher::settle(Outcome outcome, const std::string& detail, Code refusal) {
-  Item item = std::move(queue_.front());
-  queue_.pop_front();
-  inFlight_ = false;
-  inbox_.reset();
-  ++generation_;
+void Publisher::settle(Items::iterator it, Outcome outcome, const std::string& detail,
+                       Code refusal) {
+  if (it->inFlight) --inFlight_;
+  if (it->timer) it->timer->cancel();
+  const message::Message message = std::move(it->message);
+  const int attempts = it->attempts;
+  queue_.erase(it);
   --pending_;
-  events_.settled(item.message, outcome, attempts_, detail, outcomeCode(outcome, refusal));
+  events_.settled(message, outcome, attempts, detail, outcomeCode(outcome, refusal));
 }
 
 }  // namespace steward::process

@@ -1,7 +1,8 @@
 // A publisher process: one per (toNode, method). It owns a queue of messages for that subject and
-// delivers them in order: ACK kinds as a request on an inbox of their own, resent every ACKTimeout
-// up to `retries` times; NACK kinds published once. Everything runs on the process's strand, and
-// waiting is a timer, never a sleeping thread.
+// sends them in order: ACK kinds as a request on an inbox of their own, resent every ACKTimeout up
+// to `retries` times, with up to `window` of them in flight at once (the receiver runs sequenced
+// methods in their sequence order, whatever order they arrive in); NACK kinds published once.
+// Everything runs on the process's strand, and waiting is a timer, never a sleeping thread.
 #pragma once
 
 #include "core/message/message.hpp"
@@ -13,7 +14,7 @@
 
 #include <atomic>
 #include <chrono>
-#include <deque>
+#include <list>
 #include <future>
 #include <memory>
 #include <string>
@@ -73,9 +74,11 @@ class PublisherEvents {
 
 class Publisher : public std::enable_shared_from_this<Publisher> {
  public:
+  // `window`: how many ACK kind messages may wait for their ACK at once (at least 1).
   static std::shared_ptr<Publisher> create(boost::asio::any_io_executor executor,
                                            transport::Transport& transport, std::string subject,
-                                           PublisherEvents& events, uint64_t processId = 0);
+                                           PublisherEvents& events, uint64_t processId = 0,
+                                           size_t window = 1);
 
   // Queues a message and its wire encoding; thread-safe.
   void enqueue(message::Message message, std::string wire, DeliveryPolicy policy);
@@ -94,36 +97,44 @@ class Publisher : public std::enable_shared_from_this<Publisher> {
   size_t pending() const { return pending_.load(); }
 
  private:
+  // A queued message, and while it is in flight, its sends, inbox and timer.
   struct Item {
     message::Message message;
     DeliveryPolicy policy;
     std::string wire;
+    bool inFlight = false;
+    int attempts = 0;
+    bool attemptSent = false;  // whether the last attempt reached the client's send buffer
+    uint64_t generation = 0;   // tells a stale timer or late answer from the current one
+    std::unique_ptr<transport::ReplyInbox> inbox;
+    std::unique_ptr<boost::asio::steady_timer> timer;
   };
+  using Items = std::list<Item>;
 
   Publisher(boost::asio::any_io_executor executor, transport::Transport& transport,
-            std::string subject, PublisherEvents& events, uint64_t processId);
+            std::string subject, PublisherEvents& events, uint64_t processId, size_t window);
   bool expired(const Item& item) const;
   std::chrono::milliseconds waitAfter(const Item& item) const;
+  // Starts queued messages until the window is full.
   void sendNext();
-  void attempt();
-  void transmit();
-  void onTimer(uint64_t generation);
-  void onAnswer(uint64_t generation, const std::string& payload);
-  void settle(Outcome outcome, const std::string& detail, Code refusal = Code::unspecified);
+  void start(Items::iterator item);
+  void transmit(Item& item);
+  Items::iterator find(uint64_t id, uint64_t generation);
+  void onTimer(uint64_t id, uint64_t generation);
+  void onAnswer(uint64_t id, uint64_t generation, const std::string& payload);
+  void settle(Items::iterator item, Outcome outcome, const std::string& detail,
+              Code refusal = Code::unspecified);
 
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   transport::Transport& transport_;
   const std::string subject_;
   const uint64_t processId_;
+  const size_t window_;
   PublisherEvents& events_;
-  boost::asio::steady_timer timer_;
-  std::deque<Item> queue_;
-  std::unique_ptr<transport::ReplyInbox> inbox_;
-  bool inFlight_ = false;
+  Items queue_;
+  size_t inFlight_ = 0;
   bool stopped_ = false;
-  int attempts_ = 0;
-  bool attemptSent_ = false;  // whether the current attempt reached the client's send buffer
-  uint64_t generation_ = 0;  // tells a stale timer or late answer from the current one
+  uint64_t generation_ = 0;
   std::atomic<size_t> pending_{0};
 };
 

@@ -9,6 +9,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <algorithm>
+
 namespace steward::process {
 
 namespace asio = boost::asio;
@@ -72,8 +74,12 @@ Subscriber::Subscriber(asio::any_io_executor executor, transport::Transport& tra
 
 Status Subscriber::start(std::vector<Inbound> resumed) {
   asio::post(strand_, [self = shared_from_this(), resumed = std::move(resumed)]() mutable {
-    for (auto& in : resumed) self->queue_.push_back(std::move(in));
-    self->queuedCount_ = self->queue_.size();
+    if (self->method().ordered) {
+      for (auto& [key, state] : self->store_.loadStreams(self->method().name)) {
+        self->streams_[key].state = std::move(state);
+      }
+    }
+    for (auto& in : resumed) self->route(std::move(in));
     self->pump();
   });
   std::weak_ptr<Subscriber> weak = weak_from_this();
@@ -90,7 +96,8 @@ void Subscriber::stop() {
   asio::post(strand_, [self = shared_from_this()] {
     self->stopped_ = true;
     self->queue_.clear();
-    self->queuedCount_ = 0;
+    self->streams_.clear();
+    self->countQueued();
   });
 }
 
@@ -104,22 +111,37 @@ std::future<bool> Subscriber::remove(uint64_t arrival) {
   auto done = std::make_shared<std::promise<bool>>();
   auto result = done->get_future();
   asio::post(strand_, [self = shared_from_this(), arrival, done] {
+    auto drop = [&](const message::Message& m, const std::string& stream) {
+      if (auto s = self->store_.removeInbound(arrival, stream, m.seq); !s) {
+        self->events_.problem(s.error().message);
+      }
+      self->events_.audit("removed", m);
+      self->countQueued();
+      done->set_value(true);
+    };
     for (auto it = self->queue_.begin(); it != self->queue_.end(); ++it) {
       if (it->arrival != arrival) continue;
       const message::Message m = std::move(it->message);
       self->queue_.erase(it);
-      self->queuedCount_ = self->queue_.size();
-      if (auto s = self->store_.finishInbound(arrival, nullptr); !s) {
-        self->events_.problem(s.error().message);
+      return drop(m, {});
+    }
+    // A sequenced message's number is remembered as gone, so its stream passes it in turn.
+    for (auto& [key, stream] : self->streams_) {
+      for (auto it = stream.waiting.begin(); it != stream.waiting.end(); ++it) {
+        if (it->second.arrival != arrival) continue;
+        const message::Message m = std::move(it->second.message);
+        stream.waiting.erase(it);
+        stream.state.gone.insert(m.seq);
+        --self->waiting_;
+        return drop(m, key);
       }
-      self->events_.audit("removed", m);
-      done->set_value(true);
-      return;
     }
     done->set_value(false);
   });
   return result;
 }
+
+void Subscriber::countQueued() { queuedCount_ = queue_.size() + waiting_; }
 
 void Subscriber::refuse(const transport::Incoming& in, const Error& why) {
   if (!in.replyTo.empty()) (void)transport_.publish(in.replyTo, encodeAck(Ack{false, why.message, why.code}));
@@ -182,6 +204,13 @@ void Subscriber::onIncoming(transport::Incoming in) {
       return;
     }
   }
+  if (m.floor != 0 && m.seq == 0) {
+    // A stream note is kept in the stream's state, never in the inbox; ACKed once it is.
+    asio::post(strand_, [self = shared_from_this(), m = std::move(m), replyTo = in.replyTo] {
+      self->skip(m, replyTo);
+    });
+    return;
+  }
   // The ACK means "this node owns it now", so the message is in the inbox first. A message taken
   // before (its ACK was lost, or a copy was resent) is ACKed again but not run again.
   auto taken = store_.acceptInbound(m.fromNode, m.id, m.method, wire, sealedUnixMs);
@@ -210,22 +239,111 @@ void Subscriber::onIncoming(transport::Incoming in) {
   asio::post(strand_, [self = shared_from_this(),
                        in = Inbound{arrival, std::move(m)}]() mutable {
     if (self->stopped_) return;  // it waits in the inbox for the next start
-    self->queue_.push_back(std::move(in));
-    self->queuedCount_ = self->queue_.size();
+    self->route(std::move(in));
     self->pump();
   });
 }
 
-void Subscriber::pump() {
-  while (!stopped_ && !queue_.empty() && (!method().ordered || running_.empty())) {
-    Inbound in = std::move(queue_.front());
+void Subscriber::route(Inbound in) {
+  const message::Message& m = in.message;
+  if (!method().ordered || m.seq == 0) {
+    queue_.push_back(std::move(in));
+    countQueued();
+    return;
+  }
+  const std::string key = store::streamKey(method().name, m.fromNode, m.epoch);
+  Stream& stream = streams_[key];
+  if (m.seq < stream.state.next || stream.state.gone.count(m.seq) != 0 ||
+      stream.waiting.count(m.seq) != 0) {
+    // Its number ran already (or was passed, or waits in another copy): this copy goes.
+    STEWARD_LOG(debug) << "message " << m.id << " from " << m.fromNode << " is number " << m.seq
+                       << " of a stream at " << stream.state.next << ": not run again";
+    if (auto s = store_.removeInbound(in.arrival); !s) events_.problem(s.error().message);
+    events_.audit("duplicate", m);
+    return;
+  }
+  // What the sender knew when it numbered this one: the numbers below its floor are settled.
+  stream.state.floor = std::max(stream.state.floor, m.floor);
+  const uint64_t seq = m.seq;
+  stream.waiting.emplace(seq, std::move(in));
+  ++waiting_;
+  countQueued();
+}
+
+void Subscriber::skip(const message::Message& note, const std::string& replyTo) {
+  const std::string key = store::streamKey(method().name, note.fromNode, note.epoch);
+  Stream& stream = streams_[key];
+  if (note.floor > stream.state.floor) {
+    if (auto s = store_.putFloor(key, note.floor); !s) {
+      // No ACK: the sender tries again.
+      events_.problem("node " + settings_.nodeName + " cannot record a gap in the stream " + key +
+                      ": " + s.error().message);
+      return;
+    }
+    stream.state.floor = note.floor;
+    STEWARD_LOG(info) << "stream " << key << ": numbers below " << note.floor
+                      << " that have not come will not";
+  }
+  if (!replyTo.empty()) (void)transport_.publish(replyTo, encodeAck(Ack{true, {}}));
+  if (!stopped_) pump();
+}
+
+// Sequenced: the earliest arrival among the messages allowed to run: one without a number, or a
+// stream's lowest number when it is the stream's next, or every number before it will not come
+// (below the floor) or was removed.
+std::optional<Subscriber::Next> Subscriber::takeNext() {
+  if (!method().ordered) {
+    if (queue_.empty()) return std::nullopt;
+    Next next{std::move(queue_.front()), std::nullopt};
     queue_.pop_front();
-    queuedCount_ = queue_.size();
-    run(std::move(in));
+    countQueued();
+    return next;
+  }
+  uint64_t best = queue_.empty() ? UINT64_MAX : queue_.front().arrival;
+  Stream* chosen = nullptr;
+  std::string chosenKey;
+  for (auto& [key, stream] : streams_) {
+    if (stream.waiting.empty()) continue;
+    const auto& [seq, in] = *stream.waiting.begin();
+    uint64_t next = stream.state.next;
+    while (stream.state.gone.count(next) != 0) ++next;
+    if ((seq == next || seq <= stream.state.floor) && in.arrival < best) {
+      best = in.arrival;
+      chosen = &stream;
+      chosenKey = key;
+    }
+  }
+  if (chosen == nullptr) {
+    if (queue_.empty()) return std::nullopt;
+    Next next{std::move(queue_.front()), std::nullopt};
+    queue_.pop_front();
+    countQueued();
+    return next;
+  }
+  auto first = chosen->waiting.begin();
+  Next next{std::move(first->second), store::StreamAdvance{chosenKey, first->first + 1, {}}};
+  chosen->waiting.erase(first);
+  --waiting_;
+  auto& state = chosen->state;
+  while (!state.gone.empty() && *state.gone.begin() < next.advance->next) {
+    next.advance->passed.push_back(*state.gone.begin());
+    state.gone.erase(state.gone.begin());
+  }
+  state.next = next.advance->next;
+  countQueued();
+  return next;
+}
+
+void Subscriber::pump() {
+  while (!stopped_ && (!method().ordered || running_.empty())) {
+    auto next = takeNext();
+    if (!next) return;
+    run(std::move(*next));
   }
 }
 
-void Subscriber::run(Inbound in) {
+void Subscriber::run(Next next) {
+  Inbound in = std::move(next.in);
   auto call = std::make_shared<steward_host_call>();
   // The request is copied: the call may emit from the handler thread at any time.
   call->emit = [events = &events_, request = in](std::string output) {
@@ -244,9 +362,10 @@ void Subscriber::run(Inbound in) {
   const int64_t deadlineMs = std::chrono::duration_cast<std::chrono::milliseconds>(
                                  (std::chrono::system_clock::now() + timeout).time_since_epoch())
                                  .count();
-  pool_.submit([self = shared_from_this(), in = std::move(in), call, timer, deadlineMs]() mutable {
+  pool_.submit([self = shared_from_this(), in = std::move(in), advance = std::move(next.advance),
+                call, timer, deadlineMs]() mutable {
     const auto started = std::chrono::steady_clock::now();
-    self->execute(in, *call, deadlineMs);
+    self->execute(in, advance ? &*advance : nullptr, *call, deadlineMs);
     self->events_.timed(in.message.method,
                         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     std::string error;
@@ -266,14 +385,16 @@ void Subscriber::run(Inbound in) {
 }
 
 // Runs on a handler thread.
-void Subscriber::execute(const Inbound& in, steward_host_call& call, int64_t deadlineMs) {
+void Subscriber::execute(const Inbound& in, const store::StreamAdvance* advance,
+                         steward_host_call& call, int64_t deadlineMs) {
   const message::Message& m = in.message;
   auto fail = [&](const std::string& why) {
     std::lock_guard lock(call.mutex);
     call.error = why;
   };
-  // Once this is on disk a restart answers "interrupted" instead of running it again.
-  if (auto s = store_.markRunning(in.arrival); !s) return fail(s.error().message);
+  // Once this is on disk a restart answers "interrupted" instead of running it again, and its
+  // stream goes on after it.
+  if (auto s = store_.markRunning(in.arrival, advance); !s) return fail(s.error().message);
   const std::string fileName = m.fileName.empty() ? m.method + ".log" : m.fileName;
   auto output = message::resolveOutputPath(settings_.dataFolder, m.directory, m.fromNode, fileName);
   if (!output) return fail("cannot place output: " + output.error().message);

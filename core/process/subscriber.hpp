@@ -1,7 +1,9 @@
 // A subscriber process: one per started method. It listens on <node>.<method>.<kind>, refuses
 // senders that are not allowed, stores what it takes in the inbox and only then ACKs, and runs
-// the messages through the method's plugin: one at a time in arrival order for sequenced methods
-// (REQ…), concurrently for REQn….
+// the messages through the method's handler: concurrently for REQn…; one at a time for sequenced
+// methods (REQ…), each sender's stream in its sequence order (an early arrival waits for the gap
+// before it to be filled, or for the sender to say the gap will not be), and messages without a
+// number in arrival order.
 #pragma once
 
 #include "core/message/message.hpp"
@@ -17,6 +19,8 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <map>
+#include <optional>
 #include <filesystem>
 #include <future>
 #include <memory>
@@ -116,9 +120,26 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   void onIncoming(transport::Incoming in);
   // Answers a refusal (with its code) and tells central.
   void refuse(const transport::Incoming& in, const Error& why);
+  // A sequenced stream from one sender, on the strand.
+  struct Stream {
+    store::StreamState state;
+    std::map<uint64_t, Inbound> waiting;  // by seq
+  };
+  struct Next {
+    Inbound in;
+    std::optional<store::StreamAdvance> advance;
+  };
+  // Queues a message taken in (or resumed): into its stream, or in arrival order. On the strand.
+  void route(Inbound in);
+  // A stream note: the numbers below `floor` that have not come never will. On the strand.
+  void skip(const message::Message& note, const std::string& replyTo);
+  // The message to run next, if one may run now. On the strand.
+  std::optional<Next> takeNext();
   void pump();
-  void run(Inbound inbound);
-  void execute(const Inbound& in, steward_host_call& call, int64_t deadlineMs);
+  void run(Next next);
+  void execute(const Inbound& in, const store::StreamAdvance* advance, steward_host_call& call,
+               int64_t deadlineMs);
+  void countQueued();
 
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   transport::Transport& transport_;
@@ -129,7 +150,9 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   SubscriberEvents& events_;
   std::string subject_;
   std::unique_ptr<transport::Subscription> subscription_;
-  std::deque<Inbound> queue_;
+  std::deque<Inbound> queue_;              // not sequenced, in arrival order
+  std::map<std::string, Stream> streams_;  // sequenced, by store::streamKey
+  size_t waiting_ = 0;                     // messages waiting in streams_
   std::set<std::shared_ptr<steward_host_call>> running_;
   std::atomic<size_t> runningCount_{0};
   std::atomic<size_t> queuedCount_{0};

@@ -9,6 +9,8 @@
 #include <rapidjson/writer.h>
 
 #include <cstdio>
+#include <optional>
+#include <random>
 
 namespace steward::store {
 namespace {
@@ -40,6 +42,9 @@ std::string inKey(uint64_t arrival) { return "in/" + hex16(arrival); }
 std::string runKey(uint64_t arrival) { return "run/" + hex16(arrival); }
 std::string seenKey(const std::string& from, uint64_t id) { return "seen/" + from + "/" + hex16(id); }
 std::string seenAtKey(uint64_t arrival) { return "seenAt/" + hex16(arrival); }
+std::string seqKey(const std::string& subject) { return "seq/" + subject; }
+
+std::string goneKey(const std::string& stream, uint64_t seq) { return "gone/" + stream + "/" + hex16(seq); }
 
 // An entry is a one-line JSON header, a newline, and the wire message.
 template <class Fill>
@@ -193,9 +198,96 @@ Result<uint64_t> Store::reserve(const std::string& name, uint64_t count) {
   return first;
 }
 
-Status Store::putOutbox(const std::vector<OutboxEntry>& entries) {
+Result<uint64_t> Store::epoch() {
+  std::lock_guard lock(counterMutex_);
+  std::string value;
+  leveldb::Status s = db_->Get(leveldb::ReadOptions(), "meta/epoch", &value);
+  if (s.ok()) {
+    auto stored = decodeU64(value);
+    if (stored && stored.value() != 0) return stored.value();
+  } else if (!s.IsNotFound()) {
+    return Error{"database: cannot read the epoch: " + s.ToString(), Code::storage};
+  }
+  std::random_device random;
+  uint64_t epoch = 0;
+  while (epoch == 0) epoch = (static_cast<uint64_t>(random()) << 32) ^ random();
+  leveldb::WriteOptions sync;
+  sync.sync = true;
+  s = db_->Put(sync, "meta/epoch", encodeU64(epoch));
+  if (!s.ok()) return Error{"database: cannot write the epoch: " + s.ToString(), Code::storage};
+  return epoch;
+}
+
+Result<uint64_t> Store::lastSeq(const std::string& subject) {
+  std::string value;
+  leveldb::Status s = db_->Get(leveldb::ReadOptions(), seqKey(subject), &value);
+  if (s.IsNotFound()) return uint64_t{0};
+  if (!s.ok()) return Error{"database: cannot read " + seqKey(subject) + ": " + s.ToString(), Code::storage};
+  auto stored = decodeU64(value);
+  if (!stored) return Error{"database: " + seqKey(subject) + " " + stored.error().message, Code::storage};
+  return stored.value();
+}
+
+std::string streamKey(const std::string& method, const std::string& fromNode, uint64_t epoch) {
+  return method + "/" + fromNode + "/" + hex16(epoch);
+}
+
+std::map<std::string, StreamState> Store::loadStreams(const std::string& method) {
+  std::map<std::string, StreamState> out;
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  for (const std::string part : {"stream/", "floor/", "gone/"}) {
+    const std::string prefix = part + method + "/";
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      std::string key = it->key().ToString().substr(part.size());
+      if (part == "gone/") {
+        const auto slash = key.rfind('/');
+        if (slash == std::string::npos) continue;
+        uint64_t seq = 0;
+        for (char c : key.substr(slash + 1)) {
+          seq = seq * 16 + static_cast<uint64_t>(c <= '9' ? c - '0' : c - 'a' + 10);
+        }
+        out[key.substr(0, slash)].gone.insert(seq);
+        continue;
+      }
+      auto value = decodeU64(it->value().ToString());
+      if (!value) continue;
+      (part == "stream/" ? out[key].next : out[key].floor) = value.value();
+    }
+  }
+  // A removed number the stream has passed already matters no more.
+  for (auto& [key, stream] : out) {
+    while (!stream.gone.empty() && *stream.gone.begin() < stream.next) {
+      stream.gone.erase(stream.gone.begin());
+    }
+  }
+  return out;
+}
+
+Status Store::putFloor(const std::string& streamKey, uint64_t floor) {
+  leveldb::WriteOptions w;
+  w.sync = options_.sync;
+  auto s = db_->Put(w, "floor/" + streamKey, encodeU64(floor));
+  if (!s.ok()) return Error{"database: cannot record stream " + streamKey + ": " + s.ToString(), Code::storage};
+  return {};
+}
+
+Status Store::removeInbound(uint64_t arrival, const std::string& streamKey, uint64_t seq) {
+  leveldb::WriteBatch batch;
+  batch.Delete(inKey(arrival));
+  batch.Delete(runKey(arrival));
+  if (!streamKey.empty()) batch.Put(goneKey(streamKey, seq), "");
+  leveldb::WriteOptions w;
+  w.sync = options_.sync;
+  auto s = db_->Write(w, &batch);
+  if (!s.ok()) return Error{"database: cannot remove a message: " + s.ToString(), Code::storage};
+  return {};
+}
+
+Status Store::putOutbox(const std::vector<OutboxEntry>& entries,
+                        const std::vector<std::pair<std::string, uint64_t>>& lastSeqs) {
   leveldb::WriteBatch batch;
   for (const auto& e : entries) batch.Put(outKey(e.id), encodeOutbox(e));
+  for (const auto& [subject, seq] : lastSeqs) batch.Put(seqKey(subject), encodeU64(seq));
   leveldb::WriteOptions w;
   w.sync = options_.sync;
   auto s = db_->Write(w, &batch);
@@ -258,16 +350,24 @@ Result<Store::Taken> Store::acceptInbound(const std::string& fromNode, uint64_t 
   return Taken{n, false};
 }
 
-Status Store::markRunning(uint64_t arrival) {
+Status Store::markRunning(uint64_t arrival, const StreamAdvance* advance) {
+  leveldb::WriteBatch batch;
+  batch.Put(runKey(arrival), "");
+  if (advance != nullptr) {
+    batch.Put("stream/" + advance->key, encodeU64(advance->next));
+    for (uint64_t seq : advance->passed) batch.Delete(goneKey(advance->key, seq));
+  }
   leveldb::WriteOptions w;
   w.sync = options_.sync;
-  auto s = db_->Put(w, runKey(arrival), "");
+  auto s = db_->Write(w, &batch);
   if (!s.ok()) return Error{"database: cannot mark message running: " + s.ToString(), Code::storage};
   return {};
 }
 
-Status Store::finishInbound(uint64_t arrival, const OutboxEntry* reply) {
+Status Store::finishInbound(uint64_t arrival, const OutboxEntry* reply,
+                            const std::vector<std::pair<std::string, uint64_t>>& lastSeqs) {
   leveldb::WriteBatch batch;
+  for (const auto& [subject, seq] : lastSeqs) batch.Put(seqKey(subject), encodeU64(seq));
   batch.Delete(inKey(arrival));
   batch.Delete(runKey(arrival));
   if (reply != nullptr) batch.Put(outKey(reply->id), encodeOutbox(*reply));

@@ -8,14 +8,21 @@
 //   run/<arrival, 16 hex>        present once that message's run has started
 //   seen/<fromNode>/<id, 16 hex> arrival number of a message taken from fromNode
 //   seenAt/<arrival, 16 hex>     the seen/ key of that arrival, to forget the oldest first
+//   meta/epoch                   this database's epoch: sequenced streams sent from it carry it
+//   seq/<subject>                the last sequence number given to a message for that subject
+//   stream/<method>/<fromNode>/<epoch, 16 hex>   a sequenced stream taken in: the number next
+//   floor/<same>                 and the number below which a missing one never comes
+//   gone/<same>/<seq, 16 hex>    a number of that stream removed by an operator
 #pragma once
 
 #include "core/util/result.hpp"
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -50,6 +57,23 @@ struct InboxEntry {
   std::string wire;
 };
 
+// One stream of sequenced messages (message::Message::seq) from one sender, as the receiver keeps
+// it: which number runs next, below which a number that has not come never will, and the numbers
+// an operator removed before their turn. Each part has its own keys and one writer.
+struct StreamState {
+  uint64_t next = 1;
+  uint64_t floor = 0;
+  std::set<uint64_t> gone;
+};
+// What starting a sequenced run changes in its stream: the number that runs next now, and the
+// removed numbers it passed.
+struct StreamAdvance {
+  std::string key;  // streamKey()
+  uint64_t next = 1;
+  std::vector<uint64_t> passed;
+};
+std::string streamKey(const std::string& method, const std::string& fromNode, uint64_t epoch);
+
 // What a load found: the entries that could be read, and one error per damaged entry (which is
 // removed from the store so it is reported only once).
 class IdSource;
@@ -72,8 +96,15 @@ class Store {
   // so numbers given out before a crash are never given out again.
   Result<uint64_t> reserve(const std::string& name, uint64_t count);
 
-  // Outbox. A batch is written whole or not at all.
-  Status putOutbox(const std::vector<OutboxEntry>& entries);
+  // This database's epoch: a random number made (and synced) the first time it is asked for.
+  Result<uint64_t> epoch();
+  // The last sequence number given for `subject`; 0 when none was.
+  Result<uint64_t> lastSeq(const std::string& subject);
+
+  // Outbox. A batch is written whole or not at all, with the last sequence numbers it gave
+  // (subject, number).
+  Status putOutbox(const std::vector<OutboxEntry>& entries,
+                   const std::vector<std::pair<std::string, uint64_t>>& lastSeqs = {});
   Status removeOutbox(uint64_t id);
   Loaded<OutboxEntry> loadOutbox();
 
@@ -87,11 +118,20 @@ class Store {
   };
   Result<Taken> acceptInbound(const std::string& fromNode, uint64_t id, const std::string& method,
                               const std::string& wire, int64_t sealedUnixMs = 0);
-  // Records that the message's run starts, so a restart does not run it again blindly.
-  Status markRunning(uint64_t arrival);
-  // Removes a handled message and queues its reply (if any) in one atomic write.
-  Status finishInbound(uint64_t arrival, const OutboxEntry* reply);
+  // Records that the message's run starts, so a restart does not run it again blindly; for a
+  // sequenced message, with what that changes in its stream.
+  Status markRunning(uint64_t arrival, const StreamAdvance* advance = nullptr);
+  // Removes a handled message and queues its reply (if any) in one atomic write, with the last
+  // sequence numbers the reply's stream gave.
+  Status finishInbound(uint64_t arrival, const OutboxEntry* reply,
+                       const std::vector<std::pair<std::string, uint64_t>>& lastSeqs = {});
+  // Removes a message that did not run (an operator's removeQueued); a sequenced one's number is
+  // remembered as gone in its stream, so the stream passes it when its turn comes.
+  Status removeInbound(uint64_t arrival, const std::string& streamKey = {}, uint64_t seq = 0);
   Loaded<InboxEntry> loadInbox();
+  // The streams taken in for `method`, by key.
+  std::map<std::string, StreamState> loadStreams(const std::string& method);
+  Status putFloor(const std::string& streamKey, uint64_t floor);
 
   const StoreOptions& options() const { return options_; }
 

@@ -332,6 +332,7 @@ void E2eTest::TearDown() {
 }
 
 StewardNode& E2eTest::makeNode(const std::string& name, std::vector<std::string> flags) {
+  flags.insert(flags.begin(), everyNodeFlags_.begin(), everyNodeFlags_.end());
   nodes_.push_back(std::make_unique<StewardNode>(name, root_, nats_->address(), std::move(flags)));
   return *nodes_.back();
 }

@@ -180,6 +180,8 @@ class E2eTest : public ::testing::Test {
   fs::path root_;
   std::unique_ptr<NatsServer> nats_;
   std::vector<std::unique_ptr<StewardNode>> nodes_;
+  // Flags every node of the test gets before its own.
+  std::vector<std::string> everyNodeFlags_;
 };
 
 // central with the TCP and HTTP inputs on free ports, and ship1 running REQCliCommand for it.

@@ -257,9 +257,15 @@ TEST(Wire, RoundTripsEveryField) {
   m.requestId = 41;
   m.requestMethod = "REQCliCommand";
   m.requestError = "exit status 1";
+  m.seq = 7;
+  m.epoch = 0xfeedface12345678ULL;
+  m.floor = 5;
   auto back = decodeWire(encodeWire(m));
   ASSERT_TRUE(back.ok()) << back.error().message;
   EXPECT_EQ(back->id, 42u);
+  EXPECT_EQ(back->seq, 7u);
+  EXPECT_EQ(back->epoch, 0xfeedface12345678ULL);
+  EXPECT_EQ(back->floor, 5u);
   EXPECT_EQ(back->fromNode, "central");
   EXPECT_EQ(back->createdUnixMs, 1234);
   EXPECT_EQ(back->data, m.data);
