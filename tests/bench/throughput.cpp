@@ -3,14 +3,18 @@
 // In one run, against one nats-server on a free loopback port:
 //   1. raw nats.c request/reply: a responder on a SendAsap connection, one request at a time;
 //   2. steward, ACKed sequenced messages central -> ship1 (REQToFileAppend: stored in ship1's
-//      inbox, ACKed, run, removed), with --syncWrites=true (fsync per write batch);
+//      inbox, ACKed, run, removed), with --syncWrites=true (fsync per write batch), for each
+//      --sendWindow given;
 //   3. the same with --syncWrites=false.
-// Usage: steward_bench [messages]   (default 2000)
+// Each steward figure is the median of 3 runs (min and max beside it), as a ratio of raw.
+// Usage: steward_bench [messages] [windows, comma separated]   (default 2000 1,8)
 #include "tests/e2e/harness.hpp"
 
 #include <nats/nats.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <vector>
 #include <iostream>
 
 using namespace steward::e2e;
@@ -53,12 +57,15 @@ double rawRequestReply(const std::string& address, int count) {
   return count / seconds;
 }
 
-double stewardRate(const fs::path& root, const std::string& address, int count, bool sync) {
+double stewardRate(const fs::path& root, const std::string& address, int count, bool sync,
+                   int window) {
+  static int run = 0;
   const std::string flag = std::string("--syncWrites=") + (sync ? "true" : "false");
-  const fs::path dir = root / (sync ? "sync" : "nosync");
+  const std::string windowFlag = "--sendWindow=" + std::to_string(window);
+  const fs::path dir = root / ("run" + std::to_string(++run));
   fs::create_directories(dir);
-  StewardNode central("central", dir, address, {flag, "--logLevel=info"});
-  StewardNode ship1("ship1", dir, address, {flag, "--logLevel=info"});
+  StewardNode central("central", dir, address, {flag, windowFlag, "--logLevel=info"});
+  StewardNode ship1("ship1", dir, address, {flag, windowFlag, "--logLevel=info"});
   central.start();
   ship1.start();
   if (!central.waitReady() || !ship1.waitReady()) {
@@ -84,26 +91,52 @@ double stewardRate(const fs::path& root, const std::string& address, int count, 
   return count / seconds;
 }
 
+struct Figures {
+  double min = 0, median = 0, max = 0;
+};
+
+// Three runs: min, median and max.
+template <class Run>
+Figures threeRuns(Run run) {
+  std::vector<double> rates{run(), run(), run()};
+  std::sort(rates.begin(), rates.end());
+  return {rates[0], rates[1], rates[2]};
+}
+
+std::vector<int> windowsFrom(const char* text) {
+  std::vector<int> out;
+  std::string s = text;
+  for (size_t at = 0; at <= s.size();) {
+    const size_t comma = std::min(s.find(',', at), s.size());
+    if (comma > at) out.push_back(std::max(1, std::atoi(s.substr(at, comma - at).c_str())));
+    at = comma + 1;
+  }
+  return out.empty() ? std::vector<int>{1} : out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const int count = argc > 1 ? std::max(1, std::atoi(argv[1])) : 2000;
+  const std::vector<int> windows = windowsFrom(argc > 2 ? argv[2] : "1,8");
   const fs::path root = fs::temp_directory_path() / ("stw-bench-" + std::to_string(::getpid()));
   fs::create_directories(root);
-  double raw = 0, durable = 0, fast = 0;
+  std::printf("messages per run:                         %d\n", count);
   {
     NatsServer nats(root);
-    raw = rawRequestReply(nats.address(), count);
-    durable = stewardRate(root, nats.address(), count, true);
-    fast = stewardRate(root, nats.address(), count, false);
+    const double raw = rawRequestReply(nats.address(), count);
+    std::printf("raw nats.c request/reply:                 %8.0f msg/s\n", raw);
+    for (const bool sync : {true, false}) {
+      for (const int window : windows) {
+        const auto f = threeRuns([&] { return stewardRate(root, nats.address(), count, sync, window); });
+        std::printf("steward ACKed sequenced, %s: %.0f msg/s (%.2f of raw)  [window %d; min %.2f, max %.2f]\n",
+                    sync ? "fsync" : "no fsync", f.median, f.median / raw, window, f.min / raw,
+                    f.max / raw);
+        std::fflush(stdout);
+      }
+    }
   }
   fs::remove_all(root);
-  std::printf("messages per run:                         %d\n", count);
-  std::printf("raw nats.c request/reply:                 %8.0f msg/s\n", raw);
-  std::printf("steward ACKed sequenced, fsync:           %8.0f msg/s  (%.2f of raw)\n", durable,
-              durable / raw);
-  std::printf("steward ACKed sequenced, no fsync:        %8.0f msg/s  (%.2f of raw)\n", fast,
-              fast / raw);
   nats_CloseAndWait(2000);
   return 0;
 }
