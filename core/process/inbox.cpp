@@ -24,7 +24,8 @@ Inbox::Inbox(InboxSettings settings, boost::asio::any_io_executor executor,
       outbox_(outbox),
       keys_(keys),
       processIds_(processIds),
-      pool_(settings_.maxHandlerThreads) {}
+      pool_(settings_.maxHandlerThreads),
+      intake_(2) {}
 
 Inbox::~Inbox() { stopAll(std::chrono::milliseconds(0)); }
 
@@ -71,7 +72,7 @@ Result<uint64_t> Inbox::start(const std::string& method, const AllowedNodes& all
       return trust->authorize(m.fromNode, m.method, m.data, commandData);
     };
   }
-  auto subscriber = Subscriber::create(executor_, transport_, pool_, store_,
+  auto subscriber = Subscriber::create(executor_, transport_, pool_, intake_, store_,
                                        std::move(handler).value(), settings, *this);
   const size_t count = resumed.size();
   if (auto s = subscriber->start(std::move(resumed)); !s) return s.error();
@@ -141,6 +142,7 @@ void Inbox::stopAll(std::chrono::milliseconds grace) {
       grace, std::chrono::milliseconds(20));
   for (auto& [method, s] : subscribers) s->cancelRunning();
   pool_.stop();
+  intake_.stop();
 }
 
 bool Inbox::remove(const store::InboxEntry& entry) {

@@ -99,6 +99,7 @@ class Inbox final : private SubscriberEvents {
   TrustKeeper& keys_;
   std::atomic<uint64_t>& processIds_;
   HandlerPool pool_;
+  HandlerPool intake_;  // stores what arrives (process/subscriber.hpp)
   std::function<void(const std::string& method, double seconds)> handlerDuration_;
 
   std::mutex mutex_;

@@ -49,22 +49,24 @@ std::string AllowedNodes::toString() const {
 
 std::shared_ptr<Subscriber> Subscriber::create(asio::any_io_executor executor,
                                                transport::Transport& transport, HandlerPool& pool,
+                                               HandlerPool& intake,
                                                store::Store& store,
                                                std::unique_ptr<MethodHandler> handler,
                                                SubscriberSettings settings,
                                                SubscriberEvents& events) {
-  return std::shared_ptr<Subscriber>(new Subscriber(std::move(executor), transport, pool, store,
+  return std::shared_ptr<Subscriber>(new Subscriber(std::move(executor), transport, pool, intake, store,
                                                     std::move(handler), std::move(settings),
                                                     events));
 }
 
 Subscriber::Subscriber(asio::any_io_executor executor, transport::Transport& transport,
-                       HandlerPool& pool, store::Store& store,
+                       HandlerPool& pool, HandlerPool& intake, store::Store& store,
                        std::unique_ptr<MethodHandler> handler, SubscriberSettings settings,
                        SubscriberEvents& events)
     : strand_(asio::make_strand(executor)),
       transport_(transport),
       pool_(pool),
+      intakePool_(intake),
       store_(store),
       handler_(std::move(handler)),
       settings_(std::move(settings)),
@@ -143,8 +145,8 @@ std::future<bool> Subscriber::remove(uint64_t arrival) {
 
 void Subscriber::countQueued() { queuedCount_ = queue_.size() + waiting_; }
 
-void Subscriber::refuse(const transport::Incoming& in, const Error& why) {
-  if (!in.replyTo.empty()) (void)transport_.publish(in.replyTo, encodeAck(Ack{false, why.message, why.code}));
+void Subscriber::refuse(const std::string& replyTo, const Error& why) {
+  if (!replyTo.empty()) (void)transport_.publish(replyTo, encodeAck(Ack{false, why.message, why.code}));
   events_.problem(why.message);
 }
 
@@ -158,7 +160,7 @@ void Subscriber::onIncoming(transport::Incoming in) {
   if (settings_.verifier != nullptr) {
     auto opened = settings_.verifier->open(subject_, in.payload);
     if (!opened) {
-      refuse(in, within("node " + settings_.nodeName + " refused ", opened.error()));
+      refuse(in.replyTo, within("node " + settings_.nodeName + " refused ", opened.error()));
       return;
     }
     if (opened->announcement) {
@@ -172,7 +174,7 @@ void Subscriber::onIncoming(transport::Incoming in) {
   } else {
     auto decoded = message::decodeWire(in.payload);
     if (!decoded) {
-      refuse(in, within("node " + settings_.nodeName + " refused a message on " + subject_ + ": ",
+      refuse(in.replyTo, within("node " + settings_.nodeName + " refused a message on " + subject_ + ": ",
                         decoded.error()));
       return;
     }
@@ -180,14 +182,14 @@ void Subscriber::onIncoming(transport::Incoming in) {
     wire = std::move(in.payload);
   }
   if (m.toNode != settings_.nodeName || m.method != method().name) {
-    refuse(in, Error{"node " + settings_.nodeName + " refused message " + std::to_string(m.id) +
+    refuse(in.replyTo, Error{"node " + settings_.nodeName + " refused message " + std::to_string(m.id) +
                          " from " + m.fromNode + ": it is for " + m.toNode + "/" + m.method +
                          ", not " + settings_.nodeName + "/" + method().name,
                      Code::wrongReceiver});
     return;
   }
   if (!settings_.allowed.allows(m.fromNode)) {
-    refuse(in, Error{"node " + settings_.nodeName + " refused message " + std::to_string(m.id) +
+    refuse(in.replyTo, Error{"node " + settings_.nodeName + " refused message " + std::to_string(m.id) +
                          " from " + m.fromNode + ": " + m.fromNode + " is not allowed to send " +
                          m.method + " (allowed: " + settings_.allowed.toString() + ")",
                      Code::notAllowed});
@@ -198,7 +200,7 @@ void Subscriber::onIncoming(transport::Incoming in) {
                         method().kind == message::Kind::CommandNACK);
   if (command && settings_.authorize) {
     if (auto s = settings_.authorize(m); !s) {
-      refuse(in, Error{"node " + settings_.nodeName + " refused message " + std::to_string(m.id) +
+      refuse(in.replyTo, Error{"node " + settings_.nodeName + " refused message " + std::to_string(m.id) +
                            " (" + m.method + ") from " + m.fromNode + ": " + s.error().message,
                        Code::notAllowed});
       return;
@@ -211,37 +213,73 @@ void Subscriber::onIncoming(transport::Incoming in) {
     });
     return;
   }
-  // The ACK means "this node owns it now", so the message is in the inbox first. A message taken
-  // before (its ACK was lost, or a copy was resent) is ACKed again but not run again.
-  auto taken = store_.acceptInbound(m.fromNode, m.id, m.method, wire, sealedUnixMs);
-  if (!taken) {
-    // No ACK: the sender keeps the message and tries again.
-    events_.problem("node " + settings_.nodeName + " cannot take message " + std::to_string(m.id) +
-                    " from " + m.fromNode + ": " + taken.error().message);
-    return;
+  // The ACK means "this node owns it now", so the message is in the inbox first.
+  take(Arrival{std::move(m), std::move(wire), sealedUnixMs, std::move(in.replyTo)});
+}
+
+// Arrivals queue here while the one writer stores the ones before: each write takes all that
+// wait, with one sync, so a window of messages in flight shares it.
+void Subscriber::take(Arrival arrival) {
+  {
+    std::lock_guard lock(intakeMutex_);
+    intake_.push_back(std::move(arrival));
+    if (intakeBusy_) return;
+    intakeBusy_ = true;
   }
-  if (taken->replayed) {
-    refuse(in, Error{"node " + settings_.nodeName + " refused message " + std::to_string(m.id) +
-                         " (" + m.method + ") from " + m.fromNode +
-                         ": replayed: this copy (same seal) or a newer one was already taken",
-                     Code::replayed});
-    return;
+  intakePool_.submit([self = shared_from_this()] { self->storeIntake(); });
+}
+
+// On a handler thread.
+void Subscriber::storeIntake() {
+  for (;;) {
+    std::vector<Arrival> batch;
+    {
+      std::lock_guard lock(intakeMutex_);
+      batch.swap(intake_);
+      if (batch.empty()) {
+        intakeBusy_ = false;
+        return;
+      }
+    }
+    std::vector<store::Store::Arriving> arriving;
+    for (const auto& a : batch) {
+      arriving.push_back({a.message.fromNode, a.message.id, a.message.method, a.wire, a.sealedUnixMs});
+    }
+    auto taken = store_.acceptInbound(arriving);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      message::Message& m = batch[i].message;
+      const std::string& replyTo = batch[i].replyTo;
+      if (!taken) {
+        // No ACK: the sender keeps the message and tries again.
+        events_.problem("node " + settings_.nodeName + " cannot take message " +
+                        std::to_string(m.id) + " from " + m.fromNode + ": " + taken.error().message);
+        continue;
+      }
+      const store::Store::Taken& t = taken.value()[i];
+      if (t.replayed) {
+        refuse(replyTo, Error{"node " + settings_.nodeName + " refused message " + std::to_string(m.id) +
+                                  " (" + m.method + ") from " + m.fromNode +
+                                  ": replayed: this copy (same seal) or a newer one was already taken",
+                              Code::replayed});
+        continue;
+      }
+      // A message taken before (its ACK was lost, or a copy was resent) is ACKed again but not
+      // run again.
+      if (!replyTo.empty()) (void)transport_.publish(replyTo, encodeAck(Ack{true, {}}));
+      if (t.arrival == 0) {
+        events_.audit("duplicate", m);
+        STEWARD_LOG(debug) << "duplicate message " << m.id << " from " << m.fromNode << " on "
+                           << subject_ << ": ACKed again, not run";
+        continue;
+      }
+      events_.audit("received", m);
+      asio::post(strand_, [self = shared_from_this(), in = Inbound{t.arrival, std::move(m)}]() mutable {
+        if (self->stopped_) return;  // it waits in the inbox for the next start
+        self->route(std::move(in));
+        self->pump();
+      });
+    }
   }
-  const uint64_t arrival = taken->arrival;
-  if (!in.replyTo.empty()) (void)transport_.publish(in.replyTo, encodeAck(Ack{true, {}}));
-  if (arrival == 0) {
-    events_.audit("duplicate", m);
-    STEWARD_LOG(debug) << "duplicate message " << m.id << " from " << m.fromNode << " on "
-                       << subject_ << ": ACKed again, not run";
-    return;
-  }
-  events_.audit("received", m);
-  asio::post(strand_, [self = shared_from_this(),
-                       in = Inbound{arrival, std::move(m)}]() mutable {
-    if (self->stopped_) return;  // it waits in the inbox for the next start
-    self->route(std::move(in));
-    self->pump();
-  });
 }
 
 void Subscriber::route(Inbound in) {

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <filesystem>
 #include <future>
@@ -87,9 +88,11 @@ class SubscriberEvents {
 
 class Subscriber : public std::enable_shared_from_this<Subscriber> {
  public:
-  // `events` must outlive the subscriber's last run.
+  // `events` must outlive the subscriber's last run. Runs go to `pool`; storing what arrives to
+  // `intake` (threads that only write to the store, so long runs never hold up an ACK).
   static std::shared_ptr<Subscriber> create(boost::asio::any_io_executor executor,
                                             transport::Transport& transport, HandlerPool& pool,
+                                            HandlerPool& intake,
                                             store::Store& store,
                                             std::unique_ptr<MethodHandler> handler,
                                             SubscriberSettings settings, SubscriberEvents& events);
@@ -115,11 +118,21 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
 
  private:
   Subscriber(boost::asio::any_io_executor executor, transport::Transport& transport,
-             HandlerPool& pool, store::Store& store, std::unique_ptr<MethodHandler> handler,
+             HandlerPool& pool, HandlerPool& intake, store::Store& store,
+             std::unique_ptr<MethodHandler> handler,
              SubscriberSettings settings, SubscriberEvents& events);
   void onIncoming(transport::Incoming in);
-  // Answers a refusal (with its code) and tells central.
-  void refuse(const transport::Incoming& in, const Error& why);
+  // Answers a refusal (with its code) on `replyTo` and tells central.
+  void refuse(const std::string& replyTo, const Error& why);
+  // A message checked and ready to be taken into the inbox.
+  struct Arrival {
+    message::Message message;
+    std::string wire;
+    int64_t sealedUnixMs = 0;
+    std::string replyTo;
+  };
+  void take(Arrival arrival);
+  void storeIntake();
   // A sequenced stream from one sender, on the strand.
   struct Stream {
     store::StreamState state;
@@ -144,12 +157,16 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   transport::Transport& transport_;
   HandlerPool& pool_;
+  HandlerPool& intakePool_;
   store::Store& store_;
   std::unique_ptr<MethodHandler> handler_;
   SubscriberSettings settings_;
   SubscriberEvents& events_;
   std::string subject_;
   std::unique_ptr<transport::Subscription> subscription_;
+  std::mutex intakeMutex_;
+  std::vector<Arrival> intake_;  // checked, waiting to be stored
+  bool intakeBusy_ = false;      // a handler thread is storing
   std::deque<Inbound> queue_;              // not sequenced, in arrival order
   std::map<std::string, Stream> streams_;  // sequenced, by store::streamKey
   size_t waiting_ = 0;                     // messages waiting in streams_

@@ -9,6 +9,7 @@
 #include <rapidjson/writer.h>
 
 #include <cstdio>
+#include <map>
 #include <optional>
 #include <random>
 
@@ -310,44 +311,73 @@ Loaded<OutboxEntry> Store::loadOutbox() {
 Result<Store::Taken> Store::acceptInbound(const std::string& fromNode, uint64_t id,
                                           const std::string& method, const std::string& wire,
                                           int64_t sealedUnixMs) {
+  auto taken = acceptInbound({Arriving{fromNode, id, method, wire, sealedUnixMs}});
+  if (!taken) return taken.error();
+  return taken->front();
+}
+
+Result<std::vector<Store::Taken>> Store::acceptInbound(const std::vector<Arriving>& arriving) {
   std::lock_guard lock(inboxMutex_);
-  const std::string seen = seenKey(fromNode, id);
-  // The value is the arrival (8 bytes) and, since messages are sealed, the seal time of the
-  // latest copy taken (8 more).
-  std::string value;
-  leveldb::Status s = db_->Get(leveldb::ReadOptions(), seen, &value);
-  if (s.ok()) {
-    const auto stored = value.size() >= 16 ? decodeU64(value.substr(8, 8)) : Result<uint64_t>(0);
-    const uint64_t last = stored ? stored.value() : 0;
-    const auto sealed = static_cast<uint64_t>(sealedUnixMs);
-    if (sealedUnixMs > 0 && last > 0 && sealed <= last) return Taken{0, true};
-    if (sealedUnixMs > 0) {
-      (void)db_->Put(leveldb::WriteOptions(), seen, value.substr(0, 8) + encodeU64(sealed));
-    }
-    return Taken{};
-  }
-  if (!s.IsNotFound()) return Error{"database: cannot check for duplicates: " + s.ToString(), Code::storage};
-  auto arrival = arrivals_->next();
-  if (!arrival) return arrival.error();
-  const uint64_t n = arrival.value();
+  std::vector<Taken> out;
   leveldb::WriteBatch batch;
-  batch.Put(inKey(n), encodeInbox(InboxEntry{n, method, false, wire}));
-  batch.Put(seen, encodeU64(n) + encodeU64(static_cast<uint64_t>(std::max<int64_t>(sealedUnixMs, 0))));
-  batch.Put(seenAtKey(n), seen);
-  // Forget the arrival that is now seenCapacity behind.
-  if (n > options_.seenCapacity) {
-    const std::string oldAt = seenAtKey(n - options_.seenCapacity);
-    std::string oldSeen;
-    if (db_->Get(leveldb::ReadOptions(), oldAt, &oldSeen).ok()) {
-      batch.Delete(oldSeen);
-      batch.Delete(oldAt);
+  // Taken earlier in this batch: by seen key, the value written for it.
+  std::map<std::string, std::string> takenNow;
+  for (const auto& a : arriving) {
+    const std::string seen = seenKey(a.fromNode, a.id);
+    // The value is the arrival (8 bytes) and, since messages are sealed, the seal time of the
+    // latest copy taken (8 more).
+    std::string value;
+    bool known = false;
+    if (auto it = takenNow.find(seen); it != takenNow.end()) {
+      value = it->second;
+      known = true;
+    } else {
+      leveldb::Status s = db_->Get(leveldb::ReadOptions(), seen, &value);
+      if (!s.ok() && !s.IsNotFound()) {
+        return Error{"database: cannot check for duplicates: " + s.ToString(), Code::storage};
+      }
+      known = s.ok();
     }
+    if (known) {
+      const auto stored = value.size() >= 16 ? decodeU64(value.substr(8, 8)) : Result<uint64_t>(0);
+      const uint64_t last = stored ? stored.value() : 0;
+      const auto sealed = static_cast<uint64_t>(a.sealedUnixMs);
+      if (a.sealedUnixMs > 0 && last > 0 && sealed <= last) {
+        out.push_back(Taken{0, true});
+        continue;
+      }
+      if (a.sealedUnixMs > 0) {
+        value = value.substr(0, 8) + encodeU64(sealed);
+        batch.Put(seen, value);
+        takenNow[seen] = value;
+      }
+      out.push_back(Taken{});
+      continue;
+    }
+    auto arrival = arrivals_->next();
+    if (!arrival) return arrival.error();
+    const uint64_t n = arrival.value();
+    value = encodeU64(n) + encodeU64(static_cast<uint64_t>(std::max<int64_t>(a.sealedUnixMs, 0)));
+    batch.Put(inKey(n), encodeInbox(InboxEntry{n, a.method, false, a.wire}));
+    batch.Put(seen, value);
+    batch.Put(seenAtKey(n), seen);
+    takenNow[seen] = value;
+    // Forget the arrival that is now seenCapacity behind.
+    if (n > options_.seenCapacity) {
+      const std::string oldAt = seenAtKey(n - options_.seenCapacity);
+      std::string oldSeen;
+      if (db_->Get(leveldb::ReadOptions(), oldAt, &oldSeen).ok()) {
+        batch.Delete(oldSeen);
+        batch.Delete(oldAt);
+      }
+    }
+    out.push_back(Taken{n, false});
   }
   leveldb::WriteOptions w;
   w.sync = options_.sync;
-  s = db_->Write(w, &batch);
+  auto s = db_->Write(w, &batch);
   if (!s.ok()) return Error{"database: cannot take message: " + s.ToString(), Code::storage};
-  return Taken{n, false};
+  return out;
 }
 
 Status Store::markRunning(uint64_t arrival, const StreamAdvance* advance) {
@@ -357,8 +387,8 @@ Status Store::markRunning(uint64_t arrival, const StreamAdvance* advance) {
     batch.Put("stream/" + advance->key, encodeU64(advance->next));
     for (uint64_t seq : advance->passed) batch.Delete(goneKey(advance->key, seq));
   }
+  // See the header: written, not synced.
   leveldb::WriteOptions w;
-  w.sync = options_.sync;
   auto s = db_->Write(w, &batch);
   if (!s.ok()) return Error{"database: cannot mark message running: " + s.ToString(), Code::storage};
   return {};

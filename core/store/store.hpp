@@ -118,8 +118,20 @@ class Store {
   };
   Result<Taken> acceptInbound(const std::string& fromNode, uint64_t id, const std::string& method,
                               const std::string& wire, int64_t sealedUnixMs = 0);
+  // Takes several messages in one write (one sync): what acceptInbound says of each, in order,
+  // or one error for all when the write failed (then none was taken).
+  struct Arriving {
+    std::string fromNode;
+    uint64_t id = 0;
+    std::string method;
+    std::string wire;
+    int64_t sealedUnixMs = 0;
+  };
+  Result<std::vector<Taken>> acceptInbound(const std::vector<Arriving>& batch);
   // Records that the message's run starts, so a restart does not run it again blindly; for a
-  // sequenced message, with what that changes in its stream.
+  // sequenced message, with what that changes in its stream. Not synced: LevelDB has written it
+  // to its log file before this returns, so it outlives a crash of the process (kill -9); the
+  // write that finishes the message is synced and makes it durable with it.
   Status markRunning(uint64_t arrival, const StreamAdvance* advance = nullptr);
   // Removes a handled message and queues its reply (if any) in one atomic write, with the last
   // sequence numbers the reply's stream gave.
