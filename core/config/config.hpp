@@ -43,7 +43,7 @@ struct Config {
   // Subscribers to start: method -> who may send it ("*" or comma separated node names).
   std::map<std::string, std::string> startSub;
   size_t maxHandlerThreads = 64;
-  size_t sendWindow = 1;  // messages of one (toNode, method) in flight at once
+  size_t sendWindow = 8;  // messages of one (toNode, method) in flight at once (tests/bench)
   // true: each write that takes a message is synced to disk (concurrent writes share one sync);
   // false: the OS decides when (fast; a power cut can lose the last accepted messages).
   bool syncWrites = true;

@@ -387,8 +387,8 @@ Status Store::markRunning(uint64_t arrival, const StreamAdvance* advance) {
     batch.Put("stream/" + advance->key, encodeU64(advance->next));
     for (uint64_t seq : advance->passed) batch.Delete(goneKey(advance->key, seq));
   }
-  // See the header: written, not synced.
   leveldb::WriteOptions w;
+  w.sync = options_.sync;
   auto s = db_->Write(w, &batch);
   if (!s.ok()) return Error{"database: cannot mark message running: " + s.ToString(), Code::storage};
   return {};

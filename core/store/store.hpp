@@ -129,9 +129,8 @@ class Store {
   };
   Result<std::vector<Taken>> acceptInbound(const std::vector<Arriving>& batch);
   // Records that the message's run starts, so a restart does not run it again blindly; for a
-  // sequenced message, with what that changes in its stream. Not synced: LevelDB has written it
-  // to its log file before this returns, so it outlives a crash of the process (kill -9); the
-  // write that finishes the message is synced and makes it durable with it.
+  // sequenced message, with what that changes in its stream. Synced (with syncWrites): a power
+  // cut during the run must not lose it, or the message would run again after the reboot.
   Status markRunning(uint64_t arrival, const StreamAdvance* advance = nullptr);
   // Removes a handled message and queues its reply (if any) in one atomic write, with the last
   // sequence numbers the reply's stream gave.

@@ -270,3 +270,33 @@ TEST_F(PublisherTest, AMessageWhoseLifetimeIsOverIsNotSentAtAll) {
   ASSERT_EQ(settled_.size(), 1u);
   EXPECT_EQ(settled_[0].outcome, Outcome::expired);
 }
+
+TEST_F(PublisherTest, AWindowKeepsThatManyInFlightAndStartsTheNextAsEachIsAcked) {
+  std::vector<std::string> inboxes;
+  EXPECT_CALL(transport_, publish(_, _, _))
+      .Times(5)
+      .WillRepeatedly(Invoke([&](const std::string&, std::string_view, const std::string& reply) {
+        inboxes.push_back(reply);
+        return Status{};
+      }));
+  auto p = Publisher::create(io_.get_executor(), transport_, "ship1.REQCliCommand.CommandACK", *this,
+                             0, 3);
+  for (uint64_t id = 1; id <= 5; ++id) p->enqueue(msg(id), wire(id), ack(0, 5000));
+  runUntil([&] { return inboxes.size() == 3; });
+  io_.run_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(inboxes.size(), 3u) << "a window of 3 sends 3 before any ACK";
+  // The second is ACKed first: it settles, and the fourth starts.
+  transport_.answer(inboxes[1], encodeAck(Ack{true, {}}));
+  runUntil([&] { return inboxes.size() == 4; });
+  ASSERT_EQ(settled_.size(), 1u);
+  EXPECT_EQ(settled_[0].id, 2u);
+  transport_.answer(inboxes[0], encodeAck(Ack{true, {}}));
+  transport_.answer(inboxes[2], encodeAck(Ack{true, {}}));
+  runUntil([&] { return inboxes.size() == 5; });
+  transport_.answer(inboxes[3], encodeAck(Ack{true, {}}));
+  transport_.answer(inboxes[4], encodeAck(Ack{true, {}}));
+  runUntil([&] { return settled_.size() == 5; });
+  ASSERT_EQ(settled_.size(), 5u);
+  for (const auto& s : settled_) EXPECT_EQ(s.outcome, Outcome::delivered);
+  EXPECT_EQ(p->pending(), 0u);
+}

@@ -1,0 +1,183 @@
+// A sequenced subscriber runs each sender's stream in its number order, whatever order the
+// messages arrive in; it holds an early arrival until the gap is filled or known never to be.
+#include "core/process/subscriber.hpp"
+
+#include "core/message/codec.hpp"
+#include "tests/unit/process/mock_transport.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+using namespace steward;
+using namespace steward::process;
+using ::testing::_;
+using ::testing::Return;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Records the numbers it runs.
+class Recorder final : public MethodHandler {
+ public:
+  explicit Recorder(std::vector<uint64_t>& ran) : ran_(ran) {
+    info_.name = "REQSeq";
+    info_.replyMethod = true;  // no replies
+  }
+  const message::MethodInfo& method() const override { return info_; }
+  bool handle(const message::Message& m, const plugin::CallContext&, steward_host_call&) override {
+    ran_.push_back(m.seq);
+    return true;
+  }
+  void cancel(steward_host_call& call) override { call.cancelled = true; }
+
+ private:
+  message::MethodInfo info_;
+  std::vector<uint64_t>& ran_;
+};
+
+class Quiet final : public SubscriberEvents {
+ public:
+  void handled(const Inbound& in, std::string, std::string) override { handled_.push_back(in.arrival); }
+  Status partial(const Inbound&, std::string) override { return {}; }
+  void problem(const std::string& what) override { problems_.push_back(what); }
+  void audit(std::string_view, const message::Message&) override {}
+  void announced(const message::Message&) override {}
+  void timed(const std::string&, double) override {}
+  std::vector<uint64_t> handled_;
+  std::vector<std::string> problems_;
+};
+
+class SequencedSubscriber : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("subscriber-test-" + std::to_string(getpid()));
+    fs::remove_all(dir_);
+    store_ = std::move(store::Store::open(dir_, {.sync = false}).value());
+    ON_CALL(transport_, publish(_, _, _)).WillByDefault(Return(Status{}));
+    EXPECT_CALL(transport_, subscribe(_, _)).WillOnce([this](const std::string&, transport::Transport::Handler h) {
+      deliver_ = std::move(h);
+      return Result<std::unique_ptr<transport::Subscription>>(std::make_unique<transport::Subscription>());
+    });
+    SubscriberSettings settings;
+    settings.nodeName = "ship1";
+    settings.dataFolder = dir_ / "data";
+    settings.allowed = AllowedNodes::parse("*").value();
+    subscriber_ = Subscriber::create(io_.get_executor(), transport_, pool_, intake_, *store_,
+                                     std::make_unique<Recorder>(ran_), settings, events_);
+    ASSERT_TRUE(subscriber_->start().ok());
+  }
+  void TearDown() override {
+    EXPECT_TRUE(events_.problems_.empty()) << events_.problems_.front();
+    subscriber_->stop();
+    io_.run_for(std::chrono::milliseconds(50));
+    pool_.stop();
+    intake_.stop();
+    subscriber_.reset();
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+  // A message of central's stream (epoch 7) numbered `seq`, with the sender's floor.
+  void arrive(uint64_t id, uint64_t seq, uint64_t floor) {
+    message::Message m;
+    m.id = id;
+    m.fromNode = "central";
+    m.toNode = "ship1";
+    m.method = "REQSeq";
+    m.createdUnixMs = 1;
+    m.epoch = 7;
+    m.seq = seq;
+    m.floor = floor;
+    deliver_(transport::Incoming{"ship1.REQSeq.CommandACK", "_INBOX.x", message::encodeWire(m)});
+  }
+  // Runs the io_context until `count` messages ran (or two seconds pass).
+  void runUntilRan(size_t count) {
+    for (int i = 0; i < 400 && ran_.size() < count; ++i) io_.run_for(std::chrono::milliseconds(5));
+  }
+
+  fs::path dir_;
+  boost::asio::io_context io_;
+  // run_for returns at once on an io_context that ran out of work; this keeps it working.
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ =
+      boost::asio::make_work_guard(io_);
+  ::testing::NiceMock<steward::testing::MockTransport> transport_;
+  HandlerPool pool_{2};
+  HandlerPool intake_{1};
+  std::unique_ptr<store::Store> store_;
+  transport::Transport::Handler deliver_;
+  std::vector<uint64_t> ran_;
+  Quiet events_;
+  std::shared_ptr<Subscriber> subscriber_;
+};
+
+}  // namespace
+
+TEST_F(SequencedSubscriber, RunsAStreamInNumberOrderWhateverOrderItArrivesIn) {
+  arrive(13, 3, 1);
+  arrive(12, 2, 1);
+  io_.run_for(std::chrono::milliseconds(100));
+  EXPECT_TRUE(ran_.empty()) << "2 and 3 must wait for 1";
+  arrive(11, 1, 1);
+  runUntilRan(3);
+  EXPECT_EQ(ran_, (std::vector<uint64_t>{1, 2, 3}));
+  // A late copy of a number that ran is taken (ACKed) but not run.
+  arrive(21, 2, 1);
+  arrive(14, 4, 4);
+  runUntilRan(4);
+  io_.run_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(ran_, (std::vector<uint64_t>{1, 2, 3, 4}));
+}
+
+TEST_F(SequencedSubscriber, AFloorLetsLaterNumbersPassAGapThatWillNotBeFilled) {
+  arrive(12, 2, 1);
+  io_.run_for(std::chrono::milliseconds(100));
+  EXPECT_TRUE(ran_.empty());
+  // The sender settled 1 without delivering it: 3 says so, and both run in order.
+  arrive(13, 3, 3);
+  runUntilRan(2);
+  EXPECT_EQ(ran_, (std::vector<uint64_t>{2, 3}));
+  // 1 arriving after all is not run out of its turn.
+  arrive(11, 1, 1);
+  io_.run_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(ran_, (std::vector<uint64_t>{2, 3}));
+}
+
+TEST_F(SequencedSubscriber, AStreamNoteClosesAGapBehindANumberThatArrived) {
+  arrive(12, 2, 1);
+  io_.run_for(std::chrono::milliseconds(100));
+  EXPECT_TRUE(ran_.empty());
+  message::Message note;
+  note.id = 30;
+  note.fromNode = "central";
+  note.toNode = "ship1";
+  note.method = "REQSeq";
+  note.epoch = 7;
+  note.floor = 2;
+  deliver_(transport::Incoming{"ship1.REQSeq.CommandACK", "_INBOX.y", message::encodeWire(note)});
+  runUntilRan(1);
+  EXPECT_EQ(ran_, (std::vector<uint64_t>{2}));
+  // The note is kept in the stream, not in the inbox (which holds number 2 alone: the node, not
+  // this test, removes what ran), and never run.
+  EXPECT_EQ(store_->loadStreams("REQSeq").begin()->second.floor, 2u);
+  EXPECT_EQ(store_->loadInbox().entries.size(), 1u);
+}
+
+TEST_F(SequencedSubscriber, ARemovedNumberIsPassedInItsTurn) {
+  arrive(13, 3, 1);
+  io_.run_for(std::chrono::milliseconds(100));
+  const auto waiting = store_->loadInbox().entries;
+  ASSERT_EQ(waiting.size(), 1u);
+  auto removed = subscriber_->remove(waiting.front().arrival);
+  io_.run_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(removed.get());
+  arrive(11, 1, 1);
+  arrive(12, 2, 1);
+  arrive(14, 4, 1);
+  runUntilRan(3);
+  EXPECT_EQ(ran_, (std::vector<uint64_t>{1, 2, 4}));
+}
