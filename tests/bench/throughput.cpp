@@ -5,7 +5,9 @@
 //   2. steward, ACKed sequenced messages central -> ship1 (REQToFileAppend: stored in ship1's
 //      inbox, ACKed, run, removed), with --syncWrites=true (fsync per write batch), for each
 //      --sendWindow given;
-//   3. the same with --syncWrites=false.
+//   3. the same with --syncWrites=false;
+//   4. for each steward run: CPU-ms and context switches per message on each node (from /proc),
+//      and the idle RSS and threads of a node with the default subscribers.
 // Each steward figure is the median of 3 runs (min and max beside it), as a ratio of raw.
 // Usage: steward_bench [messages] [windows, comma separated]   (default 2000 1,8)
 #include "tests/e2e/harness.hpp"
@@ -13,6 +15,9 @@
 #include <nats/nats.h>
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <thread>
 #include <cstdio>
 #include <vector>
 #include <iostream>
@@ -21,6 +26,43 @@ using namespace steward::e2e;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+// What /proc says of a process: CPU time, context switches, threads and resident memory.
+struct ProcStats {
+  double cpuMs = 0;
+  double switches = 0;
+  long threads = 0;
+  long rssKiB = 0;
+};
+
+ProcStats procStats(int pid) {
+  ProcStats p;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  // The fields after the command name (which ends with ')'): utime and stime are the 12th and 13th.
+  std::istringstream rest(text.substr(text.rfind(')') + 2));
+  std::string field;
+  for (int i = 1; i <= 13 && rest >> field; ++i) {
+    if (i == 12 || i == 13) p.cpuMs += std::stod(field) * 1000.0 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  }
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    auto value = [&] { return std::atol(line.substr(line.find(':') + 1).c_str()); };
+    if (line.rfind("voluntary_ctxt_switches:", 0) == 0 || line.rfind("nonvoluntary_ctxt_switches:", 0) == 0) {
+      p.switches += static_cast<double>(value());
+    }
+    if (line.rfind("Threads:", 0) == 0) p.threads = value();
+    if (line.rfind("VmRSS:", 0) == 0) p.rssKiB = value();
+  }
+  return p;
+}
+
+// Per message, on each node, for the last steward run; and a node at rest.
+struct PerMessage {
+  double centralCpuMs = 0, shipCpuMs = 0, centralSwitches = 0, shipSwitches = 0;
+};
+PerMessage lastPerMessage;
+ProcStats idle;
 
 void respond(natsConnection* nc, natsSubscription*, natsMsg* msg, void*) {
   natsConnection_Publish(nc, natsMsg_GetReply(msg), "{\"ok\":true}", 11);
@@ -79,6 +121,11 @@ double stewardRate(const fs::path& root, const std::string& address, int count, 
   }
   batch += "]";
   const fs::path file = ship1.dataFolder() / "bench" / "central" / "b.log";
+  // At rest, once both are up: the default subscribers only.
+  std::this_thread::sleep_for(1s);
+  idle = procStats(ship1.pid());
+  const ProcStats centralBefore = procStats(central.pid());
+  const ProcStats shipBefore = procStats(ship1.pid());
   const auto start = Clock::now();
   const std::string answer = central.submit(batch);
   if (answer.find("\"ok\":true") == std::string::npos) {
@@ -88,6 +135,12 @@ double stewardRate(const fs::path& root, const std::string& address, int count, 
   waitFor([&] { return fs::exists(file) && fs::file_size(file) >= static_cast<uintmax_t>(count) * 2; },
           600s);
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  const ProcStats centralAfter = procStats(central.pid());
+  const ProcStats shipAfter = procStats(ship1.pid());
+  lastPerMessage = {(centralAfter.cpuMs - centralBefore.cpuMs) / count,
+                    (shipAfter.cpuMs - shipBefore.cpuMs) / count,
+                    (centralAfter.switches - centralBefore.switches) / count,
+                    (shipAfter.switches - shipBefore.switches) / count};
   return count / seconds;
 }
 
@@ -132,9 +185,14 @@ int main(int argc, char** argv) {
         std::printf("steward ACKed sequenced, %s: %.0f msg/s (%.2f of raw)  [window %d; min %.2f, max %.2f]\n",
                     sync ? "fsync" : "no fsync", f.median, f.median / raw, window, f.min / raw,
                     f.max / raw);
+        std::printf("  per message (last run): CPU %.3f ms central, %.3f ms ship1; context switches %.1f central, %.1f ship1\n",
+                    lastPerMessage.centralCpuMs, lastPerMessage.shipCpuMs,
+                    lastPerMessage.centralSwitches, lastPerMessage.shipSwitches);
         std::fflush(stdout);
       }
     }
+    std::printf("a node at rest (default subscribers): %.1f MiB resident, %ld threads\n",
+                static_cast<double>(idle.rssKiB) / 1024.0, idle.threads);
   }
   fs::remove_all(root);
   nats_CloseAndWait(2000);
