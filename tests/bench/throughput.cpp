@@ -33,6 +33,7 @@ struct ProcStats {
   double switches = 0;
   long threads = 0;
   long rssKiB = 0;
+  long privateKiB = 0;  // resident and not shared with other processes (smaps_rollup)
 };
 
 ProcStats procStats(int pid) {
@@ -53,6 +54,12 @@ ProcStats procStats(int pid) {
     }
     if (line.rfind("Threads:", 0) == 0) p.threads = value();
     if (line.rfind("VmRSS:", 0) == 0) p.rssKiB = value();
+  }
+  std::ifstream rollup("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  for (std::string line; std::getline(rollup, line);) {
+    if (line.rfind("Private_Clean:", 0) == 0 || line.rfind("Private_Dirty:", 0) == 0) {
+      p.privateKiB += std::atol(line.substr(line.find(':') + 1).c_str());
+    }
   }
   return p;
 }
@@ -191,8 +198,10 @@ int main(int argc, char** argv) {
         std::fflush(stdout);
       }
     }
-    std::printf("a node at rest (default subscribers): %.1f MiB resident, %ld threads\n",
-                static_cast<double>(idle.rssKiB) / 1024.0, idle.threads);
+    std::printf("a node at rest (default subscribers): %.1f MiB resident (%.1f MiB its own, the rest "
+                "shared library pages), %ld threads\n",
+                static_cast<double>(idle.rssKiB) / 1024.0, static_cast<double>(idle.privateKiB) / 1024.0,
+                idle.threads);
   }
   fs::remove_all(root);
   nats_CloseAndWait(2000);
