@@ -7,7 +7,10 @@
 //      --sendWindow given;
 //   3. the same with --syncWrites=false;
 //   4. for each steward run: CPU-ms and context switches per message on each node (from /proc),
-//      and the idle RSS and threads of a node with the default subscribers.
+//      and the idle RSS and threads of a node with the default subscribers;
+//   5. one central and four ships: REQToFileAppend (sequenced) and REQnCliCommand `echo`
+//      (concurrent, a process per message) to all four at once, against four raw request/reply
+//      streams side by side.
 // Each steward figure is the median of 3 runs (min and max beside it), as a ratio of raw.
 // Usage: steward_bench [messages] [windows, comma separated]   (default 2000 1,8)
 #include "tests/e2e/harness.hpp"
@@ -106,6 +109,71 @@ double rawRequestReply(const std::string& address, int count) {
   return count / seconds;
 }
 
+// `streams` raw request/reply streams side by side, each on its own connection and thread.
+double rawStreams(const std::string& address, int count, int streams) {
+  std::vector<std::thread> threads;
+  std::vector<double> rates(static_cast<size_t>(streams));
+  const auto start = Clock::now();
+  for (int i = 0; i < streams; ++i) {
+    threads.emplace_back([&, i] { rates[static_cast<size_t>(i)] = rawRequestReply(address, count); });
+  }
+  for (auto& t : threads) t.join();
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return streams * count / seconds;
+}
+
+// Central sends `count` messages to each of four ships in one input; the rate over all.
+double fleetRate(const fs::path& root, const std::string& address, int count, bool concurrent) {
+  static int run = 0;
+  const fs::path dir = root / ("fleet" + std::to_string(++run));
+  fs::create_directories(dir);
+  const std::vector<std::string> ships{"ship1", "ship2", "ship3", "ship4"};
+  StewardNode central("central", dir, address, {"--logLevel=info"});
+  std::vector<std::unique_ptr<StewardNode>> nodes;
+  for (const auto& name : ships) {
+    nodes.push_back(std::make_unique<StewardNode>(
+        name, dir, address, std::vector<std::string>{"--logLevel=info", "--startSubREQnCliCommand=central"}));
+  }
+  central.start();
+  for (auto& n : nodes) n->start();
+  bool ready = central.waitReady();
+  for (auto& n : nodes) ready = n->waitReady() && ready;
+  if (!ready) {
+    std::cerr << "nodes did not start\n";
+    return 0;
+  }
+  std::string batch = "[";
+  for (int i = 0; i < count; ++i) {
+    for (const auto& ship : ships) {
+      batch += std::string(batch.size() > 1 ? "," : "") + R"({"toNode":")" + ship + "\"," +
+               (concurrent ? R"("method":"REQnCliCommand","data":["echo"])"
+                           : R"("method":"REQToFileAppend","data":["x"])") +
+               R"(,"directory":"bench","fileName":"b.log","ACKTimeout":10})";
+    }
+  }
+  batch += "]";
+  // Sequenced: a line a message in each ship's file. Concurrent: a line a reply (echo's empty
+  // line) in central's file for that ship.
+  auto done = [&] {
+    for (size_t i = 0; i < ships.size(); ++i) {
+      const fs::path file = concurrent ? central.dataFolder() / "bench" / ships[i] / "b.log"
+                                       : nodes[i]->dataFolder() / "bench" / "central" / "b.log";
+      const std::string text = readFile(file);
+      if (static_cast<int>(std::count(text.begin(), text.end(), '\n')) < count) return false;
+    }
+    return true;
+  };
+  const auto start = Clock::now();
+  const std::string answer = central.submit(batch);
+  if (answer.find("\"ok\":true") == std::string::npos) {
+    std::cerr << "refused: " << answer.substr(0, 300);
+    return 0;
+  }
+  waitFor(done, 600s);
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return 4.0 * count / seconds;
+}
+
 double stewardRate(const fs::path& root, const std::string& address, int count, bool sync,
                    int window) {
   static int run = 0;
@@ -197,6 +265,15 @@ int main(int argc, char** argv) {
                     lastPerMessage.centralSwitches, lastPerMessage.shipSwitches);
         std::fflush(stdout);
       }
+    }
+    const double raw4 = rawStreams(nats.address(), count, 4);
+    std::printf("four raw request/reply streams:           %8.0f msg/s\n", raw4);
+    for (const bool concurrent : {false, true}) {
+      const auto f = threeRuns([&] { return fleetRate(root, nats.address(), count, concurrent); });
+      std::printf("steward central -> four ships, %s: %.0f msg/s (%.2f of four raw; min %.2f, max %.2f)\n",
+                  concurrent ? "REQnCliCommand echo" : "sequenced, fsync", f.median, f.median / raw4,
+                  f.min / raw4, f.max / raw4);
+      std::fflush(stdout);
     }
     std::printf("a node at rest (default subscribers): %.1f MiB resident (%.1f MiB its own, the rest "
                 "shared library pages), %ld threads\n",
