@@ -56,7 +56,17 @@ void Outbox::resume() {
     }
     if (m->seq != 0) {
       std::lock_guard lock(streamsMutex_);
-      streams_[entry.subject].unsettled.insert(m->seq);
+      Stream& stream = streams_[entry.subject];
+      stream.unsettled.insert(m->seq);
+      if (!stream.loaded) {
+        // Numbers given before the stop that left the outbox may have been delivered, so the
+        // receiver may hold them: a gap behind them is announced (sendSkip).
+        if (auto last = store_.lastSeq(entry.subject)) {
+          stream.last = last.value();
+          stream.delivered = last.value();
+          stream.loaded = true;
+        }
+      }
     }
     dispatch(Outgoing{std::move(m).value(), std::move(entry)});
   }

@@ -122,7 +122,8 @@ class Outbox final : public MessageSender, private PublisherEvents {
     bool loaded = false;          // `last` read from the store
     uint64_t last = 0;            // the last number given
     std::set<uint64_t> unsettled; // numbers in the outbox, not settled yet
-    uint64_t delivered = 0;       // the highest number ACKed since the start
+    // The highest number that may have been delivered: ACKed since the start, or given before it.
+    uint64_t delivered = 0;
   };
   std::mutex streamsMutex_;
   uint64_t epoch_ = 0;
