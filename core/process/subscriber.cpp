@@ -330,13 +330,14 @@ void Subscriber::skip(const message::Message& note, const std::string& replyTo) 
 // stream's lowest number when it is the stream's next, or every number before it will not come
 // (below the floor) or was removed.
 std::optional<Subscriber::Next> Subscriber::takeNext() {
-  if (!method().ordered) {
+  auto fromQueue = [this]() -> std::optional<Next> {
     if (queue_.empty()) return std::nullopt;
     Next next{std::move(queue_.front()), std::nullopt};
     queue_.pop_front();
     countQueued();
     return next;
-  }
+  };
+  if (!method().ordered) return fromQueue();
   uint64_t best = queue_.empty() ? UINT64_MAX : queue_.front().arrival;
   Stream* chosen = nullptr;
   std::string chosenKey;
@@ -351,13 +352,7 @@ std::optional<Subscriber::Next> Subscriber::takeNext() {
       chosenKey = key;
     }
   }
-  if (chosen == nullptr) {
-    if (queue_.empty()) return std::nullopt;
-    Next next{std::move(queue_.front()), std::nullopt};
-    queue_.pop_front();
-    countQueued();
-    return next;
-  }
+  if (chosen == nullptr) return fromQueue();
   auto first = chosen->waiting.begin();
   Next next{std::move(first->second), store::StreamAdvance{chosenKey, first->first + 1, {}}};
   chosen->waiting.erase(first);
