@@ -75,14 +75,8 @@ void Outbox::resume() {
   }
 }
 
-Result<Outgoing> Outbox::prepare(message::Message m) {
-  const auto method = methods_.find(m.method);
-  if (!method) return Error{"unknown method \"" + m.method + "\"", Code::unknownMethod};
-  auto id = ids_.next();
-  if (!id) return id.error();
-  m.id = id.value();
-  m.fromNode = settings_.nodeName;
-  m.createdUnixMs = nowUnixMs();
+// A reply's output is cut to fit the broker; anything else too large is refused.
+Result<std::string> Outbox::encode(message::Message& m) const {
   const size_t maxPayload = transport_.maxPayload();
   std::string wire = m.isReply ? encodeFitting(m, maxPayload) : message::encodeWire(m);
   if (wire.size() > maxPayload) {
@@ -91,6 +85,19 @@ Result<Outgoing> Outbox::prepare(message::Message m) {
                      std::to_string(maxPayload),
                  Code::tooLarge};
   }
+  return wire;
+}
+
+Result<Outgoing> Outbox::prepare(message::Message m) {
+  const auto method = methods_.find(m.method);
+  if (!method) return Error{"unknown method \"" + m.method + "\"", Code::unknownMethod};
+  auto id = ids_.next();
+  if (!id) return id.error();
+  m.id = id.value();
+  m.fromNode = settings_.nodeName;
+  m.createdUnixMs = nowUnixMs();
+  auto wire = encode(m);
+  if (!wire) return wire.error();
   store::OutboxEntry entry;
   entry.id = m.id;
   entry.subject = message::subject(m.toNode, m.method, method->kind);
@@ -98,7 +105,7 @@ Result<Outgoing> Outbox::prepare(message::Message m) {
   entry.ackTimeoutMs = m.ackTimeout.value_or(settings_.defaultMessageTimeout) * 1000;
   entry.retries = m.retries.value_or(settings_.defaultMessageRetries);
   entry.expiresUnixMs = m.lifetime ? m.createdUnixMs + *m.lifetime * 1000 : 0;
-  entry.wire = std::move(wire);
+  entry.wire = std::move(wire).value();
   const bool sequenced = method->ordered && entry.ack && m.floor == 0 && m.seq == 0;
   return Outgoing{std::move(m), std::move(entry), sequenced};
 }
@@ -136,14 +143,9 @@ Result<Outbox::LastSeqs> Outbox::number(std::vector<Outgoing>& batch) {
     (void)none;
     const auto& unsettled = streams_[o.entry.subject].unsettled;
     o.message.floor = unsettled.empty() ? first->second : std::min(first->second, *unsettled.begin());
-    o.entry.wire = o.message.isReply ? encodeFitting(o.message, transport_.maxPayload())
-                                     : message::encodeWire(o.message);
-    if (o.entry.wire.size() > transport_.maxPayload()) {
-      return Error{"message to " + o.message.toNode + " is " + std::to_string(o.entry.wire.size()) +
-                       " bytes encoded, more than the broker's max payload of " +
-                       std::to_string(transport_.maxPayload()),
-                   Code::tooLarge};
-    }
+    auto wire = encode(o.message);
+    if (!wire) return wire.error();
+    o.entry.wire = std::move(wire).value();
   }
   for (const auto& [subject, seq] : next) last.emplace_back(subject, seq);
   return last;

@@ -100,6 +100,8 @@ class Outbox final : public MessageSender, private PublisherEvents {
   // Numbers the sequenced messages of `batch` in their streams and encodes them again; the
   // streams' last numbers to store with them. Caller holds streamsMutex_.
   Result<LastSeqs> number(std::vector<Outgoing>& batch);
+  // The wire encoding of `m`, checked against the broker's limit.
+  Result<std::string> encode(message::Message& m) const;
   // Tells the receiver of `settled` that the numbers of its stream below the lowest one still
   // unsettled will not come (it was not delivered).
   void sendSkip(const message::Message& settled);
