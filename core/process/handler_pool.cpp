@@ -6,15 +6,16 @@ HandlerPool::HandlerPool(size_t maxThreads) : maxThreads_(maxThreads == 0 ? 1 : 
 
 HandlerPool::~HandlerPool() { stop(); }
 
-void HandlerPool::submit(std::function<void()> task) {
+bool HandlerPool::submit(std::function<void()> task) {
   std::lock_guard lock(mutex_);
-  if (stopping_) return;
+  if (stopping_) return false;
   tasks_.push_back(std::move(task));
   if (idle_ == 0 && threads_.size() < maxThreads_) {
     threads_.emplace_back([this] { work(); });
   } else {
     cv_.notify_one();
   }
+  return true;
 }
 
 void HandlerPool::stop() {

@@ -19,8 +19,9 @@ class HandlerPool {
   HandlerPool(const HandlerPool&) = delete;
   HandlerPool& operator=(const HandlerPool&) = delete;
 
-  // Queues a task; it runs as soon as a thread is free.
-  void submit(std::function<void()> task);
+  // Queues a task; it runs as soon as a thread is free. False once stop() began: the task is
+  // dropped.
+  bool submit(std::function<void()> task);
   // Finishes the queued tasks and joins every thread. Later submits are dropped.
   void stop();
 

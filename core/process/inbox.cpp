@@ -47,7 +47,8 @@ std::map<std::string, std::vector<Inbound>> Inbox::resume() {
     if (entry.running) {
       audit_.record("interrupted", in.message);
       handled(in, "", "interrupted by a restart of " + settings_.nodeName +
-                          " while it ran; not run again");
+                          " while it ran; not run again",
+              nullptr);
     } else {
       waiting[entry.method].push_back(std::move(in));
     }
@@ -197,7 +198,8 @@ Status Inbox::partial(const Inbound& in, std::string output) {
   return {};
 }
 
-void Inbox::handled(const Inbound& in, std::string output, std::string error) {
+void Inbox::handled(const Inbound& in, std::string output, std::string error,
+                    const store::Store::RunMark* next) {
   const message::Message& request = in.message;
   if (!error.empty()) {
     std::string what = describe(request) + " failed: " + error;
@@ -219,7 +221,7 @@ void Inbox::handled(const Inbound& in, std::string output, std::string error) {
   // The request leaves the inbox and its reply enters the outbox in one write.
   if (auto s = outbox_.commit(reply, [&](const Outbox::LastSeqs& last) {
         return store_.finishInbound(in.arrival, reply.empty() ? nullptr : &reply.front().entry,
-                                    last);
+                                    last, next);
       });
       !s) {
     errors_.report(describe(request) + ": " + s.error().message);

@@ -73,7 +73,8 @@ class Inbox final : private SubscriberEvents {
   }
 
  private:
-  void handled(const Inbound& request, std::string output, std::string error) override;
+  void handled(const Inbound& request, std::string output, std::string error,
+               const store::Store::RunMark* next) override;
   Status partial(const Inbound& request, std::string output) override;
   void problem(const std::string& what) override { errors_.report(what); }
   void audit(std::string_view event, const message::Message& m) override {

@@ -375,50 +375,106 @@ void Subscriber::pump() {
   }
 }
 
-void Subscriber::run(Next next) {
-  Inbound in = std::move(next.in);
-  auto call = std::make_shared<steward_host_call>();
+Subscriber::Started Subscriber::begin(Next next) {
+  Started started;
+  started.call = std::make_shared<steward_host_call>();
   // The request is copied: the call may emit from the handler thread at any time.
-  call->emit = [events = &events_, request = in](std::string output) {
+  started.call->emit = [events = &events_, request = next.in](std::string output) {
     return events->partial(request, std::move(output));
   };
-  running_.insert(call);
+  running_.insert(started.call);
   ++runningCount_;
-  const auto timeout = in.message.methodTimeout && *in.message.methodTimeout > 0
-                           ? std::chrono::seconds(*in.message.methodTimeout)
-                           : settings_.defaultMethodTimeout;
-  auto timer = std::make_shared<asio::steady_timer>(strand_, timeout);
-  timer->async_wait(asio::bind_executor(
-      strand_, [self = shared_from_this(), call](boost::system::error_code ec) {
+  const auto& m = next.in.message;
+  const auto timeout = m.methodTimeout && *m.methodTimeout > 0 ? std::chrono::seconds(*m.methodTimeout)
+                                                               : settings_.defaultMethodTimeout;
+  started.timer = std::make_shared<asio::steady_timer>(strand_, timeout);
+  started.timer->async_wait(asio::bind_executor(
+      strand_, [self = shared_from_this(), call = started.call](boost::system::error_code ec) {
         if (!ec) self->handler_->cancel(*call);
       }));
-  const int64_t deadlineMs = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 (std::chrono::system_clock::now() + timeout).time_since_epoch())
-                                 .count();
-  pool_.submit([self = shared_from_this(), in = std::move(in), advance = std::move(next.advance),
-                call, timer, deadlineMs]() mutable {
-    const auto started = std::chrono::steady_clock::now();
-    self->execute(in, advance ? &*advance : nullptr, *call, deadlineMs);
-    self->events_.timed(in.message.method,
-                        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    std::string error;
-    {
-      std::lock_guard lock(call->mutex);
-      error = call->error;
-    }
-    self->events_.audit("executed", in.message);
-    self->events_.handled(in, std::move(call->output), std::move(error));
-    asio::post(self->strand_, [self, call, timer] {
-      timer->cancel();
-      self->running_.erase(call);
-      --self->runningCount_;
-      self->pump();
-    });
+  started.deadlineMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           (std::chrono::system_clock::now() + timeout).time_since_epoch())
+                           .count();
+  started.next = std::move(next);
+  return started;
+}
+
+void Subscriber::run(Next next) {
+  pool_.submit([self = shared_from_this(), started = begin(std::move(next))]() mutable {
+    self->perform(std::move(started), false);
   });
 }
 
+void Subscriber::perform(Started started, bool marked) {
+  const Inbound& in = started.next.in;
+  const auto at = std::chrono::steady_clock::now();
+  execute(in, started.next.advance ? &*started.next.advance : nullptr, marked, *started.call,
+          started.deadlineMs);
+  events_.timed(in.message.method,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - at).count());
+  std::string error;
+  {
+    std::lock_guard lock(started.call->mutex);
+    error = started.call->error;
+  }
+  events_.audit("executed", in.message);
+  std::string output = std::move(started.call->output);
+  if (method().ordered) {
+    // Its end is written with the next run's mark.
+    asio::post(strand_, [self = shared_from_this(), started = std::move(started),
+                         output = std::move(output), error = std::move(error)]() mutable {
+      self->finish(std::move(started), std::move(output), std::move(error));
+    });
+    return;
+  }
+  events_.handled(in, std::move(output), std::move(error), nullptr);
+  asio::post(strand_, [self = shared_from_this(), call = started.call, timer = started.timer] {
+    timer->cancel();
+    self->running_.erase(call);
+    --self->runningCount_;
+    self->pump();
+  });
+}
+
+void Subscriber::finish(Started done, std::string output, std::string error) {
+  done.timer->cancel();
+  running_.erase(done.call);
+  struct Handover {
+    Started done;
+    std::string output;
+    std::string error;
+    std::optional<Started> next;
+  };
+  auto handover = std::make_shared<Handover>(Handover{std::move(done), std::move(output), std::move(error), {}});
+  if (!stopped_) {
+    if (auto taken = takeNext()) handover->next = begin(std::move(*taken));
+  }
+  auto complete = [self = shared_from_this(), handover] {
+    store::Store::RunMark mark;
+    if (handover->next) {
+      mark.arrival = handover->next->next.in.arrival;
+      mark.advance = handover->next->next.advance ? &*handover->next->next.advance : nullptr;
+    }
+    self->events_.handled(handover->done.next.in, std::move(handover->output),
+                          std::move(handover->error), handover->next ? &mark : nullptr);
+    --self->runningCount_;
+    if (handover->next) self->perform(std::move(*handover->next), true);
+  };
+  if (!pool_.submit(complete)) {
+    // The pool takes no more tasks once the node stops: the end is written here, and the next
+    // message (not marked) waits in the inbox for the next start.
+    if (handover->next) {
+      running_.erase(handover->next->call);
+      --runningCount_;
+      handover->next->timer->cancel();
+      handover->next.reset();
+    }
+    complete();
+  }
+}
+
 // Runs on a handler thread.
-void Subscriber::execute(const Inbound& in, const store::StreamAdvance* advance,
+void Subscriber::execute(const Inbound& in, const store::StreamAdvance* advance, bool marked,
                          steward_host_call& call, int64_t deadlineMs) {
   const message::Message& m = in.message;
   auto fail = [&](const std::string& why) {
@@ -427,7 +483,9 @@ void Subscriber::execute(const Inbound& in, const store::StreamAdvance* advance,
   };
   // Once this is on disk a restart answers "interrupted" instead of running it again, and its
   // stream goes on after it.
-  if (auto s = store_.markRunning(in.arrival, advance); !s) return fail(s.error().message);
+  if (!marked) {
+    if (auto s = store_.markRunning(in.arrival, advance); !s) return fail(s.error().message);
+  }
   const std::string fileName = m.fileName.empty() ? m.method + ".log" : m.fileName;
   auto output = message::resolveOutputPath(settings_.dataFolder, m.directory, m.fromNode, fileName);
   if (!output) return fail("cannot place output: " + output.error().message);

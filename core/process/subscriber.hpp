@@ -14,6 +14,7 @@
 #include "core/transport/transport.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
 #include <atomic>
@@ -67,9 +68,11 @@ struct Inbound {
 // threads.
 class SubscriberEvents {
  public:
-  // A message ran: its output and its error ("" when it succeeded). On the handler thread that
-  // ran it, before the next message of a sequenced method starts.
-  virtual void handled(const Inbound& request, std::string output, std::string error) = 0;
+  // A message ran: its output and its error ("" when it succeeded). On a handler thread, before
+  // the next message of a sequenced method starts; `next`, when given, is that message's run mark,
+  // to be written in the same write that ends this one.
+  virtual void handled(const Inbound& request, std::string output, std::string error,
+                       const store::Store::RunMark* next) = 0;
   // A partial reply for a request that is still running (emit).
   virtual Status partial(const Inbound& request, std::string output) = 0;
   // Something went wrong that central should hear about (refused sender, bad message).
@@ -149,9 +152,24 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   // The message to run next, if one may run now. On the strand.
   std::optional<Next> takeNext();
   void pump();
+  // A run about to start: its call (what cancel reaches) and its methodTimeout timer. On the
+  // strand.
+  struct Started {
+    Next next;
+    std::shared_ptr<steward_host_call> call;
+    std::shared_ptr<boost::asio::steady_timer> timer;
+    int64_t deadlineMs = 0;
+  };
+  Started begin(Next next);
   void run(Next next);
-  void execute(const Inbound& in, const store::StreamAdvance* advance, steward_host_call& call,
-               int64_t deadlineMs);
+  // On a handler thread: runs `started` (writing its run mark first unless `marked`), then hands
+  // its end over (finish).
+  void perform(Started started, bool marked);
+  // A sequenced run ended: picks the next message and has one handler task write this one's end
+  // together with the next one's run mark, then run it. On the strand.
+  void finish(Started done, std::string output, std::string error);
+  void execute(const Inbound& in, const store::StreamAdvance* advance, bool marked,
+               steward_host_call& call, int64_t deadlineMs);
   void countQueued();
 
   boost::asio::strand<boost::asio::any_io_executor> strand_;

@@ -380,13 +380,17 @@ Result<std::vector<Store::Taken>> Store::acceptInbound(const std::vector<Arrivin
   return out;
 }
 
-Status Store::markRunning(uint64_t arrival, const StreamAdvance* advance) {
-  leveldb::WriteBatch batch;
+void Store::markIn(leveldb::WriteBatch& batch, uint64_t arrival, const StreamAdvance* advance) {
   batch.Put(runKey(arrival), "");
   if (advance != nullptr) {
     batch.Put("stream/" + advance->key, encodeU64(advance->next));
     for (uint64_t seq : advance->passed) batch.Delete(goneKey(advance->key, seq));
   }
+}
+
+Status Store::markRunning(uint64_t arrival, const StreamAdvance* advance) {
+  leveldb::WriteBatch batch;
+  markIn(batch, arrival, advance);
   leveldb::WriteOptions w;
   w.sync = options_.sync;
   auto s = db_->Write(w, &batch);
@@ -395,8 +399,10 @@ Status Store::markRunning(uint64_t arrival, const StreamAdvance* advance) {
 }
 
 Status Store::finishInbound(uint64_t arrival, const OutboxEntry* reply,
-                            const std::vector<std::pair<std::string, uint64_t>>& lastSeqs) {
+                            const std::vector<std::pair<std::string, uint64_t>>& lastSeqs,
+                            const RunMark* next) {
   leveldb::WriteBatch batch;
+  if (next != nullptr) markIn(batch, next->arrival, next->advance);
   for (const auto& [subject, seq] : lastSeqs) batch.Put(seqKey(subject), encodeU64(seq));
   batch.Delete(inKey(arrival));
   batch.Delete(runKey(arrival));

@@ -28,6 +28,7 @@
 
 namespace leveldb {
 class DB;
+class WriteBatch;
 }
 
 namespace steward::store {
@@ -133,9 +134,15 @@ class Store {
   // cut during the run must not lose it, or the message would run again after the reboot.
   Status markRunning(uint64_t arrival, const StreamAdvance* advance = nullptr);
   // Removes a handled message and queues its reply (if any) in one atomic write, with the last
-  // sequence numbers the reply's stream gave.
+  // sequence numbers the reply's stream gave, and, for a sequenced method, the run mark of the
+  // message that runs next (what markRunning would write), so the two share a sync.
+  struct RunMark {
+    uint64_t arrival = 0;
+    const StreamAdvance* advance = nullptr;
+  };
   Status finishInbound(uint64_t arrival, const OutboxEntry* reply,
-                       const std::vector<std::pair<std::string, uint64_t>>& lastSeqs = {});
+                       const std::vector<std::pair<std::string, uint64_t>>& lastSeqs = {},
+                       const RunMark* next = nullptr);
   // Removes a message that did not run (an operator's removeQueued); a sequenced one's number is
   // remembered as gone in its stream, so the stream passes it when its turn comes.
   Status removeInbound(uint64_t arrival, const std::string& streamKey = {}, uint64_t seq = 0);
@@ -151,6 +158,8 @@ class Store {
 
  private:
   Store(std::unique_ptr<leveldb::DB> db, StoreOptions options);
+  // Adds a run mark (markRunning's write) to `batch`.
+  static void markIn(leveldb::WriteBatch& batch, uint64_t arrival, const StreamAdvance* advance);
   std::unique_ptr<leveldb::DB> db_;
   StoreOptions options_;
   std::mutex counterMutex_;
