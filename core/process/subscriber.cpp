@@ -400,9 +400,13 @@ Subscriber::Started Subscriber::begin(Next next) {
 }
 
 void Subscriber::run(Next next) {
-  pool_.submit([self = shared_from_this(), started = begin(std::move(next))]() mutable {
-    self->perform(std::move(started), false);
-  });
+  auto started = std::make_shared<Started>(begin(std::move(next)));
+  if (!pool_.submit([self = shared_from_this(), started] { self->perform(std::move(*started), false); })) {
+    // The node stops: the message stays in the inbox, unmarked, for the next start.
+    started->timer->cancel();
+    running_.erase(started->call);
+    --runningCount_;
+  }
 }
 
 void Subscriber::perform(Started started, bool marked) {
