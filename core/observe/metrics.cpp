@@ -51,6 +51,11 @@ class Sampled : public prometheus::Collectable {
     gauge("steward_processes", "processes running, by kind", s.subscribers, {{"kind", "subscriber"}});
     gauge("steward_processes", "processes running, by kind", s.publishers, {{"kind", "publisher"}});
     gauge("steward_plugins_loaded", "plugin libraries mapped now", s.pluginsLoaded);
+    prometheus::ClientMetric synced;
+    synced.counter.value = s.syncedWrites;
+    out.push_back(prometheus::MetricFamily{"steward_store_synced_writes_total",
+                                           "writes to the node's database synced to disk",
+                                           prometheus::MetricType::Counter, {synced}});
     return out;
   }
 

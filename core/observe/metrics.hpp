@@ -28,6 +28,7 @@ struct NodeSample {
   double subscribers = 0;
   double publishers = 0;
   double pluginsLoaded = 0;
+  double syncedWrites = 0;  // since the start: a counter
 };
 
 class Metrics {

@@ -17,6 +17,7 @@ Node::Node(config::Config config, boost::asio::io_context& io, transport::Transp
            NodeSecurity security)
     : config_(std::move(config)),
       io_(io),
+      store_(store),
       security_(security),
       errors_(config_.nodeName, config_.centralNodeName, config_.errorMessageTimeout,
               config_.errorMessageRetries,
@@ -120,6 +121,7 @@ observe::NodeSample Node::sample() {
   for (const auto& pub : publishers) s.outboxPending += static_cast<double>(pub->pending());
   s.subscribers = static_cast<double>(subscribers.size());
   s.publishers = static_cast<double>(publishers.size());
+  s.syncedWrites = static_cast<double>(store_.syncedWrites());
   return s;
 }
 

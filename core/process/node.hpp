@@ -91,6 +91,7 @@ class Node {
 
   config::Config config_;
   boost::asio::io_context& io_;
+  store::Store& store_;
   NodeSecurity security_;
   observe::ErrorKernel errors_;
   std::atomic<uint64_t> processIds_{1};

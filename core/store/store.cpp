@@ -163,6 +163,14 @@ Store::Store(std::unique_ptr<leveldb::DB> db, StoreOptions options)
     : db_(std::move(db)), options_(options) {}
 Store::~Store() = default;
 
+leveldb::Status Store::commit(leveldb::WriteBatch& batch, bool sync) {
+  leveldb::WriteOptions w;
+  w.sync = sync;
+  auto s = db_->Write(w, &batch);
+  if (s.ok() && sync) ++syncedWrites_;
+  return s;
+}
+
 Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& folder,
                                            StoreOptions storeOptions) {
   std::error_code ec;
@@ -192,9 +200,9 @@ Result<uint64_t> Store::reserve(const std::string& name, uint64_t count) {
   } else if (!s.IsNotFound()) {
     return Error{"database: cannot read counter " + key + ": " + s.ToString(), Code::storage};
   }
-  leveldb::WriteOptions sync;
-  sync.sync = true;  // always: a counter that goes back would repeat ids
-  s = db_->Put(sync, key, encodeU64(first + count));
+  leveldb::WriteBatch batch;
+  batch.Put(key, encodeU64(first + count));
+  s = commit(batch, true);  // always: a counter that goes back would repeat ids
   if (!s.ok()) return Error{"database: cannot reserve from counter " + key + ": " + s.ToString(), Code::storage};
   return first;
 }
@@ -212,9 +220,9 @@ Result<uint64_t> Store::epoch() {
   std::random_device random;
   uint64_t epoch = 0;
   while (epoch == 0) epoch = (static_cast<uint64_t>(random()) << 32) ^ random();
-  leveldb::WriteOptions sync;
-  sync.sync = true;
-  s = db_->Put(sync, "meta/epoch", encodeU64(epoch));
+  leveldb::WriteBatch batch;
+  batch.Put("meta/epoch", encodeU64(epoch));
+  s = commit(batch, true);
   if (!s.ok()) return Error{"database: cannot write the epoch: " + s.ToString(), Code::storage};
   return epoch;
 }
@@ -265,9 +273,9 @@ std::map<std::string, StreamState> Store::loadStreams(const std::string& method)
 }
 
 Status Store::putFloor(const std::string& streamKey, uint64_t floor) {
-  leveldb::WriteOptions w;
-  w.sync = options_.sync;
-  auto s = db_->Put(w, "floor/" + streamKey, encodeU64(floor));
+  leveldb::WriteBatch batch;
+  batch.Put("floor/" + streamKey, encodeU64(floor));
+  auto s = commit(batch, options_.sync);
   if (!s.ok()) return Error{"database: cannot record stream " + streamKey + ": " + s.ToString(), Code::storage};
   return {};
 }
@@ -277,9 +285,7 @@ Status Store::removeInbound(uint64_t arrival, const std::string& streamKey, uint
   batch.Delete(inKey(arrival));
   batch.Delete(runKey(arrival));
   if (!streamKey.empty()) batch.Put(goneKey(streamKey, seq), "");
-  leveldb::WriteOptions w;
-  w.sync = options_.sync;
-  auto s = db_->Write(w, &batch);
+  auto s = commit(batch, options_.sync);
   if (!s.ok()) return Error{"database: cannot remove a message: " + s.ToString(), Code::storage};
   return {};
 }
@@ -289,9 +295,7 @@ Status Store::putOutbox(const std::vector<OutboxEntry>& entries,
   leveldb::WriteBatch batch;
   for (const auto& e : entries) batch.Put(outKey(e.id), encodeOutbox(e));
   for (const auto& [subject, seq] : lastSeqs) batch.Put(seqKey(subject), encodeU64(seq));
-  leveldb::WriteOptions w;
-  w.sync = options_.sync;
-  auto s = db_->Write(w, &batch);
+  auto s = commit(batch, options_.sync);
   if (!s.ok()) return Error{"database: cannot queue messages: " + s.ToString(), Code::storage};
   return {};
 }
@@ -373,9 +377,7 @@ Result<std::vector<Store::Taken>> Store::acceptInbound(const std::vector<Arrivin
     }
     out.push_back(Taken{n, false});
   }
-  leveldb::WriteOptions w;
-  w.sync = options_.sync;
-  auto s = db_->Write(w, &batch);
+  auto s = commit(batch, options_.sync);
   if (!s.ok()) return Error{"database: cannot take message: " + s.ToString(), Code::storage};
   return out;
 }
@@ -391,9 +393,7 @@ void Store::markIn(leveldb::WriteBatch& batch, uint64_t arrival, const StreamAdv
 Status Store::markRunning(uint64_t arrival, const StreamAdvance* advance) {
   leveldb::WriteBatch batch;
   markIn(batch, arrival, advance);
-  leveldb::WriteOptions w;
-  w.sync = options_.sync;
-  auto s = db_->Write(w, &batch);
+  auto s = commit(batch, options_.sync);
   if (!s.ok()) return Error{"database: cannot mark message running: " + s.ToString(), Code::storage};
   return {};
 }
@@ -407,9 +407,7 @@ Status Store::finishInbound(uint64_t arrival, const OutboxEntry* reply,
   batch.Delete(inKey(arrival));
   batch.Delete(runKey(arrival));
   if (reply != nullptr) batch.Put(outKey(reply->id), encodeOutbox(*reply));
-  leveldb::WriteOptions w;
-  w.sync = options_.sync;
-  auto s = db_->Write(w, &batch);
+  auto s = commit(batch, options_.sync);
   if (!s.ok()) return Error{"database: cannot record a finished message: " + s.ToString(), Code::storage};
   return {};
 }

@@ -17,6 +17,7 @@
 
 #include "core/util/result.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -28,6 +29,7 @@
 
 namespace leveldb {
 class DB;
+class Status;
 class WriteBatch;
 }
 
@@ -152,16 +154,22 @@ class Store {
   Status putFloor(const std::string& streamKey, uint64_t floor);
 
   const StoreOptions& options() const { return options_; }
+  // Synced writes made since the store was opened (LevelDB may have shared one sync among
+  // several of them).
+  uint64_t syncedWrites() const { return syncedWrites_.load(); }
 
   // For tests of damaged entries: writes a raw value.
   Status putRaw(const std::string& key, const std::string& value);
 
  private:
   Store(std::unique_ptr<leveldb::DB> db, StoreOptions options);
+  // Writes `batch`, synced or not, and counts the synced ones.
+  leveldb::Status commit(leveldb::WriteBatch& batch, bool sync);
   // Adds a run mark (markRunning's write) to `batch`.
   static void markIn(leveldb::WriteBatch& batch, uint64_t arrival, const StreamAdvance* advance);
   std::unique_ptr<leveldb::DB> db_;
   StoreOptions options_;
+  std::atomic<uint64_t> syncedWrites_{0};
   std::mutex counterMutex_;
   std::mutex inboxMutex_;  // a seen-check and its write are one step
   std::unique_ptr<IdSource> arrivals_;

@@ -7,6 +7,7 @@
 //      --sendWindow given;
 //   3. the same with --syncWrites=false;
 //   4. for each steward run: CPU-ms and context switches per message on each node (from /proc),
+//      synced writes per message at the receiver (its steward_store_synced_writes_total),
 //      and the idle RSS and threads of a node with the default subscribers;
 //   5. one central and four ships: REQToFileAppend (sequenced) and REQnCliCommand `echo`
 //      (concurrent, a process per message) to all four at once, against four raw request/reply
@@ -70,6 +71,7 @@ ProcStats procStats(int pid) {
 // Per message, on each node, for the last steward run; and a node at rest.
 struct PerMessage {
   double centralCpuMs = 0, shipCpuMs = 0, centralSwitches = 0, shipSwitches = 0;
+  double shipSyncedWrites = 0;  // synced writes ship1's store made (LevelDB may share a sync)
 };
 PerMessage lastPerMessage;
 ProcStats idle;
@@ -181,8 +183,11 @@ double stewardRate(const fs::path& root, const std::string& address, int count, 
   const std::string windowFlag = "--sendWindow=" + std::to_string(window);
   const fs::path dir = root / ("run" + std::to_string(++run));
   fs::create_directories(dir);
+  const uint16_t shipMetrics = freePort();
   StewardNode central("central", dir, address, {flag, windowFlag, "--logLevel=info"});
-  StewardNode ship1("ship1", dir, address, {flag, windowFlag, "--logLevel=info"});
+  StewardNode ship1("ship1", dir, address,
+                    {flag, windowFlag, "--logLevel=info",
+                     "--promHostAndPort=127.0.0.1:" + std::to_string(shipMetrics)});
   central.start();
   ship1.start();
   if (!central.waitReady() || !ship1.waitReady()) {
@@ -201,6 +206,7 @@ double stewardRate(const fs::path& root, const std::string& address, int count, 
   idle = procStats(ship1.pid());
   const ProcStats centralBefore = procStats(central.pid());
   const ProcStats shipBefore = procStats(ship1.pid());
+  const double syncedBefore = scrapeMetrics(shipMetrics)["steward_store_synced_writes_total"];
   const auto start = Clock::now();
   const std::string answer = central.submit(batch);
   if (answer.find("\"ok\":true") == std::string::npos) {
@@ -212,10 +218,12 @@ double stewardRate(const fs::path& root, const std::string& address, int count, 
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   const ProcStats centralAfter = procStats(central.pid());
   const ProcStats shipAfter = procStats(ship1.pid());
+  const double syncedAfter = scrapeMetrics(shipMetrics)["steward_store_synced_writes_total"];
   lastPerMessage = {(centralAfter.cpuMs - centralBefore.cpuMs) / count,
                     (shipAfter.cpuMs - shipBefore.cpuMs) / count,
                     (centralAfter.switches - centralBefore.switches) / count,
-                    (shipAfter.switches - shipBefore.switches) / count};
+                    (shipAfter.switches - shipBefore.switches) / count,
+                    (syncedAfter - syncedBefore) / count};
   return count / seconds;
 }
 
@@ -260,9 +268,10 @@ int main(int argc, char** argv) {
         std::printf("steward ACKed sequenced, %s: %.0f msg/s (%.2f of raw)  [window %d; min %.2f, max %.2f]\n",
                     sync ? "fsync" : "no fsync", f.median, f.median / raw, window, f.min / raw,
                     f.max / raw);
-        std::printf("  per message (last run): CPU %.3f ms central, %.3f ms ship1; context switches %.1f central, %.1f ship1\n",
+        std::printf("  per message (last run): CPU %.3f ms central, %.3f ms ship1; context switches %.1f central, %.1f ship1; synced writes at ship1 %.2f\n",
                     lastPerMessage.centralCpuMs, lastPerMessage.shipCpuMs,
-                    lastPerMessage.centralSwitches, lastPerMessage.shipSwitches);
+                    lastPerMessage.centralSwitches, lastPerMessage.shipSwitches,
+                    lastPerMessage.shipSyncedWrites);
         std::fflush(stdout);
       }
     }

@@ -4,6 +4,7 @@
 
 #include "core/security/identity.hpp"
 
+#include <httplib.h>
 #include <nats/nats.h>
 
 #include <arpa/inet.h>
@@ -329,6 +330,21 @@ void E2eTest::TearDown() {
   } else {
     std::cerr << "logs kept in " << root_ << "\n";
   }
+}
+
+std::map<std::string, double> scrapeMetrics(uint16_t port) {
+  std::map<std::string, double> out;
+  httplib::Client client("127.0.0.1", port);
+  auto res = client.Get("/metrics");
+  if (!res || res->status != 200) return out;
+  std::istringstream lines(res->body);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    const auto space = line.rfind(' ');
+    if (space == std::string::npos) continue;
+    out[line.substr(0, space)] = std::stod(line.substr(space + 1));
+  }
+  return out;
 }
 
 StewardNode& E2eTest::makeNode(const std::string& name, std::vector<std::string> flags) {

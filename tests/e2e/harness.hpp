@@ -11,6 +11,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -27,6 +28,9 @@ using namespace std::chrono_literals;
 
 // A port nothing listens on right now, on 127.0.0.1.
 uint16_t freePort();
+// A node's Prometheus metrics (--promHostAndPort): "name{labels}" -> value; empty when the
+// scrape failed.
+std::map<std::string, double> scrapeMetrics(uint16_t port);
 std::string readFile(const fs::path& path);
 // How many times `part` occurs in `text`.
 size_t occurrences(const std::string& text, const std::string& part);
