@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <future>
+#include <optional>
 
 namespace steward::process {
 
@@ -267,23 +268,25 @@ Result<OpenedAnswer> Outbox::openAnswer(const message::Message& m, const std::st
   return OpenedAnswer{std::move(opened->text), std::move(opened->skewNote)};
 }
 
-void Outbox::settled(const message::Message& m, Outcome outcome, int attempts,
-                     const std::string& detail, Code code) {
+void Outbox::settled(const std::string& subject, const message::Message& m, Outcome outcome,
+                     int attempts, const std::string& detail, Code code) {
   // A stopped publisher leaves its messages in the outbox for the next start.
   if (outcome == Outcome::stopped) return;
   if (auto s = store_.removeOutbox(m.id); !s) observe::ErrorKernel::logOnly(s.error().message);
   if (m.seq != 0) {
-    bool laterDelivered = false;
+    std::optional<uint64_t> skipBelow;
     {
       std::lock_guard lock(streamsMutex_);
-      auto& stream = streams_[message::subject(m.toNode, m.method, methodKind(m))];
+      auto& stream = streams_[subject];
       stream.unsettled.erase(m.seq);
       if (outcome == Outcome::delivered) stream.delivered = std::max(stream.delivered, m.seq);
-      laterDelivered = stream.delivered > m.seq;
+      // A later number the receiver took may wait for this one: tell it not to. (Messages
+      // numbered from now on carry the news themselves.)
+      if (outcome != Outcome::delivered && stream.delivered > m.seq) {
+        skipBelow = stream.unsettled.empty() ? stream.last + 1 : *stream.unsettled.begin();
+      }
     }
-    // A later number the receiver took may wait for this one: tell it not to. (Messages numbered
-    // from now on carry the news themselves.)
-    if (outcome != Outcome::delivered && laterDelivered) sendSkip(m);
+    if (skipBelow) sendSkip(m, *skipBelow);
   }
   audit_.record(outcome == Outcome::delivered ? "acked" : outcomeName(outcome), m, attempts,
                 detail);
@@ -312,7 +315,7 @@ void Outbox::settled(const message::Message& m, Outcome outcome, int attempts,
   }
 }
 
-void Outbox::sendSkip(const message::Message& settled) {
+void Outbox::sendSkip(const message::Message& settled, uint64_t floor) {
   message::Message note;
   note.toNode = settled.toNode;
   note.method = settled.method;
@@ -320,20 +323,11 @@ void Outbox::sendSkip(const message::Message& settled) {
   note.directory = settled.directory;
   // Resent until it is taken: a receiver that never learns of the gap would hold the stream.
   note.lifetime = 30LL * 24 * 3600;
-  {
-    std::lock_guard lock(streamsMutex_);
-    const auto& stream = streams_[message::subject(settled.toNode, settled.method, methodKind(settled))];
-    note.floor = stream.unsettled.empty() ? stream.last + 1 : *stream.unsettled.begin();
-  }
+  note.floor = floor;
   if (auto r = send(std::move(note)); !r) {
     errors_.report("cannot tell " + settled.toNode + " to skip " + describe(settled) + ": " +
                    r.error().message);
   }
-}
-
-message::Kind Outbox::methodKind(const message::Message& m) const {
-  const auto method = methods_.find(m.method);
-  return method ? method->kind : message::Kind::CommandACK;
 }
 
 }  // namespace steward::process

@@ -92,8 +92,8 @@ class Outbox final : public MessageSender, private PublisherEvents {
   ReplyWatch& replies() { return replies_; }
 
  private:
-  void settled(const message::Message& m, Outcome outcome, int attempts,
-               const std::string& detail, Code code) override;
+  void settled(const std::string& subject, const message::Message& m, Outcome outcome,
+               int attempts, const std::string& detail, Code code) override;
   void sent(const message::Message& m, int attempt) override;
   Result<OpenedAnswer> openAnswer(const message::Message& m, const std::string& inbox,
                                   const std::string& payload) override;
@@ -102,10 +102,9 @@ class Outbox final : public MessageSender, private PublisherEvents {
   Result<LastSeqs> number(std::vector<Outgoing>& batch);
   // The wire encoding of `m`, checked against the broker's limit.
   Result<std::string> encode(message::Message& m) const;
-  // Tells the receiver of `settled` that the numbers of its stream below the lowest one still
-  // unsettled will not come (it was not delivered).
-  void sendSkip(const message::Message& settled);
-  message::Kind methodKind(const message::Message& m) const;
+  // Tells the receiver of `settled` (not delivered) that the numbers of its stream below `floor`
+  // that have not come will not.
+  void sendSkip(const message::Message& settled, uint64_t floor);
 
   const OutboxSettings settings_;
   boost::asio::any_io_executor executor_;

@@ -80,7 +80,8 @@ void Publisher::enqueue(message::Message message, std::string wire, DeliveryPoli
                        wire = std::move(wire)]() mutable {
     if (self->stopped_) {
       --self->pending_;
-      self->events_.settled(message, Outcome::stopped, 0, "publisher stopped", Code::unspecified);
+      self->events_.settled(self->subject_, message, Outcome::stopped, 0, "publisher stopped",
+                            Code::unspecified);
       return;
     }
     Item& item = self->queue_.emplace_back();
@@ -100,7 +101,8 @@ void Publisher::stop() {
       if (item.timer) item.timer->cancel();
       item.inbox.reset();
       --self->pending_;
-      self->events_.settled(item.message, Outcome::stopped, item.attempts, "publisher stopped",
+      self->events_.settled(self->subject_, item.message, Outcome::stopped, item.attempts,
+                            "publisher stopped",
                             Code::unspecified);
       self->queue_.pop_front();
     }
@@ -247,7 +249,7 @@ void Publisher::settle(Items::iterator it, Outcome outcome, const std::string& d
   const int attempts = it->attempts;
   queue_.erase(it);
   --pending_;
-  events_.settled(message, outcome, attempts, detail, outcomeCode(outcome, refusal));
+  events_.settled(subject_, message, outcome, attempts, detail, outcomeCode(outcome, refusal));
 }
 
 }  // namespace steward::process

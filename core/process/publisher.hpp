@@ -57,9 +57,9 @@ struct OpenedAnswer {
 // What a publisher tells the sending side of its node. On the publisher's strand.
 class PublisherEvents {
  public:
-  // A message is settled. `attempts` counts sends; `code` is outcomeCode's.
-  virtual void settled(const message::Message& m, Outcome outcome, int attempts,
-                       const std::string& detail, Code code) = 0;
+  // A message for `subject` is settled. `attempts` counts sends; `code` is outcomeCode's.
+  virtual void settled(const std::string& subject, const message::Message& m, Outcome outcome,
+                       int attempts, const std::string& detail, Code code) = 0;
   // A send of `m` was handed to the broker (attempt 1 is the first send).
   virtual void sent(const message::Message& m, int attempt) = 0;
   // Opens an answer to `m` that arrived on its inbox: the ACK text when the receiver sealed it

@@ -38,7 +38,8 @@ class PublisherTest : public ::testing::Test, public PublisherEvents {
     return Publisher::create(io_.get_executor(), transport_, "ship1.REQCliCommand.CommandACK",
                              *this);
   }
-  void settled(const message::Message& m, Outcome o, int attempts, const std::string& detail,
+  void settled(const std::string&, const message::Message& m, Outcome o, int attempts,
+               const std::string& detail,
                Code code) override {
     settled_.push_back({m.id, o, attempts, detail, code});
   }
