@@ -399,13 +399,18 @@ Subscriber::Started Subscriber::begin(Next next) {
   return started;
 }
 
+void Subscriber::release(const std::shared_ptr<steward_host_call>& call,
+                         const std::shared_ptr<asio::steady_timer>& timer) {
+  timer->cancel();
+  running_.erase(call);
+  --runningCount_;
+}
+
 void Subscriber::run(Next next) {
   auto started = std::make_shared<Started>(begin(std::move(next)));
   if (!pool_.submit([self = shared_from_this(), started] { self->perform(std::move(*started), false); })) {
     // The node stops: the message stays in the inbox, unmarked, for the next start.
-    started->timer->cancel();
-    running_.erase(started->call);
-    --runningCount_;
+    release(started->call, started->timer);
   }
 }
 
@@ -433,14 +438,13 @@ void Subscriber::perform(Started started, bool marked) {
   }
   events_.handled(in, std::move(output), std::move(error), nullptr);
   asio::post(strand_, [self = shared_from_this(), call = started.call, timer = started.timer] {
-    timer->cancel();
-    self->running_.erase(call);
-    --self->runningCount_;
+    self->release(call, timer);
     self->pump();
   });
 }
 
 void Subscriber::finish(Started done, std::string output, std::string error) {
+  // Not release(): the run counts as running until its end is written (a stop waits for that).
   done.timer->cancel();
   running_.erase(done.call);
   struct Handover {
@@ -468,9 +472,7 @@ void Subscriber::finish(Started done, std::string output, std::string error) {
     // The pool takes no more tasks once the node stops: the end is written here, and the next
     // message (not marked) waits in the inbox for the next start.
     if (handover->next) {
-      running_.erase(handover->next->call);
-      --runningCount_;
-      handover->next->timer->cancel();
+      release(handover->next->call, handover->next->timer);
       handover->next.reset();
     }
     complete();

@@ -161,6 +161,9 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
     int64_t deadlineMs = 0;
   };
   Started begin(Next next);
+  // Undoes begin() for a run that ended or will not start. On the strand.
+  void release(const std::shared_ptr<steward_host_call>& call,
+               const std::shared_ptr<boost::asio::steady_timer>& timer);
   void run(Next next);
   // On a handler thread: runs `started` (writing its run mark first unless `marked`), then hands
   // its end over (finish).
