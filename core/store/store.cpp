@@ -44,8 +44,21 @@ std::string runKey(uint64_t arrival) { return "run/" + hex16(arrival); }
 std::string seenKey(const std::string& from, uint64_t id) { return "seen/" + from + "/" + hex16(id); }
 std::string seenAtKey(uint64_t arrival) { return "seenAt/" + hex16(arrival); }
 std::string seqKey(const std::string& subject) { return "seq/" + subject; }
-
+// A received stream's parts (streamKey() names the stream).
+std::string nextKey(const std::string& stream) { return "stream/" + stream; }
+std::string floorKey(const std::string& stream) { return "floor/" + stream; }
 std::string goneKey(const std::string& stream, uint64_t seq) { return "gone/" + stream + "/" + hex16(seq); }
+
+// The number hex16() wrote; nullopt for anything else.
+std::optional<uint64_t> parseHex16(std::string_view text) {
+  if (text.size() != 16) return std::nullopt;
+  uint64_t number = 0;
+  for (char c : text) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return std::nullopt;
+    number = number * 16 + static_cast<uint64_t>(c <= '9' ? c - '0' : c - 'a' + 10);
+  }
+  return number;
+}
 
 // An entry is a one-line JSON header, a newline, and the wire message.
 template <class Fill>
@@ -133,16 +146,9 @@ Loaded<Entry> scan(leveldb::DB& db, const std::string& prefix, Decode decode) {
   std::unique_ptr<leveldb::Iterator> it(db.NewIterator(leveldb::ReadOptions()));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     const std::string key = it->key().ToString();
-    const std::string suffix = key.substr(prefix.size());
-    uint64_t number = 0;
-    bool numberOk = suffix.size() == 16;
-    for (char c : suffix) {
-      const bool digit = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-      numberOk = numberOk && digit;
-      number = number * 16 + static_cast<uint64_t>(c <= '9' ? c - '0' : c - 'a' + 10);
-    }
-    Result<Entry> entry = numberOk ? decode(number, it->value().ToString())
-                                   : Result<Entry>(Error{"key is not <prefix><16 hex digits>"});
+    const auto number = parseHex16(std::string_view(key).substr(prefix.size()));
+    Result<Entry> entry = number ? decode(*number, it->value().ToString())
+                                 : Result<Entry>(Error{"key is not <prefix><16 hex digits>"});
     if (entry) {
       out.entries.push_back(std::move(entry).value());
     } else {
@@ -250,12 +256,9 @@ std::map<std::string, StreamState> Store::loadStreams(const std::string& method)
       std::string key = it->key().ToString().substr(part.size());
       if (part == "gone/") {
         const auto slash = key.rfind('/');
-        if (slash == std::string::npos) continue;
-        uint64_t seq = 0;
-        for (char c : key.substr(slash + 1)) {
-          seq = seq * 16 + static_cast<uint64_t>(c <= '9' ? c - '0' : c - 'a' + 10);
-        }
-        out[key.substr(0, slash)].gone.insert(seq);
+        const auto seq = slash == std::string::npos ? std::nullopt
+                                                    : parseHex16(std::string_view(key).substr(slash + 1));
+        if (seq) out[key.substr(0, slash)].gone.insert(*seq);
         continue;
       }
       auto value = decodeU64(it->value().ToString());
@@ -274,7 +277,7 @@ std::map<std::string, StreamState> Store::loadStreams(const std::string& method)
 
 Status Store::putFloor(const std::string& streamKey, uint64_t floor) {
   leveldb::WriteBatch batch;
-  batch.Put("floor/" + streamKey, encodeU64(floor));
+  batch.Put(floorKey(streamKey), encodeU64(floor));
   auto s = commit(batch, options_.sync);
   if (!s.ok()) return Error{"database: cannot record stream " + streamKey + ": " + s.ToString(), Code::storage};
   return {};
@@ -385,7 +388,7 @@ Result<std::vector<Store::Taken>> Store::acceptInbound(const std::vector<Arrivin
 void Store::markIn(leveldb::WriteBatch& batch, uint64_t arrival, const StreamAdvance* advance) {
   batch.Put(runKey(arrival), "");
   if (advance != nullptr) {
-    batch.Put("stream/" + advance->key, encodeU64(advance->next));
+    batch.Put(nextKey(advance->key), encodeU64(advance->next));
     for (uint64_t seq : advance->passed) batch.Delete(goneKey(advance->key, seq));
   }
 }
