@@ -387,9 +387,10 @@ Result<std::string> NodeOperations::startProc(const std::string& method,
                                               const std::string& allowedSpec) {
   auto allowed = AllowedNodes::parse(allowedSpec);
   if (!allowed) return within("opArg.allowedNodes: ", allowed.error());
-  if (inbox_.subscribers().count(method) != 0) {
-    return Error{method + " is already running (process " +
-                 std::to_string(inbox_.subscribers().at(method)->processId()) + ")"};
+  const auto running = inbox_.subscribers();
+  if (auto it = running.find(method); it != running.end()) {
+    return Error{method + " is already running (process " + std::to_string(it->second->processId()) +
+                 ")"};
   }
   // A plugin put into the folder since the start is picked up now.
   auto scanned = catalog_.knowAll({method});
