@@ -146,7 +146,7 @@ void Inbox::stopAll(std::chrono::milliseconds grace) {
   intake_.stop();
 }
 
-bool Inbox::remove(const store::InboxEntry& entry) {
+bool Inbox::remove(const store::InboxEntry& entry, const message::Message& m) {
   std::shared_ptr<Subscriber> subscriber;
   {
     std::lock_guard lock(mutex_);
@@ -154,10 +154,9 @@ bool Inbox::remove(const store::InboxEntry& entry) {
   }
   if (!subscriber) {
     // Its stream passes a sequenced message's number in turn.
-    auto m = message::decodeWire(entry.wire);
-    if (m && m->seq != 0) {
-      return store_.removeInbound(entry.arrival, store::streamKey(entry.method, m->fromNode, m->epoch),
-                                  m->seq)
+    if (m.seq != 0) {
+      return store_.removeInbound(entry.arrival, store::streamKey(entry.method, m.fromNode, m.epoch),
+                                  m.seq)
           .ok();
     }
     return store_.removeInbound(entry.arrival).ok();

@@ -61,9 +61,9 @@ class Inbox final : private SubscriberEvents {
   // (and answered as interrupted at the next start).
   void stopAll(std::chrono::milliseconds grace);
 
-  // Drops a message that waits in the inbox (not running); false when it started meanwhile.
-  // Blocks up to 10 s for its subscriber.
-  bool remove(const store::InboxEntry& entry);
+  // Drops a message that waits in the inbox (not running), `m` being its decoded wire; false
+  // when it started meanwhile. Blocks up to 10 s for its subscriber.
+  bool remove(const store::InboxEntry& entry, const message::Message& m);
   // The subscribers now, by method, for ps and metrics.
   std::map<std::string, std::shared_ptr<Subscriber>> subscribers();
 

@@ -353,7 +353,7 @@ std::string NodeOperations::removeQueued(const std::string& queue, const QueueFi
       if (!m || !filter.matches(*m, m->fromNode)) continue;
       if (entry.running) {
         kept.emplace_back(m->id, "running");
-      } else if (inbox_.remove(entry)) {
+      } else if (inbox_.remove(entry, *m)) {
         removed.push_back(m->id);
       } else {
         kept.emplace_back(m->id, "started meanwhile");
