@@ -15,6 +15,7 @@
 #include "core/transport/nats_transport.hpp"
 #include "core/util/clock.hpp"
 #include "core/util/log.hpp"
+#include "core/util/thread_name.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -266,6 +267,7 @@ void serveUntilSignal(const config::Config& config, boost::asio::io_context& io,
     inputs.stop();
     work.reset();
     stopper = std::thread([&] {
+      nameThisThread("stw-stop");
       node.stop(std::chrono::seconds(config.stopGraceSeconds));
       io.stop();
     });
@@ -275,9 +277,16 @@ void serveUntilSignal(const config::Config& config, boost::asio::io_context& io,
   // systemd (Type=notify): the store is open, the subscribers and inputs are up. The broker may
   // still be out of reach; that is the normal state of a ship at sea, not a failed start.
   (void)sd_notify(0, ("READY=1\nSTATUS=node " + config.nodeName + " running").c_str());
-  const unsigned threads = std::max(2u, std::min(4u, std::thread::hardware_concurrency()));
+  // Blocking work (methods, storing what arrives) has pools of its own; the io threads only route,
+  // so half the cores serve (one on a small machine: a node at rest keeps few threads).
+  const unsigned threads = std::clamp(std::thread::hardware_concurrency() / 2, 1u, 4u);
   std::vector<std::thread> pool;
-  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&] { io.run(); });
+  for (unsigned i = 1; i < threads; ++i) {
+    pool.emplace_back([&] {
+      nameThisThread("stw-io");
+      io.run();
+    });
+  }
   io.run();
   for (auto& t : pool) t.join();
   if (stopper.joinable()) stopper.join();

@@ -25,7 +25,7 @@ Inbox::Inbox(InboxSettings settings, boost::asio::any_io_executor executor,
       keys_(keys),
       processIds_(processIds),
       pool_(settings_.maxHandlerThreads),
-      intake_(2) {}
+      intake_(2, "stw-intake") {}
 
 Inbox::~Inbox() { stopAll(std::chrono::milliseconds(0)); }
 

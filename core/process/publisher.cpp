@@ -238,6 +238,15 @@ void Publisher::onAnswer(uint64_t id, uint64_t generation, const std::string& pa
   std::string detail = ack->error;
   if (!answer.note.empty()) detail += (detail.empty() ? "" : "; ") + answer.note;
   settle(it, ack->accepted ? Outcome::delivered : Outcome::refused, detail, ack->code);
+  // The same sealed answer ACKs the others the receiver took in the same write (whatever send
+  // of theirs it saw); an id this publisher no longer waits for is passed over.
+  for (const uint64_t other : ack->also) {
+    for (auto o = queue_.begin(); o != queue_.end(); ++o) {
+      if (o->message.id != other || !o->inFlight) continue;
+      settle(o, Outcome::delivered, answer.note);
+      break;
+    }
+  }
   sendNext();
 }
 

@@ -146,7 +146,7 @@ std::future<bool> Subscriber::remove(uint64_t arrival) {
 void Subscriber::countQueued() { queuedCount_ = queue_.size() + waiting_; }
 
 void Subscriber::refuse(const std::string& replyTo, const Error& why) {
-  if (!replyTo.empty()) (void)transport_.publish(replyTo, encodeAck(Ack{false, why.message, why.code}));
+  if (!replyTo.empty()) (void)transport_.publish(replyTo, encodeAck(Ack::refuse(why.message, why.code)));
   events_.problem(why.message);
 }
 
@@ -246,6 +246,7 @@ void Subscriber::storeIntake() {
       arriving.push_back({a.message.fromNode, a.message.id, a.message.method, a.wire, a.sealedUnixMs});
     }
     auto taken = store_.acceptInbound(arriving);
+    AckGroups acks;
     for (size_t i = 0; i < batch.size(); ++i) {
       message::Message& m = batch[i].message;
       const std::string& replyTo = batch[i].replyTo;
@@ -265,7 +266,7 @@ void Subscriber::storeIntake() {
       }
       // A message taken before (its ACK was lost, or a copy was resent) is ACKed again but not
       // run again.
-      if (!replyTo.empty()) (void)transport_.publish(replyTo, encodeAck(Ack{true, {}}));
+      if (!replyTo.empty()) acks[m.fromNode].push_back({m.id, replyTo});
       if (t.arrival == 0) {
         events_.audit("duplicate", m);
         STEWARD_LOG(debug) << "duplicate message " << m.id << " from " << m.fromNode << " on "
@@ -278,6 +279,20 @@ void Subscriber::storeIntake() {
         self->route(std::move(in));
         self->pump();
       });
+    }
+    acknowledge(acks);
+  }
+}
+
+// One sealed ACK per sender for what one write took of it: on the last message's inbox, naming
+// the others (at most kMaxAckAlso each), so a window of messages costs one seal and one check.
+void Subscriber::acknowledge(const AckGroups& groups) {
+  for (const auto& [sender, taken] : groups) {
+    for (size_t first = 0; first < taken.size(); first += kMaxAckAlso + 1) {
+      const size_t last = std::min(taken.size(), first + kMaxAckAlso + 1) - 1;
+      Ack ack = Ack::accept();
+      for (size_t i = first; i < last; ++i) ack.also.push_back(taken[i].id);
+      (void)transport_.publish(taken[last].replyTo, encodeAck(ack));
     }
   }
 }
@@ -322,7 +337,7 @@ void Subscriber::skip(const message::Message& note, const std::string& replyTo) 
     STEWARD_LOG(info) << "stream " << key << ": numbers below " << note.floor
                       << " that have not come will not";
   }
-  if (!replyTo.empty()) (void)transport_.publish(replyTo, encodeAck(Ack{true, {}}));
+  if (!replyTo.empty()) (void)transport_.publish(replyTo, encodeAck(Ack::accept()));
   if (!stopped_) pump();
 }
 

@@ -28,6 +28,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace steward::process {
 
@@ -135,6 +136,13 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
     std::string replyTo;
   };
   void take(Arrival arrival);
+  // Who is owed an ACK after one write: per sender, each message's id and reply inbox.
+  struct Owed {
+    uint64_t id = 0;
+    std::string replyTo;
+  };
+  using AckGroups = std::map<std::string, std::vector<Owed>>;
+  void acknowledge(const AckGroups& groups);
   void storeIntake();
   // A sequenced stream from one sender, on the strand.
   struct Stream {

@@ -1,5 +1,7 @@
 #include "core/transport/nats_transport.hpp"
 
+#include "core/util/thread_name.hpp"
+
 #include "core/transport/nkey.hpp"
 
 #include <nats/nats.h>
@@ -50,6 +52,46 @@ struct OptionsDeleter {
   void operator()(natsOptions* o) const { natsOptions_Destroy(o); }
 };
 
+// nats.c frees a received message on its collector thread, woken for each one destroyed while it
+// sleeps: one more hand-off per message. Received messages are copied out at once and destroyed
+// here in batches (at most 32 or 256 KiB kept), so the collector wakes once per batch.
+class ReceivedBin {
+ public:
+  void drop(natsMsg* msg) {
+    std::vector<natsMsg*> full;
+    {
+      std::lock_guard lock(mutex_);
+      bytes_ += static_cast<size_t>(natsMsg_GetDataLength(msg));
+      kept_.push_back(msg);
+      if (kept_.size() < kMessages && bytes_ < kBytes) return;
+      full.swap(kept_);
+      bytes_ = 0;
+    }
+    for (natsMsg* m : full) natsMsg_Destroy(m);
+  }
+  void empty() {
+    std::vector<natsMsg*> all;
+    {
+      std::lock_guard lock(mutex_);
+      all.swap(kept_);
+      bytes_ = 0;
+    }
+    for (natsMsg* m : all) natsMsg_Destroy(m);
+  }
+
+ private:
+  static constexpr size_t kMessages = 32;
+  static constexpr size_t kBytes = 256 * 1024;
+  std::mutex mutex_;
+  std::vector<natsMsg*> kept_;
+  size_t bytes_ = 0;
+};
+
+ReceivedBin& receivedBin() {
+  static ReceivedBin bin;
+  return bin;
+}
+
 void onMessage(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
   auto* state = static_cast<SubscriptionState*>(closure);
   Incoming in;
@@ -57,7 +99,7 @@ void onMessage(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) 
   if (const char* reply = natsMsg_GetReply(msg)) in.replyTo = reply;
   in.payload.assign(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg)));
   const bool noResponders = natsMsg_IsNoResponders(msg);
-  natsMsg_Destroy(msg);
+  receivedBin().drop(msg);
   // "No responders" is the broker saying nobody listens; the sender's ACK timer handles that.
   if (noResponders) return;
   (*state->handler)(std::move(in));
@@ -198,7 +240,6 @@ Result<std::unique_ptr<NatsTransport>> NatsTransport::connect(const NatsSettings
   });
   if (!sub) return sub.error();
   t->inboxSub_ = std::move(sub).value();
-  t->keeper_ = std::thread([self] { self->keepConnected(); });
   return t;
 }
 
@@ -345,10 +386,18 @@ void NatsTransport::detach(uint64_t id) {
   natsSubscription_Destroy(sub);
 }
 
+// The keeper thread starts the first time nats.c gives a connection up (it never does while it
+// can reconnect), so a node whose broker is fine has no thread waiting for it.
 void NatsTransport::linkClosed(const Link* link) {
   std::lock_guard lock(keeperMutex_);
-  if (link != currentLink_) return;
+  if (link != currentLink_ || stopping_) return;
   currentClosed_ = true;
+  if (!keeper_.joinable()) {
+    keeper_ = std::thread([this] {
+      nameThisThread("stw-broker");
+      keepConnected();
+    });
+  }
   keeperCv_.notify_all();
 }
 
@@ -390,12 +439,14 @@ void NatsTransport::keepConnected() {
 }
 
 NatsTransport::~NatsTransport() {
+  std::thread keeper;
   {
     std::lock_guard lock(keeperMutex_);
     stopping_ = true;
+    keeper = std::move(keeper_);
   }
   keeperCv_.notify_all();
-  if (keeper_.joinable()) keeper_.join();
+  if (keeper.joinable()) keeper.join();
   inboxSub_.reset();
   if (conn_ != nullptr) {
     // Close runs the disconnected and closed callbacks on nats.c's own thread; wait for the
@@ -407,6 +458,7 @@ NatsTransport::~NatsTransport() {
     }
     natsConnection_Destroy(conn_);
   }
+  receivedBin().empty();
 }
 
 Status NatsTransport::publish(const std::string& subject, std::string_view payload,

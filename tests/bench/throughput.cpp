@@ -8,7 +8,7 @@
 //   3. the same with --syncWrites=false;
 //   4. for each steward run: CPU-ms and context switches per message on each node (from /proc),
 //      synced writes per message at the receiver (its steward_store_synced_writes_total),
-//      and the idle RSS and threads of a node with the default subscribers;
+//      and the idle RSS and threads of a node with the default subscribers only;
 //   5. one central and four ships: REQToFileAppend (sequenced) and REQnCliCommand `echo`
 //      (concurrent, a process per message) to all four at once, against four raw request/reply
 //      streams side by side.
@@ -19,6 +19,7 @@
 #include <nats/nats.h>
 
 #include <algorithm>
+#include <map>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -37,7 +38,8 @@ struct ProcStats {
   double switches = 0;
   long threads = 0;
   long rssKiB = 0;
-  long privateKiB = 0;  // resident and not shared with other processes (smaps_rollup)
+  long anonKiB = 0;  // resident and not backed by a file: heap and stacks, the node's own
+  std::map<std::string, double> switchesByThread;  // by thread name; nats.c's threads together
 };
 
 ProcStats procStats(int pid) {
@@ -53,16 +55,30 @@ ProcStats procStats(int pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   for (std::string line; std::getline(status, line);) {
     auto value = [&] { return std::atol(line.substr(line.find(':') + 1).c_str()); };
-    if (line.rfind("voluntary_ctxt_switches:", 0) == 0 || line.rfind("nonvoluntary_ctxt_switches:", 0) == 0) {
-      p.switches += static_cast<double>(value());
-    }
     if (line.rfind("Threads:", 0) == 0) p.threads = value();
     if (line.rfind("VmRSS:", 0) == 0) p.rssKiB = value();
+    if (line.rfind("RssAnon:", 0) == 0) p.anonKiB = value();
   }
-  std::ifstream rollup("/proc/" + std::to_string(pid) + "/smaps_rollup");
-  for (std::string line; std::getline(rollup, line);) {
-    if (line.rfind("Private_Clean:", 0) == 0 || line.rfind("Private_Dirty:", 0) == 0) {
-      p.privateKiB += std::atol(line.substr(line.find(':') + 1).c_str());
+  // Context switches are counted per thread: the process's own status has its main thread's only.
+  std::error_code ec;
+  for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    // The daemon names its own threads "stw-…" (its main thread keeps the process's name, as do
+    // the ones nats.c starts).
+    if (task.path().filename() == std::to_string(pid)) {
+      name = "main";
+    } else if (name.rfind("stw-", 0) != 0) {
+      name = "nats.c";
+    }
+    std::ifstream taskStatus(task.path() / "status");
+    for (std::string line; std::getline(taskStatus, line);) {
+      if (line.rfind("voluntary_ctxt_switches:", 0) == 0 || line.rfind("nonvoluntary_ctxt_switches:", 0) == 0) {
+        const double n = static_cast<double>(std::atol(line.substr(line.find(':') + 1).c_str()));
+        p.switches += n;
+        p.switchesByThread[name] += n;
+      }
     }
   }
   return p;
@@ -72,9 +88,37 @@ ProcStats procStats(int pid) {
 struct PerMessage {
   double centralCpuMs = 0, shipCpuMs = 0, centralSwitches = 0, shipSwitches = 0;
   double shipSyncedWrites = 0;  // synced writes ship1's store made (LevelDB may share a sync)
+  std::string centralByThread, shipByThread;  // context switches per message by thread
 };
+
+// "stw-io 1.2, nats.c 3.4": the context switches per message of each kind of thread.
+std::string perThread(const ProcStats& before, const ProcStats& after, int count) {
+  std::string out;
+  for (const auto& [name, n] : after.switchesByThread) {
+    const auto was = before.switchesByThread.find(name);
+    const double per = (n - (was == before.switchesByThread.end() ? 0.0 : was->second)) / count;
+    char part[64];
+    std::snprintf(part, sizeof part, "%s%s %.1f", out.empty() ? "" : ", ", name.c_str(), per);
+    out += part;
+  }
+  return out;
+}
 PerMessage lastPerMessage;
-ProcStats idle;
+
+// A node at rest: started with the defaults only (no metrics endpoint, no inputs but its socket),
+// measured 2 s after it is up.
+ProcStats atRest(const fs::path& root, const std::string& address) {
+  const fs::path dir = root / "rest";
+  fs::create_directories(dir);
+  StewardNode node("rest", dir, address, {});
+  node.start();
+  if (!node.waitReady()) {
+    std::cerr << "the node at rest did not start\n" << node.log();
+    return {};
+  }
+  std::this_thread::sleep_for(2s);
+  return procStats(node.pid());
+}
 
 void respond(natsConnection* nc, natsSubscription*, natsMsg* msg, void*) {
   natsConnection_Publish(nc, natsMsg_GetReply(msg), "{\"ok\":true}", 11);
@@ -201,9 +245,7 @@ double stewardRate(const fs::path& root, const std::string& address, int count, 
   }
   batch += "]";
   const fs::path file = ship1.dataFolder() / "bench" / "central" / "b.log";
-  // At rest, once both are up: the default subscribers only.
   std::this_thread::sleep_for(1s);
-  idle = procStats(ship1.pid());
   const ProcStats centralBefore = procStats(central.pid());
   const ProcStats shipBefore = procStats(ship1.pid());
   const double syncedBefore = scrapeMetrics(shipMetrics)["steward_store_synced_writes_total"];
@@ -223,7 +265,9 @@ double stewardRate(const fs::path& root, const std::string& address, int count, 
                     (shipAfter.cpuMs - shipBefore.cpuMs) / count,
                     (centralAfter.switches - centralBefore.switches) / count,
                     (shipAfter.switches - shipBefore.switches) / count,
-                    (syncedAfter - syncedBefore) / count};
+                    (syncedAfter - syncedBefore) / count,
+                    perThread(centralBefore, centralAfter, count),
+                    perThread(shipBefore, shipAfter, count)};
   return count / seconds;
 }
 
@@ -272,6 +316,8 @@ int main(int argc, char** argv) {
                     lastPerMessage.centralCpuMs, lastPerMessage.shipCpuMs,
                     lastPerMessage.centralSwitches, lastPerMessage.shipSwitches,
                     lastPerMessage.shipSyncedWrites);
+        std::printf("  context switches per message by thread: central %s; ship1 %s\n",
+                    lastPerMessage.centralByThread.c_str(), lastPerMessage.shipByThread.c_str());
         std::fflush(stdout);
       }
     }
@@ -284,9 +330,10 @@ int main(int argc, char** argv) {
                   f.min / raw4, f.max / raw4);
       std::fflush(stdout);
     }
-    std::printf("a node at rest (default subscribers): %.1f MiB resident (%.1f MiB its own, the rest "
-                "shared library pages), %ld threads\n",
-                static_cast<double>(idle.rssKiB) / 1024.0, static_cast<double>(idle.privateKiB) / 1024.0,
+    const ProcStats idle = atRest(root, nats.address());
+    std::printf("a node at rest (default subscribers): %.1f MiB resident (%.1f MiB heap and stacks, "
+                "the rest pages of the program and its libraries), %ld threads\n",
+                static_cast<double>(idle.rssKiB) / 1024.0, static_cast<double>(idle.anonKiB) / 1024.0,
                 idle.threads);
   }
   fs::remove_all(root);

@@ -41,3 +41,17 @@ TEST(HandlerPool, SubmitAfterStopIsDropped) {
   pool.submit([&] { ++ran; });
   EXPECT_EQ(ran.load(), 0);
 }
+
+TEST(HandlerPool, AThreadWithoutWorkEndsAndANewOneStartsForTheNextTask) {
+  std::atomic<int> ran{0};
+  HandlerPool pool(2, "test-pool", std::chrono::milliseconds(50));
+  pool.submit([&] { ++ran; });
+  pool.submit([&] { ++ran; });
+  EXPECT_GE(pool.threads(), 1u);
+  for (int i = 0; i < 200 && pool.threads() != 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(pool.threads(), 0u);
+  pool.submit([&] { ++ran; });
+  EXPECT_EQ(pool.threads(), 1u);
+  pool.stop();
+  EXPECT_EQ(ran.load(), 3);
+}

@@ -102,7 +102,7 @@ TEST_F(PublisherTest, AnAckSettlesTheMessageAndStopsResending) {
   runUntil([&] { return inboxes.size() == 2; });
   ASSERT_EQ(inboxes.size(), 2u);
   EXPECT_EQ(inboxes[0], inboxes[1]) << "a resend keeps the message's own inbox";
-  ASSERT_TRUE(transport_.answer(inboxes[1], encodeAck(Ack{true, {}})));
+  ASSERT_TRUE(transport_.answer(inboxes[1], encodeAck(Ack::accept())));
   runUntil([&] { return !settled_.empty(); });
   ASSERT_EQ(settled_.size(), 1u);
   EXPECT_EQ(settled_[0].id, 7u);
@@ -118,7 +118,7 @@ TEST_F(PublisherTest, ARefusalStopsRetriesAndCarriesTheReason) {
   auto p = makePublisher();
   p->enqueue(msg(3), wire(3), ack(10, 1000));
   runUntil([&] { return !inbox.empty(); });
-  transport_.answer(inbox, encodeAck(Ack{false, "central is not allowed", Code::notAllowed}));
+  transport_.answer(inbox, encodeAck(Ack::refuse("central is not allowed", Code::notAllowed)));
   runUntil([&] { return !settled_.empty(); });
   ASSERT_EQ(settled_.size(), 1u);
   EXPECT_EQ(settled_[0].outcome, Outcome::refused);
@@ -167,7 +167,7 @@ TEST_F(PublisherTest, MessagesGoOutOneAtATimeInQueueOrder) {
     runUntil([&] { return sentIds.size() == id; });
     io_.run_for(std::chrono::milliseconds(20));
     ASSERT_EQ(sentIds.size(), id) << "the next message went out before the ACK";
-    transport_.answer(inboxes.back(), encodeAck(Ack{true, {}}));
+    transport_.answer(inboxes.back(), encodeAck(Ack::accept()));
   }
   runUntil([&] { return settled_.size() == 3; });
   EXPECT_EQ(sentIds, (std::vector<uint64_t>{1, 2, 3}));
@@ -234,7 +234,7 @@ TEST_F(PublisherTest, AReconnectSendsTheWaitingMessageAtOnce) {
   p->brokerReconnected();
   runUntil([&] { return !inbox.empty(); });
   ASSERT_FALSE(inbox.empty()) << "the reconnect did not send the waiting message";
-  transport_.answer(inbox, encodeAck(Ack{true, {}}));
+  transport_.answer(inbox, encodeAck(Ack::accept()));
   runUntil([&] { return !settled_.empty(); });
   ASSERT_EQ(settled_.size(), 1u);
   EXPECT_EQ(settled_[0].outcome, Outcome::delivered);
@@ -287,17 +287,44 @@ TEST_F(PublisherTest, AWindowKeepsThatManyInFlightAndStartsTheNextAsEachIsAcked)
   io_.run_for(std::chrono::milliseconds(50));
   ASSERT_EQ(inboxes.size(), 3u) << "a window of 3 sends 3 before any ACK";
   // The second is ACKed first: it settles, and the fourth starts.
-  transport_.answer(inboxes[1], encodeAck(Ack{true, {}}));
+  transport_.answer(inboxes[1], encodeAck(Ack::accept()));
   runUntil([&] { return inboxes.size() == 4; });
   ASSERT_EQ(settled_.size(), 1u);
   EXPECT_EQ(settled_[0].id, 2u);
-  transport_.answer(inboxes[0], encodeAck(Ack{true, {}}));
-  transport_.answer(inboxes[2], encodeAck(Ack{true, {}}));
+  transport_.answer(inboxes[0], encodeAck(Ack::accept()));
+  transport_.answer(inboxes[2], encodeAck(Ack::accept()));
   runUntil([&] { return inboxes.size() == 5; });
-  transport_.answer(inboxes[3], encodeAck(Ack{true, {}}));
-  transport_.answer(inboxes[4], encodeAck(Ack{true, {}}));
+  transport_.answer(inboxes[3], encodeAck(Ack::accept()));
+  transport_.answer(inboxes[4], encodeAck(Ack::accept()));
   runUntil([&] { return settled_.size() == 5; });
   ASSERT_EQ(settled_.size(), 5u);
   for (const auto& s : settled_) EXPECT_EQ(s.outcome, Outcome::delivered);
   EXPECT_EQ(p->pending(), 0u);
+}
+
+TEST_F(PublisherTest, AnAckNamingOthersSettlesThemToo) {
+  std::vector<std::string> inboxes;
+  EXPECT_CALL(transport_, publish(_, _, _))
+      .Times(3)
+      .WillRepeatedly(Invoke([&](const std::string&, std::string_view, const std::string& reply) {
+        inboxes.push_back(reply);
+        return Status{};
+      }));
+  auto p = Publisher::create(io_.get_executor(), transport_, "ship1.REQCliCommand.CommandACK", *this,
+                             0, 3);
+  for (uint64_t id = 1; id <= 3; ++id) p->enqueue(msg(id), wire(id), ack(0, 5000));
+  runUntil([&] { return inboxes.size() == 3; });
+  ASSERT_EQ(inboxes.size(), 3u);
+  // The receiver took 1 and 3 in one write: one answer on 3's inbox names 1 (and an id this
+  // publisher never sent, which changes nothing); 2 still waits for its own.
+  transport_.answer(inboxes[2], encodeAck(Ack::accept({1, 99})));
+  runUntil([&] { return settled_.size() == 2; });
+  io_.run_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(settled_.size(), 2u);
+  EXPECT_EQ(settled_[0].id, 3u);
+  EXPECT_EQ(settled_[1].id, 1u);
+  EXPECT_EQ(settled_[1].outcome, Outcome::delivered);
+  transport_.answer(inboxes[1], encodeAck(Ack::accept()));
+  runUntil([&] { return settled_.size() == 3; });
+  EXPECT_EQ(settled_.size(), 3u);
 }

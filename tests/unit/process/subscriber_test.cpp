@@ -3,6 +3,7 @@
 #include "core/process/subscriber.hpp"
 
 #include "core/message/codec.hpp"
+#include "core/process/ack.hpp"
 #include "tests/unit/process/mock_transport.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -12,11 +13,14 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <future>
+#include <mutex>
 #include <thread>
 
 using namespace steward;
 using namespace steward::process;
 using ::testing::_;
+using ::testing::Invoke;
 using ::testing::Return;
 namespace fs = std::filesystem;
 
@@ -89,7 +93,7 @@ class SequencedSubscriber : public ::testing::Test {
     fs::remove_all(dir_);
   }
   // A message of central's stream (epoch 7) numbered `seq`, with the sender's floor.
-  void arrive(uint64_t id, uint64_t seq, uint64_t floor) {
+  void arrive(uint64_t id, uint64_t seq, uint64_t floor, const std::string& inbox = "_INBOX.x") {
     message::Message m;
     m.id = id;
     m.fromNode = "central";
@@ -99,7 +103,7 @@ class SequencedSubscriber : public ::testing::Test {
     m.epoch = 7;
     m.seq = seq;
     m.floor = floor;
-    deliver_(transport::Incoming{"ship1.REQSeq.CommandACK", "_INBOX.x", message::encodeWire(m)});
+    deliver_(transport::Incoming{"ship1.REQSeq.CommandACK", inbox, message::encodeWire(m)});
   }
   // Runs the io_context until `count` messages ran (or two seconds pass).
   void runUntilRan(size_t count) {
@@ -186,4 +190,31 @@ TEST_F(SequencedSubscriber, ARemovedNumberIsPassedInItsTurn) {
   arrive(14, 4, 1);
   runUntilRan(3);
   EXPECT_EQ(ran_, (std::vector<uint64_t>{1, 2, 4}));
+}
+
+TEST_F(SequencedSubscriber, WhatOneWriteTookOfASenderIsAckedOnceNamingTheOthers) {
+  std::mutex mutex;
+  std::vector<std::pair<std::string, std::string>> published;  // (subject, payload)
+  ON_CALL(transport_, publish(_, _, _))
+      .WillByDefault(Invoke([&](const std::string& subject, std::string_view payload, const std::string&) {
+        std::lock_guard lock(mutex);
+        published.emplace_back(subject, std::string(payload));
+        return Status{};
+      }));
+  // The one intake thread is busy, so three arrivals wait and are stored in one write.
+  std::promise<void> release;
+  intake_.submit([gate = release.get_future().share()] { gate.wait(); });
+  arrive(11, 1, 1, "_INBOX.a");
+  arrive(12, 2, 1, "_INBOX.b");
+  arrive(13, 3, 1, "_INBOX.c");
+  release.set_value();
+  runUntilRan(3);
+  EXPECT_EQ(ran_, (std::vector<uint64_t>{1, 2, 3}));
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(published.size(), 1u) << "one ACK for the three";
+  EXPECT_EQ(published[0].first, "_INBOX.c");
+  const auto ack = decodeAck(published[0].second);
+  ASSERT_TRUE(ack.has_value());
+  EXPECT_TRUE(ack->accepted);
+  EXPECT_EQ(ack->also, (std::vector<uint64_t>{11, 12}));
 }
