@@ -6,6 +6,7 @@
 
 #include <nats/nats.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 
@@ -222,6 +223,7 @@ Result<std::unique_ptr<NatsTransport>> NatsTransport::connect(const NatsSettings
   std::unique_ptr<NatsTransport> t(new NatsTransport());
   t->settings_ = settings;
   t->urls_ = toUrls(settings.brokerAddress);
+  if (t->urls_.empty()) return Error{"no broker address given (brokerAddress)", Code::broker};
   t->listener_ = std::move(listener);
   if (!t->listener_) t->listener_ = [](bool, const std::string&) {};
   if (auto opened = t->open(); !opened) return opened.error();
@@ -252,7 +254,17 @@ Status NatsTransport::open() {
   }
   std::unique_ptr<natsOptions, OptionsDeleter> opts(raw);
   Link* l = link.get();
-  natsStatus s = natsOptions_SetURL(opts.get(), urls_.c_str());
+  // Every address is a server of one cluster: nats.c tries them (in random order, spreading a
+  // fleet over the cluster) at start and at each reconnect, and adds those the cluster announces.
+  std::vector<std::string> servers;
+  for (size_t at = 0; at < urls_.size();) {
+    const size_t comma = std::min(urls_.find(',', at), urls_.size());
+    servers.push_back(urls_.substr(at, comma - at));
+    at = comma + 1;
+  }
+  std::vector<const char*> serverList;
+  for (const auto& server : servers) serverList.push_back(server.c_str());
+  natsStatus s = natsOptions_SetServers(opts.get(), serverList.data(), static_cast<int>(serverList.size()));
   if (s == NATS_OK && !settings_.clientName.empty()) {
     s = natsOptions_SetName(opts.get(), settings_.clientName.c_str());
   }

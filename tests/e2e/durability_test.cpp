@@ -237,5 +237,49 @@ TEST_F(Durability, TheAuditLogFollowsAMessageFromAcceptToReply) {
             std::string::npos);
 }
 
+// A three-server cluster joined by routes: a node given every server's address comes up on one
+// that is up, and when the server it uses dies it goes on through another with every guarantee.
+TEST_F(Durability, ANodeWhoseFirstBrokerIsDownComesUpOnAnotherServerOfTheCluster) {
+  NatsCluster cluster(root_ / "cluster");
+  ASSERT_TRUE(cluster.waitRouted()) << "the three servers did not route to each other";
+  cluster.server(0).kill9();
+  auto& central = makeNode("central", {}, cluster.addresses());
+  auto& ship1 = makeNode("ship1", {"--startSubREQCliCommand=central"}, cluster.server(2).address());
+  central.start();
+  ship1.start();
+  ASSERT_TRUE(central.waitReady()) << central.log();
+  ASSERT_TRUE(ship1.waitReady()) << ship1.log();
+  ASSERT_TRUE(accepted(central.submit(command("ship1", "echo across the cluster", R"("fileName":"c.log")"))));
+  const auto reply = central.dataFolder() / "ship1" / "c.log";
+  ASSERT_TRUE(waitFor([&] { return readFile(reply).find("across the cluster") != std::string::npos; }, 60s))
+      << central.log();
+  EXPECT_NE(cluster.serverOf("steward-central"), 0);
+}
+
+TEST_F(Durability, TheServerTheSenderUsesKilledMidStreamLosesNothingAndRunsNothingTwice) {
+  NatsCluster cluster(root_ / "cluster");
+  ASSERT_TRUE(cluster.waitRouted()) << "the three servers did not route to each other";
+  auto& central = makeNode("central", {}, cluster.addresses());
+  auto& ship1 = makeNode("ship1", {"--startSubREQCliCommand=central"}, cluster.addresses());
+  central.start();
+  ship1.start();
+  ASSERT_TRUE(central.waitReady()) << central.log();
+  ASSERT_TRUE(ship1.waitReady()) << ship1.log();
+  int used = -1;
+  ASSERT_TRUE(waitFor([&] { return (used = cluster.serverOf("steward-central")) >= 0; }, 10s));
+  const auto runs = root_ / "runs";
+  ASSERT_TRUE(accepted(central.submit(appendBatch(
+      "ship1", 1, 300, runs, R"("ACKTimeout":1,"retries":60,"replyACKTimeout":1,"replyRetries":60)"))));
+  ASSERT_TRUE(waitFor([&] { return numbers(readFile(runs)).size() >= 30; }, 60s));
+  cluster.server(static_cast<size_t>(used)).kill9();
+  ASSERT_LT(numbers(readFile(runs)).size(), 300u) << "the stream finished before the kill";
+  ASSERT_TRUE(waitFor([&] { return numbers(readFile(runs)).size() >= 300; }, 120s))
+      << numbers(readFile(runs)).size() << " of 300 ran";
+  barrier(central, runs, 301);
+  EXPECT_EQ(numbers(readFile(runs)), range(1, 301)) << "lost, run twice or out of order";
+  const int now = cluster.serverOf("steward-central");
+  EXPECT_TRUE(now >= 0 && now != used) << "central is on server " << now << ", killed " << used;
+}
+
 }  // namespace
 }  // namespace steward::e2e

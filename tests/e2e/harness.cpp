@@ -143,8 +143,8 @@ void ChildProcess::kill9() {
   reaped_ = true;
 }
 
-NatsServer::NatsServer(const fs::path& dir, uint16_t port, fs::path config)
-    : dir_(dir), port_(port == 0 ? freePort() : port), config_(std::move(config)) {
+NatsServer::NatsServer(const fs::path& dir, uint16_t port, fs::path config, std::vector<std::string> extra)
+    : dir_(dir), port_(port == 0 ? freePort() : port), config_(std::move(config)), extra_(std::move(extra)) {
   start();
 }
 
@@ -153,6 +153,7 @@ NatsServer::~NatsServer() { stop(); }
 void NatsServer::start() {
   std::vector<std::string> argv{NATS_SERVER_BINARY, "-a", "127.0.0.1", "-p", std::to_string(port_)};
   if (!config_.empty()) argv.insert(argv.end(), {"-c", config_.string()});
+  argv.insert(argv.end(), extra_.begin(), extra_.end());
   process_ = std::make_unique<ChildProcess>(argv, dir_, dir_ / "nats-server.log");
   // Ready when it accepts a TCP connection.
   const bool ready = waitFor(
@@ -171,6 +172,52 @@ void NatsServer::start() {
 }
 
 void NatsServer::stop() { process_.reset(); }
+
+void NatsServer::kill9() {
+  if (process_) process_->kill9();
+  process_.reset();
+}
+
+NatsCluster::NatsCluster(const fs::path& dir) {
+  for (int i = 0; i < 3; ++i) {
+    clusterPorts_.push_back(freePort());
+    monitorPorts_.push_back(freePort());
+  }
+  for (size_t i = 0; i < 3; ++i) {
+    std::string routes;
+    for (size_t j = 0; j < 3; ++j) {
+      if (j == i) continue;
+      routes += (routes.empty() ? "" : ",") + std::string("nats://127.0.0.1:") + std::to_string(clusterPorts_[j]);
+    }
+    const fs::path folder = dir / ("nats" + std::to_string(i + 1));
+    fs::create_directories(folder);
+    servers_.push_back(std::make_unique<NatsServer>(
+        folder, 0, fs::path{},
+        std::vector<std::string>{"--cluster_name", "steward",
+                                 "--cluster", "nats://127.0.0.1:" + std::to_string(clusterPorts_[i]),
+                                 "--routes", routes, "-m", std::to_string(monitorPorts_[i])}));
+  }
+}
+
+std::string NatsCluster::addresses() const {
+  std::string out;
+  for (const auto& s : servers_) out += (out.empty() ? "" : ",") + s->address();
+  return out;
+}
+
+bool NatsCluster::waitRouted(std::chrono::milliseconds timeout) {
+  // The monitoring endpoint's /routez says how many routes a server has.
+  return waitFor(
+      [&] {
+        for (const uint16_t port : monitorPorts_) {
+          httplib::Client client("127.0.0.1", port);
+          auto res = client.Get("/routez");
+          if (!res || res->status != 200 || res->body.find("\"num_routes\": 2") == std::string::npos) return false;
+        }
+        return true;
+      },
+      timeout);
+}
 
 void NatsServer::reload() {
   if (process_ != nullptr) ::kill(process_->pid(), SIGHUP);
@@ -347,9 +394,11 @@ std::map<std::string, double> scrapeMetrics(uint16_t port) {
   return out;
 }
 
-StewardNode& E2eTest::makeNode(const std::string& name, std::vector<std::string> flags) {
+StewardNode& E2eTest::makeNode(const std::string& name, std::vector<std::string> flags,
+                               const std::string& broker) {
   flags.insert(flags.begin(), everyNodeFlags_.begin(), everyNodeFlags_.end());
-  nodes_.push_back(std::make_unique<StewardNode>(name, root_, nats_->address(), std::move(flags)));
+  nodes_.push_back(std::make_unique<StewardNode>(name, root_, broker.empty() ? nats_->address() : broker,
+                                                 std::move(flags)));
   return *nodes_.back();
 }
 
@@ -393,6 +442,17 @@ void ListenersTest::SetUp() {
                                     "--httpListener=127.0.0.1:" + std::to_string(httpPort_)});
   ship1_ = &startNode("ship1", {"--startSubREQCliCommand=central"});
   ASSERT_TRUE(waitFor([&] { return central_->log().find("taking input over HTTP") != std::string::npos; }, 10s));
+}
+
+int NatsCluster::serverOf(const std::string& clientName) {
+  for (size_t i = 0; i < monitorPorts_.size(); ++i) {
+    httplib::Client client("127.0.0.1", monitorPorts_[i]);
+    auto res = client.Get("/connz");
+    if (res && res->status == 200 && res->body.find("\"name\": \"" + clientName + "\"") != std::string::npos) {
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
 }
 
 }  // namespace steward::e2e

@@ -73,10 +73,13 @@ RunResult runToEnd(const std::vector<std::string>& argv, const fs::path& cwd,
 class NatsServer {
  public:
   // With `config`, nats-server reads that configuration file (the port is still ours).
-  explicit NatsServer(const fs::path& dir, uint16_t port = 0, fs::path config = {});
+  // `extra`: more nats-server flags (a cluster's routes, say).
+  explicit NatsServer(const fs::path& dir, uint16_t port = 0, fs::path config = {},
+                      std::vector<std::string> extra = {});
   ~NatsServer();
   void start();
   void stop();
+  void kill9();
   // Makes nats-server read its configuration file again (SIGHUP), as an operator's reload does.
   void reload();
   uint16_t port() const { return port_; }
@@ -86,7 +89,26 @@ class NatsServer {
   fs::path dir_;
   uint16_t port_;
   fs::path config_;
+  std::vector<std::string> extra_;
   std::unique_ptr<ChildProcess> process_;
+};
+
+// Three nats-servers on loopback joined by routes into one cluster, each in a folder of its own.
+class NatsCluster {
+ public:
+  explicit NatsCluster(const fs::path& dir);
+  NatsServer& server(size_t i) { return *servers_.at(i); }
+  // "127.0.0.1:a,127.0.0.1:b,127.0.0.1:c", as --brokerAddress takes it.
+  std::string addresses() const;
+  // Waits until every server has routes to the other two.
+  bool waitRouted(std::chrono::milliseconds timeout = 15s);
+  // The server a client (by its connection name) is connected to, or -1.
+  int serverOf(const std::string& clientName);
+
+ private:
+  std::vector<uint16_t> clusterPorts_;
+  std::vector<std::unique_ptr<NatsServer>> servers_;
+  std::vector<uint16_t> monitorPorts_;
 };
 
 // Subscribes to a subject with nats.c and keeps what arrives, without answering.
@@ -160,8 +182,10 @@ class E2eTest : public ::testing::Test {
 
   // Starts a node (and waits for it) with the given extra flags.
   StewardNode& startNode(const std::string& name, std::vector<std::string> flags = {});
-  // Creates a node without starting it.
-  StewardNode& makeNode(const std::string& name, std::vector<std::string> flags = {});
+  // Creates a node without starting it; `broker` (addresses, comma separated): other than the
+  // test's own nats-server.
+  StewardNode& makeNode(const std::string& name, std::vector<std::string> flags = {},
+                        const std::string& broker = "");
 
   // A REQCliCommand-style message as JSON, for one receiver.
   static std::string command(const std::string& toNode, const std::string& shell,
