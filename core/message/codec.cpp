@@ -188,6 +188,10 @@ const std::vector<Field>& fields() {
        [](Message& m, const Value& v, const Limits&) { return readUint("epoch", v, m.epoch); }},
       {"floor", true,
        [](Message& m, const Value& v, const Limits&) { return readUint("floor", v, m.floor); }},
+      {"settledBelow", true,
+       [](Message& m, const Value& v, const Limits&) {
+         return readUint("settledBelow", v, m.settledBelow);
+       }},
   };
   return table;
 }
@@ -352,6 +356,10 @@ std::string encodeWire(const Message& m) {
   if (m.floor != 0) {
     w.Key("floor");
     w.Uint64(m.floor);
+  }
+  if (m.settledBelow != 0) {
+    w.Key("settledBelow");
+    w.Uint64(m.settledBelow);
   }
   w.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize());

@@ -81,6 +81,12 @@ struct Message {
   // it. Set on every sequenced message, and alone (no seq) on a stream note, which is never stored
   // or run.
   uint64_t floor = 0;
+  // Set by the sending node on every message: each of its messages to this toNode with a lower
+  // id is settled there (delivered, refused, given up, expired or removed). The receiver then
+  // forgets those ids, and a copy of one that was never taken is not run (the sender has already
+  // reported it undelivered). How a receiver recognises a resend however old it is, without a
+  // memory shared by all senders.
+  uint64_t settledBelow = 0;
 };
 
 // Bounds on everything a message may carry, so no input can make a node allocate without limit.

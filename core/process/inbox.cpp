@@ -190,6 +190,7 @@ Status Inbox::partial(const Inbound& in, std::string output) {
         return store_.putOutbox({batch.front().entry}, last);
       });
       !s) {
+    outbox_.discard(batch);
     return s;
   }
   audit_.record("replied", batch.front().message, 0, "partial");
@@ -224,6 +225,8 @@ void Inbox::handled(const Inbound& in, std::string output, std::string error,
       });
       !s) {
     errors_.report(describe(request) + ": " + s.error().message);
+    outbox_.discard(reply);
+    reply.clear();  // not in the outbox: not sent either
   }
   if (!reply.empty()) {
     audit_.record("replied", reply.front().message);

@@ -153,7 +153,10 @@ Result<std::vector<uint64_t>> Node::submit(std::string_view json, const std::str
   for (size_t i = 0; i < batch->size(); ++i) {
     for (auto& one : message::fanOut((*batch)[i])) {
       auto outgoing = outbox_.prepare(std::move(one));
-      if (!outgoing) return refuse(within("message " + std::to_string(i) + ": ", outgoing.error()));
+      if (!outgoing) {
+        outbox_.discard(ready);
+        return refuse(within("message " + std::to_string(i) + ": ", outgoing.error()));
+      }
       ready.push_back(std::move(outgoing).value());
     }
   }

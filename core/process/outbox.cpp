@@ -19,6 +19,12 @@ std::string describe(const message::Message& m) {
 
 namespace {
 
+// The node a subject "<toNode>.<method>.<kind>" goes to.
+std::string receiverOf(const std::string& subject) {
+  auto parts = message::parseSubject(subject);
+  return parts ? parts->node : subject;
+}
+
 DeliveryPolicy policyOf(const store::OutboxEntry& e) {
   return DeliveryPolicy{e.ack, std::chrono::milliseconds(e.ackTimeoutMs), e.retries,
                         e.expiresUnixMs};
@@ -47,12 +53,16 @@ Outbox::~Outbox() { stop(); }
 void Outbox::resume() {
   auto loaded = store_.loadOutbox();
   for (const auto& e : loaded.damaged) errors_.report(e.message);
+  // Every id still in the outbox is open again before anything new is prepared: a message sent
+  // from now on must not say these are settled. (Their receiver is the subject's first part.)
+  for (const auto& entry : loaded.entries) opened(receiverOf(entry.subject), entry.id);
   for (auto& entry : loaded.entries) {
     auto m = message::decodeWire(entry.wire);
     if (!m) {
       errors_.report("outbox message " + std::to_string(entry.id) +
                      " is unreadable and was dropped: " + m.error().message);
       (void)store_.removeOutbox(entry.id);
+      closed(receiverOf(entry.subject), entry.id);
       continue;
     }
     if (m->seq != 0) {
@@ -92,13 +102,22 @@ Result<std::string> Outbox::encode(message::Message& m) const {
 Result<Outgoing> Outbox::prepare(message::Message m) {
   const auto method = methods_.find(m.method);
   if (!method) return Error{"unknown method \"" + m.method + "\"", Code::unknownMethod};
-  auto id = ids_.next();
-  if (!id) return id.error();
-  m.id = id.value();
+  {
+    std::lock_guard lock(openMutex_);
+    auto id = ids_.next();
+    if (!id) return id.error();
+    m.id = id.value();
+    auto& open = open_[m.toNode];
+    open.insert(m.id);
+    m.settledBelow = *open.begin();
+  }
   m.fromNode = settings_.nodeName;
   m.createdUnixMs = nowUnixMs();
   auto wire = encode(m);
-  if (!wire) return wire.error();
+  if (!wire) {
+    closed(m.toNode, m.id);
+    return wire.error();
+  }
   store::OutboxEntry entry;
   entry.id = m.id;
   entry.subject = message::subject(m.toNode, m.method, method->kind);
@@ -160,7 +179,10 @@ Result<std::vector<uint64_t>> Outbox::accept(std::vector<Outgoing> batch, const 
     for (const auto& o : batch) entries.push_back(o.entry);
     return store_.putOutbox(entries, last);
   });
-  if (!stored) return stored.error();
+  if (!stored) {
+    discard(batch);
+    return stored.error();
+  }
   for (const auto& o : batch) ids.push_back(o.message.id);
   // Watched before the first is sent, so no reply can come back unseen.
   if (watcher) replies_.watch(ids, watcher);
@@ -198,6 +220,23 @@ Result<uint64_t> Outbox::send(message::Message m) {
   return ids->front();
 }
 
+void Outbox::opened(const std::string& toNode, uint64_t id) {
+  std::lock_guard lock(openMutex_);
+  open_[toNode].insert(id);
+}
+
+void Outbox::closed(const std::string& toNode, uint64_t id) {
+  std::lock_guard lock(openMutex_);
+  auto it = open_.find(toNode);
+  if (it == open_.end()) return;
+  it->second.erase(id);
+  if (it->second.empty()) open_.erase(it);
+}
+
+void Outbox::discard(const std::vector<Outgoing>& batch) {
+  for (const auto& o : batch) closed(o.message.toNode, o.message.id);
+}
+
 void Outbox::dispatch(Outgoing o) {
   std::shared_ptr<Publisher> publisher;
   {
@@ -224,7 +263,10 @@ bool Outbox::remove(const store::OutboxEntry& entry) {
     std::lock_guard lock(mutex_);
     if (auto it = publishers_.find(entry.subject); it != publishers_.end()) publisher = it->second;
   }
-  if (!publisher) return store_.removeOutbox(entry.id).ok();
+  if (!publisher) {
+    closed(receiverOf(entry.subject), entry.id);
+    return store_.removeOutbox(entry.id).ok();
+  }
   auto done = publisher->remove(entry.id);
   return done.wait_for(std::chrono::seconds(10)) == std::future_status::ready && done.get();
 }
@@ -273,6 +315,7 @@ void Outbox::settled(const std::string& subject, const message::Message& m, Outc
   // A stopped publisher leaves its messages in the outbox for the next start.
   if (outcome == Outcome::stopped) return;
   if (auto s = store_.removeOutbox(m.id); !s) observe::ErrorKernel::logOnly(s.error().message);
+  closed(m.toNode, m.id);
   if (m.seq != 0) {
     std::optional<uint64_t> skipBelow;
     {

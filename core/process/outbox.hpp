@@ -74,6 +74,9 @@ class Outbox final : public MessageSender, private PublisherEvents {
   void dispatch(Outgoing outgoing);
   // prepare and accept for one message of the node's own (errors, hellos). Thread-safe.
   Result<uint64_t> send(message::Message message) override;
+  // Prepared messages that will not be accepted after all (the batch was refused): their ids are
+  // no longer open.
+  void discard(const std::vector<Outgoing>& batch);
 
   // Settles message `entry.id` as removed, whether its publisher holds it or not; false when it
   // was settled meanwhile. Blocks up to 10 s for the publisher.
@@ -129,6 +132,15 @@ class Outbox final : public MessageSender, private PublisherEvents {
   std::mutex streamsMutex_;
   uint64_t epoch_ = 0;
   std::map<std::string, Stream> streams_;
+
+  // By receiver, the ids of the messages to it that are not settled (given out by prepare and
+  // not yet settled, discarded or failed): the lowest is each message's settledBelow. An id is
+  // given and entered under one lock, so no lower id can still be on its way when a message
+  // says everything below it is settled.
+  std::mutex openMutex_;
+  std::map<std::string, std::set<uint64_t>> open_;
+  void opened(const std::string& toNode, uint64_t id);
+  void closed(const std::string& toNode, uint64_t id);
 
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Publisher>> publishers_;  // by subject

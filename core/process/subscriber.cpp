@@ -243,7 +243,8 @@ void Subscriber::storeIntake() {
     }
     std::vector<store::Store::Arriving> arriving;
     for (const auto& a : batch) {
-      arriving.push_back({a.message.fromNode, a.message.id, a.message.method, a.wire, a.sealedUnixMs});
+      arriving.push_back({a.message.fromNode, a.message.id, a.message.method, a.wire, a.sealedUnixMs,
+                          a.message.settledBelow});
     }
     auto taken = store_.acceptInbound(arriving);
     AckGroups acks;

@@ -42,7 +42,8 @@ std::string outKey(uint64_t id) { return "out/" + hex16(id); }
 std::string inKey(uint64_t arrival) { return "in/" + hex16(arrival); }
 std::string runKey(uint64_t arrival) { return "run/" + hex16(arrival); }
 std::string seenKey(const std::string& from, uint64_t id) { return "seen/" + from + "/" + hex16(id); }
-std::string seenAtKey(uint64_t arrival) { return "seenAt/" + hex16(arrival); }
+std::string seenPrefix(const std::string& from) { return "seen/" + from + "/"; }
+std::string settledKey(const std::string& from) { return "settled/" + from; }
 std::string seqKey(const std::string& subject) { return "seq/" + subject; }
 // A received stream's parts (streamKey() names the stream).
 std::string nextKey(const std::string& stream) { return "stream/" + stream; }
@@ -317,19 +318,72 @@ Loaded<OutboxEntry> Store::loadOutbox() {
 
 Result<Store::Taken> Store::acceptInbound(const std::string& fromNode, uint64_t id,
                                           const std::string& method, const std::string& wire,
-                                          int64_t sealedUnixMs) {
-  auto taken = acceptInbound({Arriving{fromNode, id, method, wire, sealedUnixMs}});
+                                          int64_t sealedUnixMs, uint64_t settledBelow) {
+  auto taken = acceptInbound({Arriving{fromNode, id, method, wire, sealedUnixMs, settledBelow}});
   if (!taken) return taken.error();
   return taken->front();
+}
+
+Result<Store::Sender*> Store::sender(const std::string& fromNode) {
+  if (auto known = senders_.find(fromNode); known != senders_.end()) return &known->second;
+  Sender state;
+  std::string value;
+  const leveldb::Status s = db_->Get(leveldb::ReadOptions(), settledKey(fromNode), &value);
+  if (s.ok()) {
+    if (auto below = decodeU64(value)) state.settledBelow = below.value();
+  } else if (!s.IsNotFound()) {
+    return Error{"database: cannot read what " + fromNode + " settled: " + s.ToString(), Code::storage};
+  }
+  const std::string prefix = seenPrefix(fromNode);
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) ++state.seen;
+  return &senders_.emplace(fromNode, state).first->second;
+}
+
+uint64_t Store::forgetSeen(leveldb::WriteBatch& batch, const std::string& fromNode, uint64_t below,
+                           uint64_t most) {
+  const std::string prefix = seenPrefix(fromNode);
+  const std::string end = below == UINT64_MAX ? std::string() : seenKey(fromNode, below);
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  uint64_t forgotten = 0;
+  for (it->Seek(prefix); it->Valid() && forgotten < most && it->key().starts_with(prefix) &&
+                         (end.empty() || it->key().compare(end) < 0);
+       it->Next()) {
+    batch.Delete(it->key());
+    ++forgotten;
+  }
+  return forgotten;
 }
 
 Result<std::vector<Store::Taken>> Store::acceptInbound(const std::vector<Arriving>& arriving) {
   std::lock_guard lock(inboxMutex_);
   std::vector<Taken> out;
   leveldb::WriteBatch batch;
+  // What this write changes of each sender's memory; kept only once the write is.
+  std::map<std::string, Sender> changed;
+  auto senderOf = [&](const std::string& from) -> Result<Sender*> {
+    if (auto it = changed.find(from); it != changed.end()) return &it->second;
+    auto known = sender(from);
+    if (!known) return known.error();
+    return &changed.emplace(from, *known.value()).first->second;
+  };
+  // The senders' word first: what they settled is forgotten, and a late copy of it is not taken.
+  for (const auto& a : arriving) {
+    if (a.settledBelow == 0) continue;
+    auto state = senderOf(a.fromNode);
+    if (!state) return state.error();
+    Sender& s = *state.value();
+    if (a.settledBelow <= s.settledBelow) continue;
+    s.seen -= std::min(s.seen, forgetSeen(batch, a.fromNode, a.settledBelow, UINT64_MAX));
+    s.settledBelow = a.settledBelow;
+    batch.Put(settledKey(a.fromNode), encodeU64(a.settledBelow));
+  }
   // Taken earlier in this batch: by seen key, the value written for it.
   std::map<std::string, std::string> takenNow;
   for (const auto& a : arriving) {
+    auto state = senderOf(a.fromNode);
+    if (!state) return state.error();
+    Sender& sender = *state.value();
     const std::string seen = seenKey(a.fromNode, a.id);
     // The value is the arrival (8 bytes) and, since messages are sealed, the seal time of the
     // latest copy taken (8 more).
@@ -353,11 +407,17 @@ Result<std::vector<Store::Taken>> Store::acceptInbound(const std::vector<Arrivin
         out.push_back(Taken{0, true});
         continue;
       }
-      if (a.sealedUnixMs > 0) {
+      // (Unless this write forgets it: the sender settled it.)
+      if (a.sealedUnixMs > 0 && a.id >= sender.settledBelow) {
         value = value.substr(0, 8) + encodeU64(sealed);
         batch.Put(seen, value);
         takenNow[seen] = value;
       }
+      out.push_back(Taken{});
+      continue;
+    }
+    if (a.id < sender.settledBelow) {
+      // The sender settled it before this copy came: taken (ACKed) but never run.
       out.push_back(Taken{});
       continue;
     }
@@ -367,21 +427,17 @@ Result<std::vector<Store::Taken>> Store::acceptInbound(const std::vector<Arrivin
     value = encodeU64(n) + encodeU64(static_cast<uint64_t>(std::max<int64_t>(a.sealedUnixMs, 0)));
     batch.Put(inKey(n), encodeInbox(InboxEntry{n, a.method, false, a.wire}));
     batch.Put(seen, value);
-    batch.Put(seenAtKey(n), seen);
     takenNow[seen] = value;
-    // Forget the arrival that is now seenCapacity behind.
-    if (n > options_.seenCapacity) {
-      const std::string oldAt = seenAtKey(n - options_.seenCapacity);
-      std::string oldSeen;
-      if (db_->Get(leveldb::ReadOptions(), oldAt, &oldSeen).ok()) {
-        batch.Delete(oldSeen);
-        batch.Delete(oldAt);
-      }
+    // A sender that never says what it settled is remembered up to a bound: its oldest go.
+    if (++sender.seen > options_.seenPerSender) {
+      sender.seen -= std::min(sender.seen, forgetSeen(batch, a.fromNode, UINT64_MAX,
+                                                      sender.seen - options_.seenPerSender));
     }
     out.push_back(Taken{n, false});
   }
   auto s = commit(batch, options_.sync);
   if (!s.ok()) return Error{"database: cannot take message: " + s.ToString(), Code::storage};
+  for (auto& [from, state] : changed) senders_[from] = state;
   return out;
 }
 

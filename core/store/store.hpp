@@ -6,8 +6,10 @@
 //   out/<id, 16 hex>             outbox entry: a JSON line of delivery settings, "\n", the wire message
 //   in/<arrival, 16 hex>         inbox entry: a JSON line (method), "\n", the wire message
 //   run/<arrival, 16 hex>        present once that message's run has started
-//   seen/<fromNode>/<id, 16 hex> arrival number of a message taken from fromNode
-//   seenAt/<arrival, 16 hex>     the seen/ key of that arrival, to forget the oldest first
+//   seen/<fromNode>/<id, 16 hex> arrival number of a message taken from fromNode (and the seal
+//                                time of the latest copy taken)
+//   settled/<fromNode>           the sender's word: its messages to this node with lower ids are
+//                                settled there; their seen/ entries are forgotten
 //   meta/epoch                   this database's epoch: sequenced streams sent from it carry it
 //   seq/<subject>                the last sequence number given to a message for that subject
 //   stream/<method>/<fromNode>/<epoch, 16 hex>   a sequenced stream taken in: the number next
@@ -39,8 +41,10 @@ struct StoreOptions {
   // true: every write that accepts a message is synced to disk before it is acknowledged.
   // false: left to the operating system (fast; a power cut may lose the last writes).
   bool sync = true;
-  // How many (fromNode, id) pairs the inbox remembers to refuse duplicates.
-  uint64_t seenCapacity = 100000;
+  // The inbox remembers each sender's messages until the sender says they are settled (so a
+  // resend is recognised however long the sender was away, whatever other senders sent
+  // meanwhile); at most this many per sender, the oldest forgotten first.
+  uint64_t seenPerSender = 100000;
 };
 
 struct OutboxEntry {
@@ -120,7 +124,8 @@ class Store {
     bool replayed = false;
   };
   Result<Taken> acceptInbound(const std::string& fromNode, uint64_t id, const std::string& method,
-                              const std::string& wire, int64_t sealedUnixMs = 0);
+                              const std::string& wire, int64_t sealedUnixMs = 0,
+                              uint64_t settledBelow = 0);
   // Takes several messages in one write (one sync): what acceptInbound says of each, in order,
   // or one error for all when the write failed (then none was taken).
   struct Arriving {
@@ -129,6 +134,9 @@ class Store {
     std::string method;
     std::string wire;
     int64_t sealedUnixMs = 0;
+    // The sender's word that its messages to this node with a lower id are settled (delivered,
+    // or given up): one of those not taken by now never will be, and their memory can go.
+    uint64_t settledBelow = 0;
   };
   Result<std::vector<Taken>> acceptInbound(const std::vector<Arriving>& batch);
   // Records that the message's run starts, so a restart does not run it again blindly; for a
@@ -171,7 +179,18 @@ class Store {
   StoreOptions options_;
   std::atomic<uint64_t> syncedWrites_{0};
   std::mutex counterMutex_;
+  // What the inbox remembers of one sender (loaded from the database at its first message).
+  struct Sender {
+    uint64_t settledBelow = 0;
+    uint64_t seen = 0;  // seen/ entries
+  };
+  // inboxMutex_ held.
+  Result<Sender*> sender(const std::string& fromNode);
+  // Forgets `fromNode`'s seen/ entries below `below` (at most `most`), in `batch`; how many.
+  uint64_t forgetSeen(leveldb::WriteBatch& batch, const std::string& fromNode, uint64_t below,
+                      uint64_t most);
   std::mutex inboxMutex_;  // a seen-check and its write are one step
+  std::map<std::string, Sender, std::less<>> senders_;
   std::unique_ptr<IdSource> arrivals_;
 };
 

@@ -260,12 +260,14 @@ TEST(Wire, RoundTripsEveryField) {
   m.seq = 7;
   m.epoch = 0xfeedface12345678ULL;
   m.floor = 5;
+  m.settledBelow = 40;
   auto back = decodeWire(encodeWire(m));
   ASSERT_TRUE(back.ok()) << back.error().message;
   EXPECT_EQ(back->id, 42u);
   EXPECT_EQ(back->seq, 7u);
   EXPECT_EQ(back->epoch, 0xfeedface12345678ULL);
   EXPECT_EQ(back->floor, 5u);
+  EXPECT_EQ(back->settledBelow, 40u);
   EXPECT_EQ(back->fromNode, "central");
   EXPECT_EQ(back->createdUnixMs, 1234);
   EXPECT_EQ(back->data, m.data);
