@@ -46,7 +46,8 @@ Outbox::Outbox(OutboxSettings settings, boost::asio::any_io_executor executor,
       errors_(errors),
       verifier_(verifier),
       processIds_(processIds),
-      ids_(store, "nextId") {}
+      ids_(store, "nextId"),
+      sweeper_(executor_) {}
 
 Outbox::~Outbox() { stop(); }
 
@@ -54,7 +55,7 @@ void Outbox::resume() {
   auto loaded = store_.loadOutbox();
   for (const auto& e : loaded.damaged) errors_.report(e.message);
   // Every id still in the outbox is open again before anything new is prepared: a message sent
-  // from now on must not say these are settled. (Their receiver is the subject's first part.)
+  // from now on must not say these are settled.
   for (const auto& entry : loaded.entries) opened(receiverOf(entry.subject), entry.id);
   for (auto& entry : loaded.entries) {
     auto m = message::decodeWire(entry.wire);
@@ -80,6 +81,14 @@ void Outbox::resume() {
       }
     }
     dispatch(Outgoing{std::move(m).value(), std::move(entry)});
+  }
+  {
+    std::lock_guard guardLock(sweepGuard_->mutex);
+    std::lock_guard lock(mutex_);
+    if (!closed_) {
+      sweepGuard_->outbox = this;
+      sweep();
+    }
   }
   if (!loaded.entries.empty()) {
     STEWARD_LOG(info) << "resumed " << loaded.entries.size() << " message(s) from the outbox";
@@ -238,23 +247,50 @@ void Outbox::discard(const std::vector<Outgoing>& batch) {
 }
 
 void Outbox::dispatch(Outgoing o) {
-  std::shared_ptr<Publisher> publisher;
-  {
-    std::lock_guard lock(mutex_);
-    if (closed_) {
-      STEWARD_LOG(info) << describe(o.message) << " stays in the outbox: the node is stopping";
-      return;
-    }
-    auto& slot = publishers_[o.entry.subject];
-    if (!slot) {
-      slot = Publisher::create(executor_, transport_, o.entry.subject, *this, processIds_++,
-                               settings_.window);
-    }
-    publisher = slot;
+  // Enqueued under the lock, so sweep() never retires a publisher a message is on its way to.
+  std::lock_guard lock(mutex_);
+  if (closed_) {
+    STEWARD_LOG(info) << describe(o.message) << " stays in the outbox: the node is stopping";
+    return;
+  }
+  auto& publisher = publishers_[o.entry.subject];
+  if (!publisher) {
+    publisher = Publisher::create(executor_, transport_, o.entry.subject, *this, processIds_++,
+                                  settings_.window);
   }
   STEWARD_LOG(debug) << "queued " << describe(o.message);
   const DeliveryPolicy policy = policyOf(o.entry);
   publisher->enqueue(std::move(o.message), std::move(o.entry.wire), policy);
+}
+
+// mutex_ held (the timer is only touched under it).
+void Outbox::sweep() {
+  for (auto it = publishers_.begin(); it != publishers_.end();) {
+    const auto& [subject, publisher] = *it;
+    const uint64_t enqueued = publisher->enqueued();
+    auto idle = idleAt_.find(subject);
+    if (publisher->pending() == 0 && idle != idleAt_.end() && idle->second == enqueued) {
+      STEWARD_LOG(debug) << "publisher " << subject << " retired: nothing to send for a while";
+      publisher->stop();
+      idleAt_.erase(idle);
+      it = publishers_.erase(it);
+      continue;
+    }
+    if (publisher->pending() == 0) {
+      idleAt_[subject] = enqueued;
+    } else if (idle != idleAt_.end()) {
+      idleAt_.erase(idle);
+    }
+    ++it;
+  }
+  sweeper_.expires_after(settings_.retireIdleAfter);
+  sweeper_.async_wait([guard = sweepGuard_](boost::system::error_code ec) {
+    if (ec) return;
+    std::lock_guard guardLock(guard->mutex);
+    if (guard->outbox == nullptr) return;
+    std::lock_guard lock(guard->outbox->mutex_);
+    if (!guard->outbox->closed_) guard->outbox->sweep();
+  });
 }
 
 bool Outbox::remove(const store::OutboxEntry& entry) {
@@ -277,15 +313,18 @@ void Outbox::brokerReconnected() {
 }
 
 void Outbox::close() {
+  std::lock_guard guardLock(sweepGuard_->mutex);
   std::lock_guard lock(mutex_);
   closed_ = true;
+  sweepGuard_->outbox = nullptr;
+  sweeper_.cancel();
 }
 
 void Outbox::stop() {
+  close();
   std::map<std::string, std::shared_ptr<Publisher>> publishers;
   {
     std::lock_guard lock(mutex_);
-    closed_ = true;
     publishers.swap(publishers_);
   }
   for (auto& [subject, p] : publishers) p->stop();

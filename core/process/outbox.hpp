@@ -16,10 +16,12 @@
 #include "core/transport/transport.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <functional>
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -35,6 +37,9 @@ struct OutboxSettings {
   int64_t defaultMessageRetries = 1;
   // How many messages of one (toNode, method) may wait for their ACK at once.
   size_t window = 1;
+  // A (toNode, method)'s publisher with nothing to send for this long goes (central talks to
+  // thousands of nodes; most are quiet most of the time); the next message makes a new one.
+  std::chrono::milliseconds retireIdleAfter = std::chrono::minutes(5);
 };
 
 // A message stamped, encoded and ready for the outbox.
@@ -142,8 +147,21 @@ class Outbox final : public MessageSender, private PublisherEvents {
   void opened(const std::string& toNode, uint64_t id);
   void closed(const std::string& toNode, uint64_t id);
 
+  // Every retireIdleAfter: a publisher that had nothing pending at the last sweep and was given
+  // nothing since goes.
+  void sweep();
+  boost::asio::steady_timer sweeper_;
+  // What the sweeper's timer handler reaches the outbox through: emptied (under its lock) when
+  // the outbox stops, so a handler that runs later touches nothing of it.
+  struct SweepGuard {
+    std::mutex mutex;
+    Outbox* outbox = nullptr;
+  };
+  std::shared_ptr<SweepGuard> sweepGuard_ = std::make_shared<SweepGuard>();
+
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Publisher>> publishers_;  // by subject
+  std::map<std::string, uint64_t> idleAt_;  // by subject: enqueued() of a publisher found idle
   bool closed_ = false;
 };
 

@@ -76,6 +76,7 @@ std::chrono::milliseconds Publisher::waitAfter(const Item& item) const {
 
 void Publisher::enqueue(message::Message message, std::string wire, DeliveryPolicy policy) {
   ++pending_;
+  ++enqueued_;
   asio::post(strand_, [self = shared_from_this(), message = std::move(message), policy,
                        wire = std::move(wire)]() mutable {
     if (self->stopped_) {

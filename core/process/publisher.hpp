@@ -95,6 +95,8 @@ class Publisher : public std::enable_shared_from_this<Publisher> {
   uint64_t processId() const { return processId_; }
   // Messages queued or in flight.
   size_t pending() const { return pending_.load(); }
+  // Messages enqueued since it was made: unchanged, and none pending, means idle since.
+  uint64_t enqueued() const { return enqueued_.load(); }
 
  private:
   // A queued message, and while it is in flight, its sends, inbox and timer.
@@ -136,6 +138,7 @@ class Publisher : public std::enable_shared_from_this<Publisher> {
   bool stopped_ = false;
   uint64_t generation_ = 0;
   std::atomic<size_t> pending_{0};
+  std::atomic<uint64_t> enqueued_{0};
 };
 
 }  // namespace steward::process
