@@ -99,11 +99,14 @@ Result<SubjectParts> parseSubject(std::string_view subj) {
 std::vector<Message> fanOut(const Message& message) {
   std::vector<Message> out;
   std::unordered_set<std::string> seen;
+  // Each copy is made from one without the list: copying the list into each copy (even to clear
+  // it) would cost time and memory of receivers x receivers.
+  Message one = message;
+  std::vector<std::string>().swap(one.toNodes);
   auto add = [&](const std::string& node) {
     if (node.empty() || !seen.insert(node).second) return;
-    Message copy = message;
+    Message copy = one;
     copy.toNode = node;
-    copy.toNodes.clear();
     out.push_back(std::move(copy));
   };
   add(message.toNode);

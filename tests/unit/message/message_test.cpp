@@ -73,6 +73,8 @@ TEST(FanOut, OneMessagePerDistinctReceiverInOrder) {
   EXPECT_EQ(out[2].toNode, "ship3");
   for (const auto& one : out) {
     EXPECT_TRUE(one.toNodes.empty());
+    // Not even room for the list: a fan-out to N nodes would otherwise hold N x N names.
+    EXPECT_EQ(one.toNodes.capacity(), 0u);
     EXPECT_EQ(one.method, "REQCliCommand");
   }
 }
