@@ -221,7 +221,7 @@ void Inbox::handled(const Inbound& in, std::string output, std::string error,
   // The request leaves the inbox and its reply enters the outbox in one write.
   if (auto s = outbox_.commit(reply, [&](const Outbox::LastSeqs& last) {
         return store_.finishInbound(in.arrival, reply.empty() ? nullptr : &reply.front().entry,
-                                    last, next);
+                                    last, next, in.durable);
       });
       !s) {
     errors_.report(describe(request) + ": " + s.error().message);

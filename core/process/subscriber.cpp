@@ -246,7 +246,7 @@ void Subscriber::storeIntake() {
       arriving.push_back({a.message.fromNode, a.message.id, a.message.method, a.wire, a.sealedUnixMs,
                           a.message.settledBelow});
     }
-    auto taken = store_.acceptInbound(arriving);
+    auto taken = store_.acceptInbound(arriving, message::needsAck(method().kind));
     AckGroups acks;
     for (size_t i = 0; i < batch.size(); ++i) {
       message::Message& m = batch[i].message;
@@ -299,6 +299,7 @@ void Subscriber::acknowledge(const AckGroups& groups) {
 }
 
 void Subscriber::route(Inbound in) {
+  in.durable = message::needsAck(method().kind);
   const message::Message& m = in.message;
   if (!method().ordered || m.seq == 0) {
     queue_.push_back(std::move(in));
@@ -506,7 +507,7 @@ void Subscriber::execute(const Inbound& in, const store::StreamAdvance* advance,
   // Once this is on disk a restart answers "interrupted" instead of running it again, and its
   // stream goes on after it.
   if (!marked) {
-    if (auto s = store_.markRunning(in.arrival, advance); !s) return fail(s.error().message);
+    if (auto s = store_.markRunning(in.arrival, advance, in.durable); !s) return fail(s.error().message);
   }
   const std::string fileName = m.fileName.empty() ? m.method + ".log" : m.fileName;
   auto output = message::resolveOutputPath(settings_.dataFolder, m.directory, m.fromNode, fileName);

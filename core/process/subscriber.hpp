@@ -63,6 +63,9 @@ struct SubscriberSettings {
 struct Inbound {
   uint64_t arrival = 0;
   message::Message message;
+  // Its sender waits for an ACK: what the store writes of it is synced (with syncWrites). A
+  // message without one is not (README, Delivery).
+  bool durable = true;
 };
 
 // What a subscriber tells the receiving side of its node. Called from transport and handler

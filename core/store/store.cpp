@@ -355,7 +355,8 @@ uint64_t Store::forgetSeen(leveldb::WriteBatch& batch, const std::string& fromNo
   return forgotten;
 }
 
-Result<std::vector<Store::Taken>> Store::acceptInbound(const std::vector<Arriving>& arriving) {
+Result<std::vector<Store::Taken>> Store::acceptInbound(const std::vector<Arriving>& arriving,
+                                                       bool durable) {
   std::lock_guard lock(inboxMutex_);
   std::vector<Taken> out;
   leveldb::WriteBatch batch;
@@ -435,7 +436,7 @@ Result<std::vector<Store::Taken>> Store::acceptInbound(const std::vector<Arrivin
     }
     out.push_back(Taken{n, false});
   }
-  auto s = commit(batch, options_.sync);
+  auto s = commit(batch, options_.sync && durable);
   if (!s.ok()) return Error{"database: cannot take message: " + s.ToString(), Code::storage};
   for (auto& [from, state] : changed) senders_[from] = state;
   return out;
@@ -449,24 +450,26 @@ void Store::markIn(leveldb::WriteBatch& batch, uint64_t arrival, const StreamAdv
   }
 }
 
-Status Store::markRunning(uint64_t arrival, const StreamAdvance* advance) {
+Status Store::markRunning(uint64_t arrival, const StreamAdvance* advance, bool durable) {
   leveldb::WriteBatch batch;
   markIn(batch, arrival, advance);
-  auto s = commit(batch, options_.sync);
+  auto s = commit(batch, options_.sync && durable);
   if (!s.ok()) return Error{"database: cannot mark message running: " + s.ToString(), Code::storage};
   return {};
 }
 
 Status Store::finishInbound(uint64_t arrival, const OutboxEntry* reply,
                             const std::vector<std::pair<std::string, uint64_t>>& lastSeqs,
-                            const RunMark* next) {
+                            const RunMark* next, bool durable) {
   leveldb::WriteBatch batch;
   if (next != nullptr) markIn(batch, next->arrival, next->advance);
   for (const auto& [subject, seq] : lastSeqs) batch.Put(seqKey(subject), encodeU64(seq));
   batch.Delete(inKey(arrival));
   batch.Delete(runKey(arrival));
   if (reply != nullptr) batch.Put(outKey(reply->id), encodeOutbox(*reply));
-  auto s = commit(batch, options_.sync);
+  // A reply is sent as soon as this returns: it and the sequence numbers it took are synced
+  // whatever the request was, or a power cut could give the same numbers to another reply.
+  auto s = commit(batch, options_.sync && (durable || reply != nullptr || !lastSeqs.empty()));
   if (!s.ok()) return Error{"database: cannot record a finished message: " + s.ToString(), Code::storage};
   return {};
 }

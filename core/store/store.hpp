@@ -138,11 +138,13 @@ class Store {
     // or given up): one of those not taken by now never will be, and their memory can go.
     uint64_t settledBelow = 0;
   };
-  Result<std::vector<Taken>> acceptInbound(const std::vector<Arriving>& batch);
+  // `durable` false: not synced even with syncWrites (a message whose sender waits for no ACK
+  // is the sender's to lose: it survives a crash of this process, not a power cut).
+  Result<std::vector<Taken>> acceptInbound(const std::vector<Arriving>& batch, bool durable = true);
   // Records that the message's run starts, so a restart does not run it again blindly; for a
   // sequenced message, with what that changes in its stream. Synced (with syncWrites): a power
   // cut during the run must not lose it, or the message would run again after the reboot.
-  Status markRunning(uint64_t arrival, const StreamAdvance* advance = nullptr);
+  Status markRunning(uint64_t arrival, const StreamAdvance* advance = nullptr, bool durable = true);
   // Removes a handled message and queues its reply (if any) in one atomic write, with the last
   // sequence numbers the reply's stream gave, and, for a sequenced method, the run mark of the
   // message that runs next (what markRunning would write), so the two share a sync.
@@ -152,7 +154,7 @@ class Store {
   };
   Status finishInbound(uint64_t arrival, const OutboxEntry* reply,
                        const std::vector<std::pair<std::string, uint64_t>>& lastSeqs = {},
-                       const RunMark* next = nullptr);
+                       const RunMark* next = nullptr, bool durable = true);
   // Removes a message that did not run (an operator's removeQueued); a sequenced one's number is
   // remembered as gone in its stream, so the stream passes it when its turn comes.
   Status removeInbound(uint64_t arrival, const std::string& streamKey = {}, uint64_t seq = 0);
