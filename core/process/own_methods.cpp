@@ -63,10 +63,7 @@ void addOwnMethods(Catalog& catalog, NodeOperations& operations, TrustKeeper& ke
   const auto keysUpdate = ownCommand(message::methods::kKeysUpdate);
   catalog.addOwn(keysUpdate, [keysUpdate, &keys] {
     return std::make_unique<OwnMethod>(keysUpdate, [&keys](const message::Message& m) -> Result<std::string> {
-      if (m.data.size() != 2) {
-        return Error{"REQKeysUpdate needs data [set, signature]", Code::badField};
-      }
-      return keys.applyUpdate(m.data[0], m.data[1]);
+      return keys.applyUpdate(m.data);
     });
   });
 }

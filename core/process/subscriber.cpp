@@ -267,7 +267,17 @@ void Subscriber::storeIntake() {
       }
       // A message taken before (its ACK was lost, or a copy was resent) is ACKed again but not
       // run again.
-      if (!replyTo.empty()) acks[m.fromNode].push_back({m.id, replyTo});
+      if (!replyTo.empty()) {
+        if (t.arrival == 0) {
+          // A copy of one taken before: the sender may have settled it and closed its inbox, so
+          // it carries no one else's ACK.
+          (void)transport_.publish(replyTo, encodeAck(Ack::accept()));
+        } else {
+          // Grouped by the sender's process (its inboxes share a prefix): one that restarted
+          // meanwhile never gets an answer on an inbox of the one before.
+          acks[m.fromNode + " " + replyTo.substr(0, replyTo.rfind('.') + 1)].push_back({m.id, replyTo});
+        }
+      }
       if (t.arrival == 0) {
         events_.audit("duplicate", m);
         STEWARD_LOG(debug) << "duplicate message " << m.id << " from " << m.fromNode << " on "
@@ -285,8 +295,9 @@ void Subscriber::storeIntake() {
   }
 }
 
-// One sealed ACK per sender for what one write took of it: on the last message's inbox, naming
-// the others (at most kMaxAckAlso each), so a window of messages costs one seal and one check.
+// One sealed ACK per sender's process for what one write took of it for the first time: on the
+// last message's inbox, naming the others (at most kMaxAckAlso each), so a window of messages
+// costs one seal and one check.
 void Subscriber::acknowledge(const AckGroups& groups) {
   for (const auto& [sender, taken] : groups) {
     for (size_t first = 0; first < taken.size(); first += kMaxAckAlso + 1) {

@@ -144,7 +144,7 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
     uint64_t id = 0;
     std::string replyTo;
   };
-  using AckGroups = std::map<std::string, std::vector<Owed>>;
+  using AckGroups = std::map<std::string, std::vector<Owed>>;  // by "<sender> <inbox prefix>"
   void acknowledge(const AckGroups& groups);
   void storeIntake();
   // A sequenced stream from one sender, on the strand.

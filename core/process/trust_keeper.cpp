@@ -39,7 +39,7 @@ Result<std::string> TrustKeeper::operate(const std::string& cmd, const rapidjson
     if (!acl) return acl.error();
     if (auto s = trust.setAcl(std::move(acl).value()); !s) return s.error();
     STEWARD_LOG(info) << "ACL replaced; trusted set version " << trust.version();
-    pushTrustedSet(trust.knownNodes());
+    pushChanges(trust.knownNodes());
     return "ACL set; trusted set version " + std::to_string(trust.version()) + " sent to the nodes";
   }
   if (cmd == "keysAllow" || cmd == "keysRevoke") {
@@ -48,8 +48,8 @@ Result<std::string> TrustKeeper::operate(const std::string& cmd, const rapidjson
     if (auto s = cmd == "keysAllow" ? trust.allow(*node) : trust.revoke(*node); !s) return s.error();
     STEWARD_LOG(info) << (cmd == "keysAllow" ? "allowed the key of " : "revoked the key of ") << *node
                       << "; trusted set version " << trust.version();
-    // An allowed node is among the known ones now: it gets the set with the others.
-    pushTrustedSet(trust.knownNodes());
+    // An allowed node is among the known ones now: it gets the changes with the others.
+    pushChanges(trust.knownNodes());
     return std::string(cmd == "keysAllow" ? "allowed " : "revoked ") + *node +
            "; trusted set version " + std::to_string(trust.version()) + " sent to the nodes";
   }
@@ -57,29 +57,76 @@ Result<std::string> TrustKeeper::operate(const std::string& cmd, const rapidjson
                "keysRevoke, keysAclShow, keysAclSet"};
 }
 
-Result<std::string> TrustKeeper::applyUpdate(const std::string& set, const std::string& signature) {
+Result<std::string> TrustKeeper::applyUpdate(const std::vector<std::string>& data) {
   if (trust_ == nullptr) return Error{"this node does not sign or check messages"};
-  if (auto s = trust_->applySet(set, signature); !s) return s.error();
-  STEWARD_LOG(info) << "trusted set version " << trust_->version() << " from " << centralNodeName_
-                    << " applied";
-  return "trusted set version " + std::to_string(trust_->version()) + " applied on " + nodeName_;
+  std::string what;
+  if (data.size() == 2) {
+    if (auto s = trust_->applySet(data[0], data[1]); !s) return s.error();
+    what = "trusted set version " + std::to_string(trust_->version()) + " applied";
+  } else if (data.size() == 3 && data[0] == "changes") {
+    if (auto s = trust_->applyChanges(data[1], data[2]); !s) return s.error();
+    what = "trusted set version " + std::to_string(trust_->version()) + " applied (changes)";
+  } else if (data.size() == 3 && data[0] == "part") {
+    auto taken = trust_->applyPart(data[1], data[2]);
+    if (!taken) return taken.error();
+    what = std::move(taken).value();
+  } else {
+    return Error{"REQKeysUpdate needs data [set, signature], [\"changes\", changes, signature] or "
+                 "[\"part\", part, signature]",
+                 Code::badField};
+  }
+  STEWARD_LOG(info) << what << " from " << centralNodeName_;
+  return what + " on " + nodeName_;
 }
 
-void TrustKeeper::pushTrustedSet(const std::set<std::string>& nodes) {
+void TrustKeeper::send(const std::string& node, std::vector<std::string> data, const std::string& what) {
+  message::Message m;
+  m.toNode = node;
+  m.method = message::methods::kKeysUpdate;
+  m.data = std::move(data);
+  m.directory = "keys";
+  m.fileName = "keys-update.log";
+  if (auto r = sender_.send(std::move(m)); !r) {
+    errors_.report("cannot send " + what + " to " + node + ": " + r.error().message);
+  }
+}
+
+void TrustKeeper::pushChanges(const std::set<std::string>& nodes) {
   if (trust_ == nullptr || identity_ == nullptr) return;
-  const auto [set, signature] = trust_->signedSet(*identity_);
+  const uint64_t version = trust_->version();
+  auto changes = trust_->signedChanges(*identity_, version > kCatchUp ? version - kCatchUp : 0);
+  if (!changes && version > 0) changes = trust_->signedChanges(*identity_, version - 1);
+  if (!changes) {
+    sendWholeSet(nodes);
+    return;
+  }
+  for (const auto& node : nodes) {
+    if (node != nodeName_) send(node, {"changes", changes->first, changes->second}, "the trusted set's changes");
+  }
+}
+
+void TrustKeeper::bringUpToDate(const std::string& node, uint64_t held) {
+  if (trust_ == nullptr || identity_ == nullptr || node == nodeName_) return;
+  if (auto changes = trust_->signedChanges(*identity_, held)) {
+    send(node, {"changes", changes->first, changes->second}, "the trusted set's changes");
+    return;
+  }
+  sendWholeSet({node});
+}
+
+void TrustKeeper::sendWholeSet(const std::set<std::string>& nodes) {
+  if (trust_ == nullptr || identity_ == nullptr) return;
+  auto [set, signature] = trust_->signedSet(*identity_);
+  if (set.size() <= kWholeSetBytes) {
+    for (const auto& node : nodes) {
+      if (node != nodeName_) send(node, {set, signature}, "the trusted set");
+    }
+    return;
+  }
+  const auto parts = trust_->signedParts(*identity_, kWholeSetBytes / 2);
   for (const auto& node : nodes) {
     if (node == nodeName_) continue;
-    message::Message m;
-    m.toNode = node;
-    m.method = message::methods::kKeysUpdate;
-    m.data = {set, signature};
-    m.directory = "keys";
-    m.fileName = "keys-update.log";
-    if (auto r = sender_.send(std::move(m)); !r) {
-      errors_.report("cannot send the trusted set to " + node + ": " +
-                     r.error().message);
-    }
+    for (const auto& [part, partSignature] : parts) send(node, {"part", part, partSignature}, "a part of the trusted set");
   }
 }
 
@@ -99,7 +146,7 @@ void TrustKeeper::onHello(const message::Message& hello, int64_t nowUnixMs) {
     const auto& v = hello.data[2];
     std::from_chars(v.data(), v.data() + v.size(), held);
   }
-  if (held < trust_->version()) pushTrustedSet({hello.fromNode});
+  if (held < trust_->version()) bringUpToDate(hello.fromNode, held);
 }
 
 }  // namespace steward::process

@@ -13,6 +13,7 @@
 
 #include <set>
 #include <string>
+#include <vector>
 
 namespace steward::process {
 
@@ -27,16 +28,25 @@ class TrustKeeper {
   // keysList, keysAllow, keysRevoke, keysAclShow, keysAclSet (central); `arg` is the
   // operation's opArg, already checked for unknown keys.
   Result<std::string> operate(const std::string& cmd, const rapidjson::Value* arg);
-  // REQKeysUpdate (every node): central's signed trusted set, kept when central's signature holds
-  // and it is newer than the one held.
-  Result<std::string> applyUpdate(const std::string& set, const std::string& signature);
+  // REQKeysUpdate (every node), its data as central sends it: [set, signature] (the whole set),
+  // ["changes", changes, signature] (what changed since a version) or ["part", part, signature]
+  // (one part of a large set). Kept when central's signature holds and it brings a newer version.
+  Result<std::string> applyUpdate(const std::vector<std::string>& data);
   // At central: a hello (trusted, or an announcement of a key not trusted yet). The key waits
   // for the operator; a known node whose hello shows an older trusted set gets the current one.
   void onHello(const message::Message& hello, int64_t nowUnixMs);
 
  private:
-  // Sends central's signed trusted set to `nodes`.
-  void pushTrustedSet(const std::set<std::string>& nodes);
+  // After a change: every node in `nodes` gets the last changes, signed (a node up to
+  // kCatchUp versions behind takes them too); a few hundred bytes each, whatever the fleet's size.
+  static constexpr uint64_t kCatchUp = 16;
+  void pushChanges(const std::set<std::string>& nodes);
+  // A node that holds version `held`: the changes since, or the whole set when central no longer
+  // has them all (in parts when it is larger than kWholeSetBytes).
+  void bringUpToDate(const std::string& node, uint64_t held);
+  static constexpr size_t kWholeSetBytes = 256 * 1024;
+  void sendWholeSet(const std::set<std::string>& nodes);
+  void send(const std::string& node, std::vector<std::string> data, const std::string& what);
 
   const std::string nodeName_;
   const std::string centralNodeName_;

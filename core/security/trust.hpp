@@ -75,6 +75,23 @@ class Trust {
                    const std::vector<std::string>& data, bool commandData) const;
   // The current set and central's signature of it, to push.
   std::pair<std::string, std::string> signedSet(const Identity& central) const;
+  // The changes since version `from` (allowed keys, revocations, ACLs), signed, when central still
+  // holds them all (it keeps the last kChangesKept): a node at `from` or later takes it instead of
+  // the whole set, which at 10,000 nodes is some 600 KB per node and change.
+  static constexpr size_t kChangesKept = 256;
+  std::optional<std::pair<std::string, std::string>> signedChanges(const Identity& central,
+                                                                   uint64_t from) const;
+  // The whole set in parts of about `partBytes` each (its keys split among them), each signed:
+  // for a set larger than one message may carry.
+  std::vector<std::pair<std::string, std::string>> signedParts(const Identity& central,
+                                                               size_t partBytes) const;
+  // On a node: changes central signed (signedChanges). Refused when the signature does not check
+  // out, when they start after the version held (a change would be missing), or when they bring
+  // nothing newer.
+  Status applyChanges(const std::string& changesJson, const std::string& signature);
+  // On a node: one part of a set central signed (signedParts); the set is taken once every part
+  // of its version has come. Says which it is.
+  Result<std::string> applyPart(const std::string& partJson, const std::string& signature);
   // The nodes the set is pushed to: those allowed here, and those whose key is provisioned in the
   // trusted-keys folder.
   std::set<std::string> knownNodes() const;
@@ -101,6 +118,24 @@ class Trust {
   };
   std::map<std::string, Pending> pending_;      // at central
   std::string setSignature_;                    // on a node: central's signature of the set
+  // At central: the last changes, one per version, oldest first, as JSON objects
+  // {"version":N, "allow":{node:key}} | {"version":N, "revoke":key, "node":…} | {"version":N, "acl":{…}};
+  // an allow that replaces a node's key revokes the old one in the same change ("revoke").
+  std::vector<std::pair<uint64_t, std::string>> changes_;
+  void recordLocked(std::string change);
+  // On a node: the parts of a set received so far (one version at a time).
+  struct Parts {
+    uint64_t version = 0;
+    size_t count = 0;
+    std::map<size_t, std::map<std::string, std::string>> keys;  // by part number
+    std::set<std::string> revoked;
+    Acl acl;
+  };
+  Parts parts_;
+  // Takes a set's parts as the set held (mutex_ held); checks version.
+  Status takeSetLocked(uint64_t version, std::map<std::string, std::string> keys,
+                       std::set<std::string> revoked, Acl acl, std::string signature);
+  std::optional<std::string> centralKey();
 };
 
 }  // namespace steward::security

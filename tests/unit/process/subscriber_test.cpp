@@ -218,3 +218,32 @@ TEST_F(SequencedSubscriber, WhatOneWriteTookOfASenderIsAckedOnceNamingTheOthers)
   EXPECT_TRUE(ack->accepted);
   EXPECT_EQ(ack->also, (std::vector<uint64_t>{11, 12}));
 }
+
+TEST_F(SequencedSubscriber, ACopyTakenBeforeAndAnotherSenderProcessGetAnAckOfTheirOwn) {
+  arrive(11, 1, 1, "_INBOX.central.old.1");
+  runUntilRan(1);
+  std::mutex mutex;
+  std::vector<std::pair<std::string, std::string>> published;
+  ON_CALL(transport_, publish(_, _, _))
+      .WillByDefault(Invoke([&](const std::string& subject, std::string_view payload, const std::string&) {
+        std::lock_guard lock(mutex);
+        published.emplace_back(subject, std::string(payload));
+        return Status{};
+      }));
+  std::promise<void> release;
+  intake_.submit([gate = release.get_future().share()] { gate.wait(); });
+  arrive(12, 2, 1, "_INBOX.central.new.2");
+  arrive(11, 1, 1, "_INBOX.central.new.1");   // a copy of 1, resent by central after a restart
+  arrive(13, 3, 1, "_INBOX.central.old.3");   // sent by the process before, late
+  arrive(14, 4, 1, "_INBOX.central.new.4");
+  release.set_value();
+  runUntilRan(4);
+  EXPECT_EQ(ran_, (std::vector<uint64_t>{1, 2, 3, 4}));
+  std::lock_guard lock(mutex);
+  std::map<std::string, std::vector<uint64_t>> also;
+  for (const auto& [subject, payload] : published) also[subject] = decodeAck(payload)->also;
+  ASSERT_EQ(also.size(), 3u);
+  EXPECT_EQ(also["_INBOX.central.new.1"], std::vector<uint64_t>{}) << "the copy: alone";
+  EXPECT_EQ(also["_INBOX.central.new.4"], std::vector<uint64_t>{12});
+  EXPECT_EQ(also["_INBOX.central.old.3"], std::vector<uint64_t>{});
+}

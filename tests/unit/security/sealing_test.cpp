@@ -292,3 +292,86 @@ TEST_F(TrustRegister, AProvisionedKeyThatIsRevokedIsNoLongerTrusted) {
   EXPECT_FALSE(trust_->keyOf("ship7").has_value());
   EXPECT_NE(trust_->whyUntrusted("ship7").find("has been revoked"), std::string::npos);
 }
+
+TEST_F(TrustRegister, ANodeTakesTheChangesSinceItsVersionInsteadOfTheWholeSet) {
+  const std::string shipKey = ship_->publicKey();
+  auto other = security::Identity::create(dir_ / "other-keys").value();
+  atCentral_->announce("ship2", other.publicKey(), 1);
+  ASSERT_TRUE(atCentral_->allow("ship2").ok());  // version 1
+  auto acl = security::Acl::parse(R"({"*":[{"from":"central","methods":["*"]}]})").value();
+  ASSERT_TRUE(atCentral_->setAcl(acl).ok());  // version 2
+  atCentral_->announce("ship3", shipKey, 1);
+  ASSERT_TRUE(atCentral_->allow("ship3").ok());  // version 3
+
+  // Changes that start after the version held would skip one: refused, nothing taken.
+  auto fromTwo = atCentral_->signedChanges(*central_, 2);
+  ASSERT_TRUE(fromTwo.has_value());
+  EXPECT_NE(trust_->applyChanges(fromTwo->first, fromTwo->second).error().message.find("start after version 2"),
+            std::string::npos);
+  EXPECT_EQ(trust_->version(), 0u);
+  // Forged or altered: refused.
+  auto all = atCentral_->signedChanges(*central_, 0);
+  ASSERT_TRUE(all.has_value());
+  EXPECT_NE(trust_->applyChanges(all->first, other.sign("steward-trusted-changes\n" + all->first)).error().message.find("not signed by central"),
+            std::string::npos);
+  auto altered = all->first;
+  altered.replace(altered.find(shipKey), shipKey.size(), other.publicKey());
+  EXPECT_FALSE(trust_->applyChanges(altered, all->second).ok());
+  // A whole set's signature does not pass for changes.
+  EXPECT_FALSE(trust_->applyChanges(all->first, central_->sign("steward-trusted-set\n" + all->first)).ok());
+
+  ASSERT_TRUE(trust_->applyChanges(all->first, all->second).ok());
+  EXPECT_EQ(trust_->version(), 3u);
+  EXPECT_EQ(trust_->keyOf("ship2"), other.publicKey());
+  EXPECT_EQ(trust_->keyOf("ship3"), shipKey);
+  EXPECT_TRUE(trust_->authorize("central", "REQCliCommand", {"ls"}, true).ok());
+  EXPECT_FALSE(trust_->authorize("ship2", "REQCliCommand", {"ls"}, true).ok()) << "the ACL came too";
+  EXPECT_NE(trust_->applyChanges(all->first, all->second).error().message.find("not newer"), std::string::npos);
+
+  // A revocation, as a change of a few hundred bytes.
+  ASSERT_TRUE(atCentral_->revoke("ship2").ok());  // version 4
+  auto revocation = atCentral_->signedChanges(*central_, 3);
+  ASSERT_TRUE(revocation.has_value());
+  EXPECT_LT(revocation->first.size(), 300u);
+  ASSERT_TRUE(trust_->applyChanges(revocation->first, revocation->second).ok());
+  EXPECT_FALSE(trust_->keyOf("ship2").has_value());
+  EXPECT_TRUE(trust_->revoked(other.publicKey()));
+  EXPECT_FALSE(atCentral_->signedChanges(*central_, 4).has_value()) << "nothing newer to send";
+
+  // Central keeps its changes across a restart.
+  auto reopened = security::Trust::open({.ownNode = "central", .ownKey = central_->publicKey(),
+                                         .centralNode = "central", .folder = dir_ / "central-trusted",
+                                         .stateDir = dir_ / "central-state"});
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_TRUE((*reopened)->signedChanges(*central_, 0).has_value());
+}
+
+TEST_F(TrustRegister, ALargeSetComesInSignedPartsAndIsTakenOnceAllHaveCome) {
+  std::vector<std::string> keys;
+  for (int i = 0; i < 40; ++i) {
+    auto id = security::Identity::create(dir_ / ("many-" + std::to_string(i))).value();
+    const std::string node = "node" + std::to_string(i);
+    atCentral_->announce(node, id.publicKey(), 1);
+    ASSERT_TRUE(atCentral_->allow(node).ok());
+    keys.push_back(id.publicKey());
+  }
+  ASSERT_TRUE(atCentral_->revoke("node0").ok());
+  auto parts = atCentral_->signedParts(*central_, 400);
+  ASSERT_GE(parts.size(), 4u);
+  // Out of order, one forged on the way: nothing is taken until every genuine part has come.
+  std::swap(parts.front(), parts.back());
+  EXPECT_FALSE(trust_->applyPart(parts[1].first, parts[1].second + "x").ok());
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    auto taken = trust_->applyPart(parts[i].first, parts[i].second);
+    ASSERT_TRUE(taken.ok()) << taken.error().message;
+    EXPECT_NE(taken->find("taken"), std::string::npos) << *taken;
+    EXPECT_EQ(trust_->version(), 0u);
+  }
+  auto last = trust_->applyPart(parts.back().first, parts.back().second);
+  ASSERT_TRUE(last.ok()) << last.error().message;
+  EXPECT_NE(last->find("applied"), std::string::npos);
+  EXPECT_EQ(trust_->version(), atCentral_->version());
+  EXPECT_EQ(trust_->keyOf("node39"), keys[39]);
+  EXPECT_FALSE(trust_->keyOf("node0").has_value());
+  EXPECT_TRUE(trust_->revoked(keys[0]));
+}
