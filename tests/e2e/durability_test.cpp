@@ -281,5 +281,39 @@ TEST_F(Durability, TheServerTheSenderUsesKilledMidStreamLosesNothingAndRunsNothi
   EXPECT_TRUE(now >= 0 && now != used) << "central is on server " << now << ", killed " << used;
 }
 
+TEST_F(Durability, TheServerCentralUsesKilledMidFanOutLosesNoReplyAndRunsNothingTwice) {
+  NatsCluster cluster(root_ / "cluster");
+  ASSERT_TRUE(cluster.waitRouted()) << "the three servers did not route to each other";
+  auto& central = makeNode("central", {}, cluster.addresses());
+  std::vector<StewardNode*> ships;
+  for (const char* name : {"ship1", "ship2", "ship3"}) {
+    ships.push_back(&makeNode(name, {"--startSubREQCliCommand=central"}, cluster.addresses()));
+  }
+  central.start();
+  for (auto* ship : ships) ship->start();
+  ASSERT_TRUE(central.waitReady()) << central.log();
+  for (auto* ship : ships) ASSERT_TRUE(ship->waitReady()) << ship->log();
+  int used = -1;
+  ASSERT_TRUE(waitFor([&] { return (used = cluster.serverOf("steward-central")) >= 0; }, 10s));
+  // 40 messages, each to the three ships; each run's output comes back to central as a reply.
+  std::string batch = "[";
+  for (int i = 1; i <= 40; ++i) {
+    batch += std::string(i > 1 ? "," : "") +
+             R"({"toNodes":["ship1","ship2","ship3"],"method":"REQCliCommand","data":["bash","-c","sleep 0.02; echo )" +
+             std::to_string(i) + R"("],"fileName":"fan.log","ACKTimeout":1,"retries":60,"replyACKTimeout":1,"replyRetries":60})";
+  }
+  ASSERT_TRUE(accepted(central.submit(batch + "]")));
+  auto replies = [&](const std::string& ship) { return numbers(readFile(central.dataFolder() / ship / "fan.log")); };
+  auto total = [&] { return replies("ship1").size() + replies("ship2").size() + replies("ship3").size(); };
+  ASSERT_TRUE(waitFor([&] { return total() >= 30; }, 60s));
+  cluster.server(static_cast<size_t>(used)).kill9();
+  ASSERT_LT(total(), 120u) << "the fan-out finished before the kill";
+  ASSERT_TRUE(waitFor([&] { return total() >= 120; }, 120s)) << total() << " of 120 replies";
+  std::this_thread::sleep_for(2s);  // a reply that would come twice comes now
+  for (const char* ship : {"ship1", "ship2", "ship3"}) {
+    EXPECT_EQ(replies(ship), range(1, 40)) << ship << ": a reply lost, twice or out of order";
+  }
+}
+
 }  // namespace
 }  // namespace steward::e2e
