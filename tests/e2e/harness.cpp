@@ -178,10 +178,34 @@ void NatsServer::kill9() {
   process_.reset();
 }
 
+namespace {
+
+// `count` distinct free ports: every socket is held until all are picked, so none comes twice.
+std::vector<uint16_t> freePorts(size_t count) {
+  std::vector<int> fds;
+  std::vector<uint16_t> ports;
+  for (size_t i = 0; i < count; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    fds.push_back(fd);
+    ports.push_back(ntohs(addr.sin_port));
+  }
+  for (int fd : fds) ::close(fd);
+  return ports;
+}
+
+}  // namespace
+
 NatsCluster::NatsCluster(const fs::path& dir) {
-  for (int i = 0; i < 3; ++i) {
-    clusterPorts_.push_back(freePort());
-    monitorPorts_.push_back(freePort());
+  const auto ports = freePorts(9);
+  for (size_t i = 0; i < 3; ++i) {
+    clusterPorts_.push_back(ports[3 + i]);
+    monitorPorts_.push_back(ports[6 + i]);
   }
   for (size_t i = 0; i < 3; ++i) {
     std::string routes;
@@ -192,7 +216,7 @@ NatsCluster::NatsCluster(const fs::path& dir) {
     const fs::path folder = dir / ("nats" + std::to_string(i + 1));
     fs::create_directories(folder);
     servers_.push_back(std::make_unique<NatsServer>(
-        folder, 0, fs::path{},
+        folder, ports[i], fs::path{},
         std::vector<std::string>{"--cluster_name", "steward",
                                  "--cluster", "nats://127.0.0.1:" + std::to_string(clusterPorts_[i]),
                                  "--routes", routes, "-m", std::to_string(monitorPorts_[i])}));
