@@ -191,6 +191,16 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& folder,
   if (!s.ok()) return Error{"cannot open database " + path.string() + ": " + s.ToString(), Code::storage};
   std::unique_ptr<Store> store(new Store(std::unique_ptr<leveldb::DB>(raw), storeOptions));
   store->arrivals_ = std::make_unique<IdSource>(*store, "arrival");
+  // A database written before senders said what they settled kept a ring of its last arrivals
+  // (seenAt/…) to forget the oldest seen/ entries by; nothing reads it now.
+  leveldb::WriteBatch stale;
+  size_t staleKeys = 0;
+  std::unique_ptr<leveldb::Iterator> it(store->db_->NewIterator(leveldb::ReadOptions()));
+  for (it->Seek("seenAt/"); it->Valid() && it->key().starts_with("seenAt/"); it->Next(), ++staleKeys) {
+    stale.Delete(it->key());
+  }
+  it.reset();
+  if (staleKeys > 0) (void)store->commit(stale, false);
   return store;
 }
 

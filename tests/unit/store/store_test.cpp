@@ -1,6 +1,7 @@
 #include "core/store/store.hpp"
 
 #include <gtest/gtest.h>
+#include <leveldb/db.h>
 
 #include <unistd.h>
 
@@ -210,4 +211,22 @@ TEST_F(StoreTest, AResendIsRecognisedAfterTwoHundredThousandMessagesFromOtherSen
   }
   EXPECT_EQ(store->acceptInbound("ship1", 7, "M", "w", 0, 7).value().arrival, 0u)
       << "the resend must not run again";
+}
+
+TEST_F(StoreTest, TheArrivalRingOfAnOlderDatabaseIsDroppedAtOpen) {
+  {
+    auto store = open();
+    ASSERT_TRUE(store->putRaw("seenAt/0000000000000001", "seen/a/0000000000000001").ok());
+    ASSERT_TRUE(store->putRaw("seenAt/0000000000000002", "seen/a/0000000000000002").ok());
+  }
+  auto store = open();
+  EXPECT_GT(store->acceptInbound("a", 1, "M", "w").value().arrival, 0u);
+  store.reset();
+  // Nothing of the ring is left to read.
+  leveldb::DB* raw = nullptr;
+  ASSERT_TRUE(leveldb::DB::Open(leveldb::Options(), (dir_ / "steward.ldb").string(), &raw).ok());
+  std::unique_ptr<leveldb::DB> db(raw);
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
+  it->Seek("seenAt/");
+  EXPECT_FALSE(it->Valid() && it->key().starts_with("seenAt/"));
 }
