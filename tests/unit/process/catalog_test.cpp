@@ -63,7 +63,8 @@ TEST(Catalog, OwnMethodsAndPluginsAnswerAsOne) {
 TEST(Catalog, AFolderThatCannotBeReadIsAnErrorOnlyWhenAMethodIsMissing) {
   auto host = hostFor(fs::temp_directory_path() / ("no-such-folder-" + std::to_string(getpid())));
   process::Catalog catalog(host);
-  message::MethodInfo own{.name = "REQOwn"};
+  message::MethodInfo own;
+  own.name = "REQOwn";
   catalog.addOwn(own, [own] { return std::make_unique<Fixed>(own); });
   EXPECT_TRUE(catalog.knowAll({"REQOwn"}).ok());
   EXPECT_FALSE(catalog.knowAll({"REQOwn", "REQCliCommand"}).ok());
