@@ -132,6 +132,7 @@ TEST_F(OutboxTest, WhatIsStillInTheOutboxAtAStartKeepsTheFloorBelowIt) {
   const uint64_t a = send("ship1");
   (void)sentOf(a);
   outbox_->stop();
+  io_.run_for(std::chrono::milliseconds(50));  // its publishers stop (they tell the outbox)
   outbox_.reset();
   make();  // a is resumed from the store, unsettled
   const uint64_t b = send("ship1");
