@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include <unistd.h>
 
 #include <filesystem>
@@ -87,6 +90,28 @@ TEST_F(FilePluginTest, HelloKeepsTheLastSeenTimePerNode) {
   EXPECT_NE(seen.find("\"ship1\""), std::string::npos) << seen;
   EXPECT_NE(seen.find("\"ship2\""), std::string::npos) << seen;
   EXPECT_NE(seen.find("lastSeen"), std::string::npos) << seen;
+}
+
+TEST_F(FilePluginTest, HelloWritesItsFileAtMostOnceASecondAndWhenItStops) {
+  auto instance = f_.host().instantiate("REQHello");
+  ASSERT_TRUE(instance.ok()) << instance.error().message;
+  const fs::path file = dir_ / "hello-messages/last-seen.json";
+  ASSERT_TRUE(f_.runOn(*instance.value(), req("REQHello", {"ship1"})).ok);
+  EXPECT_NE(read(file).find("\"ship1\""), std::string::npos) << "the first hello is written at once";
+  auto other = req("REQHello", {"ship2"});
+  other.fromNode = "ship2";
+  ASSERT_TRUE(f_.runOn(*instance.value(), other).ok);
+  EXPECT_EQ(read(file).find("\"ship2\""), std::string::npos) << "within the second: kept in memory";
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  auto third = req("REQHello", {"ship3"});
+  third.fromNode = "ship3";
+  ASSERT_TRUE(f_.runOn(*instance.value(), third).ok);
+  EXPECT_NE(read(file).find("\"ship2\""), std::string::npos) << "a second later, with the next hello";
+  auto fourth = req("REQHello", {"ship4"});
+  fourth.fromNode = "ship4";
+  ASSERT_TRUE(f_.runOn(*instance.value(), fourth).ok);
+  instance.value().reset();  // the node stops
+  EXPECT_NE(read(file).find("\"ship4\""), std::string::npos) << "written when it stops";
 }
 
 TEST_F(FilePluginTest, ALinkAtAnyFolderLevelIsNotFollowed) {

@@ -20,6 +20,11 @@ PluginFixture::PluginFixture(std::filesystem::path folder,
 CallResult PluginFixture::run(const TestRequest& r, std::chrono::milliseconds cancelAfter) {
   auto instance = host_.instantiate(r.method);
   if (!instance) return CallResult{false, "", instance.error().message, {}};
+  return runOn(*instance.value(), r, cancelAfter);
+}
+
+CallResult PluginFixture::runOn(plugin::MethodInstance& instance, const TestRequest& r,
+                                std::chrono::milliseconds cancelAfter) {
   message::Message m;
   m.id = 1;
   m.fromNode = r.fromNode;
@@ -49,11 +54,11 @@ CallResult PluginFixture::run(const TestRequest& r, std::chrono::milliseconds ca
   if (cancelAfter.count() > 0) {
     canceller = std::thread([&] {
       std::this_thread::sleep_for(cancelAfter);
-      instance.value()->cancel(call);
+      instance.cancel(call);
     });
   }
   CallResult result;
-  result.ok = instance.value()->handle(req.get(), call);
+  result.ok = instance.handle(req.get(), call);
   if (canceller.joinable()) canceller.join();
   result.output = call.output;
   result.error = call.error;

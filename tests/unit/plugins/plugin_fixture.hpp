@@ -39,6 +39,9 @@ class PluginFixture {
   // Runs one request on a fresh instance of its method; `cancelAfter` > 0 cancels it then.
   CallResult run(const TestRequest& request,
                  std::chrono::milliseconds cancelAfter = std::chrono::milliseconds(0));
+  // The same on an instance the test keeps (host().instantiate), as a node keeps one per method.
+  CallResult runOn(plugin::MethodInstance& instance, const TestRequest& request,
+                   std::chrono::milliseconds cancelAfter = std::chrono::milliseconds(0));
   plugin::PluginHost& host() { return host_; }
 
  private:
