@@ -7,38 +7,12 @@
 #include "tests/e2e/harness.hpp"
 
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <thread>
 
 using namespace steward::e2e;
 using Clock = std::chrono::steady_clock;
-
-namespace {
-
-struct Proc {
-  double cpuSeconds = 0;
-  long rssKiB = 0;
-};
-
-Proc procOf(int pid) {
-  Proc p;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  std::istringstream rest(text.substr(text.rfind(')') + 2));
-  std::string field;
-  for (int i = 1; i <= 13 && rest >> field; ++i) {
-    if (i == 12 || i == 13) p.cpuSeconds += std::stod(field) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-  }
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind("VmRSS:", 0) == 0) p.rssKiB = std::atol(line.substr(6).c_str());
-  }
-  return p;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   std::vector<int> sizes;
@@ -59,7 +33,7 @@ int main(int argc, char** argv) {
     for (int i = 1; i <= n; ++i) json += std::string(i > 1 ? "," : "") + "\"ship" + std::to_string(i) + "\"";
     json += R"(],"method":"REQCliCommand","data":["uptime"],"ACKTimeout":600,"retries":0}])";
     std::this_thread::sleep_for(500ms);
-    const Proc before = procOf(central.pid());
+    const ProcessUse before = processUse(central.pid());
     const auto start = Clock::now();
     const std::string answer = central.submit(json);
     const double took = std::chrono::duration<double>(Clock::now() - start).count();
@@ -68,7 +42,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     std::this_thread::sleep_for(2s);  // every message handed to its publisher and sent once
-    const Proc after = procOf(central.pid());
+    const ProcessUse after = processUse(central.pid());
     std::printf("fan-out to %d nodes: accepted in %.2f s (%.0f us per node), central %.1f CPU-s; "
                 "resident %.0f MiB before, %.0f MiB after (%.1f KiB per node waiting)\n",
                 n, took, took * 1e6 / n, after.cpuSeconds - before.cpuSeconds,

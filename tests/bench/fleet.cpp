@@ -11,7 +11,6 @@
 #include "tests/e2e/harness.hpp"
 
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <thread>
@@ -20,28 +19,6 @@ using namespace steward::e2e;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-struct Proc {
-  double cpuSeconds = 0;
-  long rssKiB = 0;
-};
-
-Proc procOf(int pid) {
-  Proc p;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  std::istringstream rest(text.substr(text.rfind(')') + 2));
-  std::string field;
-  for (int i = 1; i <= 13 && rest >> field; ++i) {
-    if (i == 12 || i == 13) p.cpuSeconds += std::stod(field) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-  }
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind("VmRSS:", 0) == 0) p.rssKiB = std::atol(line.substr(6).c_str());
-  }
-  return p;
-}
-
 
 // One fan-out to `n` real ships on `brokers`; with `cluster`, the server central uses is killed
 // once a third of the replies are in. False when the fleet would not start.
@@ -66,7 +43,7 @@ bool fanOut(const fs::path& dir, const std::string& brokers, int n, NatsCluster*
   for (int i = 1; i <= n; ++i) json += std::string(i > 1 ? "," : "") + "\"s" + std::to_string(i) + "\"";
   json += R"(],"method":"REQCliCommand","data":["echo","hi"],"fileName":"f.log","ACKTimeout":5,"retries":20,"replyACKTimeout":5,"replyRetries":20}])";
   const int used = cluster != nullptr ? cluster->serverOf("steward-central") : -1;
-  const Proc before = procOf(central.pid());
+  const ProcessUse before = processUse(central.pid());
   const auto start = Clock::now();
   const std::string answer = central.submit(json);
   if (answer.find("\"ok\":true") == std::string::npos) {
@@ -97,7 +74,7 @@ bool fanOut(const fs::path& dir, const std::string& brokers, int n, NatsCluster*
   const double took = std::chrono::duration<double>(Clock::now() - start).count();
   std::this_thread::sleep_for(2s);  // a reply that would come twice comes now
   got = replies();
-  const Proc after = procOf(central.pid());
+  const ProcessUse after = processUse(central.pid());
   std::printf("fan-out to %d real daemons%s: last reply after %.2f s; %d of %d replies (%d lost, %d twice); "
               "central %.1f CPU-s, %.0f MiB resident\n",
               n, cluster == nullptr ? "" : (killed ? ", three-server cluster, central's server killed mid-way"

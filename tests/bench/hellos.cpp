@@ -19,7 +19,6 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 #include <thread>
 
 using namespace steward;
@@ -35,27 +34,6 @@ double metric(uint16_t port, const std::string& name) {
     if (key.rfind(name, 0) == 0 && key.find("REQHello") != std::string::npos) sum += value;
   }
   return sum;
-}
-
-struct Proc {
-  double cpuSeconds = 0;
-  long rssKiB = 0;
-};
-
-Proc procOf(int pid) {
-  Proc p;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  std::istringstream rest(text.substr(text.rfind(')') + 2));
-  std::string field;
-  for (int i = 1; i <= 13 && rest >> field; ++i) {
-    if (i == 12 || i == 13) p.cpuSeconds += std::stod(field) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-  }
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind("VmRSS:", 0) == 0) p.rssKiB = std::atol(line.substr(6).c_str());
-  }
-  return p;
 }
 
 }  // namespace
@@ -94,7 +72,7 @@ int main(int argc, char** argv) {
     natsConnection* nc = nullptr;
     if (natsConnection_ConnectTo(&nc, ("nats://" + nats.address()).c_str()) != NATS_OK) return 1;
     const std::string subject = "central.REQHello.EventNACK";
-    const Proc before = procOf(central.pid());
+    const ProcessUse before = processUse(central.pid());
     const auto start = Clock::now();
     long sent = 0;
     for (;;) {
@@ -124,7 +102,7 @@ int main(int argc, char** argv) {
     const double offered = std::chrono::duration<double>(Clock::now() - start).count();
     const double doneAtEnd = metric(metrics, "steward_messages_executed_total");
     const double takenAtEnd = metric(metrics, "steward_messages_received_total");
-    const Proc atEnd = procOf(central.pid());
+    const ProcessUse atEnd = processUse(central.pid());
     // Catching up: until every hello offered ran, or 120 s.
     const auto drainStart = Clock::now();
     double done = doneAtEnd;

@@ -403,6 +403,23 @@ void E2eTest::TearDown() {
   }
 }
 
+ProcessUse processUse(int pid) {
+  ProcessUse p;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  // The fields after the command name (which ends with ')'): utime and stime are the 12th and 13th.
+  std::istringstream rest(text.substr(text.rfind(')') + 2));
+  std::string field;
+  for (int i = 1; i <= 13 && rest >> field; ++i) {
+    if (i == 12 || i == 13) p.cpuSeconds += std::stod(field) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  }
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) p.rssKiB = std::atol(line.substr(6).c_str());
+  }
+  return p;
+}
+
 std::map<std::string, double> scrapeMetrics(uint16_t port) {
   std::map<std::string, double> out;
   httplib::Client client("127.0.0.1", port);
