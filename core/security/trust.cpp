@@ -179,6 +179,15 @@ Status Trust::saveLocked() const {
 namespace {
 
 // {"version":N,"keys":{node:key},"revoked":[key],"acl":{…}} into its parts.
+// {node:key} into `keys`.
+Status parseKeys(const rapidjson::Value& object, std::map<std::string, std::string>& keys) {
+  for (const auto& k : object.GetObject()) {
+    if (!k.value.IsString()) return Error{"the key of " + std::string(k.name.GetString()) + " is not a string"};
+    keys[k.name.GetString()] = k.value.GetString();
+  }
+  return {};
+}
+
 Status parseSet(const rapidjson::Value& set, uint64_t& version, std::map<std::string, std::string>& keys,
                 std::set<std::string>& revoked, Acl& acl) {
   if (!set.IsObject() || !set.HasMember("version") || !set["version"].IsUint64() ||
@@ -187,10 +196,7 @@ Status parseSet(const rapidjson::Value& set, uint64_t& version, std::map<std::st
     return Error{"not a trusted set: it needs version, keys and revoked"};
   }
   version = set["version"].GetUint64();
-  for (const auto& k : set["keys"].GetObject()) {
-    if (!k.value.IsString()) return Error{"the key of " + std::string(k.name.GetString()) + " is not a string"};
-    keys[k.name.GetString()] = k.value.GetString();
-  }
+  if (auto s = parseKeys(set["keys"], keys); !s) return s;
   for (const auto& k : set["revoked"].GetArray()) {
     if (!k.IsString()) return Error{"a revoked key is not a string"};
     revoked.insert(k.GetString());
@@ -242,20 +248,36 @@ Status Trust::load() {
   return {};
 }
 
-std::optional<std::string> Trust::centralKey() {
+Result<rapidjson::Document> Trust::openSigned(const char* context, const std::string& json,
+                                             const std::string& signature, const std::string& what) {
   // Central's key is the one the operator provisioned (or this node's own, at central); never
   // one taken from a set, which could then vouch for itself.
-  if (isCentral()) return settings_.ownKey;
-  std::lock_guard lock(mutex_);
-  return readKeyFile(settings_.centralNode);
+  std::optional<std::string> key;
+  if (isCentral()) {
+    key = settings_.ownKey;
+  } else {
+    std::lock_guard lock(mutex_);
+    key = readKeyFile(settings_.centralNode);
+  }
+  if (!key) {
+    return Error{"no key for " + settings_.centralNode + " in " + settings_.folder.string() +
+                 " to check " + what + " with"};
+  }
+  if (!verifySignature(*key, std::string(context) + json, signature)) {
+    return Error{what + " is not signed by " + settings_.centralNode + "'s key"};
+  }
+  return json::parse(json, what);
+}
+
+Status Trust::newerLocked(uint64_t version) const {
+  if (version > version_) return {};
+  return Error{"trusted set version " + std::to_string(version) + " is not newer than " +
+               std::to_string(version_) + " (an old set sent again is ignored)"};
 }
 
 Status Trust::takeSetLocked(uint64_t version, std::map<std::string, std::string> keys,
                             std::set<std::string> revoked, Acl acl, std::string signature) {
-  if (version <= version_) {
-    return Error{"trusted set version " + std::to_string(version) + " is not newer than " +
-                 std::to_string(version_) + " (an old set sent again is ignored)"};
-  }
+  if (auto s = newerLocked(version); !s) return s;
   version_ = version;
   allowed_ = std::move(keys);
   revoked_ = std::move(revoked);
@@ -265,15 +287,7 @@ Status Trust::takeSetLocked(uint64_t version, std::map<std::string, std::string>
 }
 
 Status Trust::applySet(const std::string& setJson, const std::string& signature) {
-  const auto key = centralKey();
-  if (!key) {
-    return Error{"no key for " + settings_.centralNode + " in " + settings_.folder.string() +
-                 " to check the trusted set with"};
-  }
-  if (!verifySignature(*key, std::string(kSetContext) + setJson, signature)) {
-    return Error{"the trusted set is not signed by " + settings_.centralNode + "'s key"};
-  }
-  auto d = json::parse(setJson, "the trusted set");
+  auto d = openSigned(kSetContext, setJson, signature, "the trusted set");
   if (!d) return d.error();
   uint64_t version = 0;
   std::map<std::string, std::string> keys;
@@ -308,15 +322,7 @@ std::optional<std::pair<std::string, std::string>> Trust::signedChanges(const Id
 }
 
 Status Trust::applyChanges(const std::string& changesJson, const std::string& signature) {
-  const auto key = centralKey();
-  if (!key) {
-    return Error{"no key for " + settings_.centralNode + " in " + settings_.folder.string() +
-                 " to check the trusted set's changes with"};
-  }
-  if (!verifySignature(*key, std::string(kChangesContext) + changesJson, signature)) {
-    return Error{"the trusted set's changes are not signed by " + settings_.centralNode + "'s key"};
-  }
-  auto d = json::parse(changesJson, "the trusted set's changes");
+  auto d = openSigned(kChangesContext, changesJson, signature, "the list of the trusted set's changes");
   if (!d) return d.error();
   const rapidjson::Document& doc = d.value();
   if (!doc.IsObject() || !doc.HasMember("from") || !doc["from"].IsUint64() || !doc.HasMember("version") ||
@@ -326,10 +332,7 @@ Status Trust::applyChanges(const std::string& changesJson, const std::string& si
   const uint64_t from = doc["from"].GetUint64();
   const uint64_t version = doc["version"].GetUint64();
   std::lock_guard lock(mutex_);
-  if (version <= version_) {
-    return Error{"trusted set version " + std::to_string(version) + " is not newer than " +
-                 std::to_string(version_) + " (an old set sent again is ignored)"};
-  }
+  if (auto s = newerLocked(version); !s) return s;
   if (from > version_) {
     return Error{"this node holds trusted set version " + std::to_string(version_) +
                  " and the changes start after version " + std::to_string(from) +
@@ -425,15 +428,7 @@ std::vector<std::pair<std::string, std::string>> Trust::signedParts(const Identi
 }
 
 Result<std::string> Trust::applyPart(const std::string& partJson, const std::string& signature) {
-  const auto key = centralKey();
-  if (!key) {
-    return Error{"no key for " + settings_.centralNode + " in " + settings_.folder.string() +
-                 " to check the trusted set with"};
-  }
-  if (!verifySignature(*key, std::string(kPartContext) + partJson, signature)) {
-    return Error{"the trusted set's part is not signed by " + settings_.centralNode + "'s key"};
-  }
-  auto d = json::parse(partJson, "a part of the trusted set");
+  auto d = openSigned(kPartContext, partJson, signature, "a part of the trusted set");
   if (!d) return d.error();
   const rapidjson::Document& doc = d.value();
   if (!doc.IsObject() || !doc.HasMember("version") || !doc["version"].IsUint64() || !doc.HasMember("part") ||
@@ -454,17 +449,11 @@ Result<std::string> Trust::applyPart(const std::string& partJson, const std::str
     // Part 0 also carries the revoked keys and the ACL: it reads as a set of its own.
     uint64_t ignored = 0;
     if (auto s = parseSet(doc, ignored, keys, revoked, acl); !s) return s.error();
-  } else {
-    for (const auto& k : doc["keys"].GetObject()) {
-      if (!k.value.IsString()) return Error{"the key of " + std::string(k.name.GetString()) + " is not a string"};
-      keys[k.name.GetString()] = k.value.GetString();
-    }
+  } else if (auto s = parseKeys(doc["keys"], keys); !s) {
+    return s.error();
   }
   std::lock_guard lock(mutex_);
-  if (version <= version_) {
-    return Error{"trusted set version " + std::to_string(version) + " is not newer than " +
-                 std::to_string(version_) + " (an old set sent again is ignored)"};
-  }
+  if (auto s = newerLocked(version); !s) return s.error();
   if (parts_.version != version || parts_.count != parts) parts_ = Parts{version, parts, {}, {}, {}};
   parts_.keys[part] = std::move(keys);
   if (part == 0) {

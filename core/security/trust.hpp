@@ -17,6 +17,8 @@
 #include "core/security/identity.hpp"
 #include "core/util/result.hpp"
 
+#include <rapidjson/document.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -135,7 +137,12 @@ class Trust {
   // Takes a set's parts as the set held (mutex_ held); checks version.
   Status takeSetLocked(uint64_t version, std::map<std::string, std::string> keys,
                        std::set<std::string> revoked, Acl acl, std::string signature);
-  std::optional<std::string> centralKey();
+  // `json` checked against central's signature for `context` and parsed (`what` names it in
+  // errors).
+  Result<rapidjson::Document> openSigned(const char* context, const std::string& json,
+                                         const std::string& signature, const std::string& what);
+  // Whether `version` is newer than the one held (mutex_ held).
+  Status newerLocked(uint64_t version) const;
 };
 
 }  // namespace steward::security
