@@ -16,6 +16,14 @@ using ::testing::Return;
 
 namespace {
 
+// A publish action that records every reply inbox it is given, in order.
+auto recordInboxes(std::vector<std::string>& inboxes) {
+  return Invoke([&inboxes](const std::string&, std::string_view, const std::string& reply) {
+    inboxes.push_back(reply);
+    return Status{};
+  });
+}
+
 // A publish action that records the reply inbox it was given.
 auto recordInbox(std::string& inbox) {
   return Invoke([&inbox](const std::string&, std::string_view, const std::string& reply) {
@@ -93,10 +101,7 @@ TEST_F(PublisherTest, AnAckSettlesTheMessageAndStopsResending) {
   std::vector<std::string> inboxes;
   EXPECT_CALL(transport_, publish(_, _, _))
       .Times(2)
-      .WillRepeatedly(Invoke([&](const std::string&, std::string_view, const std::string& reply) {
-        inboxes.push_back(reply);
-        return Status{};
-      }));
+      .WillRepeatedly(recordInboxes(inboxes));
   auto p = makePublisher();
   p->enqueue(msg(7), wire(7), ack(5));
   runUntil([&] { return inboxes.size() == 2; });
@@ -276,10 +281,7 @@ TEST_F(PublisherTest, AWindowKeepsThatManyInFlightAndStartsTheNextAsEachIsAcked)
   std::vector<std::string> inboxes;
   EXPECT_CALL(transport_, publish(_, _, _))
       .Times(5)
-      .WillRepeatedly(Invoke([&](const std::string&, std::string_view, const std::string& reply) {
-        inboxes.push_back(reply);
-        return Status{};
-      }));
+      .WillRepeatedly(recordInboxes(inboxes));
   auto p = Publisher::create(io_.get_executor(), transport_, "ship1.REQCliCommand.CommandACK", *this,
                              0, 3);
   for (uint64_t id = 1; id <= 5; ++id) p->enqueue(msg(id), wire(id), ack(0, 5000));
@@ -306,10 +308,7 @@ TEST_F(PublisherTest, AnAckNamingOthersSettlesThemToo) {
   std::vector<std::string> inboxes;
   EXPECT_CALL(transport_, publish(_, _, _))
       .Times(3)
-      .WillRepeatedly(Invoke([&](const std::string&, std::string_view, const std::string& reply) {
-        inboxes.push_back(reply);
-        return Status{};
-      }));
+      .WillRepeatedly(recordInboxes(inboxes));
   auto p = Publisher::create(io_.get_executor(), transport_, "ship1.REQCliCommand.CommandACK", *this,
                              0, 3);
   for (uint64_t id = 1; id <= 3; ++id) p->enqueue(msg(id), wire(id), ack(0, 5000));

@@ -105,6 +105,26 @@ class SequencedSubscriber : public ::testing::Test {
     m.floor = floor;
     deliver_(transport::Incoming{"ship1.REQSeq.CommandACK", inbox, message::encodeWire(m)});
   }
+  // From now on, what the subscriber publishes (ACKs, NACKs) is kept: (subject, payload).
+  void recordPublished() {
+    ON_CALL(transport_, publish(_, _, _))
+        .WillByDefault(Invoke([this](const std::string& subject, std::string_view payload, const std::string&) {
+          std::lock_guard lock(publishedMutex_);
+          published_.emplace_back(subject, std::string(payload));
+          return Status{};
+        }));
+  }
+  std::vector<std::pair<std::string, std::string>> publishedNow() {
+    std::lock_guard lock(publishedMutex_);
+    return published_;
+  }
+  // Keeps the one intake thread busy until the promise is set: what arrives meanwhile is stored
+  // in one write.
+  std::promise<void> holdIntake() {
+    std::promise<void> release;
+    intake_.submit([gate = release.get_future().share()] { gate.wait(); });
+    return release;
+  }
   // Runs the io_context until `count` messages ran (or two seconds pass).
   void runUntilRan(size_t count) {
     for (int i = 0; i < 400 && ran_.size() < count; ++i) io_.run_for(std::chrono::milliseconds(5));
@@ -123,6 +143,8 @@ class SequencedSubscriber : public ::testing::Test {
   std::vector<uint64_t> ran_;
   Quiet events_;
   std::shared_ptr<Subscriber> subscriber_;
+  std::mutex publishedMutex_;
+  std::vector<std::pair<std::string, std::string>> published_;
 };
 
 }  // namespace
@@ -193,24 +215,16 @@ TEST_F(SequencedSubscriber, ARemovedNumberIsPassedInItsTurn) {
 }
 
 TEST_F(SequencedSubscriber, WhatOneWriteTookOfASenderIsAckedOnceNamingTheOthers) {
-  std::mutex mutex;
-  std::vector<std::pair<std::string, std::string>> published;  // (subject, payload)
-  ON_CALL(transport_, publish(_, _, _))
-      .WillByDefault(Invoke([&](const std::string& subject, std::string_view payload, const std::string&) {
-        std::lock_guard lock(mutex);
-        published.emplace_back(subject, std::string(payload));
-        return Status{};
-      }));
+  recordPublished();
   // The one intake thread is busy, so three arrivals wait and are stored in one write.
-  std::promise<void> release;
-  intake_.submit([gate = release.get_future().share()] { gate.wait(); });
+  std::promise<void> release = holdIntake();
   arrive(11, 1, 1, "_INBOX.a");
   arrive(12, 2, 1, "_INBOX.b");
   arrive(13, 3, 1, "_INBOX.c");
   release.set_value();
   runUntilRan(3);
   EXPECT_EQ(ran_, (std::vector<uint64_t>{1, 2, 3}));
-  std::lock_guard lock(mutex);
+  const auto published = publishedNow();
   ASSERT_EQ(published.size(), 1u) << "one ACK for the three";
   EXPECT_EQ(published[0].first, "_INBOX.c");
   const auto ack = decodeAck(published[0].second);
@@ -222,16 +236,8 @@ TEST_F(SequencedSubscriber, WhatOneWriteTookOfASenderIsAckedOnceNamingTheOthers)
 TEST_F(SequencedSubscriber, ACopyTakenBeforeAndAnotherSenderProcessGetAnAckOfTheirOwn) {
   arrive(11, 1, 1, "_INBOX.central.old.1");
   runUntilRan(1);
-  std::mutex mutex;
-  std::vector<std::pair<std::string, std::string>> published;
-  ON_CALL(transport_, publish(_, _, _))
-      .WillByDefault(Invoke([&](const std::string& subject, std::string_view payload, const std::string&) {
-        std::lock_guard lock(mutex);
-        published.emplace_back(subject, std::string(payload));
-        return Status{};
-      }));
-  std::promise<void> release;
-  intake_.submit([gate = release.get_future().share()] { gate.wait(); });
+  recordPublished();
+  std::promise<void> release = holdIntake();
   arrive(12, 2, 1, "_INBOX.central.new.2");
   arrive(11, 1, 1, "_INBOX.central.new.1");   // a copy of 1, resent by central after a restart
   arrive(13, 3, 1, "_INBOX.central.old.3");   // sent by the process before, late
@@ -239,9 +245,8 @@ TEST_F(SequencedSubscriber, ACopyTakenBeforeAndAnotherSenderProcessGetAnAckOfThe
   release.set_value();
   runUntilRan(4);
   EXPECT_EQ(ran_, (std::vector<uint64_t>{1, 2, 3, 4}));
-  std::lock_guard lock(mutex);
   std::map<std::string, std::vector<uint64_t>> also;
-  for (const auto& [subject, payload] : published) also[subject] = decodeAck(payload)->also;
+  for (const auto& [subject, payload] : publishedNow()) also[subject] = decodeAck(payload)->also;
   ASSERT_EQ(also.size(), 3u);
   EXPECT_EQ(also["_INBOX.central.new.1"], std::vector<uint64_t>{}) << "the copy: alone";
   EXPECT_EQ(also["_INBOX.central.new.4"], std::vector<uint64_t>{12});
