@@ -21,7 +21,6 @@
 #include <algorithm>
 #include <map>
 #include <fstream>
-#include <sstream>
 #include <thread>
 #include <cstdio>
 #include <vector>
@@ -44,19 +43,13 @@ struct ProcStats {
 
 ProcStats procStats(int pid) {
   ProcStats p;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  // The fields after the command name (which ends with ')'): utime and stime are the 12th and 13th.
-  std::istringstream rest(text.substr(text.rfind(')') + 2));
-  std::string field;
-  for (int i = 1; i <= 13 && rest >> field; ++i) {
-    if (i == 12 || i == 13) p.cpuMs += std::stod(field) * 1000.0 / static_cast<double>(::sysconf(_SC_CLK_TCK));
-  }
+  const ProcessUse use = processUse(pid);
+  p.cpuMs = use.cpuSeconds * 1000.0;
+  p.rssKiB = use.rssKiB;
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   for (std::string line; std::getline(status, line);) {
     auto value = [&] { return std::atol(line.substr(line.find(':') + 1).c_str()); };
     if (line.rfind("Threads:", 0) == 0) p.threads = value();
-    if (line.rfind("VmRSS:", 0) == 0) p.rssKiB = value();
     if (line.rfind("RssAnon:", 0) == 0) p.anonKiB = value();
   }
   // Context switches are counted per thread: the process's own status has its main thread's only.
