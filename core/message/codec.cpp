@@ -308,6 +308,11 @@ std::string encodeWire(const Message& m) {
     w.Key(key);
     w.Int64(*value);
   };
+  auto nonZero = [&](const char* key, uint64_t value) {
+    if (value == 0) return;
+    w.Key(key);
+    w.Uint64(value);
+  };
   w.StartObject();
   w.Key("id");
   w.Uint64(m.id);
@@ -345,22 +350,10 @@ std::string encodeWire(const Message& m) {
       w.Bool(true);
     }
   }
-  if (m.epoch != 0) {
-    w.Key("epoch");
-    w.Uint64(m.epoch);
-  }
-  if (m.seq != 0) {
-    w.Key("seq");
-    w.Uint64(m.seq);
-  }
-  if (m.floor != 0) {
-    w.Key("floor");
-    w.Uint64(m.floor);
-  }
-  if (m.settledBelow != 0) {
-    w.Key("settledBelow");
-    w.Uint64(m.settledBelow);
-  }
+  nonZero("epoch", m.epoch);
+  nonZero("seq", m.seq);
+  nonZero("floor", m.floor);
+  nonZero("settledBelow", m.settledBelow);
   w.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize());
 }
