@@ -150,18 +150,15 @@ void onClosed(natsConnection* conn, void* closure) {
   link->markClosed(why != nullptr && *why != '\0' ? why : "no reason given");
 }
 
-std::string toUrls(const std::string& addresses) {
-  std::string out;
+// "a:4222,nats://b:4222" -> {"nats://a:4222", "nats://b:4222"}; empty entries are skipped.
+std::vector<std::string> toUrls(const std::string& addresses) {
+  std::vector<std::string> out;
   size_t start = 0;
   while (start <= addresses.size()) {
     size_t end = addresses.find(',', start);
     if (end == std::string::npos) end = addresses.size();
     std::string one = addresses.substr(start, end - start);
-    if (!one.empty()) {
-      if (one.find("://") == std::string::npos) one = "nats://" + one;
-      if (!out.empty()) out += ",";
-      out += one;
-    }
+    if (!one.empty()) out.push_back(one.find("://") == std::string::npos ? "nats://" + one : one);
     start = end + 1;
   }
   return out;
@@ -222,8 +219,9 @@ Result<std::unique_ptr<NatsTransport>> NatsTransport::connect(const NatsSettings
                                                               StateListener listener) {
   std::unique_ptr<NatsTransport> t(new NatsTransport());
   t->settings_ = settings;
-  t->urls_ = toUrls(settings.brokerAddress);
-  if (t->urls_.empty()) return Error{"no broker address given (brokerAddress)", Code::broker};
+  t->servers_ = toUrls(settings.brokerAddress);
+  if (t->servers_.empty()) return Error{"no broker address given (brokerAddress)", Code::broker};
+  for (const auto& server : t->servers_) t->urls_ += (t->urls_.empty() ? "" : ",") + server;
   t->listener_ = std::move(listener);
   if (!t->listener_) t->listener_ = [](bool, const std::string&) {};
   if (auto opened = t->open(); !opened) return opened.error();
@@ -256,14 +254,8 @@ Status NatsTransport::open() {
   Link* l = link.get();
   // Every address is a server of one cluster: nats.c tries them (in random order, spreading a
   // fleet over the cluster) at start and at each reconnect, and adds those the cluster announces.
-  std::vector<std::string> servers;
-  for (size_t at = 0; at < urls_.size();) {
-    const size_t comma = std::min(urls_.find(',', at), urls_.size());
-    servers.push_back(urls_.substr(at, comma - at));
-    at = comma + 1;
-  }
   std::vector<const char*> serverList;
-  for (const auto& server : servers) serverList.push_back(server.c_str());
+  for (const auto& server : servers_) serverList.push_back(server.c_str());
   natsStatus s = natsOptions_SetServers(opts.get(), serverList.data(), static_cast<int>(serverList.size()));
   if (s == NATS_OK && !settings_.clientName.empty()) {
     s = natsOptions_SetName(opts.get(), settings_.clientName.c_str());

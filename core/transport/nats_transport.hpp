@@ -88,7 +88,8 @@ class NatsTransport : public Transport {
   void onInboxMessage(const std::string& subject, std::string payload);
 
   NatsSettings settings_;
-  std::string urls_;  // the broker addresses as nats.c takes them
+  std::vector<std::string> servers_;  // the broker addresses as nats:// URLs, one per server
+  std::string urls_;                  // the same, comma separated, for messages
   StateListener listener_;
 
   // Lock order: subsMutex_, then connMutex_.
