@@ -139,7 +139,7 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
     std::string replyTo;
   };
   void take(Arrival arrival);
-  // Who is owed an ACK after one write: per sender, each message's id and reply inbox.
+  // Who is owed an ACK after one write: per sender process, each message's id and reply inbox.
   struct Owed {
     uint64_t id = 0;
     std::string replyTo;
