@@ -38,17 +38,23 @@ Result<uint64_t> decodeU64(const std::string& s) {
   return v;
 }
 
-std::string outKey(uint64_t id) { return "out/" + hex16(id); }
-std::string inKey(uint64_t arrival) { return "in/" + hex16(arrival); }
-std::string runKey(uint64_t arrival) { return "run/" + hex16(arrival); }
-std::string seenKey(const std::string& from, uint64_t id) { return "seen/" + from + "/" + hex16(id); }
-std::string seenPrefix(const std::string& from) { return "seen/" + from + "/"; }
-std::string settledKey(const std::string& from) { return "settled/" + from; }
-std::string seqKey(const std::string& subject) { return "seq/" + subject; }
+// Every key starts with the store's namespace (`ns`): empty for a node's own database.
+std::string outKey(const std::string& ns, uint64_t id) { return ns + "out/" + hex16(id); }
+std::string inKey(const std::string& ns, uint64_t arrival) { return ns + "in/" + hex16(arrival); }
+std::string runKey(const std::string& ns, uint64_t arrival) { return ns + "run/" + hex16(arrival); }
+std::string seenPrefix(const std::string& ns, const std::string& from) { return ns + "seen/" + from + "/"; }
+std::string seenKey(const std::string& ns, const std::string& from, uint64_t id) {
+  return seenPrefix(ns, from) + hex16(id);
+}
+std::string settledKey(const std::string& ns, const std::string& from) { return ns + "settled/" + from; }
+std::string seqKey(const std::string& ns, const std::string& subject) { return ns + "seq/" + subject; }
+std::string metaKey(const std::string& ns, const std::string& name) { return ns + "meta/" + name; }
 // A received stream's parts (streamKey() names the stream).
-std::string nextKey(const std::string& stream) { return "stream/" + stream; }
-std::string floorKey(const std::string& stream) { return "floor/" + stream; }
-std::string goneKey(const std::string& stream, uint64_t seq) { return "gone/" + stream + "/" + hex16(seq); }
+std::string nextKey(const std::string& ns, const std::string& stream) { return ns + "stream/" + stream; }
+std::string floorKey(const std::string& ns, const std::string& stream) { return ns + "floor/" + stream; }
+std::string goneKey(const std::string& ns, const std::string& stream, uint64_t seq) {
+  return ns + "gone/" + stream + "/" + hex16(seq);
+}
 
 // The number hex16() wrote; nullopt for anything else.
 std::optional<uint64_t> parseHex16(std::string_view text) {
@@ -166,8 +172,10 @@ Loaded<Entry> scan(leveldb::DB& db, const std::string& prefix, Decode decode) {
 
 }  // namespace
 
-Store::Store(std::unique_ptr<leveldb::DB> db, StoreOptions options)
-    : db_(std::move(db)), options_(options) {}
+Store::Store(std::shared_ptr<leveldb::DB> db, StoreOptions options, std::string ns)
+    : db_(std::move(db)), options_(options), ns_(std::move(ns)) {
+  arrivals_ = std::make_unique<IdSource>(*this, "arrival");
+}
 Store::~Store() = default;
 
 leveldb::Status Store::commit(leveldb::WriteBatch& batch, bool sync) {
@@ -189,8 +197,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& folder,
   const auto path = folder / "steward.ldb";
   leveldb::Status s = leveldb::DB::Open(options, path.string(), &raw);
   if (!s.ok()) return Error{"cannot open database " + path.string() + ": " + s.ToString(), Code::storage};
-  std::unique_ptr<Store> store(new Store(std::unique_ptr<leveldb::DB>(raw), storeOptions));
-  store->arrivals_ = std::make_unique<IdSource>(*store, "arrival");
+  std::unique_ptr<Store> store(new Store(std::shared_ptr<leveldb::DB>(raw), storeOptions, ""));
   // A database written before senders said what they settled kept a ring of its last arrivals
   // (seenAt/…) to forget the oldest seen/ entries by; nothing reads it now.
   leveldb::WriteBatch stale;
@@ -204,9 +211,13 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& folder,
   return store;
 }
 
+std::unique_ptr<Store> Store::part(const std::string& name) const {
+  return std::unique_ptr<Store>(new Store(db_, options_, "node/" + name + "/"));
+}
+
 Result<uint64_t> Store::reserve(const std::string& name, uint64_t count) {
   std::lock_guard lock(counterMutex_);
-  const std::string key = "meta/" + name;
+  const std::string key = metaKey(ns_, name);
   std::string value;
   uint64_t first = 1;
   leveldb::Status s = db_->Get(leveldb::ReadOptions(), key, &value);
@@ -227,7 +238,7 @@ Result<uint64_t> Store::reserve(const std::string& name, uint64_t count) {
 Result<uint64_t> Store::epoch() {
   std::lock_guard lock(counterMutex_);
   std::string value;
-  leveldb::Status s = db_->Get(leveldb::ReadOptions(), "meta/epoch", &value);
+  leveldb::Status s = db_->Get(leveldb::ReadOptions(), metaKey(ns_, "epoch"), &value);
   if (s.ok()) {
     auto stored = decodeU64(value);
     if (stored && stored.value() != 0) return stored.value();
@@ -238,7 +249,7 @@ Result<uint64_t> Store::epoch() {
   uint64_t epoch = 0;
   while (epoch == 0) epoch = (static_cast<uint64_t>(random()) << 32) ^ random();
   leveldb::WriteBatch batch;
-  batch.Put("meta/epoch", encodeU64(epoch));
+  batch.Put(metaKey(ns_, "epoch"), encodeU64(epoch));
   s = commit(batch, true);
   if (!s.ok()) return Error{"database: cannot write the epoch: " + s.ToString(), Code::storage};
   return epoch;
@@ -246,11 +257,11 @@ Result<uint64_t> Store::epoch() {
 
 Result<uint64_t> Store::lastSeq(const std::string& subject) {
   std::string value;
-  leveldb::Status s = db_->Get(leveldb::ReadOptions(), seqKey(subject), &value);
+  leveldb::Status s = db_->Get(leveldb::ReadOptions(), seqKey(ns_, subject), &value);
   if (s.IsNotFound()) return uint64_t{0};
-  if (!s.ok()) return Error{"database: cannot read " + seqKey(subject) + ": " + s.ToString(), Code::storage};
+  if (!s.ok()) return Error{"database: cannot read " + seqKey(ns_, subject) + ": " + s.ToString(), Code::storage};
   auto stored = decodeU64(value);
-  if (!stored) return Error{"database: " + seqKey(subject) + " " + stored.error().message, Code::storage};
+  if (!stored) return Error{"database: " + seqKey(ns_, subject) + " " + stored.error().message, Code::storage};
   return stored.value();
 }
 
@@ -262,9 +273,9 @@ std::map<std::string, StreamState> Store::loadStreams(const std::string& method)
   std::map<std::string, StreamState> out;
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
   for (const std::string part : {"stream/", "floor/", "gone/"}) {
-    const std::string prefix = part + method + "/";
+    const std::string prefix = ns_ + part + method + "/";
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-      std::string key = it->key().ToString().substr(part.size());
+      std::string key = it->key().ToString().substr(ns_.size() + part.size());
       if (part == "gone/") {
         const auto slash = key.rfind('/');
         const auto seq = slash == std::string::npos ? std::nullopt
@@ -288,7 +299,7 @@ std::map<std::string, StreamState> Store::loadStreams(const std::string& method)
 
 Status Store::putFloor(const std::string& streamKey, uint64_t floor) {
   leveldb::WriteBatch batch;
-  batch.Put(floorKey(streamKey), encodeU64(floor));
+  batch.Put(floorKey(ns_, streamKey), encodeU64(floor));
   auto s = commit(batch, options_.sync);
   if (!s.ok()) return Error{"database: cannot record stream " + streamKey + ": " + s.ToString(), Code::storage};
   return {};
@@ -296,9 +307,9 @@ Status Store::putFloor(const std::string& streamKey, uint64_t floor) {
 
 Status Store::removeInbound(uint64_t arrival, const std::string& streamKey, uint64_t seq) {
   leveldb::WriteBatch batch;
-  batch.Delete(inKey(arrival));
-  batch.Delete(runKey(arrival));
-  if (!streamKey.empty()) batch.Put(goneKey(streamKey, seq), "");
+  batch.Delete(inKey(ns_, arrival));
+  batch.Delete(runKey(ns_, arrival));
+  if (!streamKey.empty()) batch.Put(goneKey(ns_, streamKey, seq), "");
   auto s = commit(batch, options_.sync);
   if (!s.ok()) return Error{"database: cannot remove a message: " + s.ToString(), Code::storage};
   return {};
@@ -307,8 +318,8 @@ Status Store::removeInbound(uint64_t arrival, const std::string& streamKey, uint
 Status Store::putOutbox(const std::vector<OutboxEntry>& entries,
                         const std::vector<std::pair<std::string, uint64_t>>& lastSeqs) {
   leveldb::WriteBatch batch;
-  for (const auto& e : entries) batch.Put(outKey(e.id), encodeOutbox(e));
-  for (const auto& [subject, seq] : lastSeqs) batch.Put(seqKey(subject), encodeU64(seq));
+  for (const auto& e : entries) batch.Put(outKey(ns_, e.id), encodeOutbox(e));
+  for (const auto& [subject, seq] : lastSeqs) batch.Put(seqKey(ns_, subject), encodeU64(seq));
   auto s = commit(batch, options_.sync);
   if (!s.ok()) return Error{"database: cannot queue messages: " + s.ToString(), Code::storage};
   return {};
@@ -317,13 +328,13 @@ Status Store::putOutbox(const std::vector<OutboxEntry>& entries,
 // Not synced: if the removal is lost in a crash, the message is sent again and the receiver,
 // which remembers it, ACKs it without running it.
 Status Store::removeOutbox(uint64_t id) {
-  auto s = db_->Delete(leveldb::WriteOptions(), outKey(id));
+  auto s = db_->Delete(leveldb::WriteOptions(), outKey(ns_, id));
   if (!s.ok()) return Error{"database: cannot remove message " + std::to_string(id) + ": " + s.ToString(), Code::storage};
   return {};
 }
 
 Loaded<OutboxEntry> Store::loadOutbox() {
-  return scan<OutboxEntry>(*db_, "out/", decodeOutbox);
+  return scan<OutboxEntry>(*db_, ns_ + "out/", decodeOutbox);
 }
 
 Result<Store::Taken> Store::acceptInbound(const std::string& fromNode, uint64_t id,
@@ -338,13 +349,13 @@ Result<Store::Sender*> Store::sender(const std::string& fromNode) {
   if (auto known = senders_.find(fromNode); known != senders_.end()) return &known->second;
   Sender state;
   std::string value;
-  const leveldb::Status s = db_->Get(leveldb::ReadOptions(), settledKey(fromNode), &value);
+  const leveldb::Status s = db_->Get(leveldb::ReadOptions(), settledKey(ns_, fromNode), &value);
   if (s.ok()) {
     if (auto below = decodeU64(value)) state.settledBelow = below.value();
   } else if (!s.IsNotFound()) {
     return Error{"database: cannot read what " + fromNode + " settled: " + s.ToString(), Code::storage};
   }
-  const std::string prefix = seenPrefix(fromNode);
+  const std::string prefix = seenPrefix(ns_, fromNode);
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) ++state.seen;
   return &senders_.emplace(fromNode, state).first->second;
@@ -352,8 +363,8 @@ Result<Store::Sender*> Store::sender(const std::string& fromNode) {
 
 uint64_t Store::forgetSeen(leveldb::WriteBatch& batch, const std::string& fromNode, uint64_t below,
                            uint64_t most) {
-  const std::string prefix = seenPrefix(fromNode);
-  const std::string end = below == UINT64_MAX ? std::string() : seenKey(fromNode, below);
+  const std::string prefix = seenPrefix(ns_, fromNode);
+  const std::string end = below == UINT64_MAX ? std::string() : seenKey(ns_, fromNode, below);
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
   uint64_t forgotten = 0;
   for (it->Seek(prefix); it->Valid() && forgotten < most && it->key().starts_with(prefix) &&
@@ -387,7 +398,7 @@ Result<std::vector<Store::Taken>> Store::acceptInbound(const std::vector<Arrivin
     if (a.settledBelow <= s.settledBelow) continue;
     s.seen -= std::min(s.seen, forgetSeen(batch, a.fromNode, a.settledBelow, UINT64_MAX));
     s.settledBelow = a.settledBelow;
-    batch.Put(settledKey(a.fromNode), encodeU64(a.settledBelow));
+    batch.Put(settledKey(ns_, a.fromNode), encodeU64(a.settledBelow));
   }
   // Taken earlier in this batch: by seen key, the value written for it.
   std::map<std::string, std::string> takenNow;
@@ -395,7 +406,7 @@ Result<std::vector<Store::Taken>> Store::acceptInbound(const std::vector<Arrivin
     auto state = senderOf(a.fromNode);
     if (!state) return state.error();
     Sender& sender = *state.value();
-    const std::string seen = seenKey(a.fromNode, a.id);
+    const std::string seen = seenKey(ns_, a.fromNode, a.id);
     // The value is the arrival (8 bytes) and, since messages are sealed, the seal time of the
     // latest copy taken (8 more).
     std::string value;
@@ -436,7 +447,7 @@ Result<std::vector<Store::Taken>> Store::acceptInbound(const std::vector<Arrivin
     if (!arrival) return arrival.error();
     const uint64_t n = arrival.value();
     value = encodeU64(n) + encodeU64(static_cast<uint64_t>(std::max<int64_t>(a.sealedUnixMs, 0)));
-    batch.Put(inKey(n), encodeInbox(InboxEntry{n, a.method, false, a.wire}));
+    batch.Put(inKey(ns_, n), encodeInbox(InboxEntry{n, a.method, false, a.wire}));
     batch.Put(seen, value);
     takenNow[seen] = value;
     // A sender that never says what it settled is remembered up to a bound: its oldest go.
@@ -452,11 +463,11 @@ Result<std::vector<Store::Taken>> Store::acceptInbound(const std::vector<Arrivin
   return out;
 }
 
-void Store::markIn(leveldb::WriteBatch& batch, uint64_t arrival, const StreamAdvance* advance) {
-  batch.Put(runKey(arrival), "");
+void Store::markIn(leveldb::WriteBatch& batch, uint64_t arrival, const StreamAdvance* advance) const {
+  batch.Put(runKey(ns_, arrival), "");
   if (advance != nullptr) {
-    batch.Put(nextKey(advance->key), encodeU64(advance->next));
-    for (uint64_t seq : advance->passed) batch.Delete(goneKey(advance->key, seq));
+    batch.Put(nextKey(ns_, advance->key), encodeU64(advance->next));
+    for (uint64_t seq : advance->passed) batch.Delete(goneKey(ns_, advance->key, seq));
   }
 }
 
@@ -473,10 +484,10 @@ Status Store::finishInbound(uint64_t arrival, const OutboxEntry* reply,
                             const RunMark* next, bool durable) {
   leveldb::WriteBatch batch;
   if (next != nullptr) markIn(batch, next->arrival, next->advance);
-  for (const auto& [subject, seq] : lastSeqs) batch.Put(seqKey(subject), encodeU64(seq));
-  batch.Delete(inKey(arrival));
-  batch.Delete(runKey(arrival));
-  if (reply != nullptr) batch.Put(outKey(reply->id), encodeOutbox(*reply));
+  for (const auto& [subject, seq] : lastSeqs) batch.Put(seqKey(ns_, subject), encodeU64(seq));
+  batch.Delete(inKey(ns_, arrival));
+  batch.Delete(runKey(ns_, arrival));
+  if (reply != nullptr) batch.Put(outKey(ns_, reply->id), encodeOutbox(*reply));
   // A reply is sent as soon as this returns: it and the sequence numbers it took are synced
   // whatever the request was, or a power cut could give the same numbers to another reply.
   auto s = commit(batch, options_.sync && (durable || reply != nullptr || !lastSeqs.empty()));
@@ -485,16 +496,16 @@ Status Store::finishInbound(uint64_t arrival, const OutboxEntry* reply,
 }
 
 Loaded<InboxEntry> Store::loadInbox() {
-  auto loaded = scan<InboxEntry>(*db_, "in/", decodeInbox);
+  auto loaded = scan<InboxEntry>(*db_, ns_ + "in/", decodeInbox);
   std::string ignored;
   for (auto& e : loaded.entries) {
-    e.running = db_->Get(leveldb::ReadOptions(), runKey(e.arrival), &ignored).ok();
+    e.running = db_->Get(leveldb::ReadOptions(), runKey(ns_, e.arrival), &ignored).ok();
   }
   return loaded;
 }
 
 Status Store::putRaw(const std::string& key, const std::string& value) {
-  auto s = db_->Put(leveldb::WriteOptions(), key, value);
+  auto s = db_->Put(leveldb::WriteOptions(), ns_ + key, value);
   if (!s.ok()) return Error{s.ToString(), Code::storage};
   return {};
 }

@@ -99,6 +99,12 @@ class Store {
                                              StoreOptions options = {});
   ~Store();
 
+  // Another store in this one's database, its keys under "node/<name>/": for several logical
+  // nodes in one process (steward-sim), which then share one set of files and one sync for the
+  // writes they make at the same time, instead of a database each (and its file descriptors).
+  // Independent of this store in every other way; the database lives while any of them does.
+  std::unique_ptr<Store> part(const std::string& name) const;
+
   // Reserves `count` numbers of counter `name` and returns the first. Synced before it returns,
   // so numbers given out before a crash are never given out again.
   Result<uint64_t> reserve(const std::string& name, uint64_t count);
@@ -172,13 +178,14 @@ class Store {
   Status putRaw(const std::string& key, const std::string& value);
 
  private:
-  Store(std::unique_ptr<leveldb::DB> db, StoreOptions options);
+  Store(std::shared_ptr<leveldb::DB> db, StoreOptions options, std::string ns);
   // Writes `batch`, synced or not, and counts the synced ones.
   leveldb::Status commit(leveldb::WriteBatch& batch, bool sync);
   // Adds a run mark (markRunning's write) to `batch`.
-  static void markIn(leveldb::WriteBatch& batch, uint64_t arrival, const StreamAdvance* advance);
-  std::unique_ptr<leveldb::DB> db_;
+  void markIn(leveldb::WriteBatch& batch, uint64_t arrival, const StreamAdvance* advance) const;
+  std::shared_ptr<leveldb::DB> db_;
   StoreOptions options_;
+  const std::string ns_;  // what every key starts with: "" for the database's own store
   std::atomic<uint64_t> syncedWrites_{0};
   std::mutex counterMutex_;
   // What the inbox remembers of one sender (loaded from the database at its first message).

@@ -230,3 +230,38 @@ TEST_F(StoreTest, TheArrivalRingOfAnOlderDatabaseIsDroppedAtOpen) {
   it->Seek("seenAt/");
   EXPECT_FALSE(it->Valid() && it->key().starts_with("seenAt/"));
 }
+
+TEST_F(StoreTest, PartsOfOneDatabaseKeepEverythingApartAndSurviveReopen) {
+  uint64_t aArrival = 0;
+  {
+    auto root = open();
+    auto a = root->part("s1");
+    auto b = root->part("s2");
+    root.reset();  // the parts keep the database open
+    ASSERT_TRUE(a->putOutbox({out(3)}, {{"central.REQHello.EventNACK", 9}}).ok());
+    ASSERT_TRUE(b->putOutbox({out(4), out(5)}).ok());
+    aArrival = a->acceptInbound("central", 7, "REQCliCommand", "for s1").value().arrival;
+    ASSERT_GT(aArrival, 0u);
+    ASSERT_TRUE(a->markRunning(aArrival).ok());
+    // The same message id from the same sender is new to the other part.
+    EXPECT_GT(b->acceptInbound("central", 7, "REQCliCommand", "for s2").value().arrival, 0u);
+    EXPECT_NE(a->epoch().value(), b->epoch().value());
+  }
+  auto root = open();
+  EXPECT_TRUE(root->loadOutbox().entries.empty()) << "the database's own keys hold none of its parts'";
+  EXPECT_TRUE(root->loadInbox().entries.empty());
+  auto a = root->part("s1");
+  auto b = root->part("s2");
+  ASSERT_EQ(a->loadOutbox().entries.size(), 1u);
+  EXPECT_EQ(a->loadOutbox().entries[0].id, 3u);
+  EXPECT_EQ(a->lastSeq("central.REQHello.EventNACK").value(), 9u);
+  EXPECT_EQ(b->lastSeq("central.REQHello.EventNACK").value(), 0u);
+  ASSERT_EQ(b->loadOutbox().entries.size(), 2u);
+  auto inbox = a->loadInbox();
+  ASSERT_EQ(inbox.entries.size(), 1u);
+  EXPECT_EQ(inbox.entries[0].wire, "for s1");
+  EXPECT_TRUE(inbox.entries[0].running);
+  EXPECT_FALSE(b->loadInbox().entries.at(0).running);
+  EXPECT_EQ(a->acceptInbound("central", 7, "REQCliCommand", "again").value().arrival, 0u);
+  EXPECT_NE(root->part("s3")->acceptInbound("central", 7, "REQCliCommand", "x").value().arrival, 0u);
+}
