@@ -18,7 +18,7 @@ ErrorKernel::ErrorKernel(std::string nodeName, std::string centralNode, int64_t 
 }
 
 void ErrorKernel::report(const std::string& what) const {
-  logOnly(what);
+  STEWARD_LOG(error) << logging::nodeTag(node_) << what;
   std::string summary;
   bool send = false;
   bool firstHeld = false;

@@ -24,8 +24,13 @@ Inbox::Inbox(InboxSettings settings, boost::asio::any_io_executor executor,
       outbox_(outbox),
       keys_(keys),
       processIds_(processIds),
-      pool_(settings_.maxHandlerThreads),
-      intake_(2, "stw-intake") {}
+      ownPool_(settings_.sharedHandlers == nullptr
+                   ? std::make_unique<HandlerPool>(settings_.maxHandlerThreads)
+                   : nullptr),
+      ownIntake_(settings_.sharedIntake == nullptr ? std::make_unique<HandlerPool>(2, "stw-intake")
+                                                   : nullptr),
+      pool_(ownPool_ ? *ownPool_ : *settings_.sharedHandlers),
+      intake_(ownIntake_ ? *ownIntake_ : *settings_.sharedIntake) {}
 
 Inbox::~Inbox() { stopAll(std::chrono::milliseconds(0)); }
 
@@ -77,7 +82,7 @@ Result<uint64_t> Inbox::start(const std::string& method, const AllowedNodes& all
                                        std::move(handler).value(), settings, *this);
   const size_t count = resumed.size();
   if (auto s = subscriber->start(std::move(resumed)); !s) return s.error();
-  STEWARD_LOG(info) << "started subscriber " << subscriber->subject()
+  STEWARD_LOG(info) << logging::nodeTag(settings_.nodeName) << "started subscriber " << subscriber->subject()
                     << " allowed from: " << allowed.toString()
                     << (count > 0 ? ", resuming " + std::to_string(count) + " message(s)" : "");
   std::lock_guard lock(mutex_);
@@ -142,8 +147,8 @@ void Inbox::stopAll(std::chrono::milliseconds grace) {
       },
       grace, std::chrono::milliseconds(20));
   for (auto& [method, s] : subscribers) s->cancelRunning();
-  pool_.stop();
-  intake_.stop();
+  if (ownPool_) ownPool_->stop();
+  if (ownIntake_) ownIntake_->stop();
 }
 
 bool Inbox::remove(const store::InboxEntry& entry, const message::Message& m) {

@@ -39,6 +39,12 @@ struct InboxSettings {
   // subscriber's list; unit tests).
   const security::Verifier* verifier = nullptr;
   security::Trust* trust = nullptr;
+  // Pools shared by several nodes in one process (steward-sim), so threads do not grow with the
+  // nodes; null: the inbox makes its own. A shared pool belongs to the caller, who stops it after
+  // every node using it stopped and before any of them is destroyed (a queued task may still
+  // reach its node).
+  HandlerPool* sharedHandlers = nullptr;
+  HandlerPool* sharedIntake = nullptr;
 };
 
 class Inbox final : private SubscriberEvents {
@@ -99,8 +105,11 @@ class Inbox final : private SubscriberEvents {
   Outbox& outbox_;
   TrustKeeper& keys_;
   std::atomic<uint64_t>& processIds_;
-  HandlerPool pool_;
-  HandlerPool intake_;  // stores what arrives (process/subscriber.hpp)
+  // Its own pools, unless the settings name shared ones.
+  std::unique_ptr<HandlerPool> ownPool_;
+  std::unique_ptr<HandlerPool> ownIntake_;
+  HandlerPool& pool_;
+  HandlerPool& intake_;  // stores what arrives (process/subscriber.hpp)
   std::function<void(const std::string& method, double seconds)> handlerDuration_;
 
   std::mutex mutex_;

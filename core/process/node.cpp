@@ -14,7 +14,7 @@ namespace steward::process {
 
 Node::Node(config::Config config, boost::asio::io_context& io, transport::Transport& transport,
            plugin::PluginHost& plugins, store::Store& store, const observe::Audit& audit,
-           NodeSecurity security)
+           NodeSecurity security, NodeThreads threads)
     : config_(std::move(config)),
       io_(io),
       store_(store),
@@ -42,7 +42,9 @@ Node::Node(config::Config config, boost::asio::io_context& io, transport::Transp
               .defaultMethodTimeout = std::chrono::seconds(config_.defaultMethodTimeout),
               .maxHandlerThreads = config_.maxHandlerThreads,
               .verifier = security.verifier,
-              .trust = security.trust},
+              .trust = security.trust,
+              .sharedHandlers = threads.handlers,
+              .sharedIntake = threads.intake},
              io.get_executor(), transport, catalog_, store, audit, errors_, outbox_, keys_,
              processIds_),
       operations_(config_.nodeName, catalog_, store, outbox_, inbox_, keys_, errors_),

@@ -47,6 +47,12 @@ struct NodeSecurity {
   const security::Identity* identity = nullptr;
 };
 
+// Threads several nodes in one process share (steward-sim: InboxSettings); null in a daemon.
+struct NodeThreads {
+  HandlerPool* handlers = nullptr;
+  HandlerPool* intake = nullptr;
+};
+
 class Node {
  public:
   // `transport` seals what the node sends (security::SealingTransport in the daemon); the
@@ -54,7 +60,7 @@ class Node {
   // (the key they announce) and the keys operations.
   Node(config::Config config, boost::asio::io_context& io, transport::Transport& transport,
        plugin::PluginHost& plugins, store::Store& store, const observe::Audit& audit,
-       NodeSecurity security = {});
+       NodeSecurity security = {}, NodeThreads threads = {});
   ~Node();
 
   // Resumes the outbox, answers messages whose run a stop interrupted, starts the configured

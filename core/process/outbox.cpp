@@ -91,7 +91,7 @@ void Outbox::resume() {
     }
   }
   if (!loaded.entries.empty()) {
-    STEWARD_LOG(info) << "resumed " << loaded.entries.size() << " message(s) from the outbox";
+    STEWARD_LOG(info) << logging::nodeTag(settings_.nodeName) << "resumed " << loaded.entries.size() << " message(s) from the outbox";
   }
 }
 
@@ -250,7 +250,7 @@ void Outbox::dispatch(Outgoing o) {
   // Enqueued under the lock, so sweep() never retires a publisher a message is on its way to.
   std::lock_guard lock(mutex_);
   if (closed_) {
-    STEWARD_LOG(info) << describe(o.message) << " stays in the outbox: the node is stopping";
+    STEWARD_LOG(info) << logging::nodeTag(settings_.nodeName) << describe(o.message) << " stays in the outbox: the node is stopping";
     return;
   }
   auto& publisher = publishers_[o.entry.subject];
@@ -386,7 +386,7 @@ void Outbox::settled(const std::string& subject, const message::Message& m, Outc
                    .final = true,
                    .code = code});
   if (outcome == Outcome::removed) {
-    STEWARD_LOG(info) << describe(m) << " removed from the outbox by an operator";
+    STEWARD_LOG(info) << logging::nodeTag(settings_.nodeName) << describe(m) << " removed from the outbox by an operator";
     return;
   }
   // An error message that cannot reach central is only logged here, or errors would loop.

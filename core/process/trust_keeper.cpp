@@ -75,7 +75,7 @@ Result<std::string> TrustKeeper::applyUpdate(const std::vector<std::string>& dat
                  "[\"part\", part, signature]",
                  Code::badField};
   }
-  STEWARD_LOG(info) << what << " from " << centralNodeName_;
+  STEWARD_LOG(info) << logging::nodeTag(nodeName_) << what << " from " << centralNodeName_;
   return what + " on " + nodeName_;
 }
 

@@ -40,7 +40,15 @@ void journalFormat(const boost::log::record_view& record, boost::log::formatting
       << record[expr::smessage];
 }
 
+std::atomic<bool> taggingNodes{false};
+
 }  // namespace
+
+void tagNodes(bool on) { taggingNodes = on; }
+
+std::string nodeTag(const std::string& node) {
+  return taggingNodes.load(std::memory_order_relaxed) ? "[" + node + "] " : std::string();
+}
 
 boost::shared_ptr<sinks::text_file_backend> rotatingFile(const std::filesystem::path& file,
                                                          uintmax_t rotationBytes,

@@ -27,6 +27,12 @@ struct LogSettings {
 // level and its own timestamp. A line below `minimum` is dropped everywhere.
 void initLogging(const LogSettings& settings);
 
+// In a process that hosts several nodes (steward-sim), what a node logs starts with "[<node>] ".
+// Off in a daemon, whose log is its one node's. Set before any node starts.
+void tagNodes(bool on);
+// "[<node>] " while nodes are tagged, else "".
+std::string nodeTag(const std::string& node);
+
 // A record that cannot be written (a full disk, no file descriptor left to open the next file of
 // a rotating log) is dropped and said on stderr, the first and every 1000th time, instead of
 // ending the daemon with an exception thrown from wherever it logged. initLogging sets it.
