@@ -7,13 +7,9 @@
 #include "core/observe/data_folder.hpp"
 #include "core/observe/metrics.hpp"
 #include "core/plugin/host.hpp"
-#include "core/process/node.hpp"
-#include "core/security/identity.hpp"
-#include "core/security/sealing.hpp"
-#include "core/security/trust.hpp"
+#include "core/process/sealed_node.hpp"
 #include "core/store/store.hpp"
 #include "core/transport/nats_transport.hpp"
-#include "core/util/clock.hpp"
 #include "core/util/log.hpp"
 #include "core/util/thread_name.hpp"
 
@@ -94,8 +90,6 @@ struct Parts {
   std::unique_ptr<store::Store> store;
   std::atomic<process::Node*> liveNode{nullptr};  // for broker events that come before it exists
   std::unique_ptr<transport::NatsTransport> transport;
-  std::optional<security::Identity> identity;
-  std::unique_ptr<security::Trust> trust;
 };
 
 // Step 1: logging, and the folders the node writes to, made absolute.
@@ -160,24 +154,6 @@ Status connectBroker(const config::Config& config, Parts& parts) {
       });
   if (!transport) return transport.error();
   parts.transport = std::move(transport).value();
-  return {};
-}
-
-// Step 5: this node's key pair and the keys it trusts. Every message it sends is sealed with its
-// key; every one it takes must be sealed by a key it trusts.
-Status loadKeys(const config::Config& config, Parts& parts) {
-  auto identity = security::Identity::loadOrCreate(config.databaseFolder / "keys");
-  if (!identity) return identity.error();
-  parts.identity.emplace(std::move(identity).value());
-  STEWARD_LOG(info) << "public key of " << config.nodeName << ": " << parts.identity->publicKey() << " ("
-                    << (config.databaseFolder / "keys" / "node.pub").string() << ")";
-  auto trust = security::Trust::open({.ownNode = config.nodeName,
-                                      .ownKey = parts.identity->publicKey(),
-                                      .centralNode = config.centralNodeName,
-                                      .folder = config.trustedKeysFolder,
-                                      .stateDir = config.databaseFolder / "keys"});
-  if (!trust) return trust.error();
-  parts.trust = std::move(trust).value();
   return {};
 }
 
@@ -297,21 +273,25 @@ int run(config::Config config) {
   for (const auto& step : {std::function<Status()>([&] { return prepareFolders(config); }),
                            std::function<Status()>([&] { return loadPlugins(config, parts); }),
                            std::function<Status()>([&] { return openStore(config, parts); }),
-                           std::function<Status()>([&] { return connectBroker(config, parts); }),
-                           std::function<Status()>([&] { return loadKeys(config, parts); })}) {
+                           std::function<Status()>([&] { return connectBroker(config, parts); })}) {
     if (auto s = step(); !s) {
       std::cerr << "steward: " << s.error().message << "\n";
       return 1;
     }
   }
-  // Step 6: the node, sending sealed and taking only what a trusted key sealed.
-  security::SealingTransport sealing(*parts.transport, *parts.identity, config.nodeName, nowUnixMs);
-  const security::Verifier verifier(*parts.trust, std::chrono::seconds(config.signatureWindowSeconds),
-                                    nowUnixMs);
+  // Steps 5 and 6: this node's key pair and the keys it trusts, and the node: every message it
+  // sends is sealed with its key; every one it takes must be sealed by a key it trusts.
   observe::Audit audit(observe::AuditSettings{config.databaseFolder});
   boost::asio::io_context io;
-  process::Node node(config, io, sealing, *parts.plugins, *parts.store, audit,
-                     {.verifier = &verifier, .trust = parts.trust.get(), .identity = &*parts.identity});
+  auto sealed = process::SealedNode::create(config, io, *parts.transport, *parts.plugins,
+                                            *parts.store, audit);
+  if (!sealed) {
+    std::cerr << "steward: " << sealed.error().message << "\n";
+    return 1;
+  }
+  process::Node& node = sealed.value()->node();
+  STEWARD_LOG(info) << "public key of " << config.nodeName << ": " << sealed.value()->identity().publicKey()
+                    << " (" << (config.databaseFolder / "keys" / "node.pub").string() << ")";
   auto metrics = startMetrics(config, node, audit);
   // Step 8: the node resumes its outbox and inbox and starts its subscribers.
   for (const auto& e : parts.pluginErrors) node.errors().report(e.message);
