@@ -99,6 +99,7 @@ void Subscriber::stop() {
     self->stopped_ = true;
     self->queue_.clear();
     self->streams_.clear();
+    self->ready_.clear();
     self->countQueued();
   });
 }
@@ -135,6 +136,7 @@ std::future<bool> Subscriber::remove(uint64_t arrival) {
         stream.waiting.erase(it);
         stream.state.gone.insert(m.seq);
         --self->waiting_;
+        self->reconsider(key, stream);
         return drop(m, key);
       }
     }
@@ -333,6 +335,7 @@ void Subscriber::route(Inbound in) {
   const uint64_t seq = m.seq;
   stream.waiting.emplace(seq, std::move(in));
   ++waiting_;
+  reconsider(key, stream);
   countQueued();
 }
 
@@ -347,6 +350,7 @@ void Subscriber::skip(const message::Message& note, const std::string& replyTo) 
       return;
     }
     stream.state.floor = note.floor;
+    reconsider(key, stream);
     STEWARD_LOG(info) << "stream " << key << ": numbers below " << note.floor
                       << " that have not come will not";
   }
@@ -365,22 +369,12 @@ std::optional<Subscriber::Next> Subscriber::takeNext() {
     countQueued();
     return next;
   };
-  if (!method().ordered) return fromQueue();
-  uint64_t best = queue_.empty() ? UINT64_MAX : queue_.front().arrival;
-  Stream* chosen = nullptr;
-  std::string chosenKey;
-  for (auto& [key, stream] : streams_) {
-    if (stream.waiting.empty()) continue;
-    const auto& [seq, in] = *stream.waiting.begin();
-    uint64_t next = stream.state.next;
-    while (stream.state.gone.count(next) != 0) ++next;
-    if ((seq == next || seq <= stream.state.floor) && in.arrival < best) {
-      best = in.arrival;
-      chosen = &stream;
-      chosenKey = key;
-    }
+  if (!method().ordered || ready_.empty() ||
+      (!queue_.empty() && queue_.front().arrival < ready_.begin()->first)) {
+    return fromQueue();
   }
-  if (chosen == nullptr) return fromQueue();
+  const std::string chosenKey = ready_.begin()->second;
+  Stream* chosen = &streams_.at(chosenKey);
   auto first = chosen->waiting.begin();
   Next next{std::move(first->second), store::StreamAdvance{chosenKey, first->first + 1, {}}};
   chosen->waiting.erase(first);
@@ -391,8 +385,23 @@ std::optional<Subscriber::Next> Subscriber::takeNext() {
     state.gone.erase(state.gone.begin());
   }
   state.next = next.advance->next;
+  reconsider(chosenKey, *chosen);
   countQueued();
   return next;
+}
+
+void Subscriber::reconsider(const std::string& key, Stream& stream) {
+  uint64_t readyAt = 0;
+  if (!stream.waiting.empty()) {
+    const auto& [seq, in] = *stream.waiting.begin();
+    uint64_t next = stream.state.next;
+    while (stream.state.gone.count(next) != 0) ++next;
+    if (seq == next || seq <= stream.state.floor) readyAt = in.arrival;
+  }
+  if (readyAt == stream.readyAt) return;
+  if (stream.readyAt != 0) ready_.erase({stream.readyAt, key});
+  if (readyAt != 0) ready_.emplace(readyAt, key);
+  stream.readyAt = readyAt;
 }
 
 void Subscriber::pump() {

@@ -151,6 +151,7 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   struct Stream {
     store::StreamState state;
     std::map<uint64_t, Inbound> waiting;  // by seq
+    uint64_t readyAt = 0;  // the arrival of its first message while that one may run (in ready_)
   };
   struct Next {
     Inbound in;
@@ -185,6 +186,8 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   void execute(const Inbound& in, const store::StreamAdvance* advance, bool marked,
                steward_host_call& call, int64_t deadlineMs);
   void countQueued();
+  // Puts `stream` in ready_, moves it, or takes it out, as its first message now may run or not.
+  void reconsider(const std::string& key, Stream& stream);
 
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   transport::Transport& transport_;
@@ -201,6 +204,9 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   bool intakeBusy_ = false;      // a handler thread is storing
   std::deque<Inbound> queue_;              // not sequenced, in arrival order
   std::map<std::string, Stream> streams_;  // sequenced, by store::streamKey
+  // The streams whose first message may run, by that message's arrival: the next to run is found
+  // without looking at every sender's stream (central has one per node of the fleet).
+  std::set<std::pair<uint64_t, std::string>> ready_;
   size_t waiting_ = 0;                     // messages waiting in streams_
   std::set<std::shared_ptr<steward_host_call>> running_;
   std::atomic<size_t> runningCount_{0};
