@@ -39,24 +39,6 @@ using namespace steward;
 
 namespace {
 
-fs::path defaultPluginFolder() {
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return "plugins";
-  for (const fs::path& candidate :
-       {exe.parent_path() / "plugins", exe.parent_path() / ".." / STEWARD_PLUGIN_INSTALL_DIR}) {
-    if (fs::is_directory(candidate, ec)) return fs::weakly_canonical(candidate, ec);
-  }
-  return exe.parent_path() / "plugins";
-}
-
-logging::Severity severity(const std::string& level) {
-  if (level == "debug") return logging::Severity::debug;
-  if (level == "warning") return logging::Severity::warning;
-  if (level == "error") return logging::Severity::error;
-  return logging::Severity::info;
-}
-
 // The spec's "services at startup": each *.json in the startup folder is input, in name order.
 void submitStartupFolder(const config::Config& config, process::Node& node) {
   if (config.startupFolder.empty()) return;
@@ -95,10 +77,10 @@ struct Parts {
 // Step 1: logging, and the folders the node writes to, made absolute.
 Status prepareFolders(config::Config& config) {
   logging::LogSettings logging;
-  logging.minimum = severity(config.logLevel);
+  logging.minimum = logging::severityNamed(config.logLevel);
   logging.file = config.logFile;
   logging::initLogging(logging);
-  if (config.pluginFolder.empty()) config.pluginFolder = defaultPluginFolder();
+  if (config.pluginFolder.empty()) config.pluginFolder = plugin::PluginHost::defaultFolder();
   std::error_code ec;
   for (auto* folder : {&config.subscribersDataFolder, &config.databaseFolder, &config.socketFolder}) {
     fs::create_directories(*folder, ec);

@@ -177,6 +177,18 @@ void MethodInstance::cancel(steward_host_call& call) {
   if (auto fn = library_->descriptor().cancel) fn(instance_, &call);
 }
 
+std::filesystem::path PluginHost::defaultFolder() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return "plugins";
+  for (const fs::path& candidate :
+       {exe.parent_path() / "plugins", exe.parent_path() / ".." / STEWARD_PLUGIN_INSTALL_DIR}) {
+    if (fs::is_directory(candidate, ec)) return fs::weakly_canonical(candidate, ec);
+  }
+  return exe.parent_path() / "plugins";
+}
+
 PluginHost::PluginHost(fs::path folder, PluginLog log)
     : folder_(std::move(folder)), log_(std::move(log)) {}
 

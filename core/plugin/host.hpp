@@ -74,6 +74,9 @@ struct PluginInfo {
 class PluginHost : public message::MethodCatalog {
  public:
   PluginHost(std::filesystem::path folder, PluginLog log);
+  // Where the plugins are when none is configured: "plugins" next to the executable (a build
+  // tree), else the installed folder relative to it (../lib/steward/plugins/abiN).
+  static std::filesystem::path defaultFolder();
   ~PluginHost() override;
 
   // Each plugin's configuration, by plugin name: its [plugins.<name>] table of config.toml as a

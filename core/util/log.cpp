@@ -44,6 +44,13 @@ std::atomic<bool> taggingNodes{false};
 
 }  // namespace
 
+Severity severityNamed(const std::string& level) {
+  if (level == "debug") return Severity::debug;
+  if (level == "warning") return Severity::warning;
+  if (level == "error") return Severity::error;
+  return Severity::info;
+}
+
 void tagNodes(bool on) { taggingNodes = on; }
 
 std::string nodeTag(const std::string& node) {

@@ -13,6 +13,9 @@ namespace steward::logging {
 
 using Severity = boost::log::trivial::severity_level;
 
+// The level a logLevel setting names (debug, info, warning, error); info for anything else.
+Severity severityNamed(const std::string& level);
+
 struct LogSettings {
   Severity minimum = Severity::info;
   // Also written here when set; rotated at rotationBytes into <file's folder>/<stem>/, keepFiles
