@@ -103,6 +103,7 @@ class NatsTransport : public Transport {
   // nats.c may call back until a subscription completes, and never completes one whose
   // connection it closed: each state is kept until complete and released, or the transport goes.
   std::vector<std::shared_ptr<SubscriptionState>> states_;
+  size_t statesKept_ = 16;  // states_ after its last pruning
 
   std::string inboxPrefix_;  // "_INBOX.<node>.<nuid>." — one wildcard subscription serves every inbox
   std::unique_ptr<Subscription> inboxSub_;
