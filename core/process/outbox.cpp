@@ -30,6 +30,15 @@ DeliveryPolicy policyOf(const store::OutboxEntry& e) {
                         e.expiresUnixMs};
 }
 
+// A new database numbers its messages from the time it was made, in microseconds: a node whose
+// database was lost and made anew (a reinstall, a new disk) sends ids above every id its old one
+// gave (the old one would have had to send a million messages a second), so its receivers never
+// take its new messages for copies of old ones, and its first settledBelow lets them forget what
+// they remember of the old ones. (A clock far behind would undo that, and have the node's seals refused anyway.)
+uint64_t firstIdOfNewDatabase() {
+  return std::max<uint64_t>(1, static_cast<uint64_t>(std::max<int64_t>(nowUnixMs(), 0)) * 1000);
+}
+
 }  // namespace
 
 Outbox::Outbox(OutboxSettings settings, boost::asio::any_io_executor executor,
@@ -46,7 +55,7 @@ Outbox::Outbox(OutboxSettings settings, boost::asio::any_io_executor executor,
       errors_(errors),
       verifier_(verifier),
       processIds_(processIds),
-      ids_(store, "nextId"),
+      ids_(store, "nextId", 1000, firstIdOfNewDatabase()),
       sweeper_(executor_) {}
 
 Outbox::~Outbox() { stop(); }

@@ -215,11 +215,11 @@ std::unique_ptr<Store> Store::part(const std::string& name) const {
   return std::unique_ptr<Store>(new Store(db_, options_, "node/" + name + "/"));
 }
 
-Result<uint64_t> Store::reserve(const std::string& name, uint64_t count) {
+Result<uint64_t> Store::reserve(const std::string& name, uint64_t count, uint64_t firstOfNew) {
   std::lock_guard lock(counterMutex_);
   const std::string key = metaKey(ns_, name);
   std::string value;
-  uint64_t first = 1;
+  uint64_t first = firstOfNew;
   leveldb::Status s = db_->Get(leveldb::ReadOptions(), key, &value);
   if (s.ok()) {
     auto stored = decodeU64(value);
@@ -513,7 +513,7 @@ Status Store::putRaw(const std::string& key, const std::string& value) {
 Result<uint64_t> IdSource::next() {
   std::lock_guard lock(mutex_);
   if (next_ == end_) {
-    auto first = store_.reserve(counter_, blockSize_);
+    auto first = store_.reserve(counter_, blockSize_, firstOfNew_);
     if (!first) return first.error();
     next_ = first.value();
     end_ = next_ + blockSize_;

@@ -105,9 +105,10 @@ class Store {
   // Independent of this store in every other way; the database lives while any of them does.
   std::unique_ptr<Store> part(const std::string& name) const;
 
-  // Reserves `count` numbers of counter `name` and returns the first. Synced before it returns,
-  // so numbers given out before a crash are never given out again.
-  Result<uint64_t> reserve(const std::string& name, uint64_t count);
+  // Reserves `count` numbers of counter `name` and returns the first (`firstOfNew` for a counter
+  // never used). Synced before it returns, so numbers given out before a crash are never given
+  // out again.
+  Result<uint64_t> reserve(const std::string& name, uint64_t count, uint64_t firstOfNew = 1);
 
   // This database's epoch: a random number made (and synced) the first time it is asked for.
   Result<uint64_t> epoch();
@@ -206,14 +207,15 @@ class Store {
 // Hands out numbers one by one from blocks reserved in the store.
 class IdSource {
  public:
-  IdSource(Store& store, std::string counter, uint64_t blockSize = 1000)
-      : store_(store), counter_(std::move(counter)), blockSize_(blockSize) {}
+  IdSource(Store& store, std::string counter, uint64_t blockSize = 1000, uint64_t firstOfNew = 1)
+      : store_(store), counter_(std::move(counter)), blockSize_(blockSize), firstOfNew_(firstOfNew) {}
   Result<uint64_t> next();
 
  private:
   Store& store_;
   const std::string counter_;
   const uint64_t blockSize_;
+  const uint64_t firstOfNew_;
   std::mutex mutex_;
   uint64_t next_ = 0;
   uint64_t end_ = 0;  // first number not reserved yet

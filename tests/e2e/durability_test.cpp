@@ -197,6 +197,26 @@ TEST_F(Durability, DamagedStoreEntriesAreReportedToCentralAndSkipped) {
                       30s));
 }
 
+TEST_F(Durability, ANodeWhoseDatabaseWasMadeAnewIsNotTakenForCopiesOfItsOldMessages) {
+  auto& central = startNode("central");
+  auto& ship1 = startNode("ship1");
+  auto line = [](const std::string& text) {
+    return R"([{"toNode":"central","method":"REQToFileAppend","data":[")" + text +
+           R"("],"directory":"from","fileName":"ship1.log"}])";
+  };
+  const auto file = central.dataFolder() / "from" / "ship1" / "ship1.log";
+  ASSERT_TRUE(accepted(ship1.submit(line("before"))));
+  ASSERT_TRUE(waitFor([&] { return readFile(file) == "before\n"; }, 30s)) << central.errorLog();
+  // A new disk: the database is gone, the key provisioned again. Central remembers what it took
+  // from the old database; the new one's messages must not look like copies of those.
+  EXPECT_EQ(ship1.stop(), 0);
+  fs::remove_all(ship1.dir() / "db" / "steward.ldb");
+  ship1.start();
+  ASSERT_TRUE(ship1.waitReady());
+  ASSERT_TRUE(accepted(ship1.submit(line("after"))));
+  EXPECT_TRUE(waitFor([&] { return readFile(file) == "before\nafter\n"; }, 30s)) << central.auditLog();
+}
+
 TEST_F(Durability, SigtermLetsARunningCommandFinishAndItsReplyLeavesAfterRestart) {
   auto& central = startNode("central");
   auto& ship1 = startNode("ship1", {"--startSubREQCliCommand=central"});

@@ -443,6 +443,15 @@ StewardNode& E2eTest::makeNode(const std::string& name, std::vector<std::string>
   return *nodes_.back();
 }
 
+std::vector<uint64_t> E2eTest::idsOf(const std::string& answer) {
+  std::vector<uint64_t> ids;
+  const auto open = answer.find("\"ids\":[");
+  if (!accepted(answer) || open == std::string::npos) return ids;
+  std::istringstream list(answer.substr(open + 7, answer.find(']', open) - open - 7));
+  for (std::string id; std::getline(list, id, ',');) ids.push_back(std::stoull(id));
+  return ids;
+}
+
 StewardNode& E2eTest::startNode(const std::string& name, std::vector<std::string> flags) {
   StewardNode& node = makeNode(name, std::move(flags));
   node.start();

@@ -210,6 +210,8 @@ class E2eTest : public ::testing::Test {
   static bool accepted(const std::string& answer) {
     return answer.find("\"ok\":true") != std::string::npos;
   }
+  // The ids an accepting answer gave ({"ok":true,"ids":[…]}), in order; empty for any other.
+  static std::vector<uint64_t> idsOf(const std::string& answer);
 
   fs::path root_;
   std::unique_ptr<NatsServer> nats_;

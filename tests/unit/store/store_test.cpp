@@ -265,3 +265,15 @@ TEST_F(StoreTest, PartsOfOneDatabaseKeepEverythingApartAndSurviveReopen) {
   EXPECT_EQ(a->acceptInbound("central", 7, "REQCliCommand", "again").value().arrival, 0u);
   EXPECT_NE(root->part("s3")->acceptInbound("central", 7, "REQCliCommand", "x").value().arrival, 0u);
 }
+
+TEST_F(StoreTest, ANewCounterStartsWhereItIsToldAndAnOldOneGoesOnFromItsLastNumber) {
+  {
+    auto store = open();
+    IdSource ids(*store, "nextId", 10, 5000);
+    EXPECT_EQ(ids.next().value(), 5000u);
+    EXPECT_EQ(ids.next().value(), 5001u);
+  }
+  auto store = open();
+  IdSource ids(*store, "nextId", 10, 1);
+  EXPECT_EQ(ids.next().value(), 5010u) << "a counter in use never starts over";
+}
