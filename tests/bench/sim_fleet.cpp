@@ -3,11 +3,15 @@
 //
 // For each fleet size N: starts the cluster, central (a real daemon given the three addresses,
 // with its metrics endpoint) and steward-sim with N nodes (hellos every 60 s, keys provisioned
-// where central looks), then prints
+// where central looks; without fsync: N nodes share this one disk, where each real node syncs its
+// own; central syncs), then prints
 //   - how long the simulator took to start N nodes, and its memory and threads;
-//   - a fan-out (one REQCliCommand with toNodes to all N): time from the input to the last reply
-//     at central, replies lost and run twice, central's CPU time and resident memory;
-//   - the same with the server central is connected to killed (kill -9) once a third are in;
+//   - a fan-out (one message with toNodes to all N): time from the input to the last reply at
+//     central, replies lost and run twice, central's CPU time and resident memory; with REQPing
+//     (nothing started on the node) and with REQCliCommand running `echo` (on a real fleet each
+//     node starts its process; here all N start on this machine);
+//   - the REQPing fan-out with the server central is connected to killed (kill -9) once a third
+//     of the replies are in;
 //   - hellos: the simulator restarted with a hello every H seconds from every node (default 20:
 //     a fleet at the usual 60 s with 3x headroom), and what central handled per second against
 //     what was offered, with its inbox queue at the end (flat: it keeps up).
@@ -66,7 +70,8 @@ class Fleet {
                                  "--folder=" + (dir_ / "sim").string(), "--provisionKeys=" + keys.string(),
                                  "--startPerSecond=" + std::to_string(perSecond), "--",
                                  "--brokerAddress=" + cluster_.addresses(), "--trustedKeysFolder=" + keys.string(),
-                                 "--startSubREQCliCommand=central", "--startPubREQHello=" + std::to_string(helloSeconds),
+                                 "--startSubREQCliCommand=central", "--startSubREQPing=central",
+                                 "--startPubREQHello=" + std::to_string(helloSeconds), "--syncWrites=false",
                                  "--logLevel=warning", "--pluginFolder=" STEWARD_PLUGIN_DIR},
         dir_, simLog());
     const auto began = Clock::now();
@@ -96,13 +101,15 @@ class Fleet {
     return waitFor([&] { return metric(R"(steward_messages_executed_total{method="REQHello"})") >= count; }, limit);
   }
 
-  // One REQCliCommand to every node; with `cluster`, central's server is killed once a third
-  // of the replies are in.
-  void fanOut(const std::string& fileName, bool killServer) {
+  // One message to every node: `ping` REQPing, else REQCliCommand `echo hi`; with `killServer`,
+  // central's server is killed once a third of the replies are in.
+  void fanOut(bool ping, const std::string& fileName, bool killServer) {
     std::string json = R"([{"toNodes":[)";
     for (int i = 1; i <= n_; ++i) json += std::string(i > 1 ? "," : "") + "\"s" + std::to_string(i) + "\"";
-    json += R"(],"method":"REQCliCommand","data":["echo","hi"],"fileName":")" + fileName +
-            R"(","ACKTimeout":10,"retries":30,"replyACKTimeout":10,"replyRetries":30}])";
+    json += std::string(ping ? R"(],"method":"REQPing","replyMethod":"REQToFileAppend")"
+                             : R"(],"method":"REQCliCommand","data":["echo","hi"])") +
+            R"(,"fileName":")" + fileName + R"(","ACKTimeout":10,"retries":30,"replyACKTimeout":10,"replyRetries":30}])";
+    auto expected = [&](int i) { return ping ? "pong from s" + std::to_string(i) + "\n" : std::string("hi\n"); };
     const int used = cluster_.serverOf("steward-central");
     const ProcessUse before = processUse(central_->pid());
     const auto start = Clock::now();
@@ -129,11 +136,11 @@ class Fleet {
     const ProcessUse after = processUse(central_->pid());
     std::this_thread::sleep_for(3s);  // a reply that would come twice comes now
     int twice = 0;
-    for (int i = 1; i <= n_; ++i) twice += readFile(replyOf(i)).size() > 3 ? 1 : 0;
+    for (int i = 1; i <= n_; ++i) twice += readFile(replyOf(i)).size() > expected(i).size() ? 1 : 0;
     const ProcessUse sim = processUse(sim_->pid());
-    std::printf("  fan-out to %d nodes%s: accepted in %.2f s, last reply after %.2f s; %zu lost, %d twice; "
+    std::printf("  %s fan-out to %d nodes%s: accepted in %.2f s, last reply after %.2f s; %zu lost, %d twice; "
                 "central %.1f CPU-s, %.0f MiB resident; steward-sim %.0f MiB, %ld threads\n",
-                n_, killServer ? (killed ? " (central's server killed mid-way)" : " (done before the kill)") : "",
+                ping ? "REQPing" : "REQCliCommand echo", n_, killServer ? (killed ? " (central's server killed mid-way)" : " (done before the kill)") : "",
                 acceptedAfter, took, missing.size(), twice, after.cpuSeconds - before.cpuSeconds,
                 static_cast<double>(after.rssKiB) / 1024.0, static_cast<double>(sim.rssKiB) / 1024.0,
                 threadsOf(sim_->pid()));
@@ -191,8 +198,9 @@ int main(int argc, char** argv) {
     if (!fleet.start() || !fleet.startSim(60, 1000)) return 1;
     // The first hellos (one per node as it starts) are handled before the fan-outs.
     if (!fleet.waitHellos(n, 300s)) std::printf("  (central had not handled the %d first hellos after 300 s)\n", n);
-    fleet.fanOut("a.log", false);
-    fleet.fanOut("b.log", true);
+    fleet.fanOut(true, "a.log", false);
+    fleet.fanOut(false, "b.log", false);
+    fleet.fanOut(true, "c.log", true);
     fleet.hellos(helloSeconds);
   }
   fs::remove_all(root);
