@@ -185,6 +185,10 @@ const std::vector<Setting>& settings() {
                 &Config::startPubREQHello, 0),
         integer("maxHandlerThreads", "most method handlers running at once on this node",
                 &Config::maxHandlerThreads, 1),
+        integer("sendersAtOnce", "sequenced methods: how many senders' messages run at once (each "
+                                 "sender's one at a time, in order); 0: 8 on the central node, "
+                                 "which takes the fleet's replies, 1 elsewhere",
+                &Config::sendersAtOnce, 0),
         integer("sendWindow", "messages of one (toNode, method) sent before the first is "
                               "ACKed; the receiver runs sequenced methods in order whatever "
                               "order they arrive in", &Config::sendWindow, 1),

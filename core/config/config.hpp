@@ -44,6 +44,9 @@ struct Config {
   std::map<std::string, std::string> startSub;
   size_t maxHandlerThreads = 64;
   size_t sendWindow = 8;  // messages of one (toNode, method) in flight at once (tests/bench)
+  // Senders whose messages of one sequenced method run at once; 0: 8 on the central node (the
+  // fleet's replies), 1 elsewhere.
+  size_t sendersAtOnce = 0;
   // true: each write that takes a message is synced to disk (concurrent writes share one sync);
   // false: the OS decides when (fast; a power cut can lose the last accepted messages).
   bool syncWrites = true;

@@ -72,6 +72,8 @@ Result<uint64_t> Inbox::start(const std::string& method, const AllowedNodes& all
   settings.allowed = allowed;
   settings.processId = processIds_++;
   settings.verifier = settings_.verifier;
+  settings.sendersAtOnce = settings_.sendersAtOnce;
+  settings.moreHandlers = [catalog = &catalog_, method] { return catalog->instantiate(method); };
   if (settings_.trust != nullptr) {
     settings.authorize = [trust = settings_.trust,
                           commandData = handler.value()->method().commandData](const message::Message& m) {

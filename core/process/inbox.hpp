@@ -35,6 +35,8 @@ struct InboxSettings {
   std::filesystem::path dataFolder;
   std::chrono::seconds defaultMethodTimeout{10};
   size_t maxHandlerThreads = 32;
+  // Sequenced methods: senders whose messages run at once (SubscriberSettings::sendersAtOnce).
+  size_t sendersAtOnce = 1;
   // Checks every arriving message's seal, and the ACL (none: unsealed, everyone allowed by the
   // subscriber's list; unit tests).
   const security::Verifier* verifier = nullptr;

@@ -41,6 +41,10 @@ Node::Node(config::Config config, boost::asio::io_context& io, transport::Transp
               .dataFolder = config_.subscribersDataFolder,
               .defaultMethodTimeout = std::chrono::seconds(config_.defaultMethodTimeout),
               .maxHandlerThreads = config_.maxHandlerThreads,
+              .sendersAtOnce = std::min(config_.maxHandlerThreads,
+                                        config_.sendersAtOnce != 0                         ? config_.sendersAtOnce
+                                        : config_.nodeName == config_.centralNodeName ? size_t{8}
+                                                                                       : size_t{1}),
               .verifier = security.verifier,
               .trust = security.trust,
               .sharedHandlers = threads.handlers,

@@ -68,11 +68,12 @@ Subscriber::Subscriber(asio::any_io_executor executor, transport::Transport& tra
       pool_(pool),
       intakePool_(intake),
       store_(store),
-      handler_(std::move(handler)),
       settings_(std::move(settings)),
       events_(events),
-      subject_(message::subject(settings_.nodeName, handler_->method().name,
-                                handler_->method().kind)) {}
+      subject_(message::subject(settings_.nodeName, handler->method().name, handler->method().kind)) {
+  handlers_.push_back(std::move(handler));
+  idle_.push_back(handlers_.front().get());
+}
 
 Status Subscriber::start(std::vector<Inbound> resumed) {
   asio::post(strand_, [self = shared_from_this(), resumed = std::move(resumed)]() mutable {
@@ -106,7 +107,7 @@ void Subscriber::stop() {
 
 void Subscriber::cancelRunning() {
   asio::post(strand_, [self = shared_from_this()] {
-    for (const auto& call : self->running_) self->handler_->cancel(*call);
+    for (const auto& [call, run] : self->running_) run.handler->cancel(*call);
   });
 }
 
@@ -369,11 +370,16 @@ std::optional<Subscriber::Next> Subscriber::takeNext() {
     countQueued();
     return next;
   };
-  if (!method().ordered || ready_.empty() ||
-      (!queue_.empty() && queue_.front().arrival < ready_.begin()->first)) {
+  if (!method().ordered) return fromQueue();
+  // Messages without a number take turns with the streams, as one more stream of their own.
+  const bool queueOpen = !queue_.empty() && busy_.count("") == 0;
+  if (ready_.empty() || (queueOpen && queue_.front().arrival < ready_.begin()->first)) {
+    if (!queueOpen) return std::nullopt;
+    busy_.insert("");
     return fromQueue();
   }
   const std::string chosenKey = ready_.begin()->second;
+  busy_.insert(chosenKey);
   Stream* chosen = &streams_.at(chosenKey);
   auto first = chosen->waiting.begin();
   Next next{std::move(first->second), store::StreamAdvance{chosenKey, first->first + 1, {}}};
@@ -392,7 +398,7 @@ std::optional<Subscriber::Next> Subscriber::takeNext() {
 
 void Subscriber::reconsider(const std::string& key, Stream& stream) {
   uint64_t readyAt = 0;
-  if (!stream.waiting.empty()) {
+  if (!stream.waiting.empty() && busy_.count(key) == 0) {
     const auto& [seq, in] = *stream.waiting.begin();
     uint64_t next = stream.state.next;
     while (stream.state.gone.count(next) != 0) ++next;
@@ -404,30 +410,62 @@ void Subscriber::reconsider(const std::string& key, Stream& stream) {
   stream.readyAt = readyAt;
 }
 
+MethodHandler* Subscriber::idleHandler() {
+  if (idle_.empty() && handlers_.size() < std::max<size_t>(settings_.sendersAtOnce, 1) &&
+      settings_.moreHandlers) {
+    auto made = settings_.moreHandlers();
+    if (!made) {
+      events_.problem("node " + settings_.nodeName + ": " + subject_ +
+                      " runs one sender at a time for now: " + made.error().message);
+      settings_.moreHandlers = nullptr;
+      return nullptr;
+    }
+    handlers_.push_back(std::move(made).value());
+    idle_.push_back(handlers_.back().get());
+  }
+  if (idle_.empty()) return nullptr;
+  MethodHandler* handler = idle_.back();
+  idle_.pop_back();
+  return handler;
+}
+
 void Subscriber::pump() {
-  while (!stopped_ && (!method().ordered || running_.empty())) {
+  while (!stopped_) {
+    if (!method().ordered) {
+      auto next = takeNext();
+      if (!next) return;
+      run(std::move(*next), *handlers_.front());
+      continue;
+    }
+    MethodHandler* handler = idleHandler();
+    if (handler == nullptr) return;
     auto next = takeNext();
-    if (!next) return;
-    run(std::move(*next));
+    if (!next) {
+      idle_.push_back(handler);
+      return;
+    }
+    run(std::move(*next), *handler);
   }
 }
 
-Subscriber::Started Subscriber::begin(Next next) {
+Subscriber::Started Subscriber::begin(Next next, MethodHandler& handler) {
   Started started;
+  started.handler = &handler;
   started.call = std::make_shared<steward_host_call>();
   // The request is copied: the call may emit from the handler thread at any time.
   started.call->emit = [events = &events_, request = next.in](std::string output) {
     return events->partial(request, std::move(output));
   };
-  running_.insert(started.call);
+  running_.emplace(started.call,
+                   Running{&handler, next.advance ? next.advance->key : std::string()});
   ++runningCount_;
   const auto& m = next.in.message;
   const auto timeout = m.methodTimeout && *m.methodTimeout > 0 ? std::chrono::seconds(*m.methodTimeout)
                                                                : settings_.defaultMethodTimeout;
   started.timer = std::make_shared<asio::steady_timer>(strand_, timeout);
   started.timer->async_wait(asio::bind_executor(
-      strand_, [self = shared_from_this(), call = started.call](boost::system::error_code ec) {
-        if (!ec) self->handler_->cancel(*call);
+      strand_, [call = started.call, handler = &handler](boost::system::error_code ec) {
+        if (!ec) handler->cancel(*call);
       }));
   started.deadlineMs = std::chrono::duration_cast<std::chrono::milliseconds>(
                            (std::chrono::system_clock::now() + timeout).time_since_epoch())
@@ -439,12 +477,23 @@ Subscriber::Started Subscriber::begin(Next next) {
 void Subscriber::release(const std::shared_ptr<steward_host_call>& call,
                          const std::shared_ptr<asio::steady_timer>& timer) {
   timer->cancel();
-  running_.erase(call);
+  if (auto it = running_.find(call); it != running_.end()) {
+    if (method().ordered) {
+      freeLane(it->second.lane);
+      idle_.push_back(it->second.handler);
+    }
+    running_.erase(it);
+  }
   --runningCount_;
 }
 
-void Subscriber::run(Next next) {
-  auto started = std::make_shared<Started>(begin(std::move(next)));
+void Subscriber::freeLane(const std::string& lane) {
+  busy_.erase(lane);
+  if (auto stream = streams_.find(lane); stream != streams_.end()) reconsider(lane, stream->second);
+}
+
+void Subscriber::run(Next next, MethodHandler& handler) {
+  auto started = std::make_shared<Started>(begin(std::move(next), handler));
   if (!pool_.submit([self = shared_from_this(), started] { self->perform(std::move(*started), false); })) {
     // The node stops: the message stays in the inbox, unmarked, for the next start.
     release(started->call, started->timer);
@@ -454,8 +503,7 @@ void Subscriber::run(Next next) {
 void Subscriber::perform(Started started, bool marked) {
   const Inbound& in = started.next.in;
   const auto at = std::chrono::steady_clock::now();
-  execute(in, started.next.advance ? &*started.next.advance : nullptr, marked, *started.call,
-          started.deadlineMs);
+  execute(started, marked);
   events_.timed(in.message.method,
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - at).count());
   std::string error;
@@ -482,8 +530,14 @@ void Subscriber::perform(Started started, bool marked) {
 
 void Subscriber::finish(Started done, std::string output, std::string error) {
   // Not release(): the run counts as running until its end is written (a stop waits for that).
+  // Its lane is free now, and its handler goes on with the next message to run, whichever
+  // sender's it is.
   done.timer->cancel();
-  running_.erase(done.call);
+  if (auto it = running_.find(done.call); it != running_.end()) {
+    freeLane(it->second.lane);
+    running_.erase(it);
+  }
+  MethodHandler& handler = *done.handler;
   struct Handover {
     Started done;
     std::string output;
@@ -492,8 +546,9 @@ void Subscriber::finish(Started done, std::string output, std::string error) {
   };
   auto handover = std::make_shared<Handover>(Handover{std::move(done), std::move(output), std::move(error), {}});
   if (!stopped_) {
-    if (auto taken = takeNext()) handover->next = begin(std::move(*taken));
+    if (auto taken = takeNext()) handover->next = begin(std::move(*taken), handler);
   }
+  if (!handover->next) idle_.push_back(&handler);
   auto complete = [self = shared_from_this(), handover] {
     store::Store::RunMark mark;
     if (handover->next) {
@@ -513,12 +568,18 @@ void Subscriber::finish(Started done, std::string output, std::string error) {
       handover->next.reset();
     }
     complete();
+    return;
   }
+  // Other senders' messages may run beside it.
+  if (!stopped_) pump();
 }
 
 // Runs on a handler thread.
-void Subscriber::execute(const Inbound& in, const store::StreamAdvance* advance, bool marked,
-                         steward_host_call& call, int64_t deadlineMs) {
+void Subscriber::execute(const Started& started, bool marked) {
+  const Inbound& in = started.next.in;
+  const store::StreamAdvance* advance = started.next.advance ? &*started.next.advance : nullptr;
+  steward_host_call& call = *started.call;
+  const int64_t deadlineMs = started.deadlineMs;
   const message::Message& m = in.message;
   auto fail = [&](const std::string& why) {
     std::lock_guard lock(call.mutex);
@@ -534,7 +595,7 @@ void Subscriber::execute(const Inbound& in, const store::StreamAdvance* advance,
   if (!output) return fail("cannot place output: " + output.error().message);
   const plugin::CallContext context{settings_.nodeName, settings_.dataFolder.string(),
                                     output->string(), fileName, deadlineMs};
-  if (!handler_->handle(m, context, call)) {
+  if (!started.handler->handle(m, context, call)) {
     std::lock_guard lock(call.mutex);
     if (call.error.empty()) call.error = m.method + " failed without saying why";
   }

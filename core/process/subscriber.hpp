@@ -57,6 +57,11 @@ struct SubscriberSettings {
   // Whether the sender may call this method with this data (the ACL); none: everyone allowed by
   // `allowed` may. Asked for commands only, not for events and replies.
   std::function<Status(const message::Message&)> authorize;
+  // A sequenced method: how many senders' messages may run at once, each sender's stream still
+  // one message at a time and in order, each run on a handler of its own (`moreHandlers` makes
+  // them when needed). 1: one message of the method at a time on this node.
+  size_t sendersAtOnce = 1;
+  std::function<Result<std::unique_ptr<MethodHandler>>()> moreHandlers;
 };
 
 // A message taken into the inbox, with its arrival number there.
@@ -118,7 +123,7 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   size_t running() const { return runningCount_.load(); }
   size_t queued() const { return queuedCount_.load(); }
 
-  const message::MethodInfo& method() const { return handler_->method(); }
+  const message::MethodInfo& method() const { return handlers_.front()->method(); }
   const std::string& subject() const { return subject_; }
   const AllowedNodes& allowed() const { return settings_.allowed; }
   uint64_t processId() const { return settings_.processId; }
@@ -168,23 +173,28 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   // strand.
   struct Started {
     Next next;
+    MethodHandler* handler = nullptr;
     std::shared_ptr<steward_host_call> call;
     std::shared_ptr<boost::asio::steady_timer> timer;
     int64_t deadlineMs = 0;
   };
-  Started begin(Next next);
+  Started begin(Next next, MethodHandler& handler);
+  // A sequenced method: a handler no run uses now (made if there are fewer than sendersAtOnce),
+  // or null. On the strand.
+  MethodHandler* idleHandler();
   // Undoes begin() for a run that ended or will not start. On the strand.
   void release(const std::shared_ptr<steward_host_call>& call,
                const std::shared_ptr<boost::asio::steady_timer>& timer);
-  void run(Next next);
+  void run(Next next, MethodHandler& handler);
+  // A sequenced run's lane is free: its stream may run its next message.
+  void freeLane(const std::string& lane);
   // On a handler thread: runs `started` (writing its run mark first unless `marked`), then hands
   // its end over (finish).
   void perform(Started started, bool marked);
   // A sequenced run ended: picks the next message and has one handler task write this one's end
   // together with the next one's run mark, then run it. On the strand.
   void finish(Started done, std::string output, std::string error);
-  void execute(const Inbound& in, const store::StreamAdvance* advance, bool marked,
-               steward_host_call& call, int64_t deadlineMs);
+  void execute(const Started& started, bool marked);
   void countQueued();
   // Puts `stream` in ready_, moves it, or takes it out, as its first message now may run or not.
   void reconsider(const std::string& key, Stream& stream);
@@ -194,7 +204,8 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   HandlerPool& pool_;
   HandlerPool& intakePool_;
   store::Store& store_;
-  std::unique_ptr<MethodHandler> handler_;
+  std::vector<std::unique_ptr<MethodHandler>> handlers_;  // the first serves every concurrent run
+  std::vector<MethodHandler*> idle_;  // sequenced: handlers no run uses now
   SubscriberSettings settings_;
   SubscriberEvents& events_;
   std::string subject_;
@@ -208,7 +219,14 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   // without looking at every sender's stream (central has one per node of the fleet).
   std::set<std::pair<uint64_t, std::string>> ready_;
   size_t waiting_ = 0;                     // messages waiting in streams_
-  std::set<std::shared_ptr<steward_host_call>> running_;
+  // What runs now, with its handler and, for a sequenced method, its lane: the stream's key, or
+  // "" for messages without a number (in arrival order, one at a time too).
+  struct Running {
+    MethodHandler* handler = nullptr;
+    std::string lane;
+  };
+  std::map<std::shared_ptr<steward_host_call>, Running> running_;
+  std::set<std::string> busy_;  // sequenced: the lanes running now
   std::atomic<size_t> runningCount_{0};
   std::atomic<size_t> queuedCount_{0};
   bool stopped_ = false;

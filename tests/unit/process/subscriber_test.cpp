@@ -252,3 +252,115 @@ TEST_F(SequencedSubscriber, ACopyTakenBeforeAndAnotherSenderProcessGetAnAckOfThe
   EXPECT_EQ(also["_INBOX.central.new.4"], std::vector<uint64_t>{12});
   EXPECT_EQ(also["_INBOX.central.old.3"], std::vector<uint64_t>{});
 }
+
+namespace {
+
+// Runs for a while, counting how many run at once: in all, and of one sender.
+struct Overlap {
+  std::mutex mutex;
+  int now = 0;
+  int most = 0;
+  std::map<std::string, int> bySender;
+  int sameSenderAtOnce = 0;
+  std::map<std::string, std::vector<uint64_t>> order;
+};
+
+class Slow final : public MethodHandler {
+ public:
+  explicit Slow(Overlap& o) : o_(o) {
+    info_.name = "REQSeq";
+    info_.replyMethod = true;
+  }
+  const message::MethodInfo& method() const override { return info_; }
+  bool handle(const message::Message& m, const plugin::CallContext&, steward_host_call&) override {
+    {
+      std::lock_guard lock(o_.mutex);
+      o_.most = std::max(o_.most, ++o_.now);
+      if (++o_.bySender[m.fromNode] > 1) ++o_.sameSenderAtOnce;
+      o_.order[m.fromNode].push_back(m.seq);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(40));
+    std::lock_guard lock(o_.mutex);
+    --o_.now;
+    --o_.bySender[m.fromNode];
+    return true;
+  }
+  void cancel(steward_host_call& call) override { call.cancelled = true; }
+
+ private:
+  message::MethodInfo info_;
+  Overlap& o_;
+};
+
+// Three senders' streams of three messages each, to a subscriber running `lanes` senders at once.
+void runThreeSenders(size_t lanes, Overlap& overlap) {
+  const fs::path dir = fs::temp_directory_path() / ("lanes-test-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  {
+    auto store = std::move(store::Store::open(dir, {.sync = false}).value());
+    Quiet events;
+    events.store = store.get();
+    boost::asio::io_context io;
+    auto work = boost::asio::make_work_guard(io);
+    ::testing::NiceMock<steward::testing::MockTransport> transport;
+    ON_CALL(transport, publish(_, _, _)).WillByDefault(Return(Status{}));
+    transport::Transport::Handler deliver;
+    EXPECT_CALL(transport, subscribe(_, _)).WillOnce([&](const std::string&, transport::Transport::Handler h) {
+      deliver = std::move(h);
+      return Result<std::unique_ptr<transport::Subscription>>(std::make_unique<transport::Subscription>());
+    });
+    HandlerPool pool{4};
+    HandlerPool intake{1};
+    SubscriberSettings settings;
+    settings.nodeName = "ship1";
+    settings.dataFolder = dir / "data";
+    settings.allowed = AllowedNodes::parse("*").value();
+    settings.sendersAtOnce = lanes;
+    settings.moreHandlers = [&overlap] {
+      return Result<std::unique_ptr<MethodHandler>>(std::make_unique<Slow>(overlap));
+    };
+    auto subscriber = Subscriber::create(io.get_executor(), transport, pool, intake, *store,
+                                         std::make_unique<Slow>(overlap), settings, events);
+    EXPECT_TRUE(subscriber->start().ok());
+    uint64_t id = 1;
+    for (uint64_t seq : {2, 1, 3}) {
+      for (const char* sender : {"a", "b", "c"}) {
+        message::Message m;
+        m.id = id++;
+        m.fromNode = sender;
+        m.toNode = "ship1";
+        m.method = "REQSeq";
+        m.createdUnixMs = 1;
+        m.epoch = 7;
+        m.seq = seq;
+        m.floor = 1;
+        deliver(transport::Incoming{"ship1.REQSeq.CommandACK", "_INBOX.x", message::encodeWire(m)});
+      }
+    }
+    for (int i = 0; i < 600 && events.handled_.size() < 9; ++i) io.run_for(std::chrono::milliseconds(5));
+    EXPECT_EQ(events.handled_.size(), 9u);
+    EXPECT_TRUE(events.problems_.empty());
+    subscriber->stop();
+    io.run_for(std::chrono::milliseconds(50));
+    pool.stop();
+    intake.stop();
+  }
+  fs::remove_all(dir);
+}
+
+}  // namespace
+
+TEST(SequencedSubscriberLanes, SeveralSendersRunAtOnceEachStillOneAtATimeInOrder) {
+  Overlap o;
+  runThreeSenders(3, o);
+  EXPECT_EQ(o.most, 3) << "the three senders' streams run side by side";
+  EXPECT_EQ(o.sameSenderAtOnce, 0);
+  for (const char* sender : {"a", "b", "c"}) EXPECT_EQ(o.order[sender], (std::vector<uint64_t>{1, 2, 3})) << sender;
+}
+
+TEST(SequencedSubscriberLanes, OneAtATimeOnTheNodeWhenOneSenderAtOnce) {
+  Overlap o;
+  runThreeSenders(1, o);
+  EXPECT_EQ(o.most, 1);
+  for (const char* sender : {"a", "b", "c"}) EXPECT_EQ(o.order[sender], (std::vector<uint64_t>{1, 2, 3})) << sender;
+}
