@@ -464,8 +464,9 @@ Subscriber::Started Subscriber::begin(Next next, MethodHandler& handler) {
                                                                : settings_.defaultMethodTimeout;
   started.timer = std::make_shared<asio::steady_timer>(strand_, timeout);
   started.timer->async_wait(asio::bind_executor(
-      strand_, [call = started.call, handler = &handler](boost::system::error_code ec) {
-        if (!ec) handler->cancel(*call);
+      strand_, [self = shared_from_this(), call = started.call,
+                handler = &handler](boost::system::error_code ec) {
+        if (!ec) handler->cancel(*call);  // `self` keeps the handler
       }));
   started.deadlineMs = std::chrono::duration_cast<std::chrono::milliseconds>(
                            (std::chrono::system_clock::now() + timeout).time_since_epoch())
