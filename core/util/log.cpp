@@ -99,9 +99,12 @@ void dropUnwritableRecords() {
 void initLogging(const LogSettings& settings) {
   dropUnwritableRecords();
   boost::log::add_common_attributes();
-  // Filters sit on the sinks, not the core: the audit channel has its own sink and no severity.
+  // The sinks filter what they write (the audit channel has its own sink and no severity); the
+  // core drops the rest before a record is even made, so a debug line costs nothing at info.
   const auto filter = !expr::has_attr<std::string>("Channel") &&
                       boost::log::trivial::severity >= settings.minimum;
+  boost::log::core::get()->set_filter(expr::has_attr<std::string>("Channel") ||
+                                      boost::log::trivial::severity >= settings.minimum);
   const auto stamped = expr::stream
                        << expr::format_date_time<boost::posix_time::ptime>("TimeStamp",
                                                                            "%Y-%m-%dT%H:%M:%S.%f")

@@ -10,6 +10,8 @@
 //     central, replies lost and run twice, central's CPU time and resident memory; with REQPing
 //     (nothing started on the node) and with REQCliCommand running `echo` (on a real fleet each
 //     node starts its process; here all N start on this machine);
+//     the first REQPing fan-out after the start is printed apart: each node's first message writes
+//     its epoch and first block of ids with a sync (N nodes share this one disk);
 //   - the REQPing fan-out with the server central is connected to killed (kill -9) once a third
 //     of the replies are in;
 //   - hellos: the simulator restarted with a hello every H seconds from every node (default 20:
@@ -198,6 +200,9 @@ int main(int argc, char** argv) {
     if (!fleet.start() || !fleet.startSim(60, 1000)) return 1;
     // The first hellos (one per node as it starts) are handled before the fan-outs.
     if (!fleet.waitHellos(n, 300s)) std::printf("  (central had not handled the %d first hellos after 300 s)\n", n);
+    // The first message a node sends writes its database's epoch and first block of ids, each
+    // with a sync: the first fan-out after a start pays that once per node, the next do not.
+    fleet.fanOut(true, "first.log", false);
     fleet.fanOut(true, "a.log", false);
     fleet.fanOut(false, "b.log", false);
     fleet.fanOut(true, "c.log", true);
