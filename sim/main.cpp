@@ -73,6 +73,7 @@ class Simulator {
     const config::Config& c = settings_.node;
     plugins_ = std::make_unique<plugin::PluginHost>(
         c.pluginFolder.empty() ? plugin::PluginHost::defaultFolder() : c.pluginFolder,
+        // `plugin` starts with the node's name ([s17] cli).
         [](const std::string& plugin, steward_log_level level, const std::string& text) {
           if (level >= STEWARD_LOG_WARNING) STEWARD_LOG(warning) << plugin << ": " << text;
         });

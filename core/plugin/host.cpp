@@ -305,7 +305,8 @@ std::vector<PluginInfo> PluginHost::plugins() const {
   return out;
 }
 
-Result<std::unique_ptr<MethodInstance>> PluginHost::instantiate(const std::string& method) {
+Result<std::unique_ptr<MethodInstance>> PluginHost::instantiate(const std::string& method,
+                                                                 const std::string& logTag) {
   std::shared_ptr<Library> library;
   message::MethodInfo info;
   std::string config = "{}";
@@ -328,7 +329,7 @@ Result<std::unique_ptr<MethodInstance>> PluginHost::instantiate(const std::strin
   }
   auto context = std::make_unique<MethodInstance::Context>();
   context->log = log_;
-  context->pluginName = info.plugin;
+  context->pluginName = logTag + info.plugin;
   steward_plugin_instance* instance = nullptr;
   const int32_t created = library->descriptor().create(
       &kHostApi, reinterpret_cast<steward_host_instance*>(context.get()),

@@ -96,8 +96,10 @@ class PluginHost : public message::MethodCatalog {
   std::vector<PluginInfo> plugins() const;
   const std::filesystem::path& folder() const { return folder_; }
 
-  // Creates an instance serving `method`, loading its library if no instance holds it.
-  Result<std::unique_ptr<MethodInstance>> instantiate(const std::string& method);
+  // Creates an instance serving `method`, loading its library if no instance holds it. What the
+  // instance logs goes to the log callback under "<logTag><plugin name>".
+  Result<std::unique_ptr<MethodInstance>> instantiate(const std::string& method,
+                                                      const std::string& logTag = {});
 
  private:
   struct FileRecord {

@@ -1,5 +1,7 @@
 #include "core/process/catalog.hpp"
 
+#include "core/util/log.hpp"
+
 #include <algorithm>
 
 namespace steward::process {
@@ -24,7 +26,7 @@ Result<std::vector<Error>> Catalog::knowAll(const std::vector<std::string_view>&
 
 Result<std::unique_ptr<MethodHandler>> Catalog::instantiate(const std::string& method) {
   if (auto it = own_.find(method); it != own_.end()) return it->second.make();
-  auto instance = plugins_.instantiate(method);
+  auto instance = plugins_.instantiate(method, logging::nodeTag(nodeName_));
   if (!instance) return instance.error();
   return std::unique_ptr<MethodHandler>(std::make_unique<PluginMethod>(std::move(instance).value()));
 }

@@ -19,7 +19,10 @@ class Catalog final : public message::MethodCatalog {
  public:
   using Make = std::function<std::unique_ptr<MethodHandler>()>;
 
-  explicit Catalog(plugin::PluginHost& plugins) : plugins_(plugins) {}
+  // `nodeName`: the node whose plugin instances these are, named on what they log where several
+  // nodes share a process (logging::tagNodes).
+  explicit Catalog(plugin::PluginHost& plugins, std::string nodeName = {})
+      : plugins_(plugins), nodeName_(std::move(nodeName)) {}
 
   // One of the node's own methods. Set up before the node starts; the plugin host refuses any
   // plugin that claims the same name (message/methods.hpp lists them).
@@ -45,6 +48,7 @@ class Catalog final : public message::MethodCatalog {
   };
 
   plugin::PluginHost& plugins_;
+  const std::string nodeName_;
   std::map<std::string, Own, std::less<>> own_;
 };
 

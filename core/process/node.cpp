@@ -28,7 +28,7 @@ Node::Node(config::Config config, boost::asio::io_context& io, transport::Transp
                 }
               },
               {.perWindow = config_.errorReportsPerMinute}),
-      catalog_(plugins),
+      catalog_(plugins, config_.nodeName),
       outbox_({.nodeName = config_.nodeName,
                .defaultMessageTimeout = config_.defaultMessageTimeout,
                .defaultMessageRetries = config_.defaultMessageRetries,
