@@ -9,6 +9,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <vector>
 #include <cstdlib>
 #include <fstream>
 #include <iomanip>
@@ -48,7 +49,7 @@ constexpr const char* kExitCodes =
 std::string overview() {
   std::ostringstream o;
   o << "steward-ctl: command a steward fleet through the local daemon\n\n"
-    << "Usage: steward-ctl COMMAND [OPTIONS] ARGS\n\nCommands:\n";
+    << "Usage: steward-ctl COMMAND [OPTIONS] ARGS   (steward-ctl --version: its version)\n\nCommands:\n";
   for (const auto& c : kCommands) {
     o << "  " << std::left << std::setw(6) << c.name << " " << c.positional << "\n         "
       << c.summary << "\n";
@@ -62,6 +63,40 @@ const CommandInfo* findCommand(std::string_view name) {
     if (name == c.name) return &c;
   }
   return nullptr;
+}
+
+// How many letters must be inserted, removed, changed or swapped with a neighbour to turn `a`
+// into `b` (optimal string alignment distance).
+size_t editDistance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+// "unknown command", with the command it most likely meant when one is close enough.
+std::string unknownCommand(const std::string& name) {
+  std::string message = "unknown command \"" + name + "\"";
+  if (name.size() <= 64) {
+    const CommandInfo* closest = nullptr;
+    size_t best = 3;  // at most two mistakes
+    for (const auto& c : kCommands) {
+      if (const size_t d = editDistance(name, c.name); d < best && d < std::string_view(c.name).size()) {
+        best = d;
+        closest = &c;
+      }
+    }
+    if (closest != nullptr) message += "; did you mean \"" + std::string(closest->name) + "\"?";
+  }
+  return message;
 }
 
 // Which positional arguments each command takes (before "--" for run).
@@ -78,8 +113,9 @@ Result<Parsed> parseArguments(int argc, const char* const* argv) {
   if (argc < 2) return Error{"no command given\n\n" + overview()};
   const std::string first = argv[1];
   if (first == "-h" || first == "--help" || first == "help") return Parsed{std::nullopt, overview()};
+  if (first == "--version" || first == "version") return Parsed{std::nullopt, "steward-ctl " STEWARD_VERSION "\n"};
   const CommandInfo* info = findCommand(first);
-  if (info == nullptr) return Error{"unknown command \"" + first + "\"\n\n" + overview()};
+  if (info == nullptr) return Error{unknownCommand(first) + "\n\n" + overview()};
 
   // run's program comes after "--" and is passed on untouched.
   std::vector<std::string> before;

@@ -39,6 +39,21 @@ TEST(CtlArguments, RunTakesTheProgramAfterDashesUntouched) {
   EXPECT_EQ(p->options->args, (std::vector<std::string>{"ls", "--all", "-l"}));
 }
 
+TEST(CtlArguments, AMistypedCommandNamesTheClosestAndTheVersionIsPrinted) {
+  EXPECT_NE(parse({"rnu"}).error().message.find("unknown command \"rnu\"; did you mean \"run\"?"), std::string::npos);
+  EXPECT_NE(parse({"stat"}).error().message.find("did you mean \"start\"?"), std::string::npos);
+  EXPECT_NE(parse({"kyes"}).error().message.find("did you mean \"keys\"?"), std::string::npos);
+  EXPECT_EQ(parse({"frobnicate"}).error().message.find("did you mean"), std::string::npos);
+  EXPECT_EQ(parse({"xy"}).error().message.find("did you mean"), std::string::npos);
+  for (const char* flag : {"--version", "version"}) {
+    auto version = parse({flag});
+    ASSERT_TRUE(version.ok());
+    EXPECT_FALSE(version->options);
+    EXPECT_EQ(version->help.rfind("steward-ctl ", 0), 0u) << version->help;
+    EXPECT_NE(version->help.find_first_of("0123456789"), std::string::npos) << version->help;
+  }
+}
+
 TEST(CtlArguments, MistakesSayWhatIsWrong) {
   EXPECT_NE(parse({}).error().message.find("no command given"), std::string::npos);
   EXPECT_NE(parse({"frobnicate"}).error().message.find("unknown command \"frobnicate\""), std::string::npos);
