@@ -111,7 +111,18 @@ size_t positionalCount(std::string_view command, std::string_view first) {
 
 Result<Parsed> parseArguments(int argc, const char* const* argv) {
   if (argc < 2) return Error{"no command given\n\n" + overview()};
-  const std::string first = argv[1];
+  std::vector<std::string> given(argv + 1, argv + argc);
+  // Options may come before the command too (steward-ctl --config-folder X run …, as git and
+  // kubectl take them): they go after it.
+  if (given[0].size() > 1 && given[0][0] == '-' && given[0] != "--") {
+    for (size_t i = 1; i < given.size() && given[i] != "--"; ++i) {
+      if (findCommand(given[i]) == nullptr) continue;
+      const auto at = given.begin() + static_cast<std::ptrdiff_t>(i);
+      std::rotate(given.begin(), at, at + 1);
+      break;
+    }
+  }
+  const std::string first = given[0];
   if (first == "-h" || first == "--help" || first == "help") return Parsed{std::nullopt, overview()};
   if (first == "--version" || first == "version") return Parsed{std::nullopt, "steward-ctl " STEWARD_VERSION "\n"};
   const CommandInfo* info = findCommand(first);
@@ -121,8 +132,8 @@ Result<Parsed> parseArguments(int argc, const char* const* argv) {
   std::vector<std::string> before;
   std::vector<std::string> after;
   bool dashes = false;
-  for (int i = 2; i < argc; ++i) {
-    const std::string a = argv[i];
+  for (size_t i = 1; i < given.size(); ++i) {
+    const std::string& a = given[i];
     if (!dashes && a == "--") {
       dashes = true;
     } else {

@@ -39,6 +39,18 @@ TEST(CtlArguments, RunTakesTheProgramAfterDashesUntouched) {
   EXPECT_EQ(p->options->args, (std::vector<std::string>{"ls", "--all", "-l"}));
 }
 
+TEST(CtlArguments, OptionsMayComeBeforeTheCommand) {
+  auto p = parse({"--config-folder", "/srv/etc", "--timeout=5", "run", "ship1", "--", "ls", "run"});
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ(p->options->command, "run");
+  EXPECT_EQ(p->options->node, "ship1");
+  EXPECT_EQ(p->options->configFolder, "/srv/etc");
+  EXPECT_EQ(p->options->timeoutSeconds, 5);
+  EXPECT_EQ(p->options->args, (std::vector<std::string>{"ls", "run"}));
+  EXPECT_TRUE(parse({"--json", "ps", "ship1"}).ok());
+  EXPECT_FALSE(parse({"--timeout=5", "--", "run"}).ok()) << "a command after -- is the program's";
+}
+
 TEST(CtlArguments, AMistypedCommandNamesTheClosestAndTheVersionIsPrinted) {
   EXPECT_NE(parse({"rnu"}).error().message.find("unknown command \"rnu\"; did you mean \"run\"?"), std::string::npos);
   EXPECT_NE(parse({"stat"}).error().message.find("did you mean \"start\"?"), std::string::npos);
