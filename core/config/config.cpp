@@ -412,7 +412,7 @@ Result<CommandLine> parseCommandLine(int argc, const char* const* argv,
       options.add_options()(s.key, help, cxxopts::value<std::string>());
     }
   }
-  options.add_options()("h,help", "print this help")("version", "print the version");
+  options.add_options()("h,help", "print this help");
   // --startSub<Method> of a method steward does not know by name: any loaded plugin's method.
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg(argv[i]);
@@ -430,7 +430,6 @@ Result<CommandLine> parseCommandLine(int argc, const char* const* argv,
     auto r = options.parse(argc, argv);
     if (!r.unmatched().empty()) return Error{"unexpected argument \"" + r.unmatched()[0] + "\""};
     if (r.count("help")) return CommandLine{std::nullopt, options.help()};
-    if (r.count("version")) return CommandLine{std::nullopt, "steward " STEWARD_VERSION "\n"};
 
     const fs::path file = configFolder / "config.toml";
     std::error_code ec;

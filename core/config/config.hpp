@@ -64,8 +64,8 @@ struct Config {
 const std::vector<std::string>& flagMethods();
 
 struct CommandLine {
-  std::optional<Config> config;  // empty when --help or --version was asked for
-  std::string helpText;  // what to print then
+  std::optional<Config> config;  // empty when --help was asked for
+  std::string helpText;
 };
 
 // Settles the configuration, as the spec's "Flags and configuration file" says: flags win over

@@ -61,15 +61,6 @@ TEST_F(ConfigTest, HelpListsTheSpecFlagsAndWritesNothing) {
   EXPECT_FALSE(fs::exists(folder_ / "config.toml"));
 }
 
-TEST_F(ConfigTest, VersionIsPrintedAndWritesNothing) {
-  auto r = parse({"--version"});
-  ASSERT_TRUE(r.ok());
-  EXPECT_FALSE(r->config.has_value());
-  EXPECT_EQ(r->helpText.rfind("steward ", 0), 0u) << r->helpText;
-  EXPECT_NE(r->helpText.find_first_of("0123456789"), std::string::npos) << r->helpText;
-  EXPECT_FALSE(fs::exists(folder_ / "config.toml"));
-}
-
 TEST_F(ConfigTest, ReadsValues) {
   auto r = parse({"--nodeName", "ship1", "--defaultMessageTimeout", "7", "--startPubREQHello",
                   "30", "--startSubREQCliCommand", "central,ops", "--syncWrites=false"});
