@@ -30,17 +30,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// How many threads `pid` runs now.
-long threadsOf(int pid) {
-  std::error_code ec;
-  long n = 0;
-  for (auto it = fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec);
-       !ec && it != fs::directory_iterator(); ++it) {
-    ++n;
-  }
-  return n;
-}
-
 class Fleet {
  public:
   Fleet(const fs::path& dir, int n) : dir_(dir), n_(n), cluster_(dir / "cluster") {}
@@ -84,7 +73,7 @@ class Fleet {
     const ProcessUse use = processUse(sim_->pid());
     std::printf("  steward-sim started %d nodes in %.1f s: %.0f MiB resident, %ld threads, %.1f CPU-s\n", n_,
                 std::chrono::duration<double>(Clock::now() - began).count(), static_cast<double>(use.rssKiB) / 1024.0,
-                threadsOf(sim_->pid()), use.cpuSeconds);
+                use.threads, use.cpuSeconds);
     std::fflush(stdout);
     return true;
   }
@@ -145,7 +134,7 @@ class Fleet {
                 ping ? "REQPing" : "REQCliCommand echo", n_, killServer ? (killed ? " (central's server killed mid-way)" : " (done before the kill)") : "",
                 acceptedAfter, took, missing.size(), twice, after.cpuSeconds - before.cpuSeconds,
                 static_cast<double>(after.rssKiB) / 1024.0, static_cast<double>(sim.rssKiB) / 1024.0,
-                threadsOf(sim_->pid()));
+                sim.threads);
     std::fflush(stdout);
     if (killed) cluster_.server(static_cast<size_t>(used)).start();
   }

@@ -46,10 +46,10 @@ ProcStats procStats(int pid) {
   const ProcessUse use = processUse(pid);
   p.cpuMs = use.cpuSeconds * 1000.0;
   p.rssKiB = use.rssKiB;
+  p.threads = use.threads;
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   for (std::string line; std::getline(status, line);) {
     auto value = [&] { return std::atol(line.substr(line.find(':') + 1).c_str()); };
-    if (line.rfind("Threads:", 0) == 0) p.threads = value();
     if (line.rfind("RssAnon:", 0) == 0) p.anonKiB = value();
   }
   // Context switches are counted per thread: the process's own status has its main thread's only.

@@ -416,6 +416,7 @@ ProcessUse processUse(int pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   for (std::string line; std::getline(status, line);) {
     if (line.rfind("VmRSS:", 0) == 0) p.rssKiB = std::atol(line.substr(6).c_str());
+    if (line.rfind("Threads:", 0) == 0) p.threads = std::atol(line.substr(8).c_str());
   }
   return p;
 }

@@ -31,10 +31,12 @@ uint16_t freePort();
 // A node's Prometheus metrics (--promHostAndPort): "name{labels}" -> value; empty when the
 // scrape failed.
 std::map<std::string, double> scrapeMetrics(uint16_t port);
-// What /proc says of a process: CPU seconds (user and system) and resident memory. For benches.
+// What /proc says of a process: CPU seconds (user and system), resident memory and threads. For
+// benches.
 struct ProcessUse {
   double cpuSeconds = 0;
   long rssKiB = 0;
+  long threads = 0;
 };
 ProcessUse processUse(int pid);
 std::string readFile(const fs::path& path);
