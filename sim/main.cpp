@@ -8,7 +8,7 @@
 // not grow with the nodes), one LevelDB (each node's keys under its own prefix: Store::part), the
 // plugins loaded once, one audit log, and one log whose lines say which node wrote them.
 //
-//   steward-sim --nodes=1000 --folder=/tmp/fleet [--prefix=s] [--connections=K] \
+//   steward-sim --nodes=1000 --folder=/tmp/fleet [--prefix=s] [--connections=K]
 //       [--startPerSecond=R] [--provisionKeys=DIR] -- --brokerAddress=… --startSubREQCliCommand=central …
 //
 // After "--" come the nodes' own flags, as steward takes them (nodeName and the folders are set

@@ -168,6 +168,9 @@ const std::vector<Setting>& settings() {
                                  "empty: off", &Config::exposeDataFolder),
         path("startupFolder", "folder whose *.json message files are sent at every start, in "
                               "name order; empty: none", &Config::startupFolder),
+        path("factsFolder", "folder of key=value files: facts this node's hellos tell central "
+                            "(steward-ctl nodes, --where); empty: only the machine's own",
+             &Config::factsFolder),
         integer("defaultMessageTimeout", "seconds to wait for an ACK when a message does not say",
                 &Config::defaultMessageTimeout, 1),
         integer("defaultMessageRetries", "resends when a message does not say",

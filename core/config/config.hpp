@@ -31,6 +31,9 @@ struct Config {
   // Every *.json in it is submitted at each start, in name order (the spec's "services at
   // startup"); empty: none.
   std::filesystem::path startupFolder;
+  // Files of key=value lines: facts this node's hellos carry besides the machine's own
+  // (process/facts.hpp); empty: none.
+  std::filesystem::path factsFolder;
   std::string promHostAndPort;  // "host:port" to serve Prometheus metrics at /metrics; empty: off
   std::string exposeDataFolder; // "host:port" to serve subscribersDataFolder read-only; empty: off
   int64_t defaultMessageTimeout = 10;  // seconds to wait for an ACK

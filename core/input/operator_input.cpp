@@ -128,6 +128,10 @@ std::string replyLine(const process::ReplyNotice& n) {
     w.Key("code");
     w.String(code.data(), static_cast<rapidjson::SizeType>(code.size()));
   }
+  if (!n.state.empty()) {
+    str("state", n.state);
+    str("note", n.note);
+  }
   w.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize());
 }

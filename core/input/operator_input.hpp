@@ -9,6 +9,8 @@
 // A reply line is {"requestId":…,"node":…,"method":…,"data":[…],"error":"…","final":true|false};
 // error is "" when the request succeeded; final is false for streamed output. A message the
 // receiver refused or that could not be delivered gets a final line with the reason as error.
+// When the broker says nobody listens where a message went, a line that is not final says so:
+// "state" (offline, notStarted or noResponders) and "note" (why, and how long it stays queued).
 // This is what steward-ctl speaks; the replies still go to their reply methods as always.
 #pragma once
 

@@ -239,7 +239,10 @@ void Inbox::handled(const Inbound& in, std::string output, std::string error,
     audit_.record("replied", reply.front().message);
     outbox_.dispatch(std::move(reply.front()));
   }
-  if (request.method == message::methods::kHello) keys_.onHello(request, nowUnixMs());
+  if (request.method == message::methods::kHello) {
+    keys_.onHello(request, nowUnixMs());
+    if (settings_.heardHello) settings_.heardHello(request);
+  }
   if (request.isReply) {
     outbox_.replies().notify({.requestId = request.requestId,
                               .node = request.fromNode,

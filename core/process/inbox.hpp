@@ -47,6 +47,8 @@ struct InboxSettings {
   // reach its node).
   HandlerPool* sharedHandlers = nullptr;
   HandlerPool* sharedIntake = nullptr;
+  // Told of every hello this node took (at central: process::Fleet).
+  std::function<void(const message::Message& hello)> heardHello;
 };
 
 class Inbox final : private SubscriberEvents {

@@ -29,10 +29,15 @@ Node::Node(config::Config config, boost::asio::io_context& io, transport::Transp
               },
               {.perWindow = config_.errorReportsPerMinute}),
       catalog_(plugins, config_.nodeName),
+      fleet_(store, config_.nodeName == config_.centralNodeName),
       outbox_({.nodeName = config_.nodeName,
                .defaultMessageTimeout = config_.defaultMessageTimeout,
                .defaultMessageRetries = config_.defaultMessageRetries,
-               .window = config_.sendWindow},
+               .window = config_.sendWindow,
+               .explainSilence =
+                   [this](const std::string& node, const std::string& method) {
+                     return fleet_.explain(node, method, nowUnixMs());
+                   }},
               io.get_executor(), transport, catalog_, store, audit, errors_, security.verifier,
               processIds_),
       keys_(config_.nodeName, config_.centralNodeName, security.trust, security.identity, outbox_,
@@ -48,10 +53,14 @@ Node::Node(config::Config config, boost::asio::io_context& io, transport::Transp
               .verifier = security.verifier,
               .trust = security.trust,
               .sharedHandlers = threads.handlers,
-              .sharedIntake = threads.intake},
+              .sharedIntake = threads.intake,
+              .heardHello =
+                  [this](const message::Message& hello) {
+                    if (auto s = fleet_.onHello(hello, nowUnixMs()); !s) errors_.report(s.error().message);
+                  }},
              io.get_executor(), transport, catalog_, store, audit, errors_, outbox_, keys_,
              processIds_),
-      operations_(config_.nodeName, catalog_, store, outbox_, inbox_, keys_, errors_),
+      operations_(config_.nodeName, catalog_, store, outbox_, inbox_, keys_, fleet_, errors_),
       timerStrand_(boost::asio::make_strand(io)),
       helloTimer_(timerStrand_),
       errorsTimer_(timerStrand_) {
@@ -180,10 +189,21 @@ void Node::sendHello() {
   hello.data = {config_.nodeName};
   // The key this node signs with, and the version of the trusted set it holds: central learns
   // new keys this way, and sends a newer set to a node that lacks it.
-  if (security_.identity != nullptr && security_.trust != nullptr) {
-    hello.data.push_back(security_.identity->publicKey());
-    hello.data.push_back(std::to_string(security_.trust->version()));
-  }
+  const bool signs = security_.identity != nullptr && security_.trust != nullptr;
+  hello.data.push_back(signs ? security_.identity->publicKey() : "");
+  hello.data.push_back(signs ? std::to_string(security_.trust->version()) : "0");
+  // How it is doing: central keeps it for steward-ctl nodes and for targeting by facts.
+  NodeStatus status;
+  status.helloSeconds = config_.startPubREQHello;
+  const auto now = sample();
+  status.inbox = static_cast<uint64_t>(now.inboxQueued);
+  status.outbox = static_cast<uint64_t>(now.outboxPending);
+  for (const auto& [method, subscriber] : inbox_.subscribers()) status.methods.push_back(method);
+  std::vector<std::string> problems;
+  status.facts = folderFacts(config_.factsFolder, problems);
+  for (auto& [key, value] : machineFacts()) status.facts[key] = std::move(value);
+  for (const auto& p : problems) observe::ErrorKernel::logOnly(p);
+  hello.data.push_back(encodeStatus(status));
   hello.directory = "hello-messages";
   hello.fileName = "hello.log";
   if (auto r = outbox_.send(std::move(hello)); !r) {

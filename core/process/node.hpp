@@ -5,6 +5,7 @@
 //                   a run's output goes back as a reply through the outbox
 //   NodeOperations  what REQOpCommand does on this node (ps, start/stop, queues, keys)
 //   TrustKeeper     keys: hellos at central, the trusted set pushed and taken in
+//   Fleet           at central: the nodes that say hello, their facts, who is offline
 //   Catalog         every method this node can serve: its own and its plugins'
 //
 // The node itself takes operator input (a batch checked whole, then stored in one write), sends
@@ -19,6 +20,7 @@
 #include "core/observe/metrics.hpp"
 #include "core/plugin/host.hpp"
 #include "core/process/catalog.hpp"
+#include "core/process/fleet.hpp"
 #include "core/process/inbox.hpp"
 #include "core/process/operations.hpp"
 #include "core/process/outbox.hpp"
@@ -102,6 +104,7 @@ class Node {
   observe::ErrorKernel errors_;
   std::atomic<uint64_t> processIds_{1};
   Catalog catalog_;
+  Fleet fleet_;
   Outbox outbox_;
   TrustKeeper keys_;
   Inbox inbox_;

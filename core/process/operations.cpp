@@ -86,7 +86,8 @@ Result<QueueFilter> readFilter(const rapidjson::Value* arg, bool inbox) {
 const std::map<std::string, std::vector<std::string>, std::less<>>& operationKeys() {
   static const std::map<std::string, std::vector<std::string>, std::less<>> keys = {
       {"ps", {}},
-      {"listQueue", {"queue"}},
+      {"listQueue", {"queue", "toNode", "fromNode", "method"}},
+      {"nodes", {}},
       {"removeQueued", {"queue", "ids", "olderThanSeconds", "fromNode", "toNode", "method"}},
       {"startProc", {"method", "allowedNodes"}},
       {"stopProc", {"method", "kind", "receivingNode", "id"}},
@@ -133,13 +134,14 @@ Result<std::string> queueName(const rapidjson::Value* arg, bool allowBoth) {
 
 NodeOperations::NodeOperations(std::string nodeName, Catalog& catalog, store::Store& store,
                                Outbox& outbox, Inbox& inbox, TrustKeeper& keys,
-                               const observe::ErrorKernel& errors)
+                               const Fleet& fleet, const observe::ErrorKernel& errors)
     : nodeName_(std::move(nodeName)),
       catalog_(catalog),
       store_(store),
       outbox_(outbox),
       inbox_(inbox),
       keys_(keys),
+      fleet_(fleet),
       errors_(errors) {}
 
 Result<std::string> NodeOperations::run(std::string_view operationJson) {
@@ -160,8 +162,23 @@ Result<std::string> NodeOperations::run(std::string_view operationJson) {
   if (cmd == "listQueue") {
     auto queue = queueName(arg, true);
     if (!queue) return queue.error();
-    return listQueue(queue.value());
+    // toNode picks from the outbox, fromNode from the inbox.
+    QueueFilter filter;
+    for (const char* key : {"toNode", "fromNode", "method"}) {
+      if (arg == nullptr || !arg->HasMember(key)) continue;
+      if (!(*arg)[key].IsString()) return Error{std::string("opArg.") + key + " must be a string"};
+      (std::string_view(key) == "method" ? filter.method : filter.node) = (*arg)[key].GetString();
+    }
+    if (arg != nullptr && arg->HasMember("toNode") && arg->HasMember("fromNode")) {
+      return Error{"listQueue takes opArg.toNode (the outbox) or opArg.fromNode (the inbox), not both"};
+    }
+    std::string which = queue.value();
+    if (arg != nullptr && arg->HasMember("toNode")) which = which == "inbox" ? "" : "outbox";
+    if (arg != nullptr && arg->HasMember("fromNode")) which = which == "outbox" ? "" : "inbox";
+    if (which.empty()) return Error{"opArg.toNode filters the outbox and opArg.fromNode the inbox"};
+    return listQueue(which, filter);
   }
+  if (cmd == "nodes") return nodes();
   if (cmd == "removeQueued") {
     auto queue = queueName(arg, false);
     if (!queue) return queue.error();
@@ -206,8 +223,8 @@ Result<std::string> NodeOperations::run(std::string_view operationJson) {
   }
   if (cmd.rfind("keys", 0) == 0) return keys_.operate(cmd, arg);
   return Error{"unknown opCmd \"" + cmd +
-               "\"; this node knows ps, startProc, stopProc, listQueue, removeQueued, keysList, "
-               "keysAllow, keysRevoke, keysAclShow, keysAclSet"};
+               "\"; this node knows ps, startProc, stopProc, listQueue, removeQueued, nodes, "
+               "keysList, keysAllow, keysRevoke, keysAclShow, keysAclSet"};
 }
 
 std::string NodeOperations::ps() {
@@ -282,7 +299,27 @@ std::string NodeOperations::ps() {
   return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
 }
 
-std::string NodeOperations::listQueue(const std::string& queue) {
+namespace {
+
+// The first of a message's data, shortened: enough to tell which command a queued one is.
+std::string summaryOf(const message::Message& m) {
+  if (m.data.empty() && m.floor > 0) {
+    return "(tells " + m.toNode + " not to wait for numbers below " + std::to_string(m.floor) + ")";
+  }
+  std::string text;
+  for (const auto& d : m.data) {
+    if (text.size() >= 80) break;
+    text += (text.empty() ? "" : " ") + d;
+  }
+  for (char& c : text) {
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  }
+  return text.size() > 80 ? text.substr(0, 77) + "..." : text;
+}
+
+}  // namespace
+
+std::string NodeOperations::listQueue(const std::string& queue, const QueueFilter& filter) {
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
   w.StartObject();
@@ -294,12 +331,13 @@ std::string NodeOperations::listQueue(const std::string& queue) {
     w.StartArray();
     for (const auto& entry : loaded.entries) {
       auto m = message::decodeWire(entry.wire);
-      if (!m) continue;
+      if (!m || !filter.matches(*m, m->toNode)) continue;
       w.StartObject();
       w.Key("id");
       w.Uint64(entry.id);
       str(w, "toNode", m->toNode);
       str(w, "method", m->method);
+      str(w, "summary", summaryOf(*m));
       w.Key("createdUnixMs");
       w.Int64(m->createdUnixMs);
       if (entry.expiresUnixMs > 0) {
@@ -317,7 +355,7 @@ std::string NodeOperations::listQueue(const std::string& queue) {
     w.StartArray();
     for (const auto& entry : loaded.entries) {
       auto m = message::decodeWire(entry.wire);
-      if (!m) continue;
+      if (!m || !filter.matches(*m, m->fromNode)) continue;
       w.StartObject();
       w.Key("arrival");
       w.Uint64(entry.arrival);
@@ -330,6 +368,74 @@ std::string NodeOperations::listQueue(const std::string& queue) {
     }
     w.EndArray();
   }
+  w.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
+}
+
+std::string NodeOperations::nodes() {
+  const int64_t now = nowUnixMs();
+  // The key state of each node central knows a key of.
+  std::map<std::string, std::string> keyState;
+  if (auto list = keys_.operate("keysList", nullptr)) {
+    if (auto parsed = json::parse(list.value(), "the key list"); parsed && parsed->IsObject()) {
+      for (const char* state : {"allowed", "pending"}) {
+        if (!parsed->HasMember(state) || !(*parsed)[state].IsObject()) continue;
+        for (const auto& k : (*parsed)[state].GetObject()) keyState.emplace(k.name.GetString(), state);
+      }
+    }
+  }
+  // Messages waiting here for each node.
+  std::map<std::string, uint64_t> queued;
+  for (const auto& entry : store_.loadOutbox().entries) {
+    if (auto parts = message::parseSubject(entry.subject)) ++queued[parts->node];
+  }
+  auto records = fleet_.nodes();
+  std::set<std::string> names;
+  for (const auto& [node, record] : records) names.insert(node);
+  for (const auto& [node, state] : keyState) names.insert(node);
+
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  str(w, "node", nodeName_);
+  w.Key("nodes");
+  w.StartArray();
+  for (const auto& name : names) {
+    w.StartObject();
+    str(w, "node", name);
+    auto state = keyState.find(name);
+    str(w, "key", state != keyState.end() ? state->second : "none");
+    auto record = records.find(name);
+    if (record != records.end()) {
+      const NodeRecord& r = record->second;
+      w.Key("lastSeenUnixMs");
+      w.Int64(r.lastSeenUnixMs);
+      w.Key("secondsAgo");
+      w.Int64((now - r.lastSeenUnixMs) / 1000);
+      w.Key("online");
+      w.Bool(Fleet::online(r, now));
+      w.Key("helloSeconds");
+      w.Int64(r.status.helloSeconds);
+      w.Key("inbox");
+      w.Uint64(r.status.inbox);
+      w.Key("outbox");
+      w.Uint64(r.status.outbox);
+      w.Key("facts");
+      w.StartObject();
+      for (const auto& [key, value] : r.status.facts) {
+        w.Key(key.c_str(), static_cast<rapidjson::SizeType>(key.size()));
+        w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
+      }
+      w.EndObject();
+    } else {
+      w.Key("online");
+      w.Bool(false);
+    }
+    w.Key("queued");
+    w.Uint64(queued.count(name) ? queued[name] : 0);
+    w.EndObject();
+  }
+  w.EndArray();
   w.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
 }

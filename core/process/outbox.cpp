@@ -6,6 +6,8 @@
 #include "core/util/clock.hpp"
 #include "core/util/log.hpp"
 
+#include <steward/util.hpp>
+
 #include <algorithm>
 #include <future>
 #include <optional>
@@ -61,6 +63,7 @@ Outbox::Outbox(OutboxSettings settings, boost::asio::any_io_executor executor,
 Outbox::~Outbox() { stop(); }
 
 void Outbox::resume() {
+  auto lost = store_.loadLost();
   auto loaded = store_.loadOutbox();
   for (const auto& e : loaded.damaged) errors_.report(e.message);
   // Every id still in the outbox is open again before anything new is prepared: a message sent
@@ -79,17 +82,23 @@ void Outbox::resume() {
       std::lock_guard lock(streamsMutex_);
       Stream& stream = streams_[entry.subject];
       stream.unsettled.insert(m->seq);
-      if (!stream.loaded) {
-        // Numbers given before the stop that left the outbox may have been delivered, so the
-        // receiver may hold them: a gap behind them is announced (sendSkip).
-        if (auto last = store_.lastSeq(entry.subject)) {
-          stream.last = last.value();
-          stream.delivered = last.value();
-          stream.loaded = true;
-        }
-      }
+      if (!stream.loaded) loadStream(entry.subject, stream, lost);
     }
     dispatch(Outgoing{std::move(m).value(), std::move(entry)});
+  }
+  // A gap announced to nobody before the stop may hold a receiver: see to it now.
+  for (const auto& [subject, upTo] : lost) {
+    std::optional<uint64_t> skipBelow, record;
+    {
+      std::lock_guard lock(streamsMutex_);
+      Stream& stream = streams_[subject];
+      if (!stream.loaded) loadStream(subject, stream, lost);
+      skipBelow = skipDue(stream, record);
+    }
+    if (skipBelow) sendSkip(subject, *skipBelow);
+    if (record) {
+      if (auto s = store_.putLost(subject, *record); !s) errors_.report(s.error().message);
+    }
   }
   {
     std::lock_guard guardLock(sweepGuard_->mutex);
@@ -102,6 +111,18 @@ void Outbox::resume() {
   if (!loaded.entries.empty()) {
     STEWARD_LOG(info) << logging::nodeTag(settings_.nodeName) << "resumed " << loaded.entries.size() << " message(s) from the outbox";
   }
+}
+
+// streamsMutex_ held.
+void Outbox::loadStream(const std::string& subject, Stream& stream, const std::map<std::string, uint64_t>& lost) {
+  // Numbers given before the stop that left the outbox may have been delivered, so the receiver
+  // may hold them: a gap behind them is announced (skipDue).
+  auto last = store_.lastSeq(subject);
+  if (!last) return;
+  stream.last = last.value();
+  stream.delivered = last.value();
+  if (auto it = lost.find(subject); it != lost.end()) stream.lostUpTo = it->second;
+  stream.loaded = true;
 }
 
 // A reply's output is cut to fit the broker; anything else too large is refused.
@@ -350,6 +371,22 @@ void Outbox::sent(const message::Message& m, int attempt) {
   audit_.record(attempt == 1 ? "sent" : "retried", m, attempt);
 }
 
+void Outbox::unheard(const message::Message& m, int64_t queuedUntilUnixMs) {
+  Silence why = settings_.explainSilence
+                    ? settings_.explainSilence(m.toNode, m.method)
+                    : Silence{"noResponders", "nobody listens for " + m.method + " on " + m.toNode};
+  STEWARD_LOG(info) << logging::nodeTag(settings_.nodeName) << describe(m) << ": " << why.note;
+  const auto until = std::chrono::system_clock::time_point{std::chrono::milliseconds{queuedUntilUnixMs}};
+  replies_.notify({.requestId = m.id,
+                   .node = m.toNode,
+                   .method = m.method,
+                   .final = false,
+                   .state = std::move(why.state),
+                   .note = why.note + "; message " + std::to_string(m.id) + " stays queued until " +
+                           sdk::utcTimestamp(until) + " (steward-ctl cancel " +
+                           std::to_string(m.id) + " withdraws it)"});
+}
+
 Result<OpenedAnswer> Outbox::openAnswer(const message::Message& m, const std::string& inbox,
                                         const std::string& payload) {
   if (verifier_ == nullptr) return OpenedAnswer{payload, {}};
@@ -366,18 +403,24 @@ void Outbox::settled(const std::string& subject, const message::Message& m, Outc
   closed(m.toNode, m.id);
   if (m.seq != 0) {
     std::optional<uint64_t> skipBelow;
+    std::optional<uint64_t> record;  // lostUpTo to store
     {
       std::lock_guard lock(streamsMutex_);
       auto& stream = streams_[subject];
       stream.unsettled.erase(m.seq);
-      if (outcome == Outcome::delivered) stream.delivered = std::max(stream.delivered, m.seq);
-      // A later number the receiver took may wait for this one: tell it not to. (Messages
-      // numbered from now on carry the news themselves.)
-      if (outcome != Outcome::delivered && stream.delivered > m.seq) {
-        skipBelow = stream.unsettled.empty() ? stream.last + 1 : *stream.unsettled.begin();
+      if (outcome == Outcome::delivered) {
+        stream.delivered = std::max(stream.delivered, m.seq);
+      } else if (m.seq > stream.lostUpTo) {
+        stream.lostUpTo = m.seq;
+        record = m.seq;
       }
+      skipBelow = skipDue(stream, record);
     }
-    if (skipBelow) sendSkip(m, *skipBelow);
+    if (skipBelow) sendSkip(subject, *skipBelow);
+    // After the note is stored: a stop in between announces the gap again, which is harmless.
+    if (record) {
+      if (auto s = store_.putLost(subject, *record); !s) errors_.report(s.error().message);
+    }
   }
   audit_.record(outcome == Outcome::delivered ? "acked" : outcomeName(outcome), m, attempts,
                 detail);
@@ -406,18 +449,45 @@ void Outbox::settled(const std::string& subject, const message::Message& m, Outc
   }
 }
 
-void Outbox::sendSkip(const message::Message& settled, uint64_t floor) {
+// streamsMutex_ held.
+std::optional<uint64_t> Outbox::skipDue(Stream& stream, std::optional<uint64_t>& record) {
+  // A later number the receiver took would wait for a lost one, and so would a later one
+  // still queued (numbered with the lost one below it) once it is taken. Once no earlier number
+  // is unsettled and a later one was delivered, the receiver is told to pass over the gap; when
+  // every later one is settled undelivered too, nothing waits and nothing needs saying (messages
+  // numbered from then on carry their floor themselves).
+  if (stream.lostUpTo == 0) return std::nullopt;
+  const uint64_t lowest = stream.unsettled.empty() ? stream.last + 1 : *stream.unsettled.begin();
+  if (lowest <= stream.lostUpTo) return std::nullopt;
+  std::optional<uint64_t> skipBelow;
+  if (stream.delivered > stream.lostUpTo) skipBelow = lowest;
+  if (skipBelow || stream.unsettled.empty()) {
+    stream.lostUpTo = 0;
+    record = 0;
+  }
+  return skipBelow;
+}
+
+void Outbox::sendSkip(const std::string& subject, uint64_t floor) {
+  auto parts = message::parseSubject(subject);
+  if (!parts) return;
   message::Message note;
-  note.toNode = settled.toNode;
-  note.method = settled.method;
-  note.epoch = settled.epoch;
-  note.directory = settled.directory;
+  note.toNode = parts->node;
+  note.method = parts->method;
+  {
+    std::lock_guard lock(streamsMutex_);
+    if (epoch_ == 0) {
+      if (auto epoch = store_.epoch()) epoch_ = epoch.value();
+    }
+    note.epoch = epoch_;
+  }
+  note.directory = "steward";
   // Resent until it is taken: a receiver that never learns of the gap would hold the stream.
   note.lifetime = 30LL * 24 * 3600;
   note.floor = floor;
   if (auto r = send(std::move(note)); !r) {
-    errors_.report("cannot tell " + settled.toNode + " to skip " + describe(settled) + ": " +
-                   r.error().message);
+    errors_.report("cannot tell " + parts->node + " to pass over the numbers of " + subject + " below " +
+                   std::to_string(floor) + " that did not come: " + r.error().message);
   }
 }
 

@@ -8,6 +8,7 @@
 #include "core/message/message.hpp"
 #include "core/observe/audit.hpp"
 #include "core/observe/error_kernel.hpp"
+#include "core/process/fleet.hpp"
 #include "core/process/message_sender.hpp"
 #include "core/process/publisher.hpp"
 #include "core/process/reply_watch.hpp"
@@ -23,6 +24,7 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -40,6 +42,8 @@ struct OutboxSettings {
   // A (toNode, method)'s publisher with nothing to send for this long goes (central talks to
   // thousands of nodes; most are quiet most of the time); the next message makes a new one.
   std::chrono::milliseconds retireIdleAfter = std::chrono::minutes(5);
+  // Why nobody listens for `method` on `node` (Fleet::explain); none: "noResponders".
+  std::function<Silence(const std::string& node, const std::string& method)> explainSilence = {};
 };
 
 // A message stamped, encoded and ready for the outbox.
@@ -103,6 +107,7 @@ class Outbox final : public MessageSender, private PublisherEvents {
   void settled(const std::string& subject, const message::Message& m, Outcome outcome,
                int attempts, const std::string& detail, Code code) override;
   void sent(const message::Message& m, int attempt) override;
+  void unheard(const message::Message& m, int64_t queuedUntilUnixMs) override;
   Result<OpenedAnswer> openAnswer(const message::Message& m, const std::string& inbox,
                                   const std::string& payload) override;
   // Numbers the sequenced messages of `batch` in their streams and encodes them again; the
@@ -110,9 +115,9 @@ class Outbox final : public MessageSender, private PublisherEvents {
   Result<LastSeqs> number(std::vector<Outgoing>& batch);
   // The wire encoding of `m`, checked against the broker's limit.
   Result<std::string> encode(message::Message& m) const;
-  // Tells the receiver of `settled` (not delivered) that the numbers of its stream below `floor`
-  // that have not come will not.
-  void sendSkip(const message::Message& settled, uint64_t floor);
+  // Tells the receiver of `subject` that the numbers of its stream below `floor` that have not
+  // come will not.
+  void sendSkip(const std::string& subject, uint64_t floor);
 
   const OutboxSettings settings_;
   boost::asio::any_io_executor executor_;
@@ -133,7 +138,16 @@ class Outbox final : public MessageSender, private PublisherEvents {
     std::set<uint64_t> unsettled; // numbers in the outbox, not settled yet
     // The highest number that may have been delivered: ACKed since the start, or given before it.
     uint64_t delivered = 0;
+    // The highest number settled without delivery (given up, expired, removed) that the
+    // receiver has not been told to skip yet; 0: none.
+    uint64_t lostUpTo = 0;
   };
+  // Reads a stream's last number and lost one at the first need after a start: every number
+  // given before may have been delivered. streamsMutex_ held.
+  void loadStream(const std::string& subject, Stream& stream, const std::map<std::string, uint64_t>& lost);
+  // The floor to announce once a lost number can be passed over (and clears it, setting
+  // `record` to the lostUpTo to store). streamsMutex_ held.
+  std::optional<uint64_t> skipDue(Stream& stream, std::optional<uint64_t>& record);
   std::mutex streamsMutex_;
   uint64_t epoch_ = 0;
   std::map<std::string, Stream> streams_;

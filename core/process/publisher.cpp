@@ -140,10 +140,14 @@ void Publisher::start(Items::iterator it) {
   const uint64_t id = item.message.id;
   const uint64_t generation = item.generation;
   std::weak_ptr<Publisher> weak = weak_from_this();
-  item.inbox = transport_.openInbox([weak, id, generation](std::string payload) {
+  item.inbox = transport_.openInbox([weak, id, generation](std::string payload, bool noResponders) {
     if (auto self = weak.lock()) {
-      asio::post(self->strand_, [self, id, generation, payload = std::move(payload)] {
-        self->onAnswer(id, generation, payload);
+      asio::post(self->strand_, [self, id, generation, payload = std::move(payload), noResponders] {
+        if (noResponders) {
+          self->onNoResponders(id, generation);
+        } else {
+          self->onAnswer(id, generation, payload);
+        }
       });
     }
   });
@@ -220,6 +224,20 @@ void Publisher::onTimer(uint64_t id, uint64_t generation) {
     settle(it, Outcome::givenUp, "no ACK after " + std::to_string(item.attempts) + " sends");
   }
   sendNext();
+}
+
+void Publisher::onNoResponders(uint64_t id, uint64_t generation) {
+  if (stopped_) return;
+  auto it = find(id, generation);
+  if (it == queue_.end() || it->unheardTold) return;
+  it->unheardTold = true;
+  // The sends left, each waiting out its ACKTimeout (the lifetime's end when it has one).
+  const Item& item = *it;
+  const int64_t left = std::max<int64_t>(0, item.policy.retries + 1 - item.attempts);
+  const int64_t until = item.policy.expiresUnixMs > 0
+                            ? item.policy.expiresUnixMs
+                            : nowUnixMs() + (left + 1) * item.policy.ackTimeout.count();
+  events_.unheard(item.message, until);
 }
 
 void Publisher::onAnswer(uint64_t id, uint64_t generation, const std::string& payload) {

@@ -62,6 +62,10 @@ class PublisherEvents {
                        int attempts, const std::string& detail, Code code) = 0;
   // A send of `m` was handed to the broker (attempt 1 is the first send).
   virtual void sent(const message::Message& m, int attempt) = 0;
+  // The broker said nobody listens on the subject `m` went to (its node is offline, or the method
+  // is not started there); `m` stays queued, resent until about `queuedUntilUnixMs`. Told once
+  // per message.
+  virtual void unheard(const message::Message& m, int64_t queuedUntilUnixMs) = 0;
   // Opens an answer to `m` that arrived on its inbox: the ACK text when the receiver sealed it
   // (and a note when something about it is off, e.g. its time), an error (the answer is ignored,
   // the message stays in flight) otherwise.
@@ -107,6 +111,7 @@ class Publisher : public std::enable_shared_from_this<Publisher> {
     bool inFlight = false;
     int attempts = 0;
     bool attemptSent = false;  // whether the last attempt reached the client's send buffer
+    bool unheardTold = false;  // events_.unheard was called for it
     uint64_t generation = 0;   // tells a stale timer or late answer from the current one
     std::unique_ptr<transport::ReplyInbox> inbox;
     std::unique_ptr<boost::asio::steady_timer> timer;
@@ -124,6 +129,7 @@ class Publisher : public std::enable_shared_from_this<Publisher> {
   Items::iterator find(uint64_t id, uint64_t generation);
   void onTimer(uint64_t id, uint64_t generation);
   void onAnswer(uint64_t id, uint64_t generation, const std::string& payload);
+  void onNoResponders(uint64_t id, uint64_t generation);
   void settle(Items::iterator item, Outcome outcome, const std::string& detail,
               Code refusal = Code::unspecified);
 

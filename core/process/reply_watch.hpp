@@ -18,14 +18,19 @@ namespace steward::process {
 
 struct ReplyNotice {
   uint64_t requestId = 0;
-  std::string node;    // the node that answered, or that the message was for
-  std::string method;  // the request's method
-  std::vector<std::string> data;
-  std::string error;   // empty when the request succeeded
+  std::string node = {};    // the node that answered, or that the message was for
+  std::string method = {};  // the request's method
+  std::vector<std::string> data = {};
+  std::string error = {};  // empty when the request succeeded
   bool final = true;   // false for streamed output; more follows
   // What kind of failure `error` is: methodFailed (it ran and failed), a refusal's code,
   // undelivered or removed; unspecified on success.
   Code code = Code::unspecified;
+  // News of a message that has no answer yet (not final, no data): "offline", "notStarted" or
+  // "noResponders" when the broker says nobody listens where it went, with `note` saying why
+  // and how long it stays queued.
+  std::string state = {};
+  std::string note = {};
 };
 
 using ReplyWatcher = std::function<void(const ReplyNotice&)>;

@@ -131,7 +131,7 @@ void TrustKeeper::sendWholeSet(const std::set<std::string>& nodes) {
 }
 
 void TrustKeeper::onHello(const message::Message& hello, int64_t nowUnixMs) {
-  if (trust_ == nullptr || !trust_->isCentral() || hello.data.size() < 2) return;
+  if (trust_ == nullptr || !trust_->isCentral() || hello.data.size() < 2 || hello.data[1].empty()) return;
   bool newlyPending = false;
   const bool known = trust_->announce(hello.fromNode, hello.data[1], nowUnixMs, &newlyPending);
   if (!known) {

@@ -48,7 +48,9 @@ std::string seenKey(const std::string& ns, const std::string& from, uint64_t id)
 }
 std::string settledKey(const std::string& ns, const std::string& from) { return ns + "settled/" + from; }
 std::string seqKey(const std::string& ns, const std::string& subject) { return ns + "seq/" + subject; }
+std::string lostKey(const std::string& ns, const std::string& subject) { return ns + "lost/" + subject; }
 std::string metaKey(const std::string& ns, const std::string& name) { return ns + "meta/" + name; }
+std::string fleetKey(const std::string& ns, const std::string& node) { return ns + "fleet/" + node; }
 // A received stream's parts (streamKey() names the stream).
 std::string nextKey(const std::string& ns, const std::string& stream) { return ns + "stream/" + stream; }
 std::string floorKey(const std::string& ns, const std::string& stream) { return ns + "floor/" + stream; }
@@ -297,6 +299,24 @@ std::map<std::string, StreamState> Store::loadStreams(const std::string& method)
   return out;
 }
 
+Status Store::putNodeRecord(const std::string& node, const std::string& record) {
+  leveldb::WriteBatch batch;
+  batch.Put(fleetKey(ns_, node), record);
+  auto s = commit(batch, false);
+  if (!s.ok()) return Error{"database: cannot record node " + node + ": " + s.ToString(), Code::storage};
+  return {};
+}
+
+std::map<std::string, std::string> Store::loadNodeRecords() {
+  std::map<std::string, std::string> out;
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  const std::string prefix = fleetKey(ns_, "");
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    out.emplace(it->key().ToString().substr(prefix.size()), it->value().ToString());
+  }
+  return out;
+}
+
 Status Store::putFloor(const std::string& streamKey, uint64_t floor) {
   leveldb::WriteBatch batch;
   batch.Put(floorKey(ns_, streamKey), encodeU64(floor));
@@ -331,6 +351,28 @@ Status Store::removeOutbox(uint64_t id) {
   auto s = db_->Delete(leveldb::WriteOptions(), outKey(ns_, id));
   if (!s.ok()) return Error{"database: cannot remove message " + std::to_string(id) + ": " + s.ToString(), Code::storage};
   return {};
+}
+
+Status Store::putLost(const std::string& subject, uint64_t lostUpTo) {
+  leveldb::WriteBatch batch;
+  if (lostUpTo == 0) {
+    batch.Delete(lostKey(ns_, subject));
+  } else {
+    batch.Put(lostKey(ns_, subject), encodeU64(lostUpTo));
+  }
+  auto s = commit(batch, options_.sync);
+  if (!s.ok()) return Error{"database: cannot record " + lostKey(ns_, subject) + ": " + s.ToString(), Code::storage};
+  return {};
+}
+
+std::map<std::string, uint64_t> Store::loadLost() {
+  std::map<std::string, uint64_t> out;
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  const std::string prefix = lostKey(ns_, "");
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (auto value = decodeU64(it->value().ToString())) out[it->key().ToString().substr(prefix.size())] = value.value();
+  }
+  return out;
 }
 
 Loaded<OutboxEntry> Store::loadOutbox() {

@@ -12,6 +12,8 @@
 //                                settled there; their seen/ entries are forgotten
 //   meta/epoch                   this database's epoch: sequenced streams sent from it carry it
 //   seq/<subject>                the last sequence number given to a message for that subject
+//   lost/<subject>               the highest number of that subject settled without delivery whose
+//                                receiver is not told yet to pass over it (process::Outbox)
 //   stream/<method>/<fromNode>/<epoch, 16 hex>   a sequenced stream taken in: the number next
 //   floor/<same>                 and the number below which a missing one never comes
 //   gone/<same>/<seq, 16 hex>    a number of that stream removed by an operator
@@ -120,6 +122,10 @@ class Store {
   Status putOutbox(const std::vector<OutboxEntry>& entries,
                    const std::vector<std::pair<std::string, uint64_t>>& lastSeqs = {});
   Status removeOutbox(uint64_t id);
+  // The highest number of a sent stream settled without delivery, not yet announced to its
+  // receiver as one to pass over (0: none, the entry goes).
+  Status putLost(const std::string& subject, uint64_t lostUpTo);
+  std::map<std::string, uint64_t> loadLost();
   Loaded<OutboxEntry> loadOutbox();
 
   // Inbox. Takes a message unless (fromNode, id) was taken before: returns the arrival number
@@ -169,6 +175,11 @@ class Store {
   // The streams taken in for `method`, by key.
   std::map<std::string, StreamState> loadStreams(const std::string& method);
   Status putFloor(const std::string& streamKey, uint64_t floor);
+
+  // What central keeps of each node that says hello (process::Fleet), by node name. Not synced:
+  // a crash loses at most the last hellos, and they come again.
+  Status putNodeRecord(const std::string& node, const std::string& record);
+  std::map<std::string, std::string> loadNodeRecords();
 
   const StoreOptions& options() const { return options_; }
   // Synced writes made since the store was opened (LevelDB may have shared one sync among

@@ -15,6 +15,7 @@ namespace steward::transport {
 // What nats.c calls back with for one nats.c subscription.
 struct SubscriptionState {
   std::shared_ptr<Transport::Handler> handler;
+  bool takesStatus = false;  // no-responders are passed on (the reply inbox), else dropped
   std::mutex mutex;
   std::condition_variable cv;
   bool complete = false;
@@ -99,10 +100,11 @@ void onMessage(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) 
   in.subject = natsMsg_GetSubject(msg);
   if (const char* reply = natsMsg_GetReply(msg)) in.replyTo = reply;
   in.payload.assign(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg)));
-  const bool noResponders = natsMsg_IsNoResponders(msg);
+  in.noResponders = natsMsg_IsNoResponders(msg);
   receivedBin().drop(msg);
-  // "No responders" is the broker saying nobody listens; the sender's ACK timer handles that.
-  if (noResponders) return;
+  // "No responders" is the broker saying nobody listens where a request went: news for the
+  // sender's reply inbox (offline, or the method not started there). Anywhere else it is noise.
+  if (in.noResponders && !state->takesStatus) return;
   (*state->handler)(std::move(in));
 }
 
@@ -236,8 +238,8 @@ Result<std::unique_ptr<NatsTransport>> NatsTransport::connect(const NatsSettings
   natsInbox_Destroy(inbox);
   NatsTransport* self = t.get();
   auto sub = t->subscribe(t->inboxPrefix_ + "*", [self](Incoming in) {
-    self->onInboxMessage(in.subject, std::move(in.payload));
-  });
+    self->onInboxMessage(in.subject, std::move(in.payload), in.noResponders);
+  }, true);
   if (!sub) return sub.error();
   t->inboxSub_ = std::move(sub).value();
   return t;
@@ -320,6 +322,7 @@ Status NatsTransport::open() {
 Status NatsTransport::attach(Entry& entry) {
   auto state = std::make_shared<SubscriptionState>();
   state->handler = entry.handler;
+  state->takesStatus = entry.takesStatus;
   natsSubscription* sub = nullptr;
   natsStatus s;
   {
@@ -362,11 +365,17 @@ void NatsTransport::keep(std::shared_ptr<SubscriptionState> state) {
 
 Result<std::unique_ptr<Subscription>> NatsTransport::subscribe(const std::string& subject,
                                                                Handler handler) {
+  return subscribe(subject, std::move(handler), false);
+}
+
+Result<std::unique_ptr<Subscription>> NatsTransport::subscribe(const std::string& subject,
+                                                               Handler handler, bool takesStatus) {
   std::lock_guard lock(subsMutex_);
   const uint64_t id = nextSub_++;
   Entry& entry = subs_[id];
   entry.subject = subject;
   entry.handler = std::make_shared<Handler>(std::move(handler));
+  entry.takesStatus = takesStatus;
   if (auto attached = attach(entry); !attached) {
     subs_.erase(id);
     return attached.error();
@@ -497,7 +506,8 @@ std::unique_ptr<ReplyInbox> NatsTransport::openInbox(ReplyHandler handler) {
   });
 }
 
-void NatsTransport::onInboxMessage(const std::string& subject, std::string payload) {
+void NatsTransport::onInboxMessage(const std::string& subject, std::string payload,
+                                   bool noResponders) {
   if (subject.size() <= inboxPrefix_.size()) return;
   const std::string_view token = std::string_view(subject).substr(inboxPrefix_.size());
   ReplyHandler handler;
@@ -507,7 +517,7 @@ void NatsTransport::onInboxMessage(const std::string& subject, std::string paylo
     if (it == inboxes_.end()) return;  // a late answer for a message already settled
     handler = it->second;
   }
-  handler(std::move(payload));
+  handler(std::move(payload), noResponders);
 }
 
 size_t NatsTransport::maxPayload() const {

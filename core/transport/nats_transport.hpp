@@ -70,6 +70,7 @@ class NatsTransport : public Transport {
   struct Entry {
     std::string subject;
     std::shared_ptr<Handler> handler;
+    bool takesStatus = false;  // the reply inbox: told of no-responders
     __natsSubscription* sub = nullptr;
     std::shared_ptr<SubscriptionState> state;
   };
@@ -77,6 +78,9 @@ class NatsTransport : public Transport {
   NatsTransport() = default;
   // Opens a connection and puts it in place of the current one, subscriptions included.
   Status open();
+  // `takesStatus`: the handler is also told of no-responders (the reply inbox's subscription).
+  Result<std::unique_ptr<Subscription>> subscribe(const std::string& subject, Handler handler,
+                                                  bool takesStatus);
   // Subscribes `entry` on the current connection. subsMutex_ held.
   Status attach(Entry& entry);
   void detach(uint64_t id);
@@ -85,7 +89,7 @@ class NatsTransport : public Transport {
   // The keeper thread: opens a new connection whenever nats.c gave the current one up.
   void keepConnected();
   void linkClosed(const Link* link);
-  void onInboxMessage(const std::string& subject, std::string payload);
+  void onInboxMessage(const std::string& subject, std::string payload, bool noResponders);
 
   NatsSettings settings_;
   std::vector<std::string> servers_;  // the broker addresses as nats:// URLs, one per server

@@ -15,6 +15,9 @@ struct Incoming {
   std::string subject;
   std::string replyTo;  // empty when the sender expects no answer
   std::string payload;
+  // The broker's word that nobody listens on the subject a request went to (no payload). Only
+  // reply inboxes are told; other subscriptions never see these.
+  bool noResponders = false;
 };
 
 // A live subscription; destroying it unsubscribes and waits until its handler no longer runs.
@@ -44,7 +47,9 @@ class ReplyInbox {
 class Transport {
  public:
   using Handler = std::function<void(Incoming)>;
-  using ReplyHandler = std::function<void(std::string payload)>;
+  // An answer on a reply inbox; `noResponders` (empty payload): the broker says nobody listens
+  // on the subject the request went to.
+  using ReplyHandler = std::function<void(std::string payload, bool noResponders)>;
 
   virtual ~Transport() = default;
 

@@ -33,7 +33,7 @@ class MockTransport : public transport::Transport {
   }
 
   // Delivers an answer to an open inbox, as the broker would; false if it is closed.
-  bool answer(const std::string& inbox, const std::string& payload) {
+  bool answer(const std::string& inbox, const std::string& payload, bool noResponders = false) {
     ReplyHandler handler;
     {
       std::lock_guard lock(mutex_);
@@ -41,7 +41,7 @@ class MockTransport : public transport::Transport {
       if (it == inboxes_.end()) return false;
       handler = it->second;
     }
-    handler(payload);
+    handler(payload, noResponders);
     return true;
   }
 

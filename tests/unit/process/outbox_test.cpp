@@ -11,7 +11,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <future>
 #include <mutex>
 
 using namespace steward;
@@ -26,10 +28,10 @@ namespace fs = std::filesystem;
 class Methods final : public message::MethodCatalog {
  public:
   std::optional<message::MethodInfo> find(std::string_view method) const override {
-    if (method != "REQnCliCommand") return std::nullopt;
+    if (method != "REQnCliCommand" && method != "REQCliCommand") return std::nullopt;
     message::MethodInfo info;
-    info.name = "REQnCliCommand";
-    info.ordered = false;
+    info.name = std::string(method);
+    info.ordered = method == "REQCliCommand";
     return info;
   }
 };
@@ -63,10 +65,10 @@ class OutboxTest : public ::testing::Test {
         io_.get_executor(), transport_, methods_, *store_, *audit_, errors_, nullptr, processIds_);
     outbox_->resume();
   }
-  uint64_t send(const std::string& toNode) {
+  uint64_t send(const std::string& toNode, const std::string& method = "REQnCliCommand") {
     message::Message m;
     m.toNode = toNode;
-    m.method = "REQnCliCommand";
+    m.method = method;
     m.data = {"true"};
     return outbox_->send(std::move(m)).value();
   }
@@ -159,4 +161,56 @@ TEST_F(OutboxTest, APublisherWaitingForAnAckIsNotRetired) {
   io_.run_for(std::chrono::milliseconds(200));
   ASSERT_EQ(outbox_->publishers().size(), 1u);
   EXPECT_EQ(outbox_->publishers().front()->pending(), 1u);
+}
+
+TEST_F(OutboxTest, AMessageRemovedBeforeLaterOnesIsPassedOverOnceALaterOneIsDeliveredAndNoEarlierOneWaits) {
+  make();
+  const uint64_t first = send("ship1", "REQCliCommand");
+  const uint64_t removed = send("ship1", "REQCliCommand");
+  const uint64_t later = send("ship1", "REQCliCommand");
+  const Sent firstSent = sentOf(first);
+  const Sent laterSent = sentOf(later);
+  // The later one was numbered with the removed one below it: its receiver would wait for it.
+  EXPECT_EQ(laterSent.message.floor, firstSent.message.seq);
+  store::OutboxEntry entry;
+  entry.id = removed;
+  entry.subject = sentOf(removed).subject;
+  auto removing = std::async(std::launch::async, [&] { return outbox_->remove(entry); });
+  runUntil([&] { return removing.wait_for(std::chrono::seconds(0)) == std::future_status::ready; });
+  ASSERT_TRUE(removing.get());
+  auto skips = [&] {
+    std::lock_guard lock(mutex_);
+    return std::count_if(sent_.begin(), sent_.end(), [](const Sent& s) { return s.message.data.empty(); });
+  };
+  // Nothing after the gap was taken yet, and the first still waits: nothing to say.
+  ASSERT_TRUE(transport_.answer(firstSent.inbox, encodeAck(Ack::accept())));
+  io_.run_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(skips(), 0);
+  // The later one is taken: its receiver holds it until told the gap will not fill.
+  ASSERT_TRUE(transport_.answer(laterSent.inbox, encodeAck(Ack::accept())));
+  runUntil([&] { return skips() > 0; });
+  ASSERT_EQ(skips(), 1);
+  std::lock_guard lock(mutex_);
+  const auto skip = std::find_if(sent_.begin(), sent_.end(), [](const Sent& s) { return s.message.data.empty(); });
+  EXPECT_EQ(skip->subject, laterSent.subject);
+  EXPECT_EQ(skip->message.floor, laterSent.message.seq + 1);
+  EXPECT_EQ(skip->message.seq, 0u) << "a note has no number of its own";
+}
+
+TEST_F(OutboxTest, WhenEveryLaterMessageIsRemovedTooNothingIsAnnounced) {
+  make();
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(send("ship1", "REQCliCommand"));
+  for (const uint64_t id : {ids[1], ids[0], ids[2]}) {
+    store::OutboxEntry entry;
+    entry.id = id;
+    entry.subject = sentOf(id).subject;
+    auto removing = std::async(std::launch::async, [&] { return outbox_->remove(entry); });
+    runUntil([&] { return removing.wait_for(std::chrono::seconds(0)) == std::future_status::ready; });
+    ASSERT_TRUE(removing.get());
+  }
+  io_.run_for(std::chrono::milliseconds(50));
+  std::lock_guard lock(mutex_);
+  EXPECT_EQ(std::count_if(sent_.begin(), sent_.end(), [](const Sent& s) { return s.message.data.empty(); }), 0);
+  EXPECT_TRUE(store_->loadLost().empty());
 }

@@ -1,4 +1,5 @@
 #include "core/process/publisher.hpp"
+#include "core/util/clock.hpp"
 
 #include "core/message/codec.hpp"
 #include "core/process/ack.hpp"
@@ -52,6 +53,9 @@ class PublisherTest : public ::testing::Test, public PublisherEvents {
     settled_.push_back({m.id, o, attempts, detail, code});
   }
   void sent(const message::Message&, int) override {}
+  void unheard(const message::Message& m, int64_t queuedUntilUnixMs) override {
+    unheard_.emplace_back(m.id, queuedUntilUnixMs);
+  }
   // Unsealed: the answer is taken as it is.
   Result<OpenedAnswer> openAnswer(const message::Message&, const std::string&,
                                   const std::string& payload) override {
@@ -78,6 +82,7 @@ class PublisherTest : public ::testing::Test, public PublisherEvents {
   boost::asio::io_context io_;
   ::testing::StrictMock<steward::testing::MockTransport> transport_;
   std::vector<Settlement> settled_;
+  std::vector<std::pair<uint64_t, int64_t>> unheard_;
 };
 
 }  // namespace
@@ -129,6 +134,29 @@ TEST_F(PublisherTest, ARefusalStopsRetriesAndCarriesTheReason) {
   EXPECT_EQ(settled_[0].outcome, Outcome::refused);
   EXPECT_EQ(settled_[0].detail, "central is not allowed");
   EXPECT_EQ(settled_[0].code, Code::notAllowed);
+}
+
+TEST_F(PublisherTest, NoRespondersIsToldOnceAndTheMessageStaysQueuedUntilItsSendsAreSpent) {
+  std::string inbox;
+  EXPECT_CALL(transport_, publish(_, _, _)).WillRepeatedly(recordInbox(inbox));
+  auto p = makePublisher();
+  const int64_t before = nowUnixMs();
+  p->enqueue(msg(4), wire(4), ack(2, 1000));
+  runUntil([&] { return !inbox.empty(); });
+  transport_.answer(inbox, "", true);
+  runUntil([&] { return !unheard_.empty(); });
+  transport_.answer(inbox, "", true);
+  io_.run_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(unheard_.size(), 1u);
+  EXPECT_EQ(unheard_[0].first, 4u);
+  // Three sends of a second each: queued until about three seconds from the first.
+  EXPECT_GE(unheard_[0].second, before + 3000);
+  EXPECT_LE(unheard_[0].second, nowUnixMs() + 3000);
+  // Not an answer: the message is still in flight.
+  EXPECT_TRUE(settled_.empty());
+  EXPECT_EQ(p->pending(), 1u);
+  p->stop();
+  io_.run_for(std::chrono::milliseconds(20));
 }
 
 TEST(OutcomeCode, SaysWhatBecameOfAMessage) {
