@@ -2,17 +2,24 @@
 
 #include "core/util/json.hpp"
 
+// Lists given to an option are split here (--allowed a,b), not by cxxopts: a target is one
+// argument however many commas it has.
+#define CXXOPTS_VECTOR_DELIMITER '\0'
 #include <cxxopts.hpp>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <toml++/toml.h>
 
+#include <fnmatch.h>
+
 #include <algorithm>
-#include <vector>
+#include <chrono>
+#include <charconv>
 #include <cstdlib>
 #include <fstream>
 #include <iomanip>
+#include <set>
 #include <sstream>
 
 namespace fs = std::filesystem;
@@ -28,23 +35,53 @@ struct CommandInfo {
 };
 
 constexpr CommandInfo kCommands[] = {
-    {"run", "NODE [--method M] -- PROGRAM [ARG…]",
-     "run a program on NODE (REQCliCommand) and print its output"},
+    {"run", "TARGET [--method M] -- PROGRAM [ARG…]",
+     "run a program on the TARGET nodes (REQCliCommand) and print their output"},
     {"send", "FILE.json", "send the messages in FILE (a JSON array) and print their replies"},
-    {"ps", "NODE", "list the processes and plugins of NODE"},
-    {"start", "NODE METHOD [--allowed NODE,…]", "start METHOD's subscriber on NODE"},
-    {"stop", "NODE METHOD", "stop METHOD's subscriber on NODE"},
+    {"ps", "TARGET", "list the processes and plugins of the TARGET nodes"},
+    {"start", "TARGET METHOD [--allowed NODE,…]", "start METHOD's subscriber on the TARGET nodes"},
+    {"stop", "TARGET METHOD", "stop METHOD's subscriber on the TARGET nodes"},
     {"tail", "NODE PATH", "follow a file on NODE for --timeout seconds"},
-    {"keys", "list | allow NODE | revoke NODE",
-     "the keys central trusts: list them, allow a node's announced key, revoke a node's key"},
+    {"nodes", "[TARGET]", "the fleet: every node central knows, when it was last heard from, its "
+                          "key, version, queues and facts"},
+    {"queue", "[NODE]", "messages the local daemon holds, not yet delivered (to NODE)"},
+    {"cancel", "ID…", "withdraw queued messages from the local daemon's outbox before they are delivered"},
+    {"keys", "list | allow TARGET | revoke NODE",
+     "the keys central trusts: list them, allow nodes' announced keys, revoke a node's key"},
     {"acl", "show | set FILE.json",
      "who may call what on which node: show central's ACL, or replace it with FILE's"},
 };
 
+constexpr const char* kTargets =
+    "TARGET: a node, several (ship1,ship2), patterns (ship*, ship[1-3]), or none with --all (every\n"
+    "node central has heard from); --where KEY=VALUE keeps nodes whose fact KEY matches VALUE (see\n"
+    "steward-ctl nodes). A node nobody listens at (offline, or the method not started there) is\n"
+    "said so at once; its message stays queued until its retries or lifetime end (steward-ctl\n"
+    "cancel ID withdraws it); --wait waits for it instead.\n";
+
 constexpr const char* kExitCodes =
-    "Exit status: 0 success; 1 the method ran on the node and failed; 2 bad usage; 3 the local\n"
-    "daemon cannot be reached or refused the input; 4 no final answer within the timeout; 5 the\n"
-    "node refused the message (it did not run); 6 the message never reached the node.\n";
+    "Exit status: 0 success (every node); 1 the method ran on a node and failed; 2 bad usage; 3 the\n"
+    "local daemon cannot be reached or refused the input; 4 no final answer within the timeout; 5 a\n"
+    "node refused the message (it did not run); 6 the message never reached a node; 7 nobody\n"
+    "listens at a node (offline, or the method not started there): its message stays queued.\n";
+
+// Commands whose NODE argument is a TARGET.
+bool takesTarget(std::string_view command) {
+  return command == "run" || command == "ps" || command == "start" || command == "stop" ||
+         command == "nodes";
+}
+
+bool isPattern(std::string_view name) { return name.find_first_of("*?[") != std::string_view::npos; }
+
+std::vector<std::string> splitList(const std::string& text) {
+  std::vector<std::string> out;
+  std::string item;
+  std::istringstream in(text);
+  while (std::getline(in, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
 
 std::string overview() {
   std::ostringstream o;
@@ -54,7 +91,7 @@ std::string overview() {
     o << "  " << std::left << std::setw(6) << c.name << " " << c.positional << "\n         "
       << c.summary << "\n";
   }
-  o << "\nRun 'steward-ctl COMMAND --help' for a command's options.\n\n" << kExitCodes;
+  o << "\n" << kTargets << "\nRun 'steward-ctl COMMAND --help' for a command's options.\n\n" << kExitCodes;
   return o.str();
 }
 
@@ -99,12 +136,17 @@ std::string unknownCommand(const std::string& name) {
   return message;
 }
 
-// Which positional arguments each command takes (before "--" for run).
-size_t positionalCount(std::string_view command, std::string_view first) {
-  if (command == "keys") return first == "list" ? 1 : 2;
-  if (command == "acl") return first == "show" ? 1 : 2;
-  if (command == "send" || command == "ps") return 1;
-  return 2 - (command == "run");
+// Which positional arguments each command takes (before "--" for run); `noTarget`: --all or
+// --where stands for the target.
+bool positionalCountFits(std::string_view command, std::string_view first, size_t given, bool noTarget) {
+  if (command == "keys") return given == (first == "list" ? 1u : first == "allow" && noTarget ? 1u : 2u);
+  if (command == "acl") return given == (first == "show" ? 1u : 2u);
+  if (command == "send") return given == 1;
+  if (command == "queue") return given <= 1;
+  if (command == "nodes") return given <= 1;
+  if (command == "cancel") return given >= 1;
+  const size_t withTarget = command == "run" || command == "ps" ? 1 : 2;
+  return given == withTarget || (noTarget && takesTarget(command) && given == withTarget - 1);
 }
 
 }  // namespace
@@ -164,6 +206,20 @@ Result<Parsed> parseArguments(int argc, const char* const* argv) {
                        cxxopts::value<std::vector<std::string>>());
   }
   if (o.command == "send") spec.add_options()("no-wait", "print the accepted ids and return");
+  if (takesTarget(o.command) || o.command == "keys") {
+    spec.add_options()
+      ("all", o.command == "keys" ? "keys allow: every node whose key is pending"
+                                  : "every node central has heard from")
+      ("where", "KEY=VALUE: only nodes whose fact KEY matches VALUE (repeatable)",
+       cxxopts::value<std::vector<std::string>>());
+  }
+  if (o.command == "run" || o.command == "ps" || o.command == "start" || o.command == "stop") {
+    spec.add_options()
+      ("wait", "wait for nodes nobody listens at (offline) until --timeout, instead of leaving "
+               "their messages queued")
+      ("no-wait", "leave the messages of nodes nobody listens at queued and return (the default)");
+  }
+  if (o.command == "keys") spec.add_options()("yes", "allow several keys without asking");
   // clang-format on
   spec.parse_positional({"positional"});
   spec.positional_help(info->positional);
@@ -182,30 +238,61 @@ Result<Parsed> parseArguments(int argc, const char* const* argv) {
       return Error{"--timeout must be from 1 to 604800 seconds"};
     }
     if (o.command == "run") o.method = r["method"].as<std::string>();
-    if (r.count("allowed")) o.allowed = r["allowed"].as<std::vector<std::string>>();
+    for (const auto& list : r.count("allowed") ? r["allowed"].as<std::vector<std::string>>() : std::vector<std::string>{}) {
+      for (auto& n : splitList(list)) o.allowed.push_back(std::move(n));
+    }
     if (o.command == "send") o.wait = r.count("no-wait") == 0;
+    if (r.count("wait") && r.count("no-wait")) return Error{"--wait and --no-wait exclude each other"};
+    o.waitQueued = r.count("wait") > 0;
+    o.all = r.count("all") > 0;
+    o.yes = r.count("yes") > 0;
+    for (const auto& w : r.count("where") ? r["where"].as<std::vector<std::string>>() : std::vector<std::string>{}) {
+      const size_t eq = w.find('=');
+      if (eq == 0 || eq == std::string::npos) return Error{"--where takes KEY=VALUE, not \"" + w + "\""};
+      o.where.push_back({w.substr(0, eq), w.substr(eq + 1)});
+    }
     std::vector<std::string> positional;
     if (r.count("positional")) positional = r["positional"].as<std::vector<std::string>>();
-    const size_t wanted = positionalCount(o.command, positional.empty() ? "" : positional[0]);
-    if (positional.size() != wanted) {
+    const bool noTarget = o.all || !o.where.empty();
+    if (!positionalCountFits(o.command, positional.empty() ? "" : positional[0], positional.size(), noTarget)) {
       return Error{o.command + " takes " + info->positional + " (got " +
                    std::to_string(positional.size()) + " argument(s) before any --)"};
     }
     if (o.command == "send" || o.command == "keys" || o.command == "acl") {
       o.args = positional;
       if (o.command == "keys" && o.args[0] != "list" && o.args[0] != "allow" && o.args[0] != "revoke") {
-        return Error{"keys takes list, allow NODE or revoke NODE, not \"" + o.args[0] + "\""};
+        return Error{"keys takes list, allow TARGET or revoke NODE, not \"" + o.args[0] + "\""};
+      }
+      if (o.command == "keys" && o.args[0] == "allow" && o.args.size() > 1) o.node = o.args[1];
+      if (o.command == "keys" && o.args[0] != "allow" && noTarget) {
+        return Error{"--all and --where pick nodes for keys allow only"};
       }
       if (o.command == "acl" && o.args[0] != "show" && o.args[0] != "set") {
         return Error{"acl takes show or set FILE.json, not \"" + o.args[0] + "\""};
       }
+    } else if (o.command == "cancel") {
+      for (const auto& id : positional) {
+        uint64_t value = 0;
+        const auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), value);
+        if (ec != std::errc() || end != id.data() + id.size() || value == 0) {
+          return Error{"cancel takes message ids (as run, send and queue print them), not \"" + id + "\""};
+        }
+        o.ids.push_back(value);
+      }
+    } else if (o.command == "queue" || o.command == "nodes") {
+      if (!positional.empty()) o.node = positional[0];
     } else {
-      o.node = positional[0];
-      if (o.command == "start" || o.command == "stop") o.method = positional[1];
-      if (o.command == "tail") o.args = {positional[1]};
+      const bool targetGiven = positional.size() == (o.command == "run" || o.command == "ps" ? 1u : 2u);
+      if (targetGiven) o.node = positional[0];
+      const size_t rest = targetGiven ? 1 : 0;
+      if (o.command == "start" || o.command == "stop") o.method = positional[rest];
+      if (o.command == "tail") o.args = {positional[rest]};
+    }
+    if (o.command == "tail" && (o.node.find(',') != std::string::npos || isPattern(o.node))) {
+      return Error{"tail follows a file on one node, not \"" + o.node + "\""};
     }
     if (o.command == "run") {
-      if (after.empty()) return Error{"run needs the program after --: steward-ctl run NODE -- uptime"};
+      if (after.empty()) return Error{"run needs the program after --: steward-ctl run TARGET -- uptime"};
       o.args = after;
     } else if (dashes) {
       return Error{"only run takes arguments after --"};
@@ -256,29 +343,151 @@ std::string centralNodeName(const Options& o) {
   return configValue(o, "centralNodeName").value_or("central");
 }
 
-Result<std::string> buildRequest(const Options& o, const std::string& centralNodeName) {
+std::string localNodeName(const Options& o) {
+  return configValue(o, "nodeName").value_or(centralNodeName(o));
+}
+
+std::vector<std::string> plainTargets(const Options& o) {
+  std::vector<std::string> out;
+  for (auto& n : splitList(o.node)) {
+    if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(std::move(n));
+  }
+  return out;
+}
+
+bool needsFleet(const Options& o) {
+  const bool picks = takesTarget(o.command) || (o.command == "keys" && !o.args.empty() && o.args[0] == "allow");
+  if (!picks || o.command == "nodes") return false;
+  if (o.all || !o.where.empty()) return true;
+  const auto names = plainTargets(o);
+  if (o.command == "keys" && names.size() > 1) return true;
+  return std::any_of(names.begin(), names.end(), [](const std::string& n) { return isPattern(n); });
+}
+
+bool fleetMode(const Options& o) {
+  if (!takesTarget(o.command) || o.command == "nodes") return false;
+  if (o.all || !o.where.empty()) return true;
+  const auto names = o.nodes.empty() ? plainTargets(o) : o.nodes;
+  return names.size() > 1 || std::any_of(names.begin(), names.end(), [](const std::string& n) { return isPattern(n); });
+}
+
+std::string fleetRequest(const std::string& centralNodeName) {
+  return R"({"messages":[{"toNode":")" + centralNodeName +
+         R"(","method":"REQOpCommand","operation":{"opCmd":"nodes"},"data":[],"directory":"steward-ctl","fileName":"nodes.log"}],"follow":true,"timeoutSeconds":30})";
+}
+
+namespace {
+
+bool matches(const std::string& pattern, const std::string& text) {
+  return ::fnmatch(pattern.c_str(), text.c_str(), 0) == 0;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> resolveTargets(const Options& o, const std::string& nodesJson) {
+  auto parsed = json::parse(nodesJson, "central's node list");
+  if (!parsed) return parsed.error();
+  const rapidjson::Value& d = parsed.value();
+  if (!d.IsObject() || !d.HasMember("nodes") || !d["nodes"].IsArray()) {
+    return Error{"central's node list has no \"nodes\": is central older than this steward-ctl?"};
+  }
+  const bool pending = o.command == "keys";
+  struct Known {
+    std::string name;
+    bool pickable;  // a pattern or --all may pick it
+    const rapidjson::Value* facts;
+  };
+  std::vector<Known> known;
+  for (const auto& n : d["nodes"].GetArray()) {
+    if (!n.IsObject() || !n.HasMember("node") || !n["node"].IsString()) continue;
+    const std::string key = n.HasMember("key") && n["key"].IsString() ? n["key"].GetString() : "none";
+    const bool pickable = pending ? key == "pending" : key != "pending" && n.HasMember("lastSeenUnixMs");
+    known.push_back({n["node"].GetString(), pickable,
+                     n.HasMember("facts") && n["facts"].IsObject() ? &n["facts"] : nullptr});
+  }
+  auto factsMatch = [&](const Known* k) {
+    for (const auto& w : o.where) {
+      if (k == nullptr || k->facts == nullptr || !k->facts->HasMember(w.key.c_str())) return false;
+      const auto& v = (*k->facts)[w.key.c_str()];
+      if (!v.IsString() || !matches(w.value, v.GetString())) return false;
+    }
+    return true;
+  };
+  std::vector<std::string> out;
+  auto add = [&](const std::string& name) {
+    if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+  };
+  const auto names = plainTargets(o);
+  if (o.all || (names.empty() && !o.where.empty())) {
+    for (const auto& k : known) {
+      if (k.pickable && factsMatch(&k)) add(k.name);
+    }
+  }
+  for (const auto& name : names) {
+    if (!isPattern(name)) {
+      const auto it = std::find_if(known.begin(), known.end(), [&](const Known& k) { return k.name == name; });
+      if (factsMatch(it == known.end() ? nullptr : &*it)) add(name);
+      continue;
+    }
+    for (const auto& k : known) {
+      if (k.pickable && matches(name, k.name) && factsMatch(&k)) add(k.name);
+    }
+  }
+  if (out.empty()) {
+    std::string what = o.all ? "--all" : o.node;
+    for (const auto& w : o.where) what += (what.empty() ? "" : " ") + ("--where " + w.key + "=" + w.value);
+    size_t pickable = 0;
+    for (const auto& k : known) pickable += k.pickable ? 1 : 0;
+    return Error{"no node matches " + what + " (central knows " + std::to_string(pickable) +
+                 (pending ? " node(s) with a pending key" : " node(s) that said hello") +
+                 "; steward-ctl nodes lists them)"};
+  }
+  return out;
+}
+
+Result<std::string> buildRequest(const Options& o, const std::string& centralNodeName,
+                                 const std::string& localNodeName) {
   rapidjson::Document messages(rapidjson::kArrayType);
   auto& a = messages.GetAllocator();
   auto str = [&](const std::string& s) { return rapidjson::Value(s.c_str(), a); };
-  const std::string toNode = o.command == "keys" || o.command == "acl" ? centralNodeName : o.node;
-  auto message = [&](const std::string& method) {
+  const std::vector<std::string> nodes = o.nodes.empty() ? plainTargets(o) : o.nodes;
+  const std::string local = localNodeName.empty() ? centralNodeName : localNodeName;
+  const bool atCentral = o.command == "keys" || o.command == "acl" || o.command == "nodes";
+  const bool atLocal = o.command == "queue" || o.command == "cancel";
+  auto message = [&](const std::string& method, const std::string& toNode) {
     rapidjson::Value m(rapidjson::kObjectType);
     m.AddMember("toNode", str(toNode), a);
     m.AddMember("method", str(method), a);
     m.AddMember("data", rapidjson::Value(rapidjson::kArrayType), a);
     // The replies are also kept, as always, under the data folder of this node.
     m.AddMember("directory", "steward-ctl", a);
-    m.AddMember("fileName", str(toNode + "." + method + ".log"), a);
+    m.AddMember("fileName", str((nodes.size() == 1 || atCentral || atLocal ? toNode : std::string("fleet")) + "." + method + ".log"), a);
     return m;
   };
-  auto operation = [&](const char* cmd, rapidjson::Value arg) {
-    rapidjson::Value m = message("REQOpCommand");
+  // One message for the target: to its node, or to all of its nodes (toNodes).
+  auto targeted = [&](const std::string& method) {
+    if (atCentral) return message(method, centralNodeName);
+    if (atLocal) return message(method, local);
+    rapidjson::Value m = message(method, nodes.size() == 1 ? nodes[0] : std::string());
+    if (nodes.size() > 1) {
+      m.RemoveMember("toNode");
+      rapidjson::Value list(rapidjson::kArrayType);
+      for (const auto& n : nodes) list.PushBack(str(n), a);
+      m.AddMember("toNodes", list, a);
+    }
+    return m;
+  };
+  auto operation = [&](const char* cmd, rapidjson::Value arg, const std::string* toNode = nullptr) {
+    rapidjson::Value m = toNode != nullptr ? message("REQOpCommand", *toNode) : targeted("REQOpCommand");
     rapidjson::Value op(rapidjson::kObjectType);
     op.AddMember("opCmd", rapidjson::StringRef(cmd), a);
     if (!arg.IsNull()) op.AddMember("opArg", arg, a);
     m.AddMember("operation", op, a);
     return m;
   };
+  if (takesTarget(o.command) && o.command != "nodes" && nodes.empty()) {
+    return Error{o.command + " needs a target: a node, a pattern, --all or --where"};
+  }
 
   if (o.command == "send") {
     std::ifstream in(o.args[0]);
@@ -290,21 +499,42 @@ Result<std::string> buildRequest(const Options& o, const std::string& centralNod
     if (!parsed->IsArray()) return Error{o.args[0] + " is not a JSON array of messages"};
     messages.CopyFrom(parsed.value(), a);
   } else if (o.command == "run" || o.command == "tail") {
-    rapidjson::Value m = message(o.command == "run" ? o.method : "REQTailFile");
+    rapidjson::Value m = targeted(o.command == "run" ? o.method : "REQTailFile");
     for (const auto& arg : o.args) m["data"].PushBack(str(arg), a);
     // The node stops the method when the operator stops waiting.
     m.AddMember("methodTimeout", o.timeoutSeconds, a);
     messages.PushBack(m, a);
   } else if (o.command == "ps") {
     messages.PushBack(operation("ps", rapidjson::Value()), a);
+  } else if (o.command == "nodes") {
+    messages.PushBack(operation("nodes", rapidjson::Value()), a);
+  } else if (o.command == "queue") {
+    rapidjson::Value arg(rapidjson::kObjectType);
+    arg.AddMember("queue", "outbox", a);
+    if (!o.node.empty()) arg.AddMember("toNode", str(o.node), a);
+    messages.PushBack(operation("listQueue", std::move(arg)), a);
+  } else if (o.command == "cancel") {
+    rapidjson::Value arg(rapidjson::kObjectType);
+    arg.AddMember("queue", "outbox", a);
+    rapidjson::Value ids(rapidjson::kArrayType);
+    for (uint64_t id : o.ids) ids.PushBack(id, a);
+    arg.AddMember("ids", ids, a);
+    messages.PushBack(operation("removeQueued", std::move(arg)), a);
   } else if (o.command == "keys") {
-    rapidjson::Value arg;
-    if (o.args[0] != "list") {
-      arg.SetObject();
-      arg.AddMember("node", str(o.args[1]), a);
-    }
     const char* cmd = o.args[0] == "list" ? "keysList" : o.args[0] == "allow" ? "keysAllow" : "keysRevoke";
-    messages.PushBack(operation(cmd, std::move(arg)), a);
+    // keys allow of several nodes: one operation each, in one input.
+    const std::vector<std::string> which =
+        o.args[0] == "list" ? std::vector<std::string>{""}
+        : o.args[0] == "allow" ? nodes
+                               : std::vector<std::string>{o.args[1]};
+    for (const auto& node : which) {
+      rapidjson::Value arg;
+      if (!node.empty()) {
+        arg.SetObject();
+        arg.AddMember("node", str(node), a);
+      }
+      messages.PushBack(operation(cmd, std::move(arg), &centralNodeName), a);
+    }
   } else if (o.command == "acl") {
     rapidjson::Value arg;
     if (o.args[0] == "set") {
@@ -346,8 +576,72 @@ Result<std::string> buildRequest(const Options& o, const std::string& centralNod
   return std::string(buffer.GetString(), buffer.GetSize());
 }
 
+std::string nodesTable(const std::string& json, const std::vector<std::string>* only);
+std::string queueTable(const std::string& json, const std::vector<uint64_t>& hide);
+
+namespace {
+
+// Commands whose answer is a JSON object; --json prints that object, one line per node.
+bool answersObject(const Options& o) {
+  return o.command == "ps" || o.command == "nodes" || o.command == "queue" || o.command == "cancel" ||
+         (o.command == "keys" && o.args[0] == "list");
+}
+
+std::string compact(const rapidjson::Value& v) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  v.Accept(w);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+// The text a command's answer is shown as, when it is not printed as it came; `own`: the ids of
+// this command's messages (queue leaves its own request out).
+std::string rendered(const Options& o, const std::string& data, const std::vector<uint64_t>& own) {
+  if (o.command == "ps") return psTable(data);
+  if (o.command == "nodes") {
+    if (o.node.empty() && o.where.empty()) return nodesTable(data);
+    auto picked = resolveTargets(o, data);
+    if (!picked) return picked.error().message + "\n";
+    return nodesTable(data, &picked.value());
+  }
+  if (o.command == "queue") return queueTable(data, own);
+  if (o.command == "keys" && o.args[0] == "list") return keysTable(data);
+  if (o.command == "cancel") {
+    auto parsed = json::parse(data, "the answer");
+    if (!parsed || !parsed->IsObject() || !parsed->HasMember("removed")) return data;
+    std::string text;
+    for (const auto& id : (*parsed)["removed"].GetArray()) {
+      if (id.IsUint64()) text += "cancelled " + std::to_string(id.GetUint64()) + "\n";
+    }
+    return text;
+  }
+  return data;
+}
+
+// cancel: says which of the ids asked for the answer does not list as removed.
+std::string notCancelled(const Options& o, const std::vector<std::string>& data, const std::string& node,
+                         Output& output) {
+  std::set<uint64_t> removed;
+  for (const auto& item : data) {
+    auto parsed = json::parse(item, "the answer");
+    if (!parsed || !parsed->IsObject() || !parsed->HasMember("removed") || !(*parsed)["removed"].IsArray()) continue;
+    for (const auto& id : (*parsed)["removed"].GetArray()) {
+      if (id.IsUint64()) removed.insert(id.GetUint64());
+    }
+  }
+  std::string error;
+  for (uint64_t id : o.ids) {
+    if (removed.count(id) != 0) continue;
+    output.err += "steward-ctl: " + std::to_string(id) + ": not queued here (delivered, settled, or not sent from " +
+                  node + ")\n";
+    error = "not every message was cancelled";
+  }
+  return error;
+}
+
+}  // namespace
+
 bool Printer::take(const std::string& line, Output& output) {
-  if (options_.json) output.out += line + "\n";
   auto parsed = json::parse(line, "the daemon's answer");
   if (!parsed || !parsed->IsObject()) {
     output.err += "steward-ctl: the daemon answered something unexpected: " + line + "\n";
@@ -355,6 +649,8 @@ bool Printer::take(const std::string& line, Output& output) {
     return true;
   }
   const rapidjson::Value& d = parsed.value();
+  // Raw lines, unless the answers are printed per node or as the objects they hold.
+  if (options_.json && !fleetMode(options_) && !answersObject(options_)) output.out += line + "\n";
   if (d.HasMember("ok")) {
     if (!d["ok"].IsBool() || !d["ok"].GetBool()) {
       refused_ = true;
@@ -370,57 +666,142 @@ bool Printer::take(const std::string& line, Output& output) {
         if (id.IsUint64()) ids_->push_back(id.GetUint64());
       }
     }
+    // A fan-out's ids come in the order of its nodes.
+    const bool named = ids_->size() == options_.nodes.size();
+    for (size_t i = 0; i < ids_->size(); ++i) answers_[(*ids_)[i]].node = named ? options_.nodes[i] : "";
     if (!options_.json && !options_.wait) {
       for (uint64_t id : *ids_) output.out += "accepted " + std::to_string(id) + "\n";
     }
+    output.progress = progress();
     return options_.wait;
   }
   if (d.HasMember("done")) {
     done_ = true;
     return false;
   }
+  takeReply(d, output);
+  output.progress = progress();
+  // The daemon says done once every message has its final answer; a node nobody listens at
+  // (not waited for) has none yet, so this side stops by itself.
+  return !allSettled() || std::none_of(answers_.begin(), answers_.end(),
+                                       [](const auto& a) { return unheard(a.second.state); });
+}
+
+void Printer::takeReply(const rapidjson::Value& d, Output& output) {
+  auto text = [&](const char* key) {
+    return d.HasMember(key) && d[key].IsString() ? std::string(d[key].GetString(), d[key].GetStringLength())
+                                                  : std::string();
+  };
   std::vector<std::string> data;
   if (d.HasMember("data") && d["data"].IsArray()) {
     for (const auto& v : d["data"].GetArray()) {
       if (v.IsString()) data.emplace_back(v.GetString(), v.GetStringLength());
     }
   }
-  auto text = [&](const char* key) {
-    return d.HasMember(key) && d[key].IsString() ? std::string(d[key].GetString()) : std::string();
-  };
   const bool final = !d.HasMember("final") || !d["final"].IsBool() || d["final"].GetBool();
   const uint64_t id = d.HasMember("requestId") && d["requestId"].IsUint64() ? d["requestId"].GetUint64() : 0;
-  printReply(text("node"), text("method"), data, text("error"), codeNamed(text("code")), final, id,
-             output);
-  return true;
+  const std::string node = text("node");
+  const std::string method = text("method");
+  const std::string state = text("state");
+  Answer& answer = answers_[id];
+  if (answer.node.empty()) answer.node = node;
+  const bool fleet = fleetMode(options_);
+
+  if (!final && !state.empty()) {
+    // Nobody listens there: said once; without --wait the node is not waited for.
+    if (answer.state != "waiting") return;
+    answer.note = text("note");
+    if (!options_.waitQueued) answer.state = state;
+    if (!options_.json) output.err += "steward-ctl: " + answer.note + "\n";
+    return;
+  }
+  const std::string error = text("error");
+  const Code code = codeNamed(text("code"));
+  for (auto& item : data) answer.data.push_back(item);
+  if (!final) {
+    // Streamed output: printed as it comes for one node; kept for the end of each in a fleet.
+    if (!fleet) {
+      printData(method, data, false, error.empty(), output);
+      answer.data.clear();
+    }
+    return;
+  }
+  answer.error = error;
+  answer.code = code;
+  if (options_.command == "cancel" && error.empty()) answer.error = notCancelled(options_, answer.data, node, output);
+  answer.state = answer.error.empty() ? "ok"
+                 : code == Code::methodFailed || code == Code::unspecified ? "failed"
+                 : exitFor(code) == kUndelivered ? "undelivered"
+                                                 : "refused";
+  if (options_.json) {
+    if (answersObject(options_) && error.empty()) {
+      for (const auto& item : answer.data) {
+        auto object = json::parse(item, "the answer");
+        output.out += (object && object->IsObject() ? compact(object.value()) : item) + "\n";
+      }
+    }
+    if (!answersObject(options_) || error.empty()) return;
+  }
+  const bool several = ids_ && ids_->size() > 1;
+  if (!options_.json) {
+    if (fleet) {
+      output.out += "=== " + answer.node + (error.empty() ? "" : " (" + answer.state + ")") + "\n";
+    } else if (several) {
+      output.out += "=== " + node + " " + method + " (id " + std::to_string(id) + ")\n";
+    }
+    printData(method, answer.data, true, error.empty(), output);
+  }
+  answer.data.clear();
+  if (error.empty()) return;
+  // A refusal or a failed delivery says its kind; a failed run speaks for itself.
+  const std::string kind =
+      code == Code::methodFailed || code == Code::unspecified ? "" : " (" + std::string(codeName(code)) + ")";
+  output.err += "steward-ctl: " + answer.node + ": " + method + kind + ": " + error + "\n";
 }
 
-void Printer::printReply(const std::string& node, const std::string& method,
-                         const std::vector<std::string>& data, const std::string& error,
-                         Code code, bool final, uint64_t id, Output& output) {
-  if (final) answered_.push_back(id);
-  if (!error.empty()) failures_.push_back(exitFor(code));
-  if (options_.json) return;
-  const bool several = ids_ && ids_->size() > 1;
-  if (several && final) output.out += "=== " + node + " " + method + " (id " + std::to_string(id) + ")\n";
+void Printer::printData(const std::string& method, const std::vector<std::string>& data, bool final,
+                        bool ok, Output& output) {
   for (const auto& d : data) {
-    if (method == "REQOpCommand" && options_.command == "ps" && error.empty()) {
-      output.out += psTable(d);
-      continue;
-    }
-    if (method == "REQOpCommand" && options_.command == "keys" && error.empty() &&
-        options_.args[0] == "list") {
-      output.out += keysTable(d);
+    if (method == "REQOpCommand" && ok && answersObject(options_)) {
+      output.out += rendered(options_, d, ids_ ? *ids_ : std::vector<uint64_t>{});
       continue;
     }
     output.out += d;
     if (!d.empty() && d.back() != '\n' && final) output.out += "\n";
   }
-  if (error.empty()) return;
-  // A refusal or a failed delivery says its kind; a failed run speaks for itself.
-  const std::string kind =
-      code == Code::methodFailed || code == Code::unspecified ? "" : " (" + std::string(codeName(code)) + ")";
-  output.err += "steward-ctl: " + node + ": " + method + kind + ": " + error + "\n";
+}
+
+bool Printer::unheard(const std::string& state) {
+  return state == "offline" || state == "notStarted" || state == "noResponders";
+}
+
+bool Printer::allSettled() const {
+  if (!ids_) return false;
+  for (uint64_t id : *ids_) {
+    auto it = answers_.find(id);
+    if (it == answers_.end() || it->second.state == "waiting") return false;
+  }
+  return true;
+}
+
+std::string Printer::progress() const {
+  if (!fleetMode(options_) || !ids_) return {};
+  size_t ok = 0, failed = 0, silent = 0, waiting = 0;
+  for (uint64_t id : *ids_) {
+    auto it = answers_.find(id);
+    const std::string state = it == answers_.end() ? "waiting" : it->second.state;
+    if (state == "ok") {
+      ++ok;
+    } else if (state == "waiting") {
+      ++waiting;
+    } else if (unheard(state)) {
+      ++silent;
+    } else {
+      ++failed;
+    }
+  }
+  return std::to_string(ids_->size()) + " nodes: " + std::to_string(ok) + " ok, " + std::to_string(failed) +
+         " failed, " + std::to_string(silent) + " not answering, " + std::to_string(waiting) + " waiting";
 }
 
 Exit exitFor(Code code) {
@@ -434,30 +815,76 @@ Exit exitFor(Code code) {
   }
 }
 
+Exit Printer::exitOf(const Answer& answer) {
+  if (answer.state == "ok") return kOk;
+  if (answer.state == "waiting") return kTimedOut;
+  if (unheard(answer.state)) return kNotAnswered;
+  return exitFor(answer.code);
+}
+
 int Printer::finish(bool timedOut, Output& output) {
+  output.progress.clear();
   if (refused_) return kLocalFailure;
   if (!ids_) {
     output.err += "steward-ctl: the daemon closed the connection without an answer\n";
     return kLocalFailure;
   }
-  if (options_.wait && !done_) {
-    std::string missing;
-    for (uint64_t id : *ids_) {
-      if (std::find(answered_.begin(), answered_.end(), id) == answered_.end()) {
-        missing += (missing.empty() ? "" : ", ") + std::to_string(id);
-      }
+  if (!options_.wait) return kOk;
+  std::vector<Exit> exits;
+  std::string missing;
+  size_t ok = 0;
+  std::string notOk;
+  for (uint64_t id : *ids_) {
+    const Answer& answer = answers_[id];
+    const Exit e = exitOf(answer);
+    exits.push_back(e);
+    if (e == kOk) ++ok;
+    if (e == kTimedOut && !done_) missing += (missing.empty() ? "" : ", ") + std::to_string(id);
+    if (e != kOk) {
+      notOk += (notOk.empty() ? "" : ", ") + (answer.node.empty() ? "message " + std::to_string(id) : answer.node) +
+               " " + (e == kTimedOut ? std::string("no answer") : answer.state);
     }
-    if (!missing.empty()) {
-      output.err += "steward-ctl: no final answer " + std::string(timedOut ? "within " +
-                    std::to_string(options_.timeoutSeconds + kTravelSeconds) + " s " : "before the daemon closed the connection ") +
-                    "for message(s) " + missing + "; their replies will still be written under the data folder\n";
-      return kTimedOut;
+    if (options_.json && fleetMode(options_)) {
+      rapidjson::StringBuffer buffer;
+      rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+      w.StartObject();
+      w.Key("node");
+      w.String(answer.node.c_str());
+      w.Key("id");
+      w.Uint64(id);
+      w.Key("state");
+      w.String(e == kTimedOut ? "timedOut" : answer.state.c_str());
+      w.Key("ok");
+      w.Bool(e == kOk);
+      w.Key("data");
+      w.StartArray();
+      for (const auto& d : answer.data) w.String(d.c_str(), static_cast<rapidjson::SizeType>(d.size()));
+      w.EndArray();
+      w.Key("error");
+      w.String(answer.error.c_str());
+      const auto code = codeName(answer.code);
+      w.Key("code");
+      w.String(code.data(), static_cast<rapidjson::SizeType>(code.size()));
+      w.Key("note");
+      w.String(answer.note.c_str());
+      w.EndObject();
+      output.out += std::string(buffer.GetString(), buffer.GetSize()) + "\n";
     }
   }
+  if (!missing.empty()) {
+    output.err += "steward-ctl: no final answer " + std::string(timedOut ? "within " +
+                  std::to_string(options_.timeoutSeconds + kTravelSeconds) + " s " : "before the daemon closed the connection ") +
+                  "for message(s) " + missing + "; their replies will still be written under the data folder\n";
+  }
+  if (fleetMode(options_)) {
+    output.err += std::to_string(ok) + "/" + std::to_string(ids_->size()) + " ok" +
+                  (notOk.empty() ? "" : "; " + notOk) + "\n";
+  }
   if (failed_) return kRemoteFailure;
-  // A refusal first: sending again will not help. Then what never arrived, then failed runs.
-  for (const Exit worst : {kRefused, kUndelivered, kRemoteFailure}) {
-    if (std::find(failures_.begin(), failures_.end(), worst) != failures_.end()) return worst;
+  // No answer first; then a refusal (sending again will not help), what never arrived, nodes
+  // nobody listens at, failed runs.
+  for (const Exit worst : {kTimedOut, kRefused, kUndelivered, kNotAnswered, kRemoteFailure}) {
+    if (std::find(exits.begin(), exits.end(), worst) != exits.end()) return worst;
   }
   return kOk;
 }
@@ -480,6 +907,78 @@ std::string keysTable(const std::string& json) {
     for (const auto& k : d["revoked"].GetArray()) {
       o << std::setw(10) << "revoked" << std::setw(24) << "-" << (k.IsString() ? k.GetString() : "") << "\n";
     }
+  }
+  return o.str();
+}
+
+std::string nodesTable(const std::string& json, const std::vector<std::string>* only) {
+  auto parsed = json::parse(json, "the answer");
+  if (!parsed || !parsed->IsObject() || !parsed->HasMember("nodes") || !(*parsed)["nodes"].IsArray()) {
+    return json + "\n";
+  }
+  auto text = [](const rapidjson::Value& v, const char* key) {
+    return v.HasMember(key) && v[key].IsString() ? std::string(v[key].GetString()) : std::string("-");
+  };
+  auto number = [](const rapidjson::Value& v, const char* key) {
+    return v.HasMember(key) && v[key].IsUint64() ? std::to_string(v[key].GetUint64()) : std::string("-");
+  };
+  std::ostringstream o;
+  o << std::left << std::setw(20) << "NODE" << std::setw(9) << "STATE" << std::setw(10) << "SEEN"
+    << std::setw(9) << "KEY" << std::setw(9) << "VERSION" << std::setw(8) << "QUEUED" << std::setw(12)
+    << "INBOX/OUTBOX" << "OS\n";
+  for (const auto& n : (*parsed)["nodes"].GetArray()) {
+    if (!n.IsObject()) continue;
+    const std::string name = text(n, "node");
+    if (only != nullptr && std::find(only->begin(), only->end(), name) == only->end()) continue;
+    const bool seen = n.HasMember("secondsAgo") && n["secondsAgo"].IsInt64();
+    const bool online = n.HasMember("online") && n["online"].IsBool() && n["online"].GetBool();
+    const std::string key = text(n, "key");
+    std::string ago = "never";
+    if (seen) {
+      const int64_t s = n["secondsAgo"].GetInt64();
+      ago = s < 120 ? std::to_string(s) + "s ago" : s < 7200 ? std::to_string(s / 60) + "m ago"
+            : s < 172800 ? std::to_string(s / 3600) + "h ago" : std::to_string(s / 86400) + "d ago";
+    }
+    const rapidjson::Value* facts = n.HasMember("facts") && n["facts"].IsObject() ? &n["facts"] : nullptr;
+    o << std::setw(20) << name << std::setw(9) << (key == "pending" ? "pending" : online ? "online" : "offline")
+      << std::setw(10) << ago << std::setw(9) << key << std::setw(9)
+      << (facts ? text(*facts, "stewardVersion") : "-") << std::setw(8) << number(n, "queued") << std::setw(12)
+      << (seen ? number(n, "inbox") + "/" + number(n, "outbox") : "-")
+      << (facts ? text(*facts, "os") : "-") << "\n";
+  }
+  return o.str();
+}
+
+std::string nodesTable(const std::string& json) { return nodesTable(json, nullptr); }
+
+std::string queueTable(const std::string& json) { return queueTable(json, {}); }
+
+std::string queueTable(const std::string& json, const std::vector<uint64_t>& hide) {
+  auto parsed = json::parse(json, "the answer");
+  if (!parsed || !parsed->IsObject() || !parsed->HasMember("outbox") || !(*parsed)["outbox"].IsArray()) {
+    return json + "\n";
+  }
+  auto text = [](const rapidjson::Value& v, const char* key) {
+    return v.HasMember(key) && v[key].IsString() ? std::string(v[key].GetString()) : std::string("-");
+  };
+  std::vector<const rapidjson::Value*> shown;
+  for (const auto& m : (*parsed)["outbox"].GetArray()) {
+    const bool hidden = m.IsObject() && m.HasMember("id") && m["id"].IsUint64() &&
+                        std::find(hide.begin(), hide.end(), m["id"].GetUint64()) != hide.end();
+    if (m.IsObject() && !hidden) shown.push_back(&m);
+  }
+  if (shown.empty()) return "nothing queued\n";
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  std::ostringstream o;
+  o << std::left << std::setw(20) << "ID" << std::setw(20) << "TO" << std::setw(22) << "METHOD"
+    << std::setw(9) << "AGE" << "WHAT\n";
+  for (const rapidjson::Value* one : shown) {
+    const rapidjson::Value& m = *one;
+    const int64_t created = m.HasMember("createdUnixMs") && m["createdUnixMs"].IsInt64() ? m["createdUnixMs"].GetInt64() : now;
+    o << std::setw(20) << (m.HasMember("id") && m["id"].IsUint64() ? std::to_string(m["id"].GetUint64()) : "-")
+      << std::setw(20) << text(m, "toNode") << std::setw(22) << text(m, "method") << std::setw(9)
+      << (std::to_string(std::max<int64_t>(0, now - created) / 1000) + "s") << text(m, "summary") << "\n";
   }
   return o.str();
 }

@@ -1,13 +1,22 @@
 // steward-ctl: the operator's command line. It speaks the follow form of the operator input
-// (core/input/operator_input.hpp) on the local daemon's socket: it sends one message, prints the
+// (core/input/operator_input.hpp) on the local daemon's socket: it sends its messages, prints the
 // replies as they arrive, and turns the outcome into an exit code.
+//
+// A command for nodes takes a target: a name, several (ship1,ship2), patterns (ship*), --all
+// (every node central has heard from) and --where key=value on their facts. Patterns, --all and
+// --where are resolved against central's node list (REQOpCommand nodes) first; the command then
+// goes out as one message to all of them (toNodes), and each node's answer is printed under its
+// name, with a last line "N/M ok".
 #pragma once
 
 #include "core/util/result.hpp"
 
+#include <rapidjson/document.h>
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,6 +32,8 @@ enum Exit : int {
   kTimedOut = 4,
   kRefused = 5,        // the receiving node refused the message: it did not run
   kUndelivered = 6,    // the message never reached the node (given up, expired, removed)
+  kNotAnswered = 7,    // nobody listens there (offline, or the method not started): the message
+                       // stays queued for its lifetime, unless cancelled
 };
 
 // The exit status a failed answer's code calls for (the "code" of the daemon's reply line):
@@ -34,14 +45,27 @@ Exit exitFor(Code code);
 // last reply to travel back.
 inline constexpr int64_t kTravelSeconds = 10;
 
+// --where KEY=VALUE: a fact's value, matched as a pattern (* ? [..]).
+struct Where {
+  std::string key;
+  std::string value;
+};
+
 struct Options {
-  std::string command;                  // run, send, ps, start, stop, tail, keys, acl
+  std::string command;                  // run, send, ps, start, stop, tail, keys, acl, nodes,
+                                        // queue, cancel
   std::filesystem::path socket;         // empty: from the configuration
   std::filesystem::path configFolder;   // empty: $CONFIG_FOLDER, /etc/steward, ./etc
   bool json = false;
   bool wait = true;                     // send --no-wait: print the ids only
   int64_t timeoutSeconds = 60;
-  std::string node;
+  std::string node;                     // the target as given: names and patterns, comma separated
+  std::vector<std::string> nodes;       // the nodes it names (resolveTargets when it needs central)
+  bool all = false;                     // --all: every node central has heard from
+  std::vector<Where> where;             // --where: each must match the node's facts
+  bool waitQueued = false;              // --wait: wait for a node nobody listens at (offline)
+  bool yes = false;                     // keys allow: no question asked
+  std::vector<uint64_t> ids;            // cancel
   std::string method;                   // run --method, start/stop METHOD
   std::vector<std::string> allowed;     // start --allowed
   std::vector<std::string> args;        // run: program and arguments; tail: path; send: file
@@ -61,15 +85,37 @@ Result<std::filesystem::path> socketPath(const Options& options);
 
 // The central node's name from the config file ("central" when it does not say).
 std::string centralNodeName(const Options& options);
+// The local daemon's own name from the config file (the central node's when it does not say).
+std::string localNodeName(const Options& options);
 
-// The JSON request for the daemon: {"messages":[…],"follow":…,"timeoutSeconds":…}.
-Result<std::string> buildRequest(const Options& options, const std::string& centralNodeName);
+// Whether the target needs central's node list: a pattern, --all or --where (or keys allow of
+// several nodes, which shows what it allows first).
+bool needsFleet(const Options& options);
+// Whether more than one node may answer: each answer is then printed under its node's name.
+bool fleetMode(const Options& options);
+// The request for central's node list (REQOpCommand nodes), followed.
+std::string fleetRequest(const std::string& centralNodeName);
+// The nodes the target names, from central's node list (the JSON nodes answers), in order and
+// once each. Patterns and --all pick nodes with an allowed key (keys allow: pending ones); a plain
+// name is taken as it is, known or not; --where keeps those whose facts match. None is an error
+// that says what central knows.
+Result<std::vector<std::string>> resolveTargets(const Options& options, const std::string& nodesJson);
+// Without a node list: the names of the target as given.
+std::vector<std::string> plainTargets(const Options& options);
+
+// The JSON request for the daemon: {"messages":[…],"follow":…,"timeoutSeconds":…}. `options.nodes`
+// holds the nodes (plainTargets or resolveTargets); queue and cancel go to `localNodeName`.
+Result<std::string> buildRequest(const Options& options, const std::string& centralNodeName,
+                                 const std::string& localNodeName = "");
 
 // Prints what the daemon answers and returns the exit code. `lines` yields the daemon's lines
 // one by one and nullopt when the connection ended (or `deadline` passed).
 struct Output {
   std::string out;  // for stdout
   std::string err;  // for stderr
+  // How the nodes stand, for a line on stderr that is rewritten in place (when it is a terminal):
+  // empty when nothing changed.
+  std::string progress;
 };
 class Printer {
  public:
@@ -80,17 +126,30 @@ class Printer {
   int finish(bool timedOut, Output& output);
 
  private:
-  void printReply(const std::string& node, const std::string& method,
-                  const std::vector<std::string>& data, const std::string& error, Code code,
-                  bool final, uint64_t id, Output& output);
+  // One message sent and what became of it.
+  struct Answer {
+    std::string node;
+    std::string state = "waiting";  // waiting, ok, failed, refused, undelivered, offline,
+                                    // notStarted, noResponders
+    std::vector<std::string> data;  // its output (fleet mode keeps it for the end)
+    std::string error;
+    Code code = Code::unspecified;
+    std::string note;
+  };
+  void takeReply(const rapidjson::Value& d, Output& output);
+  void printData(const std::string& method, const std::vector<std::string>& data, bool final,
+                 bool ok, Output& output);
+  // Every message is settled: answered, or (without --wait) known to be unheard.
+  bool allSettled() const;
+  std::string progress() const;
+  static bool unheard(const std::string& state);
+  static Exit exitOf(const Answer& answer);
 
   const Options& options_;
   std::optional<std::vector<uint64_t>> ids_;
-  std::vector<uint64_t> answered_;
+  std::map<uint64_t, Answer> answers_;
   bool refused_ = false;  // the local daemon refused the input
   bool failed_ = false;   // an answer it could not read
-  // The failures the answers reported, by the exit status each calls for.
-  std::vector<Exit> failures_;
   bool done_ = false;
 };
 
@@ -98,5 +157,9 @@ class Printer {
 std::string psTable(const std::string& json);
 // Renders keysList output (JSON) as a table.
 std::string keysTable(const std::string& json);
+// Renders the nodes operation's output (JSON) as a table.
+std::string nodesTable(const std::string& json);
+// Renders listQueue output (JSON) as a table.
+std::string queueTable(const std::string& json);
 
 }  // namespace steward::ctl

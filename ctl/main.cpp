@@ -1,6 +1,8 @@
 // steward-ctl entry point: parse, connect to the local daemon's socket, print what comes back.
 #include "ctl/ctl.hpp"
 
+#include "core/util/json.hpp"
+
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -8,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <iostream>
 
 using namespace steward;
@@ -76,11 +79,92 @@ class Connection {
   std::string buffer_;
 };
 
-int flush(ctl::Output& output) {
-  std::cout << output.out << std::flush;
-  std::cerr << output.err << std::flush;
-  output = {};
-  return 0;
+// What is printed, and the progress line on stderr, rewritten in place when stderr is a
+// terminal (and left out when it is not).
+class Screen {
+ public:
+  Screen() : terminal_(::isatty(STDERR_FILENO) == 1) {}
+  void show(ctl::Output& output) {
+    if (!output.out.empty() || !output.err.empty()) clearProgress();
+    std::cout << output.out << std::flush;
+    std::cerr << output.err << std::flush;
+    if (terminal_ && !output.progress.empty()) {
+      std::cerr << "\r\033[K" << output.progress << std::flush;
+      progress_ = output.progress;
+    } else if (!progress_.empty() && (!output.out.empty() || !output.err.empty())) {
+      std::cerr << progress_ << std::flush;  // put back under what was printed
+    }
+    output = {};
+  }
+  void clearProgress() {
+    if (progress_.empty()) return;
+    std::cerr << "\r\033[K" << std::flush;
+  }
+  void end() {
+    clearProgress();
+    progress_.clear();
+  }
+
+ private:
+  bool terminal_;
+  std::string progress_;
+};
+
+// Sends `request` and gives the daemon's lines to `take` until it wants no more, the connection
+// ends or `seconds` pass; whether it ended by the deadline.
+Result<bool> exchange(const std::filesystem::path& socket, const std::string& request, int64_t seconds,
+                      const std::function<bool(const std::string&)>& take) {
+  auto connection = Connection::open(socket);
+  if (!connection) return connection.error();
+  if (auto s = connection->writeAll(request + "\n"); !s) return s.error();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  bool timedOut = false;
+  while (auto line = connection->readLine(deadline, timedOut)) {
+    if (!take(*line)) break;
+  }
+  return timedOut;
+}
+
+// Central's node list (the JSON of REQOpCommand nodes), through the local daemon.
+Result<std::string> fleetList(const std::filesystem::path& socket, const std::string& central) {
+  std::optional<std::string> list;
+  std::string error;
+  auto ended = exchange(socket, ctl::fleetRequest(central), 30, [&](const std::string& line) {
+    auto d = json::parse(line, "the daemon's answer");
+    if (!d || !d->IsObject()) return true;
+    if (d->HasMember("ok") && (!(*d)["ok"].IsBool() || !(*d)["ok"].GetBool())) {
+      error = d->HasMember("error") && (*d)["error"].IsString() ? (*d)["error"].GetString() : line;
+      return false;
+    }
+    if (d->HasMember("error") && (*d)["error"].IsString() && (*d)["error"].GetStringLength() > 0) {
+      error = (*d)["error"].GetString();
+      return false;
+    }
+    if (d->HasMember("data") && (*d)["data"].IsArray() && !(*d)["data"].Empty() && (*d)["data"][0].IsString()) {
+      list = (*d)["data"][0].GetString();
+      return false;
+    }
+    return !d->HasMember("done");
+  });
+  if (!ended) return ended.error();
+  if (list) return *list;
+  if (!error.empty()) return Error{"cannot get central's node list: " + error};
+  return Error{"cannot get central's node list: no answer from " + central + " within 30 s"};
+}
+
+// keys allow of several nodes asks first, unless --yes.
+bool confirmed(const ctl::Options& options) {
+  if (options.command != "keys" || options.nodes.size() < 2 || options.yes) return true;
+  std::cerr << "Allow the keys of " << options.nodes.size() << " nodes:";
+  for (const auto& n : options.nodes) std::cerr << " " << n;
+  if (::isatty(STDIN_FILENO) != 1) {
+    std::cerr << "\nsteward-ctl: not asking without a terminal; give --yes to allow them\n";
+    return false;
+  }
+  std::cerr << "? [y/N] " << std::flush;
+  std::string answer;
+  std::getline(std::cin, answer);
+  return answer == "y" || answer == "Y" || answer == "yes";
 }
 
 }  // namespace
@@ -95,37 +179,49 @@ int main(int argc, char** argv) {
     std::cout << parsed->help;
     return ctl::kOk;
   }
-  const ctl::Options& options = *parsed->options;
-  auto request = ctl::buildRequest(options, ctl::centralNodeName(options));
-  if (!request) {
-    std::cerr << "steward-ctl: " << request.error().message << "\n";
-    return ctl::kUsage;
-  }
+  ctl::Options options = *parsed->options;
   auto path = ctl::socketPath(options);
   if (!path) {
     std::cerr << "steward-ctl: " << path.error().message << "\n";
     return ctl::kLocalFailure;
   }
-  auto connection = Connection::open(*path);
-  if (!connection) {
-    std::cerr << "steward-ctl: " << connection.error().message << "\n";
-    return ctl::kLocalFailure;
+  const std::string central = ctl::centralNodeName(options);
+  if (ctl::needsFleet(options)) {
+    auto list = fleetList(*path, central);
+    if (!list) {
+      std::cerr << "steward-ctl: " << list.error().message << "\n";
+      return ctl::kLocalFailure;
+    }
+    auto targets = ctl::resolveTargets(options, *list);
+    if (!targets) {
+      std::cerr << "steward-ctl: " << targets.error().message << "\n";
+      return ctl::kUsage;
+    }
+    options.nodes = std::move(targets).value();
+  } else {
+    options.nodes = ctl::plainTargets(options);
   }
-  if (auto s = connection->writeAll(*request + "\n"); !s) {
-    std::cerr << "steward-ctl: " << s.error().message << "\n";
-    return ctl::kLocalFailure;
+  if (!confirmed(options)) return ctl::kUsage;
+  auto request = ctl::buildRequest(options, central, ctl::localNodeName(options));
+  if (!request) {
+    std::cerr << "steward-ctl: " << request.error().message << "\n";
+    return ctl::kUsage;
   }
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::seconds(options.timeoutSeconds + ctl::kTravelSeconds);
   ctl::Printer printer(options);
   ctl::Output output;
-  bool timedOut = false;
-  while (auto line = connection->readLine(deadline, timedOut)) {
-    const bool more = printer.take(*line, output);
-    flush(output);
-    if (!more) break;
+  Screen screen;
+  auto ended = exchange(*path, *request, options.timeoutSeconds + ctl::kTravelSeconds,
+                        [&](const std::string& line) {
+                          const bool more = printer.take(line, output);
+                          screen.show(output);
+                          return more;
+                        });
+  if (!ended) {
+    std::cerr << "steward-ctl: " << ended.error().message << "\n";
+    return ctl::kLocalFailure;
   }
-  const int code = printer.finish(timedOut, output);
-  flush(output);
+  screen.end();
+  const int code = printer.finish(*ended, output);
+  screen.show(output);
   return code;
 }

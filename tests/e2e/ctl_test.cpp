@@ -75,10 +75,26 @@ TEST_F(Ctl, AMessageTheReceiverRefusesExitsFiveWithTheReasonAndItsCode) {
   EXPECT_NE(r.err.find("central is not allowed to send REQCliCommand"), std::string::npos) << r.err;
 }
 
-TEST_F(Ctl, NoAnswerWithinTheTimeoutExitsFour) {
+TEST_F(Ctl, ANodeNobodyListensAtIsSaidAtOnceAndWithWaitItIsWaitedFor) {
   makeNode("ship3");  // known by name, never started
-  const auto started = std::chrono::steady_clock::now();
-  const auto r = run("ship3", {"true"}, {"--timeout=1"});
+  auto started = std::chrono::steady_clock::now();
+  auto r = run("ship3", {"true"});
+  EXPECT_EQ(r.exitCode, 7) << r.out << r.err;
+  EXPECT_NE(r.err.find("ship3 is offline: central has never heard from it"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("stays queued until"), std::string::npos) << r.err;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+  // A method not started on a node that is up is told apart by the node's hellos.
+  StewardNode& ship4 = startNode("ship4", {"--startPubREQHello=1"});
+  ASSERT_TRUE(waitFor([&] { return ctl({"nodes"}).out.find("ship4 ") != std::string::npos; }, 15s));
+  r = run("ship4", {"true"});
+  EXPECT_EQ(r.exitCode, 7) << r.out << r.err;
+  EXPECT_NE(r.err.find("ship4 is up (its last hello"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("REQCliCommand is not started there (steward-ctl start ship4 REQCliCommand)"),
+            std::string::npos) << r.err;
+  ship4.stop();
+  // --wait waits for the node until the timeout.
+  started = std::chrono::steady_clock::now();
+  r = run("ship3", {"true"}, {"--timeout=1", "--wait"});
   EXPECT_EQ(r.exitCode, 4) << r.out << r.err;
   EXPECT_NE(r.err.find("no final answer within 11 s"), std::string::npos) << r.err;
   EXPECT_LT(std::chrono::steady_clock::now() - started, 25s);
@@ -162,6 +178,127 @@ TEST_F(Ctl, SendPrintsTheRepliesOfAFileOrJustTheIds) {
   r = ctl({"send", (root_ / "bad.json").string()});
   EXPECT_EQ(r.exitCode, 2);
   EXPECT_NE(r.err.find("is not a JSON array of messages"), std::string::npos) << r.err;
+}
+
+// A central and three ships that say hello every second; ship1 and ship2 have facts of their own.
+class CtlFleet : public E2eTest {
+ protected:
+  void SetUp() override {
+    E2eTest::SetUp();
+    central_ = &startNode("central");
+    for (const std::string name : {"ship1", "ship2", "ship3"}) {
+      const fs::path facts = root_ / (name + "-facts");
+      fs::create_directories(facts);
+      if (name != "ship3") std::ofstream(facts / "role") << "# what it does\nrole = " << (name == "ship1" ? "db" : "web") << "\n";
+      ships_.push_back(&startNode(name, {"--startSubREQCliCommand=central", "--startPubREQHello=1",
+                                         "--factsFolder=" + facts.string()}));
+    }
+    ASSERT_TRUE(waitFor([&] { return countLines(ctl({"nodes"}).out, " online ") == 3; }, 20s))
+        << ctl({"nodes"}).out;
+  }
+  RunResult ctl(std::vector<std::string> args) { return E2eTest::ctl(*central_, std::move(args)); }
+
+  StewardNode* central_ = nullptr;
+  std::vector<StewardNode*> ships_;
+};
+
+TEST_F(CtlFleet, GlobListAndAllReachEveryNodeAndAnOfflineOneIsSaidWithinSeconds) {
+  auto r = ctl({"run", "ship*", "--", "sh", "-c", "echo hello from $0", "x"});
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_EQ(countLines(r.out, "hello from x"), 3u) << r.out;
+  for (const char* ship : {"ship1", "ship2", "ship3"}) {
+    EXPECT_NE(r.out.find("=== " + std::string(ship) + "\nhello from x\n"), std::string::npos) << r.out;
+  }
+  EXPECT_NE(r.err.find("3/3 ok"), std::string::npos) << r.err;
+
+  ships_[2]->kill9();
+  for (const std::vector<std::string>& target : {std::vector<std::string>{"ship*"},
+                                                 std::vector<std::string>{"ship1,ship2,ship3"},
+                                                 std::vector<std::string>{"--all"}}) {
+    std::vector<std::string> args{"run"};
+    args.insert(args.end(), target.begin(), target.end());
+    for (const char* a : {"--", "echo", "hi"}) args.push_back(a);
+    const auto started = std::chrono::steady_clock::now();
+    r = ctl(args);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 5s) << target[0];
+    EXPECT_EQ(r.exitCode, 7) << target[0] << r.out << r.err;
+    EXPECT_NE(r.out.find("=== ship1\nhi\n"), std::string::npos) << target[0] << r.out;
+    EXPECT_NE(r.out.find("=== ship2\nhi\n"), std::string::npos) << target[0] << r.out;
+    EXPECT_EQ(r.out.find("=== ship3"), std::string::npos) << target[0] << r.out;
+    EXPECT_NE(r.err.find("ship3 is offline: last heard from"), std::string::npos) << target[0] << r.err;
+    EXPECT_NE(r.err.find("2/3 ok; ship3 offline"), std::string::npos) << target[0] << r.err;
+  }
+  // One object per node for scripts.
+  r = ctl({"run", "ship1,ship3", "--json", "--", "echo", "hi"});
+  EXPECT_EQ(r.exitCode, 7) << r.err;
+  EXPECT_EQ(countLines(r.out, "{\"node\":"), 2u) << r.out;
+  EXPECT_NE(r.out.find(R"({"node":"ship1",)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(R"("state":"ok","ok":true,"data":["hi\n"])"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(R"("state":"offline","ok":false)"), std::string::npos) << r.out;
+  // A pattern nothing matches says what central knows.
+  r = ctl({"run", "boat*", "--", "true"});
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_NE(r.err.find("no node matches boat*"), std::string::npos) << r.err;
+}
+
+TEST_F(CtlFleet, FactsTellTheFleetAndPickTheTarget) {
+  auto r = ctl({"nodes"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("ship1 "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" online "), std::string::npos) << r.out;
+  r = ctl({"nodes", "--json"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find(R"("role":"db")"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(R"("stewardVersion":")"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(R"("kernel":")"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(R"("helloSeconds":1)"), std::string::npos) << r.out;
+
+  r = ctl({"run", "--where", "role=db", "--", "echo", "db here"});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("=== ship1\ndb here\n"), std::string::npos) << r.out;
+  EXPECT_EQ(countLines(r.out, "db here"), 1u) << r.out;
+  EXPECT_NE(r.err.find("1/1 ok"), std::string::npos) << r.err;
+  r = ctl({"run", "ship*", "--where", "role=*", "--", "echo", "has a role"});
+  EXPECT_EQ(countLines(r.out, "has a role"), 2u) << r.out;
+  EXPECT_EQ(r.out.find("=== ship3"), std::string::npos) << r.out;
+  // A fact changed in its file shows at the next hello.
+  std::ofstream(root_ / "ship3-facts" / "role") << "role=db\n";
+  ASSERT_TRUE(waitFor([&] { return ctl({"nodes", "--where", "role=db"}).out.find("ship3 ") != std::string::npos; }, 10s));
+  r = ctl({"run", "--where", "role=db", "--", "echo", "db here"});
+  EXPECT_EQ(countLines(r.out, "db here"), 2u) << r.out;
+}
+
+TEST_F(CtlFleet, ACancelledMessageNeverRunsWhenItsNodeComesBack) {
+  ships_[2]->stop();
+  const fs::path cancelled = root_ / "cancelled", kept = root_ / "kept";
+  auto r = ctl({"run", "ship3", "--", "touch", cancelled.string()});
+  ASSERT_EQ(r.exitCode, 7) << r.err;
+  r = ctl({"run", "ship3", "--", "touch", kept.string()});
+  ASSERT_EQ(r.exitCode, 7) << r.err;
+  r = ctl({"queue", "ship3"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(countLines(r.out, " ship3 "), 2u) << r.out;
+  EXPECT_EQ(countLines(r.out, " touch "), 2u) << r.out;
+  const size_t at = r.out.find("touch " + cancelled.string());
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const std::string line = r.out.substr(r.out.rfind('\n', at) + 1);
+  const std::string id = line.substr(0, line.find(' '));
+  r = ctl({"cancel", id});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "cancelled " + id + "\n");
+  r = ctl({"cancel", id});
+  EXPECT_EQ(r.exitCode, 1) << r.out;
+  EXPECT_NE(r.err.find(id + ": not queued here"), std::string::npos) << r.err;
+  r = ctl({"queue", "ship3"});
+  EXPECT_EQ(countLines(r.out, " touch "), 1u) << r.out;
+  EXPECT_EQ(countLines(r.out, "touch " + kept.string()), 1u) << r.out;
+
+  ships_[2]->start();
+  ASSERT_TRUE(ships_[2]->waitReady());
+  ASSERT_TRUE(waitFor([&] { return fs::exists(kept); }, 30s)) << "the message not cancelled runs";
+  std::this_thread::sleep_for(2s);
+  EXPECT_FALSE(fs::exists(cancelled));
+  EXPECT_EQ(ctl({"queue"}).out, "nothing queued\n");
 }
 
 }  // namespace

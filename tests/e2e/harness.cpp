@@ -468,8 +468,8 @@ std::string E2eTest::op(const std::string& toNode, const std::string& operation,
 }
 
 RunResult E2eTest::ctl(const StewardNode& node, std::vector<std::string> args) {
-  args.insert(args.begin(), STEWARD_CTL_BINARY);
-  args.push_back("--config-folder=" + (node.dir() / "etc").string());
+  // The options before the command, so they stay out of a program after "--".
+  args.insert(args.begin(), {STEWARD_CTL_BINARY, "--config-folder=" + (node.dir() / "etc").string()});
   return runToEnd(args, node.dir(), 90s);
 }
 

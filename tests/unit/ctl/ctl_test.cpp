@@ -69,7 +69,7 @@ TEST(CtlArguments, AMistypedCommandNamesTheClosestAndTheVersionIsPrinted) {
 TEST(CtlArguments, MistakesSayWhatIsWrong) {
   EXPECT_NE(parse({}).error().message.find("no command given"), std::string::npos);
   EXPECT_NE(parse({"frobnicate"}).error().message.find("unknown command \"frobnicate\""), std::string::npos);
-  EXPECT_NE(parse({"ps"}).error().message.find("ps takes NODE"), std::string::npos);
+  EXPECT_NE(parse({"ps"}).error().message.find("ps takes TARGET"), std::string::npos);
   EXPECT_NE(parse({"ps", "a", "b"}).error().message.find("got 2 argument(s)"), std::string::npos);
   EXPECT_NE(parse({"ps", "a", "--", "x"}).error().message.find("only run takes"), std::string::npos);
   EXPECT_NE(parse({"run", "a", "--timeout=0", "--", "x"}).error().message.find("--timeout"), std::string::npos);
