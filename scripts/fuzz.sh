@@ -18,7 +18,7 @@ mkdir -p "$build/findings"
 repeat() { head -c "$2" /dev/zero | tr '\0' "$1"; }
 big_seeds() {  # target folder
   case "$1" in
-    input|wire)
+    input|wire|status)
       repeat '[' 200000 >"$2/deep-arrays"
       { repeat '{' 1; for _ in $(seq 2000); do printf '"a":{'; done; } >"$2/deep-objects"
       { printf '[{"toNode":"ship1","method":"REQCliCommand","data":["'; repeat x 900000; printf '"]}]'; } >"$2/huge-data"
@@ -31,7 +31,7 @@ big_seeds() {  # target folder
   esac
 }
 
-for target in input wire config; do
+for target in input wire config status; do
   echo "== fuzzing $target for $seconds s"
   # New inputs go to a scratch copy: the committed corpus stays as it is.
   corpus="$(mktemp -d)"
