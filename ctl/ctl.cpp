@@ -199,7 +199,9 @@ Result<Parsed> parseArguments(int argc, const char* const* argv) {
     ("h,help", "this help")
     ("positional", "", cxxopts::value<std::vector<std::string>>());
   if (o.command == "run") {
-    spec.add_options()("method", "the command method", cxxopts::value<std::string>()->default_value("REQCliCommand"));
+    spec.add_options()("method", "the command method", cxxopts::value<std::string>()->default_value("REQCliCommand"))
+      ("exit-code", "exit with the program's own exit status (of the first node, in target order, "
+                    "whose program exited non-zero), instead of 1 for any failure");
   }
   if (o.command == "start") {
     spec.add_options()("allowed", "nodes allowed to send METHOD (default: the central node)",
@@ -245,6 +247,7 @@ Result<Parsed> parseArguments(int argc, const char* const* argv) {
     if (r.count("wait") && r.count("no-wait")) return Error{"--wait and --no-wait exclude each other"};
     o.waitQueued = r.count("wait") > 0;
     o.all = r.count("all") > 0;
+    o.exitCode = r.count("exit-code") > 0;
     o.yes = r.count("yes") > 0;
     for (const auto& w : r.count("where") ? r["where"].as<std::vector<std::string>>() : std::vector<std::string>{}) {
       const size_t eq = w.find('=');
@@ -718,6 +721,11 @@ void Printer::takeReply(const rapidjson::Value& d, Output& output) {
   const std::string error = text("error");
   const Code code = codeNamed(text("code"));
   for (auto& item : data) answer.data.push_back(item);
+  if (d.HasMember("result") && d["result"].IsObject()) {
+    for (const auto& part : d["result"].GetObject()) {
+      if (part.value.IsString()) answer.result[part.name.GetString()] = std::string(part.value.GetString(), part.value.GetStringLength());
+    }
+  }
   if (!final) {
     // Streamed output: printed as it comes for one node; kept for the end of each in a fleet.
     if (!fleet) {
@@ -750,13 +758,27 @@ void Printer::takeReply(const rapidjson::Value& d, Output& output) {
       output.out += "=== " + node + " " + method + " (id " + std::to_string(id) + ")\n";
     }
     printData(method, answer.data, true, error.empty(), output);
+    // What the program wrote to stderr goes to stderr (each line under its node's name when
+    // several nodes answer).
+    if (auto stderrText = answer.result.find("stderr"); stderrText != answer.result.end()) {
+      std::istringstream lines(stderrText->second);
+      for (std::string line; std::getline(lines, line);) output.err += (fleet ? answer.node + ": " : "") + line + "\n";
+    }
   }
   answer.data.clear();
   if (error.empty()) return;
-  // A refusal or a failed delivery says its kind; a failed run speaks for itself.
+  // A refusal or a failed delivery says its kind; a failed run speaks for itself, by how it
+  // ended when the reply says so (its stderr is printed already).
   const std::string kind =
       code == Code::methodFailed || code == Code::unspecified ? "" : " (" + std::string(codeName(code)) + ")";
-  output.err += "steward-ctl: " + answer.node + ": " + method + kind + ": " + error + "\n";
+  std::string why = error;
+  if (auto status = answer.result.find("exitStatus"); status != answer.result.end()) {
+    why = "exit status " + status->second;
+  } else if (auto signal = answer.result.find("signal"); signal != answer.result.end()) {
+    // A timeout or cancel says so itself; another signal is said by number.
+    if (error.find("process group") == std::string::npos) why = "killed by signal " + signal->second;
+  }
+  output.err += "steward-ctl: " + answer.node + ": " + method + kind + ": " + why + "\n";
 }
 
 void Printer::printData(const std::string& method, const std::vector<std::string>& data, bool final,
@@ -867,6 +889,15 @@ int Printer::finish(bool timedOut, Output& output) {
       w.String(code.data(), static_cast<rapidjson::SizeType>(code.size()));
       w.Key("note");
       w.String(answer.note.c_str());
+      if (!answer.result.empty()) {
+        w.Key("result");
+        w.StartObject();
+        for (const auto& [name, value] : answer.result) {
+          w.Key(name.c_str());
+          w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
+        }
+        w.EndObject();
+      }
       w.EndObject();
       output.out += std::string(buffer.GetString(), buffer.GetSize()) + "\n";
     }
@@ -881,6 +912,18 @@ int Printer::finish(bool timedOut, Output& output) {
                   (notOk.empty() ? "" : "; " + notOk) + "\n";
   }
   if (failed_) return kRemoteFailure;
+  if (options_.exitCode) {
+    for (uint64_t id : *ids_) {
+      const Answer& answer = answers_[id];
+      auto status = answer.result.find("exitStatus");
+      if (status == answer.result.end() || status->second == "0") continue;
+      int value = 0;
+      const auto [end, ec] = std::from_chars(status->second.data(), status->second.data() + status->second.size(), value);
+      if (ec == std::errc() && end == status->second.data() + status->second.size() && value > 0 && value < 256) {
+        return value;
+      }
+    }
+  }
   // No answer first; then a refusal (sending again will not help), what never arrived, nodes
   // nobody listens at, failed runs.
   for (const Exit worst : {kTimedOut, kRefused, kUndelivered, kNotAnswered, kRemoteFailure}) {

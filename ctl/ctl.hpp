@@ -57,6 +57,7 @@ struct Options {
   std::filesystem::path socket;         // empty: from the configuration
   std::filesystem::path configFolder;   // empty: $CONFIG_FOLDER, /etc/steward, ./etc
   bool json = false;
+  bool exitCode = false;                // run --exit-code: exit with the remote exit status
   bool wait = true;                     // send --no-wait: print the ids only
   int64_t timeoutSeconds = 60;
   std::string node;                     // the target as given: names and patterns, comma separated
@@ -135,6 +136,7 @@ class Printer {
     std::string error;
     Code code = Code::unspecified;
     std::string note;
+    std::map<std::string, std::string> result;  // the reply's named parts (stderr, exitStatus)
   };
   void takeReply(const rapidjson::Value& d, Output& output);
   void printData(const std::string& method, const std::vector<std::string>& data, bool final,

@@ -122,6 +122,15 @@ std::string replyLine(const process::ReplyNotice& n) {
   for (const auto& d : n.data) w.String(d.c_str(), static_cast<rapidjson::SizeType>(d.size()));
   w.EndArray();
   str("error", n.error);
+  if (!n.result.empty()) {
+    w.Key("result");
+    w.StartObject();
+    for (const auto& [name, value] : n.result) {
+      w.Key(name.c_str(), static_cast<rapidjson::SizeType>(name.size()));
+      w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+    }
+    w.EndObject();
+  }
   w.Key("final");
   w.Bool(n.final);
   if (const auto code = codeName(n.code); !code.empty()) {

@@ -177,6 +177,22 @@ const std::vector<Field>& fields() {
        [](Message& m, const Value& v, const Limits& l) {
          return readString("requestError", v, m.requestError, l.maxMessageBytes);
        }},
+      {"result", true,
+       [](Message& m, const Value& v, const Limits& l) {
+         if (!v.IsObject()) return fieldError("result", "must be an object of strings");
+         if (v.MemberCount() > kMaxResultFields) {
+           return fieldError("result", "has more than " + std::to_string(kMaxResultFields) + " names");
+         }
+         m.result.clear();
+         for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
+           const std::string_view name(it->name.GetString(), it->name.GetStringLength());
+           if (!validResultName(name)) return fieldError("result", "a name is 1 to 32 letters, digits or '_'");
+           std::string value;
+           if (auto s = readString("result." + std::string(name), it->value, value, l.maxMessageBytes); !s) return s;
+           m.result[std::string(name)] = std::move(value);
+         }
+         return Status{};
+       }},
       {"partial", true,
        [](Message& m, const Value& v, const Limits&) {
          if (!v.IsBool()) return fieldError("partial", "must be a boolean");
@@ -216,6 +232,7 @@ const Field* findField(std::string_view key) {
 size_t dataBytes(const Message& m) {
   size_t n = 0;
   for (const auto& d : m.data) n += d.size();
+  for (const auto& [name, value] : m.result) n += name.size() + value.size();
   return n;
 }
 
@@ -232,8 +249,8 @@ Result<Message> decodeObject(const Value& object, Source source, const Limits& l
     if (auto s = field->read(m, it->value, limits); !s) return s.error();
   }
   if (dataBytes(m) > limits.maxMessageBytes) {
-    return Error{"field \"data\": holds more than " + std::to_string(limits.maxMessageBytes) +
-                 " bytes"};
+    return Error{std::string(m.result.empty() ? "field \"data\": holds" : "fields \"data\" and \"result\" hold") +
+                 " more than " + std::to_string(limits.maxMessageBytes) + " bytes"};
   }
   return m;
 }
@@ -348,6 +365,15 @@ std::string encodeWire(const Message& m) {
     if (m.partial) {
       w.Key("partial");
       w.Bool(true);
+    }
+    if (!m.result.empty()) {
+      w.Key("result");
+      w.StartObject();
+      for (const auto& [name, value] : m.result) {
+        w.Key(name.c_str(), static_cast<rapidjson::SizeType>(name.size()));
+        w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+      }
+      w.EndObject();
     }
   }
   nonZero("epoch", m.epoch);

@@ -30,6 +30,12 @@ bool isWordChar(char c) {
 
 }  // namespace
 
+bool validResultName(std::string_view name) {
+  return !name.empty() && name.size() <= 32 && std::all_of(name.begin(), name.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+         });
+}
+
 Status checkNodeName(std::string_view name, const Limits& limits) {
   if (name.empty()) return Error{"node name is empty"};
   if (name.size() > limits.maxNodeNameLength) {

@@ -5,6 +5,7 @@
 #include "core/util/result.hpp"
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -69,6 +70,9 @@ struct Message {
   std::string requestError;
   // Set on a reply that a running request sent early (streamed output); more replies follow.
   bool partial = false;
+  // Set on a final reply: named parts of the outcome besides the output in `data`, as the method
+  // set them (REQCliCommand: "stderr" and "exitStatus"). At most kMaxResultFields.
+  std::map<std::string, std::string> result;
 
   // Set by the sending node on sequenced (REQ…) methods with an ACK: the message's place in its
   // stream, the (sender, toNode, method) it belongs to, numbered 1, 2, 3, … without gaps, and the
@@ -110,6 +114,9 @@ inline size_t maxWireBytes(const Limits& limits) { return limits.maxMessageBytes
 // Node names become one subject token and a folder name: [A-Za-z0-9_-]+, no dots (a dotted name
 // would share the subject space of the node named by its first part).
 Status checkNodeName(std::string_view name, const Limits& limits = {});
+// A name in a reply's result: 1 to 32 letters, digits or '_'.
+bool validResultName(std::string_view name);
+inline constexpr size_t kMaxResultFields = 16;
 // Method names: [A-Za-z0-9_], starting with a letter.
 Status checkMethodName(std::string_view name, const Limits& limits = {});
 

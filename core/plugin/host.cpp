@@ -85,6 +85,15 @@ int32_t hostEmit(steward_host_call* call) {
   return STEWARD_OK;
 }
 
+int32_t hostSetResult(steward_host_call* call, steward_str name, steward_str value) {
+  if (call == nullptr || !message::validResultName(view(name))) return STEWARD_ERROR;
+  std::lock_guard lock(call->mutex);
+  const std::string key(view(name));
+  if (call->result.size() >= STEWARD_MAX_RESULT_FIELDS && call->result.count(key) == 0) return STEWARD_ERROR;
+  call->result[key] = std::string(view(value));
+  return STEWARD_OK;
+}
+
 void hostInstanceError(steward_host_instance* instance, steward_str message) {
   if (instance == nullptr) return;
   auto* ctx = contextOf(instance);
@@ -92,9 +101,9 @@ void hostInstanceError(steward_host_instance* instance, steward_str message) {
   ctx->createError.append(view(message));
 }
 
-const steward_host_api kHostApi = {sizeof(steward_host_api), hostOutput, hostError,
-                                   hostIsCancelled,          hostLog,    hostEmit,
-                                   hostInstanceError};
+const steward_host_api kHostApi = {sizeof(steward_host_api), hostOutput,        hostError,
+                                   hostIsCancelled,          hostLog,           hostEmit,
+                                   hostInstanceError,        hostSetResult};
 
 // A plugin runs with the daemon's rights: refuse files anyone but the owner could have replaced.
 Status checkPermissions(const fs::path& path, const char* what) {

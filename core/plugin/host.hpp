@@ -21,6 +21,7 @@ struct steward_host_call {
   std::mutex mutex;
   std::string output;
   std::string error;
+  std::map<std::string, std::string> result;  // set_result's named parts of the final reply
   std::atomic<bool> cancelled{false};
   // What emit runs: queues `output` as a partial reply.
   std::function<steward::Status(std::string output)> emit;

@@ -180,7 +180,7 @@ std::map<std::string, std::shared_ptr<Subscriber>> Inbox::subscribers() {
 void Inbox::announced(const message::Message& hello) { keys_.onHello(hello, nowUnixMs()); }
 
 std::optional<Result<Outgoing>> Inbox::makeReply(const message::Message& request,
-                                                 std::string output, const std::string& error,
+                                                 CallOutput output, const std::string& error,
                                                  bool partial) {
   auto reply = replyTo(request, catalog_, std::move(output), error, partial);
   if (!reply) return std::nullopt;
@@ -205,7 +205,7 @@ Status Inbox::partial(const Inbound& in, std::string output) {
   return {};
 }
 
-void Inbox::handled(const Inbound& in, std::string output, std::string error,
+void Inbox::handled(const Inbound& in, CallOutput output, std::string error,
                     const store::Store::RunMark* next) {
   const message::Message& request = in.message;
   if (!error.empty()) {
@@ -251,7 +251,8 @@ void Inbox::handled(const Inbound& in, std::string output, std::string error,
                               .error = request.requestError,
                               .final = !request.partial,
                               .code = request.requestError.empty() ? Code::unspecified
-                                                                   : Code::methodFailed});
+                                                                   : Code::methodFailed,
+                              .result = request.result});
   }
 }
 

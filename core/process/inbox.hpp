@@ -83,7 +83,7 @@ class Inbox final : private SubscriberEvents {
   }
 
  private:
-  void handled(const Inbound& request, std::string output, std::string error,
+  void handled(const Inbound& request, CallOutput output, std::string error,
                const store::Store::RunMark* next) override;
   Status partial(const Inbound& request, std::string output) override;
   void problem(const std::string& what) override { errors_.report(what); }
@@ -96,7 +96,7 @@ class Inbox final : private SubscriberEvents {
   }
   // The reply to `request`, stamped and encoded; nullopt when the request gets none (it is a
   // reply or an event).
-  std::optional<Result<Outgoing>> makeReply(const message::Message& request, std::string output,
+  std::optional<Result<Outgoing>> makeReply(const message::Message& request, CallOutput output,
                                             const std::string& error, bool partial);
 
   const InboxSettings settings_;

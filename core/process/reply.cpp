@@ -8,7 +8,7 @@
 namespace steward::process {
 
 std::optional<message::Message> replyTo(const message::Message& request,
-                                        const message::MethodCatalog& methods, std::string output,
+                                        const message::MethodCatalog& methods, CallOutput output,
                                         const std::string& error, bool partial) {
   const auto method = methods.find(request.method);
   if (request.isReply || !method || method->replyMethod ||
@@ -19,7 +19,8 @@ std::optional<message::Message> replyTo(const message::Message& request,
   r.toNode = request.fromNode;
   r.method = !request.replyMethod.empty() ? request.replyMethod
                                           : std::string(message::methods::defaultReplyTo(request.method));
-  r.data = {std::move(output)};
+  r.data = {std::move(output.text)};
+  if (!partial) r.result = std::move(output.result);
   r.ackTimeout = request.replyAckTimeout;
   r.retries = request.replyRetries;
   r.directory = request.directory;
@@ -44,6 +45,15 @@ std::string encodeFitting(message::Message& m, size_t maxPayload) {
     out += "\n[steward: output cut to fit the broker's max payload of " + std::to_string(maxPayload) +
            " bytes]\n";
     wire = message::encodeWire(m);
+  }
+  // Still too large: the output is gone, so the parts beside it are cut too.
+  for (auto& [name, value] : m.result) {
+    if (wire.size() <= maxPayload) break;
+    if (value.size() > 1024) {
+      value.resize(1024);
+      value += "\n[steward: cut to fit the broker's max payload]\n";
+      wire = message::encodeWire(m);
+    }
   }
   return wire;
 }

@@ -31,6 +31,7 @@ struct ReplyNotice {
   // and how long it stays queued.
   std::string state = {};
   std::string note = {};
+  std::map<std::string, std::string> result = {};  // the reply's named parts (stderr, exitStatus)
 };
 
 using ReplyWatcher = std::function<void(const ReplyNotice&)>;

@@ -508,12 +508,14 @@ void Subscriber::perform(Started started, bool marked) {
   events_.timed(in.message.method,
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - at).count());
   std::string error;
+  CallOutput output;
   {
     std::lock_guard lock(started.call->mutex);
     error = started.call->error;
+    output.text = std::move(started.call->output);
+    output.result = std::move(started.call->result);
   }
   events_.audit("executed", in.message);
-  std::string output = std::move(started.call->output);
   if (method().ordered) {
     // Its end is written with the next run's mark.
     asio::post(strand_, [self = shared_from_this(), started = std::move(started),
@@ -529,7 +531,7 @@ void Subscriber::perform(Started started, bool marked) {
   });
 }
 
-void Subscriber::finish(Started done, std::string output, std::string error) {
+void Subscriber::finish(Started done, CallOutput output, std::string error) {
   // Not release(): the run counts as running until its end is written (a stop waits for that).
   // Its lane is free now, and its handler goes on with the next message to run, whichever
   // sender's it is.
@@ -541,7 +543,7 @@ void Subscriber::finish(Started done, std::string output, std::string error) {
   MethodHandler& handler = *done.handler;
   struct Handover {
     Started done;
-    std::string output;
+    CallOutput output;
     std::string error;
     std::optional<Started> next;
   };

@@ -10,6 +10,7 @@
 #include "core/security/sealing.hpp"
 #include "core/process/handler_pool.hpp"
 #include "core/process/method_handler.hpp"
+#include "core/process/reply.hpp"
 #include "core/store/store.hpp"
 #include "core/transport/transport.hpp"
 
@@ -80,7 +81,7 @@ class SubscriberEvents {
   // A message ran: its output and its error ("" when it succeeded). On a handler thread, before
   // the next message of a sequenced method starts; `next`, when given, is that message's run mark,
   // to be written in the same write that ends this one.
-  virtual void handled(const Inbound& request, std::string output, std::string error,
+  virtual void handled(const Inbound& request, CallOutput output, std::string error,
                        const store::Store::RunMark* next) = 0;
   // A partial reply for a request that is still running (emit).
   virtual Status partial(const Inbound& request, std::string output) = 0;
@@ -193,7 +194,7 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   void perform(Started started, bool marked);
   // A sequenced run ended: picks the next message and has one handler task write this one's end
   // together with the next one's run mark, then run it. On the strand.
-  void finish(Started done, std::string output, std::string error);
+  void finish(Started done, CallOutput output, std::string error);
   void execute(const Started& started, bool marked);
   void countQueued();
   // Puts `stream` in ready_, moves it, or takes it out, as its first message now may run or not.

@@ -1,6 +1,7 @@
 // REQCliCommand (sequenced) and REQnCliCommand (concurrent): run `data` as a command line
 // (data[0] is the program, looked up in PATH; the rest are its arguments) and reply with its
-// standard output once it is done.
+// standard output once it is done; the reply's result says its standard error ("stderr") and
+// how it ended ("exitStatus", or "signal" when a signal ended it).
 //
 // REQnCliCommandCont (concurrent): the same, but standard output and error are sent back while
 // the command runs, as whole lines in the order they came, one reply per half second (sooner under
@@ -146,6 +147,10 @@ class Cli {
     }
     if (stream) return finishStream(*stream, call, status, killed, timedOut);
     call.output(stdoutText);
+    // Besides the output (data): what it wrote to stderr and how it ended, for scripts.
+    call.result("stderr", errTruncated ? stderrText + "\n[steward: stderr cut at " + std::to_string(kMaxOutput) + " bytes]\n"
+                                       : stderrText);
+    setEnd(call, status, killed);
     if (outTruncated) {
       call.output("\n[steward: output cut at " + std::to_string(kMaxOutput) + " bytes]\n");
     }
@@ -163,9 +168,21 @@ class Cli {
 
  private:
   // The last reply of a streamed command says how it ended.
+  // The reply's exitStatus (or the signal that ended it).
+  static void setEnd(steward::sdk::Call& call, int status, bool killed) {
+    if (killed) {
+      call.result("signal", std::to_string(SIGKILL));
+    } else if (WIFEXITED(status)) {
+      call.result("exitStatus", std::to_string(WEXITSTATUS(status)));
+    } else if (WIFSIGNALED(status)) {
+      call.result("signal", std::to_string(WTERMSIG(status)));
+    }
+  }
+
   static Status finishStream(steward::sdk::LineStream& stream, steward::sdk::Call& call, int status, bool killed,
                              bool timedOut) {
     stream.finish();
+    setEnd(call, status, killed);
     if (killed) {
       const std::string why = timedOut ? "killed with its process group: methodTimeout reached"
                                        : "killed with its process group: cancelled";

@@ -55,14 +55,37 @@ TEST_F(Ctl, RunOfAFailingProgramPrintsItsOutputAndExitsOne) {
   const auto r = run("ship1", {"sh", "-c", "echo partial output; exit 3"});
   EXPECT_EQ(r.exitCode, 1);
   EXPECT_NE(r.out.find("partial output"), std::string::npos) << r.out;
-  EXPECT_NE(r.err.find("ship1: REQCliCommand: \"sh\" failed: exit status 3"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("ship1: REQCliCommand: exit status 3"), std::string::npos) << r.err;
+}
+
+TEST_F(Ctl, StdoutStderrAndTheExitStatusComeApart) {
+  const std::vector<std::string> program{"sh", "-c", "echo to stdout; echo to stderr >&2; exit 5"};
+  auto r = run("ship1", program);
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_EQ(r.out, "to stdout\n");
+  EXPECT_EQ(r.err, "to stderr\nsteward-ctl: ship1: REQCliCommand: exit status 5\n");
+  r = run("ship1", program, {"--exit-code"});
+  EXPECT_EQ(r.exitCode, 5) << r.err;
+  // Success keeps stderr too.
+  r = run("ship1", {"sh", "-c", "echo fine; echo a warning >&2"});
+  EXPECT_EQ(r.exitCode, 0);
+  EXPECT_EQ(r.out, "fine\n");
+  EXPECT_EQ(r.err, "a warning\n");
+  // The daemon's lines carry them as the reply's result.
+  r = run("ship1", program, {"--json"});
+  EXPECT_NE(r.out.find(R"("data":["to stdout\n"])"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(R"("result":{"exitStatus":"5","stderr":"to stderr\n"})"), std::string::npos) << r.out;
+  // The reply written to the data folder keeps what it kept before: the output.
+  EXPECT_TRUE(waitFor([&] {
+    return readFile(central_->dataFolder() / "steward-ctl" / "ship1" / "ship1.REQCliCommand.log").find("to stdout") != std::string::npos;
+  }, 10s));
 }
 
 TEST_F(Ctl, JsonPrintsTheDaemonsLines) {
   const auto r = run("ship1", {"echo", "hi"}, {"--json"});
   EXPECT_EQ(r.exitCode, 0) << r.err;
   EXPECT_NE(r.out.find("{\"ok\":true,\"ids\":["), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find(R"("node":"ship1","method":"REQCliCommand","data":["hi\n"],"error":"","final":true})"),
+  EXPECT_NE(r.out.find(R"("node":"ship1","method":"REQCliCommand","data":["hi\n"],"error":"","result":{"exitStatus":"0","stderr":""},"final":true})"),
             std::string::npos) << r.out;
   EXPECT_NE(r.out.find("{\"done\":true}"), std::string::npos) << r.out;
 }
@@ -137,6 +160,9 @@ TEST_F(Ctl, PsStopAndStartManageAProcessOnANode) {
   ASSERT_EQ(r.exitCode, 0) << r.err;
   r = ctl({"ps", "ship1", "--json"});
   EXPECT_NE(r.out.find("ship1.REQTailFile.CommandACK"), std::string::npos) << r.out;
+  // The answer itself, an object, on one line.
+  EXPECT_EQ(r.out.rfind(R"({"node":"ship1","processes":[)", 0), 0u) << r.out;
+  EXPECT_EQ(countLines(r.out), 1u) << r.out;
 
   r = ctl({"stop", "ship1", "REQNoSuchMethod"});
   EXPECT_EQ(r.exitCode, 1);

@@ -147,7 +147,7 @@ TEST_F(Processes, BadPluginsAreReportedByFileAndReasonWhileTheDaemonServes) {
   const std::string errors = central.errorLog();
   EXPECT_NE(errors.find("junk.so: not a loadable shared object"), std::string::npos) << errors;
   EXPECT_NE(errors.find("no_entry.so: missing entry symbol steward_plugin_entry"), std::string::npos) << errors;
-  EXPECT_NE(errors.find("wrong_abi.so: built for plugin ABI 1.1, this steward speaks ABI 2.0"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("wrong_abi.so: built for plugin ABI 1.1, this steward speaks ABI 2.1"), std::string::npos) << errors;
   EXPECT_NE(errors.find("zz_second_cli.so: method REQCliCommand is already served by plugin"), std::string::npos) << errors;
 
   // A handler that throws costs its message, not the daemon.

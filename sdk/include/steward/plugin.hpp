@@ -131,6 +131,12 @@ class Call {
   bool cancelled() const { return api_->is_cancelled(call_) != 0; }
   // Sends the output so far as a reply now; false when the host cannot queue it.
   bool emit() { return api_->emit(call_) == STEWARD_OK; }
+  // Sets a named part of the final reply besides the output (ABI 2.1; false on a 2.0 host, or a
+  // bad name).
+  bool result(std::string_view name, std::string_view value) {
+    if (api_->struct_size < offsetof(steward_host_api, set_result) + sizeof(api_->set_result)) return false;
+    return api_->set_result(call_, str(name), str(value)) == STEWARD_OK;
+  }
   steward_host_call* raw() const { return call_; }
 
  private:

@@ -1,5 +1,5 @@
 /*
- * steward method plugin ABI, version 2.
+ * steward method plugin ABI, version 2.1.
  *
  * A plugin is a shared object that exports one symbol, `steward_plugin_entry`, returning a
  * descriptor: which methods it serves and four callbacks (create, handle, cancel, destroy).
@@ -39,7 +39,7 @@ extern "C" {
 #endif
 
 #define STEWARD_ABI_VERSION_MAJOR 2
-#define STEWARD_ABI_VERSION_MINOR 0
+#define STEWARD_ABI_VERSION_MINOR 1
 
 /* The name of the one symbol a plugin exports; its type is steward_plugin_entry_fn. */
 #define STEWARD_PLUGIN_ENTRY_SYMBOL "steward_plugin_entry"
@@ -154,7 +154,16 @@ typedef struct steward_host_api {
   int32_t (*emit)(steward_host_call *call);
   /* Says why `create` failed (copied). Only valid during `create`. */
   void (*instance_error)(steward_host_instance *instance, steward_str message);
+  /*
+   * ABI 2.1. Sets a named part of the call's final reply (copied), besides its output: the
+   * reply's `result` object. REQCliCommand sets "stderr" and "exitStatus". A name is 1 to 32
+   * letters, digits or '_'; at most STEWARD_MAX_RESULT_FIELDS names; setting one again replaces
+   * it. Returns STEWARD_ERROR for a bad name or one too many. Only during `handle`.
+   */
+  int32_t (*set_result)(steward_host_call *call, steward_str name, steward_str value);
 } steward_host_api;
+
+#define STEWARD_MAX_RESULT_FIELDS 16
 
 /*
  * The descriptor returned by the entry symbol. Owned by the plugin; valid while the library is

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -29,6 +30,7 @@ struct CallResult {
   std::string output;                // what was left for the final reply
   std::string error;
   std::vector<std::string> emitted;  // partial replies, in order
+  std::map<std::string, std::string> result;  // set_result's fields
 };
 
 struct RequestOptions {
@@ -55,7 +57,7 @@ class MockHost {
 
   CallResult run(const std::string& method, const std::vector<std::string>& data,
                  const RequestOptions& options = {}) {
-    auto fail = [](std::string why) { return CallResult{false, "", std::move(why), {}}; };
+    auto fail = [](std::string why) { return CallResult{false, "", std::move(why), {}, {}}; };
     if (plugin_ == nullptr) return fail("no plugin descriptor");
     if (plugin_->abi_major != STEWARD_ABI_VERSION_MAJOR) return fail("ABI major differs");
     if (plugin_->struct_size < STEWARD_PLUGIN_MIN_SIZE_2_0) return fail("descriptor too small");
@@ -106,6 +108,7 @@ class MockHost {
     result.output = call.output;
     result.error = call.error;
     result.emitted = call.emitted;
+    result.result = call.result;
     return result;
   }
 
@@ -116,6 +119,7 @@ class MockHost {
     std::string output;
     std::string error;
     std::vector<std::string> emitted;
+    std::map<std::string, std::string> result;
     std::atomic<bool> cancelled{false};
     steward_host_call* handle() { return reinterpret_cast<steward_host_call*>(this); }
     static Call* from(steward_host_call* c) { return reinterpret_cast<Call*>(c); }
@@ -155,6 +159,14 @@ class MockHost {
     call->output.clear();
     return STEWARD_OK;
   }
+  static int32_t setResult(steward_host_call* c, steward_str name, steward_str value) {
+    Call* call = Call::from(c);
+    std::lock_guard lock(call->mutex);
+    if (name.len == 0 || name.len > 32) return STEWARD_ERROR;
+    if (call->result.size() >= STEWARD_MAX_RESULT_FIELDS && call->result.count(text(name)) == 0) return STEWARD_ERROR;
+    call->result[text(name)] = text(value);
+    return STEWARD_OK;
+  }
   static void instanceError(steward_host_instance* instance, steward_str message) {
     auto* state = State::from(instance);
     std::lock_guard lock(state->mutex);
@@ -165,7 +177,7 @@ class MockHost {
   std::string config_;
   State state_;
   const steward_host_api api_{sizeof(steward_host_api), output, error, isCancelled, log, emit,
-                              instanceError};
+                              instanceError, setResult};
 };
 
 }  // namespace steward::sdk::testing

@@ -257,6 +257,7 @@ TEST(Wire, RoundTripsEveryField) {
   m.requestId = 41;
   m.requestMethod = "REQCliCommand";
   m.requestError = "exit status 1";
+  m.result = {{"exitStatus", "1"}, {"stderr", "no such file\n"}};
   m.seq = 7;
   m.epoch = 0xfeedface12345678ULL;
   m.floor = 5;
@@ -279,6 +280,29 @@ TEST(Wire, RoundTripsEveryField) {
   EXPECT_TRUE(back->isReply);
   EXPECT_EQ(back->requestId, 41u);
   EXPECT_EQ(back->requestError, "exit status 1");
+  EXPECT_EQ(back->result, m.result);
+}
+
+TEST(Wire, AResultIsBoundedAndOnlyANodeSetsIt) {
+  Message m;
+  m.id = 1;
+  m.fromNode = "ship1";
+  m.toNode = "central";
+  m.method = "REQToFileAppend";
+  m.isReply = true;
+  m.requestId = 1;
+  m.requestMethod = "REQCliCommand";
+  std::string wire = encodeWire(m);
+  auto withResult = [&](const std::string& result) {
+    return decodeWire(wire.substr(0, wire.size() - 1) + R"(,"result":)" + result + "}");
+  };
+  EXPECT_TRUE(withResult(R"({"exitStatus":"0"})").ok());
+  EXPECT_NE(withResult(R"({"bad name":"x"})").error().message.find("a name is 1 to 32 letters"), std::string::npos);
+  EXPECT_NE(withResult(R"({"exitStatus":0})").error().message.find("result.exitStatus"), std::string::npos);
+  std::string many = "{";
+  for (int i = 0; i <= 16; ++i) many += (i ? "," : "") + ("\"k" + std::to_string(i) + "\":\"v\"");
+  EXPECT_NE(withResult(many + "}").error().message.find("more than 16 names"), std::string::npos);
+  EXPECT_FALSE(decodeInput(R"([{"toNode":"ship1","method":"REQCliCommand","result":{}}])").ok());
 }
 
 TEST(Wire, RefusesMessagesWithoutSenderOrId) {

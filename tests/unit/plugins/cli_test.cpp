@@ -40,6 +40,20 @@ TEST(CliPlugin, ANonZeroExitIsAnErrorWithStatusAndStderr) {
   EXPECT_NE(r.error.find("boom"), std::string::npos) << r.error;
 }
 
+TEST(CliPlugin, TheResultSaysStderrAndHowTheProgramEnded) {
+  PluginFixture f;
+  auto r = f.run({"REQCliCommand", {"bash", "-c", "echo out; echo warn >&2"}});
+  EXPECT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.output, "out\n");
+  EXPECT_EQ(r.result, (std::map<std::string, std::string>{{"exitStatus", "0"}, {"stderr", "warn\n"}}));
+  r = f.run({"REQCliCommand", {"bash", "-c", "kill -TERM $$"}});
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.result.at("signal"), "15");
+  EXPECT_EQ(r.result.count("exitStatus"), 0u);
+  r = f.run({"REQnCliCommandCont", {"bash", "-c", "exit 4"}});
+  EXPECT_EQ(r.result.at("exitStatus"), "4");
+}
+
 TEST(CliPlugin, AMissingProgramIsAnError) {
   PluginFixture f;
   auto r = f.run({"REQCliCommand", {"/no/such/program"}});

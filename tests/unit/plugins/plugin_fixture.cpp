@@ -19,7 +19,7 @@ PluginFixture::PluginFixture(std::filesystem::path folder,
 
 CallResult PluginFixture::run(const TestRequest& r, std::chrono::milliseconds cancelAfter) {
   auto instance = host_.instantiate(r.method);
-  if (!instance) return CallResult{false, "", instance.error().message, {}};
+  if (!instance) return CallResult{false, "", instance.error().message, {}, {}};
   return runOn(*instance.value(), r, cancelAfter);
 }
 
@@ -61,6 +61,7 @@ CallResult PluginFixture::runOn(plugin::MethodInstance& instance, const TestRequ
   result.ok = instance.handle(req.get(), call);
   if (canceller.joinable()) canceller.join();
   result.output = call.output;
+  result.result = call.result;
   result.error = call.error;
   result.emitted = emitted;
   return result;

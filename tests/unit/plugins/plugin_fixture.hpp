@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <map>
 #include <vector>
 
 namespace steward::testing {
@@ -16,6 +17,7 @@ struct CallResult {
   std::string output;
   std::string error;
   std::vector<std::string> emitted;  // partial replies, in order
+  std::map<std::string, std::string> result;  // set_result's named parts
 };
 
 struct TestRequest {

@@ -41,6 +41,25 @@ Message request(const std::string& method) {
 
 }  // namespace
 
+TEST(Reply, AFinalReplyCarriesTheRunsResultAndAPartialOneDoesNot) {
+  const Catalog catalog;
+  process::CallOutput output("out\n");
+  output.result = {{"exitStatus", "2"}, {"stderr", "oops\n"}};
+  auto r = process::replyTo(request("REQCliCommand"), catalog, output, "exit status 2", false);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->data, std::vector<std::string>{"out\n"});
+  EXPECT_EQ(r->result, output.result);
+  r = process::replyTo(request("REQCliCommand"), catalog, output, "", true);
+  EXPECT_TRUE(r->result.empty());
+  // Cut to fit: the output first, then the parts beside it.
+  output = process::CallOutput(std::string(4000, 'o'));
+  output.result = {{"stderr", std::string(4000, 'e')}};
+  r = process::replyTo(request("REQCliCommand"), catalog, output, "", false);
+  const std::string wire = process::encodeFitting(*r, 3000);
+  EXPECT_LE(wire.size(), 3000u);
+  EXPECT_NE(r->result.at("stderr").find("[steward: cut to fit"), std::string::npos);
+}
+
 TEST(Reply, GoesBackToTheSenderWithTheRequestsReplyFields) {
   const Catalog catalog;
   auto r = process::replyTo(request("REQCliCommand"), catalog, "up 3 days\n", "", false);

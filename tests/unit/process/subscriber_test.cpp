@@ -47,7 +47,7 @@ class Recorder final : public MethodHandler {
 
 class Quiet final : public SubscriberEvents {
  public:
-  void handled(const Inbound& in, std::string, std::string, const store::Store::RunMark* next) override {
+  void handled(const Inbound& in, CallOutput, std::string, const store::Store::RunMark* next) override {
     handled_.push_back(in.arrival);
     // What the node does: the next run's mark goes with this one's end.
     if (next != nullptr) (void)store->markRunning(next->arrival, next->advance);
