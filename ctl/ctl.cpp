@@ -35,17 +35,17 @@ struct CommandInfo {
 };
 
 constexpr CommandInfo kCommands[] = {
-    {"run", "TARGET [--method M] -- PROGRAM [ARG…]",
+    {"run", "TARGET [--method M] -- PROGRAM [ARG...]",
      "run a program on the TARGET nodes (REQCliCommand) and print their output"},
     {"send", "FILE.json", "send the messages in FILE (a JSON array) and print their replies"},
     {"ps", "TARGET", "list the processes and plugins of the TARGET nodes"},
-    {"start", "TARGET METHOD [--allowed NODE,…]", "start METHOD's subscriber on the TARGET nodes"},
+    {"start", "TARGET METHOD [--allowed NODE,...]", "start METHOD's subscriber on the TARGET nodes"},
     {"stop", "TARGET METHOD", "stop METHOD's subscriber on the TARGET nodes"},
     {"tail", "NODE PATH", "follow a file on NODE for --timeout seconds"},
     {"nodes", "[TARGET]", "the fleet: every node central knows, when it was last heard from, its "
                           "key, version, queues and facts"},
     {"queue", "[NODE]", "messages the local daemon holds, not yet delivered (to NODE)"},
-    {"cancel", "ID…", "withdraw queued messages from the local daemon's outbox before they are delivered"},
+    {"cancel", "ID...", "withdraw queued messages from the local daemon's outbox before they are delivered"},
     {"keys", "list | allow TARGET | revoke NODE",
      "the keys central trusts: list them, allow nodes' announced keys, revoke a node's key"},
     {"acl", "show | set FILE.json",
@@ -86,7 +86,7 @@ std::vector<std::string> splitList(const std::string& text) {
 std::string overview() {
   std::ostringstream o;
   o << "steward-ctl: command a steward fleet through the local daemon\n\n"
-    << "Usage: steward-ctl COMMAND [OPTIONS] ARGS   (steward-ctl --version: its version)\n\nCommands:\n";
+    << "Usage: steward-ctl COMMAND [OPTIONS] ARGS\n       steward-ctl --version\n\nCommands:\n";
   for (const auto& c : kCommands) {
     o << "  " << std::left << std::setw(6) << c.name << " " << c.positional << "\n         "
       << c.summary << "\n";

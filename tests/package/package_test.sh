@@ -37,7 +37,12 @@ echo "== contents"
 expected=(
   /usr/bin/steward /usr/bin/steward-ctl /usr/lib/systemd/system/steward.service
   /usr/lib/sysusers.d/steward.conf /usr/share/steward/config.toml
+  /usr/share/bash-completion/completions/steward-ctl
 )
+# Manual pages come with help2man (scripts/common.sh installs it).
+if command -v help2man >/dev/null; then
+  expected+=(/usr/share/man/man1/steward.1.gz /usr/share/man/man1/steward-ctl.1.gz)
+fi
 for plugin in cli file console hello errorlog ping httpget tail; do
   expected+=("/usr/lib/steward/plugins/abi2/$plugin.so")
 done
