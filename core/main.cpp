@@ -309,6 +309,7 @@ int main(int argc, char** argv) {
     std::cout << cli->helpText;
     return 0;
   }
+  for (const auto& warning : cli->warnings) std::cerr << "steward: warning: " << warning << "\n";
   // No nats_CloseAndWait: in nats.c 3.4 its TLS cleanup (run whenever a connection used TLS, even
   // one the server asked for) corrupts OpenSSL's state (same bug). run() has closed and destroyed
   // the connection already; exit ends nats.c's threads.

@@ -9,7 +9,7 @@ STEWARD_PACKAGES=(
   libboost-log-dev libboost-filesystem-dev libleveldb-dev libsnappy-dev libcxxopts-dev
   libgtest-dev libgmock-dev libcurl4-openssl-dev libcpp-httplib-dev libtomlplusplus-dev prometheus-cpp-dev
   libsystemd-dev libsodium-dev libssl-dev netcat-openbsd procps openssl
-  dpkg-dev rpm systemd clang libclang-rt-14-dev help2man
+  dpkg-dev rpm systemd clang libclang-rt-14-dev help2man lintian
 )
 
 # Runs a command as root: directly when we are root, else through sudo.

@@ -195,6 +195,9 @@ const std::vector<Setting>& settings() {
         integer("sendWindow", "messages of one (toNode, method) sent before the first is "
                               "ACKed; the receiver runs sequenced methods in order whatever "
                               "order they arrive in", &Config::sendWindow, 1),
+        boolean("writeConfig", "write the settled settings back to config.toml at each start, so "
+                               "flags given once stay; false: the file is left as written",
+                &Config::writeConfig),
         boolean("syncWrites", "sync every write that takes a message to disk before it is "
                               "acknowledged (false: leave it to the OS; faster, but a power cut "
                               "can lose messages)", &Config::syncWrites),
@@ -432,7 +435,7 @@ Result<CommandLine> parseCommandLine(int argc, const char* const* argv,
   try {
     auto r = options.parse(argc, argv);
     if (!r.unmatched().empty()) return Error{"unexpected argument \"" + r.unmatched()[0] + "\""};
-    if (r.count("help")) return CommandLine{std::nullopt, options.help()};
+    if (r.count("help")) return CommandLine{std::nullopt, options.help(), {}};
 
     const fs::path file = configFolder / "config.toml";
     std::error_code ec;
@@ -463,8 +466,14 @@ Result<CommandLine> parseCommandLine(int argc, const char* const* argv,
 
     auto c = settle(fromFile, flagValues, file.string());
     if (!c) return c.error();
-    if (auto s = writeFile(file, *c, fromFile.plugins); !s) return s.error();
-    return CommandLine{*c, {}};
+    CommandLine line{*c, {}, {}};
+    if (c->writeConfig) {
+      if (auto s = writeFile(file, *c, fromFile.plugins); !s) {
+        line.warnings.push_back(s.error().message + "; starting with these settings all the same "
+                                "(writeConfig = false leaves the file as it is)");
+      }
+    }
+    return line;
   } catch (const cxxopts::exceptions::exception& e) {
     return Error{e.what()};
   }

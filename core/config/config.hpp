@@ -53,6 +53,9 @@ struct Config {
   // true: each write that takes a message is synced to disk (concurrent writes share one sync);
   // false: the OS decides when (fast; a power cut can lose the last accepted messages).
   bool syncWrites = true;
+  // Whether the settled settings are written back to config.toml at each start (the spec's
+  // behaviour); false leaves the file as its author wrote it (the packages' setting).
+  bool writeConfig = true;
   // Seconds a SIGTERM waits for running methods before cancelling them.
   int64_t stopGraceSeconds = 10;
   std::string logLevel = "info";
@@ -69,12 +72,14 @@ const std::vector<std::string>& flagMethods();
 struct CommandLine {
   std::optional<Config> config;  // empty when --help was asked for
   std::string helpText;
+  std::vector<std::string> warnings;  // e.g. the settings could not be written back
 };
 
 // Settles the configuration, as the spec's "Flags and configuration file" says: flags win over
 // <configFolder>/config.toml, which wins over the defaults; the result is written back to the file
 // (created on first start), so flags given once become the next start's defaults, and deleting
-// the file restores the defaults. A missing nodeName, an unknown key or flag, or a bad value is an
+// the file restores the defaults. With writeConfig = false the file is left as it is; a file that
+// cannot be written is a warning, not an error. A missing nodeName, an unknown key or flag, or a bad value is an
 // error that names it (and, for the file, its line).
 // The configuration a config file's text gives (no flags, nothing written); errors as above.
 // `name` says where the text is from.

@@ -72,6 +72,10 @@ root="$work/root"
 dpkg-deb -x "$deb" "$root"
 for elf in "$root/usr/bin/steward" "$root/usr/bin/steward-ctl" "$root/usr/lib/steward/plugins/abi2/cli.so"; do
   if grep -q "\.symtab" <<<"$(readelf -S "$elf")"; then fail "$elf is not stripped"; fi
+  # Hardened as Debian builds packages: full RELRO (BIND_NOW) and fortified libc calls.
+  dynamic="$(readelf -d "$elf")"
+  grep -q "BIND_NOW\|FLAGS.*NOW" <<<"$dynamic" || fail "$elf is not linked with -z now"
+  [ "$(basename "$elf")" = cli.so ] || grep -q "_chk@" <<<"$(readelf --dyn-syms "$elf")" || fail "$elf calls no fortified function"
 done
 unit="$work/unit/steward.service"
 mkdir -p "$work/unit"
@@ -84,6 +88,29 @@ grep -qx "Type=notify" "$unit" || fail "the unit is not Type=notify"
 grep -qx "Restart=on-failure" "$unit" || fail "the unit does not restart on failure"
 grep -qx "User=steward" "$unit" || fail "the unit does not run as steward"
 grep -qx "StateDirectory=steward" "$unit" || fail "the unit keeps no state in /var/lib/steward"
+# The hardened drop-in the package offers (README: Installing the packages) rates the unit OK.
+exposure() {  # unit folder → the overall exposure number
+  systemd-analyze security --offline=yes --root="$1" steward.service 2>/dev/null |
+    sed -n 's/.*Overall exposure level for steward.service: \([0-9.]*\).*/\1/p'
+}
+analysis="$work/analysis"
+mkdir -p "$analysis/etc/systemd/system/steward.service.d"
+cp "$unit" "$analysis/etc/systemd/system/steward.service"
+plain="$(exposure "$analysis")"
+cp "$root/usr/share/doc/steward/examples/hardened.conf" "$analysis/etc/systemd/system/steward.service.d/"
+hardened="$(exposure "$analysis")"
+[ -n "$plain" ] && [ -n "$hardened" ] || fail "systemd-analyze security gave no rating"
+awk -v h="$hardened" 'BEGIN { exit !(h < 3) }' || fail "the hardened drop-in rates $hardened, not below 3"
+echo "exposure: $plain without the drop-in, $hardened with it"
+
+if command -v lintian >/dev/null; then
+  echo "== lintian"
+  # Errors fail the test; warnings are shown.
+  lintian_out="$(lintian --fail-on error "$deb" "$devdeb" 2>&1)" \
+    || fail "lintian reports errors:
+$lintian_out"
+  [ -z "$lintian_out" ] || echo "$lintian_out"
+fi
 
 echo "== run the extracted daemon and steward-ctl"
 "$nats_server" -a 127.0.0.1 -p -1 -l "$work/nats.log" &
@@ -120,5 +147,33 @@ set +e
 rc=$?
 set -e
 [ "$rc" -eq 1 ] || fail "a failing command gave exit status $rc, not 1"
-grep -q "^nodeName = 'ship1'" "$work/ship1/etc/config.toml" || fail "the config was not written back"
+# The packaged config says writeConfig = false: the daemon leaves the file as it was written.
+sed -e "s/@NODE_NAME@/ship1/" -e "s|'127.0.0.1:4222'|'127.0.0.1:$port'|" -e "s|/run/steward|$work/ship1/run|" \
+    -e "s|/var/lib/steward|$work/ship1/lib|g" -e "s|/etc/steward/trusted-keys|$work/trusted-keys|" \
+    "$root/usr/share/steward/config.toml" | cmp -s - "$work/ship1/etc/config.toml" \
+  || fail "the daemon rewrote its config file"
+
+# Install and purge for real, as root on a machine where steward is not installed already (CI).
+if [ "$(id -u)" -eq 0 ] && ! dpkg -s steward >/dev/null 2>&1 && [ ! -e /usr/bin/steward ]; then
+  echo "== install and purge"
+  dpkg -i "$deb" >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; fail "dpkg -i"; }
+  owner() { stat -c '%U:%G %a' "$1"; }
+  [ "$(owner /etc/steward)" = "root:steward 750" ] || fail "/etc/steward is $(owner /etc/steward)"
+  [ "$(owner /etc/steward/config.toml)" = "root:steward 640" ] || fail "config.toml is $(owner /etc/steward/config.toml)"
+  grep -qx "writeConfig = false" /etc/steward/config.toml || fail "the installed config lets the daemon rewrite it"
+  getent passwd steward >/dev/null || fail "no steward user"
+  [ -d /var/lib/steward ] || fail "no /var/lib/steward"
+  # What the daemon makes at run time, private key included, must go with the purge too.
+  mkdir -p /var/lib/steward/database/keys && echo secret >/var/lib/steward/database/keys/node.key
+  installed="$(dpkg -L steward)"
+  dpkg --purge steward >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; fail "dpkg --purge"; }
+  for left in /etc/steward /var/lib/steward /usr/bin/steward /usr/bin/steward-ctl /usr/lib/steward \
+              /usr/share/doc/steward /usr/share/steward /etc/systemd/system/multi-user.target.wants/steward.service; do
+    [ ! -e "$left" ] || fail "$left is left after purge"
+  done
+  while read -r f; do
+    [ -d "$f" ] || [ ! -e "$f" ] || fail "$f is left after purge"
+  done <<<"$installed"
+  ! dpkg -s steward >/dev/null 2>&1 || fail "dpkg still knows steward after purge"
+fi
 echo "PASS: packages built, checked and run ($(basename "$deb"), $(basename "$rpm"))"

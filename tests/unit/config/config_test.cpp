@@ -132,6 +132,28 @@ TEST_F(ConfigTest, EditingTheFileChangesTheSettings) {
   EXPECT_EQ(r->config->startPubREQHello, 60);
 }
 
+TEST_F(ConfigTest, WithWriteConfigFalseTheFileIsLeftAsItsAuthorWroteIt) {
+  const std::string text = "# the admin's own words\nnodeName = 'ship7'  # and a comment\nwriteConfig = false\n";
+  writeFile(text);
+  auto r = parse({"--defaultMessageRetries", "9"});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->config->defaultMessageRetries, 9);
+  EXPECT_FALSE(r->config->writeConfig);
+  EXPECT_EQ(file(), text);
+  EXPECT_TRUE(r->warnings.empty());
+}
+
+TEST_F(ConfigTest, AFileThatCannotBeWrittenBackIsAWarningNotAnError) {
+  writeFile("nodeName = 'ship7'\n");
+  // A folder where the temporary file would go: the write fails whoever runs the test.
+  fs::create_directories(folder_ / "config.toml.tmp");
+  auto r = parse({});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->config->nodeName, "ship7");
+  ASSERT_EQ(r->warnings.size(), 1u);
+  EXPECT_NE(r->warnings[0].find("starting with these settings all the same"), std::string::npos) << r->warnings[0];
+}
+
 TEST_F(ConfigTest, DeletingTheFileRestoresTheDefaults) {
   ASSERT_TRUE(parse({"--nodeName", "ship1", "--defaultMessageRetries", "9"}).ok());
   fs::remove(folder_ / "config.toml");
