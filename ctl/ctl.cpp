@@ -375,8 +375,36 @@ bool fleetMode(const Options& o) {
 }
 
 std::string fleetRequest(const std::string& centralNodeName) {
-  return R"({"messages":[{"toNode":")" + centralNodeName +
-         R"(","method":"REQOpCommand","operation":{"opCmd":"nodes"},"data":[],"directory":"steward-ctl","fileName":"nodes.log"}],"follow":true,"timeoutSeconds":30})";
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  w.StartObject();
+  w.Key("messages");
+  w.StartArray();
+  w.StartObject();
+  w.Key("toNode");
+  w.String(centralNodeName.c_str());
+  w.Key("method");
+  w.String("REQOpCommand");
+  w.Key("operation");
+  w.StartObject();
+  w.Key("opCmd");
+  w.String("nodes");
+  w.EndObject();
+  w.Key("data");
+  w.StartArray();
+  w.EndArray();
+  w.Key("directory");
+  w.String("steward-ctl");
+  w.Key("fileName");
+  w.String("nodes.log");
+  w.EndObject();
+  w.EndArray();
+  w.Key("follow");
+  w.Bool(true);
+  w.Key("timeoutSeconds");
+  w.Int(30);
+  w.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
 }
 
 namespace {

@@ -302,20 +302,32 @@ SocketInput::~SocketInput() { stop(); }
 Status SocketInput::start() {
   std::error_code ec;
   std::filesystem::create_directories(path_.parent_path(), ec);
-  if (std::filesystem::is_socket(path_, ec)) std::filesystem::remove(path_, ec);
+  // Made under another name and put in place once it listens with its final permissions: a
+  // client that sees the socket can connect (no refusal between bind and listen), and nobody
+  // can connect while its mode is still the umask's.
+  const std::filesystem::path fresh = path_.string() + ".new";
+  if (std::filesystem::is_socket(fresh, ec)) std::filesystem::remove(fresh, ec);
   try {
-    stream::endpoint endpoint(path_.string());
+    stream::endpoint endpoint(fresh.string());
     boost::system::error_code bec;
     acceptor_.open(endpoint.protocol(), bec);
     if (!bec) acceptor_.bind(endpoint, bec);
-    if (bec) return Error{"cannot create socket " + path_.string() + ": " + bec.message()};
+    if (bec) return Error{"cannot create socket " + fresh.string() + ": " + bec.message()};
     // Writing to the socket means commanding the fleet: owner and group only.
-    if (::chmod(path_.c_str(), 0660) != 0) {
-      return Error{"cannot restrict permissions of socket " + path_.string()};
+    if (::chmod(fresh.c_str(), 0660) != 0) {
+      std::filesystem::remove(fresh, ec);
+      return Error{"cannot restrict permissions of socket " + fresh.string()};
     }
     acceptor_.listen();
   } catch (const std::exception& e) {
+    std::filesystem::remove(fresh, ec);
     return Error{"cannot listen on socket " + path_.string() + ": " + e.what()};
+  }
+  if (std::filesystem::is_socket(path_, ec)) std::filesystem::remove(path_, ec);
+  std::filesystem::rename(fresh, path_, ec);
+  if (ec) {
+    std::filesystem::remove(fresh, ec);
+    return Error{"cannot put socket " + path_.string() + " in place: " + ec.message()};
   }
   accept();
   return {};

@@ -83,6 +83,30 @@ TEST_F(Trust, AnAllowedKeyReachesCentralAndEveryNodeAndARevokedOneIsRefusedEvery
   EXPECT_FALSE(fs::exists(again));
 }
 
+TEST_F(Trust, SeveralPendingKeysAreAllowedAtOnceAfterAQuestion) {
+  StewardNode& ship3 = makeNode("ship3", {"--startPubREQHello=1"});
+  fs::remove(root_ / "trusted-keys" / "ship3.pub");
+  ship3.start();
+  ASSERT_TRUE(waitFor([&] {
+    const auto out = ctl({"keys", "list"}).out;
+    return occurrences(out, "pending") == 2;
+  }, 20s)) << ctl({"keys", "list"}).out;
+  // A pattern picks the pending keys only (ship1's is allowed already); without a terminal to ask
+  // on, nothing happens without --yes.
+  auto r = ctl({"keys", "allow", "ship*"});
+  EXPECT_EQ(r.exitCode, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("Allow the keys of 2 nodes: ship2 ship3"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("give --yes to allow them"), std::string::npos) << r.err;
+  EXPECT_EQ(occurrences(ctl({"keys", "list"}).out, "pending"), 2u);
+  r = ctl({"keys", "allow", "--all", "--yes"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("allowed ship2;"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("allowed ship3;"), std::string::npos) << r.out;
+  r = ctl({"keys", "list"});
+  EXPECT_EQ(occurrences(r.out, "pending"), 0u) << r.out;
+  EXPECT_NE(r.out.find("allowed   ship3"), std::string::npos) << r.out;
+}
+
 TEST_F(Trust, KeysOperationsAreCentralsAndSayWhatIsWrong) {
   auto r = ctl({"keys", "allow", "nobody"});
   EXPECT_EQ(r.exitCode, 1);

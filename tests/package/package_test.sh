@@ -72,10 +72,13 @@ root="$work/root"
 dpkg-deb -x "$deb" "$root"
 for elf in "$root/usr/bin/steward" "$root/usr/bin/steward-ctl" "$root/usr/lib/steward/plugins/abi2/cli.so"; do
   if grep -q "\.symtab" <<<"$(readelf -S "$elf")"; then fail "$elf is not stripped"; fi
-  # Hardened as Debian builds packages: full RELRO (BIND_NOW) and fortified libc calls.
+  # Hardened as Debian builds packages: full RELRO (BIND_NOW), the stack protector, fortified libc
+  # calls in the daemon (readelf -W: long symbol names are cut otherwise).
   dynamic="$(readelf -d "$elf")"
   grep -q "BIND_NOW\|FLAGS.*NOW" <<<"$dynamic" || fail "$elf is not linked with -z now"
-  [ "$(basename "$elf")" = cli.so ] || grep -q "_chk@" <<<"$(readelf --dyn-syms "$elf")" || fail "$elf calls no fortified function"
+  symbols="$(readelf -W --dyn-syms "$elf")"
+  grep -q "__stack_chk_fail@" <<<"$symbols" || fail "$elf is built without the stack protector"
+  [ "$(basename "$elf")" != steward ] || grep -q "__[a-z]*_chk@" <<<"$symbols" || fail "$elf calls no fortified function"
 done
 unit="$work/unit/steward.service"
 mkdir -p "$work/unit"

@@ -169,6 +169,86 @@ TEST(CtlPrinter, TheExitStatusFollowsTheCodeNotTheText) {
   EXPECT_EQ(finish({"methodFailed", "undelivered", "replayed"}).first, ctl::kRefused);
 }
 
+namespace {
+
+constexpr const char* kFleet = R"({"node":"hq","nodes":[
+  {"node":"ship1","key":"allowed","lastSeenUnixMs":1,"facts":{"role":"db","os":"Debian GNU/Linux 12"}},
+  {"node":"ship2","key":"allowed","lastSeenUnixMs":1,"facts":{"role":"web"}},
+  {"node":"ship3","key":"pending","online":false},
+  {"node":"boat1","key":"allowed","lastSeenUnixMs":1,"facts":{"role":"db"}},
+  {"node":"ship9","key":"allowed","online":false}]})";
+
+std::vector<std::string> targets(std::vector<const char*> args) {
+  auto parsed = parse(std::move(args));
+  EXPECT_TRUE(parsed.ok()) << parsed.error().message;
+  auto picked = ctl::resolveTargets(*parsed->options, kFleet);
+  if (!picked) return {"error: " + picked.error().message};
+  return picked.value();
+}
+
+}  // namespace
+
+TEST(CtlTargets, PatternsListsAllAndFactsPickFromCentralsNodes) {
+  using V = std::vector<std::string>;
+  // A pattern picks nodes that said hello with an allowed key: not ship3 (pending), not ship9
+  // (never heard from).
+  EXPECT_EQ(targets({"run", "ship*", "--", "x"}), (V{"ship1", "ship2"}));
+  EXPECT_EQ(targets({"run", "ship[2-9],boat1", "--", "x"}), (V{"ship2", "boat1"}));
+  // A plain name is taken as it is, known or not, once.
+  EXPECT_EQ(targets({"run", "ship9,nowhere,ship9", "--", "x"}), (V{"ship9", "nowhere"}));
+  EXPECT_EQ(targets({"run", "--all", "--", "x"}), (V{"ship1", "ship2", "boat1"}));
+  EXPECT_EQ(targets({"run", "--where", "role=db", "--", "x"}), (V{"ship1", "boat1"}));
+  EXPECT_EQ(targets({"run", "ship*", "--where", "role=d?", "--where", "os=Debian*", "--", "x"}), (V{"ship1"}));
+  EXPECT_EQ(targets({"ps", "ship2", "--where", "role=db"})[0].rfind("error: no node matches ship2 --where role=db", 0), 0u);
+  // keys allow picks pending keys.
+  EXPECT_EQ(targets({"keys", "allow", "ship*"}), (V{"ship3"}));
+  EXPECT_EQ(targets({"keys", "allow", "--all"}), (V{"ship3"}));
+  const auto none = targets({"run", "tug*", "--", "x"});
+  EXPECT_EQ(none[0], "error: no node matches tug* (central knows 3 node(s) that said hello; steward-ctl nodes lists them)");
+}
+
+TEST(CtlTargets, OneFanOutMessageForSeveralNodes) {
+  auto p = parse({"run", "ship1,ship2", "--", "uptime"});
+  ASSERT_TRUE(p.ok());
+  ctl::Options o = *p->options;
+  EXPECT_TRUE(ctl::fleetMode(o));
+  EXPECT_FALSE(ctl::needsFleet(o));
+  o.nodes = ctl::plainTargets(o);
+  rapidjson::Document d;
+  d.Parse(ctl::buildRequest(o, "hq").value().c_str());
+  ASSERT_EQ(d["messages"].Size(), 1u);
+  EXPECT_FALSE(d["messages"][0].HasMember("toNode"));
+  EXPECT_EQ(d["messages"][0]["toNodes"].Size(), 2u);
+  EXPECT_TRUE(ctl::needsFleet(*parse({"run", "ship*", "--", "x"})->options));
+  EXPECT_FALSE(ctl::fleetMode(*parse({"run", "ship1", "--", "x"})->options));
+  // queue and cancel go to the local node.
+  o = *parse({"cancel", "12", "13"})->options;
+  d.Parse(ctl::buildRequest(o, "hq", "ship5").value().c_str());
+  EXPECT_STREQ(d["messages"][0]["toNode"].GetString(), "ship5");
+  EXPECT_EQ(d["messages"][0]["operation"]["opArg"]["ids"].Size(), 2u);
+  EXPECT_FALSE(parse({"cancel", "twelve"}).ok());
+}
+
+TEST(CtlPrinter, AFleetIsPrintedPerNodeWithASummaryAndANodeNobodyListensAtIsNotWaitedFor) {
+  auto p = parse({"run", "a,b,c", "--", "x"});
+  ctl::Options o = *p->options;
+  o.nodes = {"a", "b", "c"};
+  ctl::Printer printer(o);
+  ctl::Output out;
+  EXPECT_TRUE(printer.take(R"({"ok":true,"ids":[1,2,3]})", out));
+  EXPECT_EQ(out.progress, "3 nodes: 0 ok, 0 failed, 0 not answering, 3 waiting");
+  EXPECT_TRUE(printer.take(R"({"requestId":1,"node":"a","method":"m","data":["up\n"],"error":"","final":true})", out));
+  EXPECT_TRUE(printer.take(R"({"requestId":3,"node":"c","method":"m","data":[],"error":"","final":false,"state":"offline","note":"c is offline"})", out));
+  EXPECT_FALSE(printer.take(R"({"requestId":2,"node":"b","method":"m","data":["x"],"error":"exit status 1","final":true,"code":"methodFailed","result":{"exitStatus":"1","stderr":"bad\n"}})", out))
+      << "everything is settled: nothing more to wait for";
+  EXPECT_EQ(printer.finish(false, out), ctl::kNotAnswered);
+  EXPECT_EQ(out.out, "=== a\nup\n=== b (failed)\nx\n");
+  EXPECT_NE(out.err.find("steward-ctl: c is offline\n"), std::string::npos) << out.err;
+  EXPECT_NE(out.err.find("b: bad\n"), std::string::npos) << out.err;
+  EXPECT_NE(out.err.find("steward-ctl: b: m: exit status 1\n"), std::string::npos) << out.err;
+  EXPECT_NE(out.err.find("1/3 ok; b failed, c offline\n"), std::string::npos) << out.err;
+}
+
 TEST(CtlPs, RendersATable) {
   const std::string table = ctl::psTable(
       R"({"node":"ship1","processes":[{"id":1,"kind":"subscriber","method":"REQCliCommand","allowedNodes":"central","running":0,"plugin":{"name":"cli","version":"1.0.0"}},{"id":8,"kind":"publisher","toNode":"central","method":"REQToFileAppend","pending":2}],"plugins":[{"name":"cli","loaded":true},{"name":"tail","loaded":false}]})");
