@@ -1,5 +1,6 @@
 // steward daemon entry point: parse flags, wire the parts, run until SIGINT/SIGTERM.
 #include "core/config/config.hpp"
+#include "core/input/fleet_view.hpp"
 #include "core/input/http_input.hpp"
 #include "core/input/operator_input.hpp"
 #include "core/input/socket_input.hpp"
@@ -166,8 +167,10 @@ struct Inputs {
   std::optional<input::TcpInput> tcp;
   std::optional<input::HttpInput> http;
   std::optional<observe::DataFolderServer> dataFolder;
+  std::optional<input::FleetView> fleetView;
 
   void stop() {
+    if (fleetView) fleetView->stop();
     if (socket) socket->stop();
     if (tcp) tcp->stop();
     if (http) http->stop();
@@ -201,6 +204,26 @@ void startInputs(const config::Config& config, boost::asio::io_context& io, proc
   if (!config.httpListener.empty()) {
     inputs.http.emplace(io, config.httpListener, [&node](std::string_view in) { return node.submit(in, "http"); });
     started(inputs.http->start(), "taking input over HTTP on " + config.httpListener);
+  }
+  if (!config.fleetViewListener.empty()) {
+    const fs::path tokenFile = config.fleetViewTokenFile.empty() ? config.databaseFolder / "fleet-view.token"
+                                                                 : config.fleetViewTokenFile;
+    auto token = input::fleetViewToken(tokenFile);
+    if (!token) {
+      node.errors().report("fleet view not started: " + token.error().message);
+    } else {
+      input::FleetViewSource source{
+          .operate = [&node](std::string_view op) { return node.operate(op); },
+          .submit = [&node](std::string_view in, const std::shared_ptr<process::ReplyWatcher>& w) {
+            return node.submit(in, "fleet view", w);
+          },
+          .errorLog = config.subscribersDataFolder / "errorLog" / "errors.log"};
+      inputs.fleetView.emplace(io, input::FleetViewSettings{.address = config.fleetViewListener, .token = *token},
+                               std::move(source));
+      // The token itself stays out of the log: the file says it.
+      started(inputs.fleetView->start(), "fleet view on http://" + config.fleetViewListener +
+                                             "/ (open it with #token=<the token in " + tokenFile.string() + ">)");
+    }
   }
   if (!config.exposeDataFolder.empty()) {
     inputs.dataFolder.emplace(io, config.subscribersDataFolder, config.exposeDataFolder);

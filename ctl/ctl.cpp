@@ -1,6 +1,7 @@
 #include "ctl/ctl.hpp"
 
 #include "core/util/json.hpp"
+#include "core/util/targets.hpp"
 
 // Lists given to an option are split here (--allowed a,b), not by cxxopts: a target is one
 // argument however many commas it has.
@@ -10,8 +11,6 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <toml++/toml.h>
-
-#include <fnmatch.h>
 
 #include <algorithm>
 #include <chrono>
@@ -71,17 +70,6 @@ bool takesTarget(std::string_view command) {
          command == "nodes";
 }
 
-bool isPattern(std::string_view name) { return name.find_first_of("*?[") != std::string_view::npos; }
-
-std::vector<std::string> splitList(const std::string& text) {
-  std::vector<std::string> out;
-  std::string item;
-  std::istringstream in(text);
-  while (std::getline(in, item, ',')) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
 
 std::string overview() {
   std::ostringstream o;
@@ -241,7 +229,7 @@ Result<Parsed> parseArguments(int argc, const char* const* argv) {
     }
     if (o.command == "run") o.method = r["method"].as<std::string>();
     for (const auto& list : r.count("allowed") ? r["allowed"].as<std::vector<std::string>>() : std::vector<std::string>{}) {
-      for (auto& n : splitList(list)) o.allowed.push_back(std::move(n));
+      for (auto& n : targets::splitNames(list)) o.allowed.push_back(std::move(n));
     }
     if (o.command == "send") o.wait = r.count("no-wait") == 0;
     if (r.count("wait") && r.count("no-wait")) return Error{"--wait and --no-wait exclude each other"};
@@ -250,9 +238,9 @@ Result<Parsed> parseArguments(int argc, const char* const* argv) {
     o.exitCode = r.count("exit-code") > 0;
     o.yes = r.count("yes") > 0;
     for (const auto& w : r.count("where") ? r["where"].as<std::vector<std::string>>() : std::vector<std::string>{}) {
-      const size_t eq = w.find('=');
-      if (eq == 0 || eq == std::string::npos) return Error{"--where takes KEY=VALUE, not \"" + w + "\""};
-      o.where.push_back({w.substr(0, eq), w.substr(eq + 1)});
+      auto match = targets::parseFactMatch(w);
+      if (!match) return Error{"--where takes KEY=VALUE, not \"" + w + "\""};
+      o.where.push_back(std::move(match).value());
     }
     std::vector<std::string> positional;
     if (r.count("positional")) positional = r["positional"].as<std::vector<std::string>>();
@@ -291,7 +279,7 @@ Result<Parsed> parseArguments(int argc, const char* const* argv) {
       if (o.command == "start" || o.command == "stop") o.method = positional[rest];
       if (o.command == "tail") o.args = {positional[rest]};
     }
-    if (o.command == "tail" && (o.node.find(',') != std::string::npos || isPattern(o.node))) {
+    if (o.command == "tail" && (o.node.find(',') != std::string::npos || targets::isPattern(o.node))) {
       return Error{"tail follows a file on one node, not \"" + o.node + "\""};
     }
     if (o.command == "run") {
@@ -350,13 +338,7 @@ std::string localNodeName(const Options& o) {
   return configValue(o, "nodeName").value_or(centralNodeName(o));
 }
 
-std::vector<std::string> plainTargets(const Options& o) {
-  std::vector<std::string> out;
-  for (auto& n : splitList(o.node)) {
-    if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(std::move(n));
-  }
-  return out;
-}
+std::vector<std::string> plainTargets(const Options& o) { return targets::splitNames(o.node); }
 
 bool needsFleet(const Options& o) {
   const bool picks = takesTarget(o.command) || (o.command == "keys" && !o.args.empty() && o.args[0] == "allow");
@@ -364,14 +346,14 @@ bool needsFleet(const Options& o) {
   if (o.all || !o.where.empty()) return true;
   const auto names = plainTargets(o);
   if (o.command == "keys" && names.size() > 1) return true;
-  return std::any_of(names.begin(), names.end(), [](const std::string& n) { return isPattern(n); });
+  return std::any_of(names.begin(), names.end(), [](const std::string& n) { return targets::isPattern(n); });
 }
 
 bool fleetMode(const Options& o) {
   if (!takesTarget(o.command) || o.command == "nodes") return false;
   if (o.all || !o.where.empty()) return true;
   const auto names = o.nodes.empty() ? plainTargets(o) : o.nodes;
-  return names.size() > 1 || std::any_of(names.begin(), names.end(), [](const std::string& n) { return isPattern(n); });
+  return names.size() > 1 || std::any_of(names.begin(), names.end(), [](const std::string& n) { return targets::isPattern(n); });
 }
 
 std::string fleetRequest(const std::string& centralNodeName) {
@@ -407,73 +389,13 @@ std::string fleetRequest(const std::string& centralNodeName) {
   return std::string(buffer.GetString(), buffer.GetSize());
 }
 
-namespace {
-
-bool matches(const std::string& pattern, const std::string& text) {
-  return ::fnmatch(pattern.c_str(), text.c_str(), 0) == 0;
-}
-
-}  // namespace
-
 Result<std::vector<std::string>> resolveTargets(const Options& o, const std::string& nodesJson) {
-  auto parsed = json::parse(nodesJson, "central's node list");
-  if (!parsed) return parsed.error();
-  const rapidjson::Value& d = parsed.value();
-  if (!d.IsObject() || !d.HasMember("nodes") || !d["nodes"].IsArray()) {
-    return Error{"central's node list has no \"nodes\": is central older than this steward-ctl?"};
-  }
-  const bool pending = o.command == "keys";
-  struct Known {
-    std::string name;
-    bool pickable;  // a pattern or --all may pick it
-    const rapidjson::Value* facts;
-  };
-  std::vector<Known> known;
-  for (const auto& n : d["nodes"].GetArray()) {
-    if (!n.IsObject() || !n.HasMember("node") || !n["node"].IsString()) continue;
-    const std::string key = n.HasMember("key") && n["key"].IsString() ? n["key"].GetString() : "none";
-    const bool pickable = pending ? key == "pending" : key != "pending" && n.HasMember("lastSeenUnixMs");
-    known.push_back({n["node"].GetString(), pickable,
-                     n.HasMember("facts") && n["facts"].IsObject() ? &n["facts"] : nullptr});
-  }
-  auto factsMatch = [&](const Known* k) {
-    for (const auto& w : o.where) {
-      if (k == nullptr || k->facts == nullptr || !k->facts->HasMember(w.key.c_str())) return false;
-      const auto& v = (*k->facts)[w.key.c_str()];
-      if (!v.IsString() || !matches(w.value, v.GetString())) return false;
-    }
-    return true;
-  };
-  std::vector<std::string> out;
-  auto add = [&](const std::string& name) {
-    if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
-  };
-  const auto names = plainTargets(o);
-  if (o.all || (names.empty() && !o.where.empty())) {
-    for (const auto& k : known) {
-      if (k.pickable && factsMatch(&k)) add(k.name);
-    }
-  }
-  for (const auto& name : names) {
-    if (!isPattern(name)) {
-      const auto it = std::find_if(known.begin(), known.end(), [&](const Known& k) { return k.name == name; });
-      if (factsMatch(it == known.end() ? nullptr : &*it)) add(name);
-      continue;
-    }
-    for (const auto& k : known) {
-      if (k.pickable && matches(name, k.name) && factsMatch(&k)) add(k.name);
-    }
-  }
-  if (out.empty()) {
-    std::string what = o.all ? "--all" : o.node;
-    for (const auto& w : o.where) what += (what.empty() ? "" : " ") + ("--where " + w.key + "=" + w.value);
-    size_t pickable = 0;
-    for (const auto& k : known) pickable += k.pickable ? 1 : 0;
-    return Error{"no node matches " + what + " (central knows " + std::to_string(pickable) +
-                 (pending ? " node(s) with a pending key" : " node(s) that said hello") +
-                 "; steward-ctl nodes lists them)"};
-  }
-  return out;
+  targets::Target target;
+  target.names = plainTargets(o);
+  target.all = o.all;
+  target.where = o.where;
+  target.pending = o.command == "keys";
+  return targets::resolve(target, nodesJson);
 }
 
 Result<std::string> buildRequest(const Options& o, const std::string& centralNodeName,

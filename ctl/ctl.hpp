@@ -10,6 +10,7 @@
 #pragma once
 
 #include "core/util/result.hpp"
+#include "core/util/targets.hpp"
 
 #include <rapidjson/document.h>
 
@@ -45,11 +46,6 @@ Exit exitFor(Code code);
 // last reply to travel back.
 inline constexpr int64_t kTravelSeconds = 10;
 
-// --where KEY=VALUE: a fact's value, matched as a pattern (* ? [..]).
-struct Where {
-  std::string key;
-  std::string value;
-};
 
 struct Options {
   std::string command;                  // run, send, ps, start, stop, tail, keys, acl, nodes,
@@ -63,7 +59,7 @@ struct Options {
   std::string node;                     // the target as given: names and patterns, comma separated
   std::vector<std::string> nodes;       // the nodes it names (resolveTargets when it needs central)
   bool all = false;                     // --all: every node central has heard from
-  std::vector<Where> where;             // --where: each must match the node's facts
+  std::vector<targets::FactMatch> where;  // --where: each must match the node's facts
   bool waitQueued = false;              // --wait: wait for a node nobody listens at (offline)
   bool yes = false;                     // keys allow: no question asked
   std::vector<uint64_t> ids;            // cancel

@@ -162,6 +162,12 @@ const std::vector<Setting>& settings() {
         text("httpListener", "host:port to take JSON input as HTTP POST (202 with the ids, 400 "
                              "with the error); empty: off. Unauthenticated, like tcpListener",
              &Config::httpListener),
+        text("fleetViewListener", "loopback host:port to serve the fleet view (a web page of the "
+                                  "nodes and a form to run commands) on; empty: off",
+             &Config::fleetViewListener),
+        path("fleetViewTokenFile", "file with the token the fleet view asks for; empty: "
+                                   "<databaseFolder>/fleet-view.token, made at first start",
+             &Config::fleetViewTokenFile),
         text("promHostAndPort", "host:port to serve Prometheus metrics at /metrics; empty: off",
              &Config::promHostAndPort),
         text("exposeDataFolder", "host:port to serve the data folder read-only over HTTP; "

@@ -34,6 +34,10 @@ struct Config {
   // Files of key=value lines: facts this node's hellos carry besides the machine's own
   // (process/facts.hpp); empty: none.
   std::filesystem::path factsFolder;
+  // The fleet view (input/fleet_view.hpp): "127.0.0.1:port" on central; empty: off. Its token
+  // is read from fleetViewTokenFile (empty: <databaseFolder>/fleet-view.token, made at first start).
+  std::string fleetViewListener;
+  std::filesystem::path fleetViewTokenFile;
   std::string promHostAndPort;  // "host:port" to serve Prometheus metrics at /metrics; empty: off
   std::string exposeDataFolder; // "host:port" to serve subscribersDataFolder read-only; empty: off
   int64_t defaultMessageTimeout = 10;  // seconds to wait for an ACK

@@ -130,6 +130,8 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     if (!path) return respond(HttpResponse::text(400, "400 bad request: a malformed %-escape\n"));
     request.path = std::move(*path);
     request.body = std::move(req.body());
+    request.host = std::string(req[http::field::host]);
+    request.authorization = std::string(req[http::field::authorization]);
     parser_.reset();
     respond((*handler_)(request));
   }
@@ -155,6 +157,7 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     res.set(http::field::server, "steward");
     res.set(http::field::content_type, r.contentType);
     if (!r.location.empty()) res.set(http::field::location, r.location);
+    for (const auto& [name, value] : r.headers) res.set(name, value);
     res.keep_alive(false);
     res.prepare_payload();
     auto owned = std::make_shared<http::response<Body>>(std::move(res));

@@ -20,6 +20,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace steward::net {
 
@@ -27,6 +29,8 @@ struct HttpRequest {
   std::string method;  // "GET", "POST", …
   std::string path;    // percent-decoded, without the query
   std::string body;
+  std::string host;           // the Host header
+  std::string authorization;  // the Authorization header
 };
 
 struct HttpResponse {
@@ -34,6 +38,7 @@ struct HttpResponse {
   std::string contentType = "text/plain; charset=utf-8";
   std::string body;
   std::string location;  // a redirect's target, when set
+  std::vector<std::pair<std::string, std::string>> headers;  // more header fields
   // A file to send as the body instead (a descriptor the response owns and closes), of fileSize
   // bytes.
   int fileFd = -1;

@@ -82,6 +82,8 @@ class Node {
 
   // The broker is reachable again: messages waiting for it go out now. Thread-safe.
   void brokerReconnected() { outbox_.brokerReconnected(); }
+  // Runs an operation ({"opCmd":"nodes"}, as REQOpCommand takes it) on this node directly.
+  Result<std::string> operate(std::string_view operationJson) { return operations_.run(operationJson); }
 
   // What metrics sample at a scrape. Thread-safe.
   observe::NodeSample sample();

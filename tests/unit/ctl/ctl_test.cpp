@@ -178,7 +178,7 @@ constexpr const char* kFleet = R"({"node":"hq","nodes":[
   {"node":"boat1","key":"allowed","lastSeenUnixMs":1,"facts":{"role":"db"}},
   {"node":"ship9","key":"allowed","online":false}]})";
 
-std::vector<std::string> targets(std::vector<const char*> args) {
+std::vector<std::string> picked(std::vector<const char*> args) {
   auto parsed = parse(std::move(args));
   EXPECT_TRUE(parsed.ok()) << parsed.error().message;
   auto picked = ctl::resolveTargets(*parsed->options, kFleet);
@@ -192,18 +192,18 @@ TEST(CtlTargets, PatternsListsAllAndFactsPickFromCentralsNodes) {
   using V = std::vector<std::string>;
   // A pattern picks nodes that said hello with an allowed key: not ship3 (pending), not ship9
   // (never heard from).
-  EXPECT_EQ(targets({"run", "ship*", "--", "x"}), (V{"ship1", "ship2"}));
-  EXPECT_EQ(targets({"run", "ship[2-9],boat1", "--", "x"}), (V{"ship2", "boat1"}));
+  EXPECT_EQ(picked({"run", "ship*", "--", "x"}), (V{"ship1", "ship2"}));
+  EXPECT_EQ(picked({"run", "ship[2-9],boat1", "--", "x"}), (V{"ship2", "boat1"}));
   // A plain name is taken as it is, known or not, once.
-  EXPECT_EQ(targets({"run", "ship9,nowhere,ship9", "--", "x"}), (V{"ship9", "nowhere"}));
-  EXPECT_EQ(targets({"run", "--all", "--", "x"}), (V{"ship1", "ship2", "boat1"}));
-  EXPECT_EQ(targets({"run", "--where", "role=db", "--", "x"}), (V{"ship1", "boat1"}));
-  EXPECT_EQ(targets({"run", "ship*", "--where", "role=d?", "--where", "os=Debian*", "--", "x"}), (V{"ship1"}));
-  EXPECT_EQ(targets({"ps", "ship2", "--where", "role=db"})[0].rfind("error: no node matches ship2 --where role=db", 0), 0u);
+  EXPECT_EQ(picked({"run", "ship9,nowhere,ship9", "--", "x"}), (V{"ship9", "nowhere"}));
+  EXPECT_EQ(picked({"run", "--all", "--", "x"}), (V{"ship1", "ship2", "boat1"}));
+  EXPECT_EQ(picked({"run", "--where", "role=db", "--", "x"}), (V{"ship1", "boat1"}));
+  EXPECT_EQ(picked({"run", "ship*", "--where", "role=d?", "--where", "os=Debian*", "--", "x"}), (V{"ship1"}));
+  EXPECT_EQ(picked({"ps", "ship2", "--where", "role=db"})[0].rfind("error: no node matches ship2 --where role=db", 0), 0u);
   // keys allow picks pending keys.
-  EXPECT_EQ(targets({"keys", "allow", "ship*"}), (V{"ship3"}));
-  EXPECT_EQ(targets({"keys", "allow", "--all"}), (V{"ship3"}));
-  const auto none = targets({"run", "tug*", "--", "x"});
+  EXPECT_EQ(picked({"keys", "allow", "ship*"}), (V{"ship3"}));
+  EXPECT_EQ(picked({"keys", "allow", "--all"}), (V{"ship3"}));
+  const auto none = picked({"run", "tug*", "--", "x"});
   EXPECT_EQ(none[0], "error: no node matches tug* (central knows 3 node(s) that said hello; steward-ctl nodes lists them)");
 }
 
