@@ -70,7 +70,8 @@ Subscriber::Subscriber(asio::any_io_executor executor, transport::Transport& tra
       store_(store),
       settings_(std::move(settings)),
       events_(events),
-      subject_(message::subject(settings_.nodeName, handler->method().name, handler->method().kind)) {
+      subject_(message::subject(settings_.nodeName, handler->method().name, handler->method().kind)),
+      method_(handler->method()) {
   handlers_.push_back(std::move(handler));
   idle_.push_back(handlers_.front().get());
 }

@@ -124,7 +124,7 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   size_t running() const { return runningCount_.load(); }
   size_t queued() const { return queuedCount_.load(); }
 
-  const message::MethodInfo& method() const { return handlers_.front()->method(); }
+  const message::MethodInfo& method() const { return method_; }
   const std::string& subject() const { return subject_; }
   const AllowedNodes& allowed() const { return settings_.allowed; }
   uint64_t processId() const { return settings_.processId; }
@@ -210,6 +210,9 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   SubscriberSettings settings_;
   SubscriberEvents& events_;
   std::string subject_;
+  // A copy of what the method is, read from any thread: handlers_ grows on the strand (a new
+  // lane), so it is no place to read it from elsewhere.
+  const message::MethodInfo method_;
   std::unique_ptr<transport::Subscription> subscription_;
   std::mutex intakeMutex_;
   std::vector<Arrival> intake_;  // checked, waiting to be stored
