@@ -540,11 +540,18 @@ bool answersObject(const Options& o) {
          (o.command == "keys" && o.args[0] == "list");
 }
 
-std::string compact(const rapidjson::Value& v) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
-  v.Accept(w);
-  return std::string(buffer.GetString(), buffer.GetSize());
+
+// The ids a removeQueued answer lists as removed; nullopt when `answer` is not one.
+std::optional<std::set<uint64_t>> removedIds(const std::string& answer) {
+  auto parsed = json::parse(answer, "the answer");
+  if (!parsed || !parsed->IsObject() || !parsed->HasMember("removed") || !(*parsed)["removed"].IsArray()) {
+    return std::nullopt;
+  }
+  std::set<uint64_t> ids;
+  for (const auto& id : (*parsed)["removed"].GetArray()) {
+    if (id.IsUint64()) ids.insert(id.GetUint64());
+  }
+  return ids;
 }
 
 // The text a command's answer is shown as, when it is not printed as it came; `own`: the ids of
@@ -560,12 +567,10 @@ std::string rendered(const Options& o, const std::string& data, const std::vecto
   if (o.command == "queue") return queueTable(data, own);
   if (o.command == "keys" && o.args[0] == "list") return keysTable(data);
   if (o.command == "cancel") {
-    auto parsed = json::parse(data, "the answer");
-    if (!parsed || !parsed->IsObject() || !parsed->HasMember("removed")) return data;
+    const auto removed = removedIds(data);
+    if (!removed) return data;
     std::string text;
-    for (const auto& id : (*parsed)["removed"].GetArray()) {
-      if (id.IsUint64()) text += "cancelled " + std::to_string(id.GetUint64()) + "\n";
-    }
+    for (uint64_t id : *removed) text += "cancelled " + std::to_string(id) + "\n";
     return text;
   }
   return data;
@@ -576,11 +581,7 @@ std::string notCancelled(const Options& o, const std::vector<std::string>& data,
                          Output& output) {
   std::set<uint64_t> removed;
   for (const auto& item : data) {
-    auto parsed = json::parse(item, "the answer");
-    if (!parsed || !parsed->IsObject() || !parsed->HasMember("removed") || !(*parsed)["removed"].IsArray()) continue;
-    for (const auto& id : (*parsed)["removed"].GetArray()) {
-      if (id.IsUint64()) removed.insert(id.GetUint64());
-    }
+    if (auto ids = removedIds(item)) removed.merge(*ids);
   }
   std::string error;
   for (uint64_t id : o.ids) {
@@ -687,15 +688,12 @@ void Printer::takeReply(const rapidjson::Value& d, Output& output) {
   answer.error = error;
   answer.code = code;
   if (options_.command == "cancel" && error.empty()) answer.error = notCancelled(options_, answer.data, node, output);
-  answer.state = answer.error.empty() ? "ok"
-                 : code == Code::methodFailed || code == Code::unspecified ? "failed"
-                 : exitFor(code) == kUndelivered ? "undelivered"
-                                                 : "refused";
+  answer.state = answer.error.empty() ? "ok" : std::string(failureState(code));
   if (options_.json) {
     if (answersObject(options_) && error.empty()) {
       for (const auto& item : answer.data) {
         auto object = json::parse(item, "the answer");
-        output.out += (object && object->IsObject() ? compact(object.value()) : item) + "\n";
+        output.out += (object && object->IsObject() ? json::compact(object.value()) : item) + "\n";
       }
     }
     if (!answersObject(options_) || error.empty()) return;
@@ -777,14 +775,8 @@ std::string Printer::progress() const {
 }
 
 Exit exitFor(Code code) {
-  switch (code) {
-    case Code::unspecified:
-    case Code::methodFailed: return kRemoteFailure;
-    case Code::undelivered:
-    case Code::removed:
-    case Code::broker: return kUndelivered;
-    default: return kRefused;
-  }
+  const auto state = failureState(code);
+  return state == "failed" ? kRemoteFailure : state == "undelivered" ? kUndelivered : kRefused;
 }
 
 Exit Printer::exitOf(const Answer& answer) {
@@ -841,12 +833,7 @@ int Printer::finish(bool timedOut, Output& output) {
       w.String(answer.note.c_str());
       if (!answer.result.empty()) {
         w.Key("result");
-        w.StartObject();
-        for (const auto& [name, value] : answer.result) {
-          w.Key(name.c_str());
-          w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
-        }
-        w.EndObject();
+        json::writeStrings(w, answer.result);
       }
       w.EndObject();
       output.out += std::string(buffer.GetString(), buffer.GetSize()) + "\n";

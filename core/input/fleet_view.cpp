@@ -92,11 +92,10 @@ std::vector<std::string> lastLines(const fs::path& file, size_t count) {
   return lines;
 }
 
-const std::string* textMember(const rapidjson::Value& v, const char* key, std::string& out) {
-  if (!v.HasMember(key)) return nullptr;
-  if (!v[key].IsString()) return nullptr;
-  out.assign(v[key].GetString(), v[key].GetStringLength());
-  return &out;
+// The string member `key` of `v`; "" when it has none.
+std::string textMember(const rapidjson::Value& v, const char* key) {
+  if (!v.HasMember(key) || !v[key].IsString()) return {};
+  return std::string(v[key].GetString(), v[key].GetStringLength());
 }
 
 }  // namespace
@@ -223,10 +222,9 @@ net::HttpResponse FleetView::startRun(const std::string& body) {
   if (!parsed) return jsonError(400, parsed.error().message);
   const rapidjson::Value& d = parsed.value();
   if (!d.IsObject()) return jsonError(400, "a run is {\"target\":…,\"where\":…,\"command\":…}");
-  std::string targetText, whereText, command;
-  textMember(d, "target", targetText);
-  textMember(d, "where", whereText);
-  textMember(d, "command", command);
+  const std::string targetText = textMember(d, "target");
+  const std::string whereText = textMember(d, "where");
+  const std::string command = textMember(d, "command");
   if (command.empty() || command.size() > kMaxCommand) {
     return jsonError(400, "the command is 1 to " + std::to_string(kMaxCommand) + " bytes");
   }
@@ -326,10 +324,7 @@ void FleetView::notice(uint64_t run, const process::ReplyNotice& n) {
   if (!n.final) return;
   if (auto e = n.result.find("stderr"); e != n.result.end()) result.stderrText = e->second.substr(0, settings_.maxOutputBytes);
   result.error = n.error;
-  result.state = n.error.empty() ? "ok"
-                 : n.code == Code::methodFailed || n.code == Code::unspecified ? "failed"
-                 : n.code == Code::undelivered || n.code == Code::removed || n.code == Code::broker ? "undelivered"
-                                                                                                     : "refused";
+  result.state = n.error.empty() ? "ok" : std::string(failureState(n.code));
 }
 
 net::HttpResponse FleetView::runStatus(uint64_t run) {

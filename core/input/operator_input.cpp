@@ -124,12 +124,7 @@ std::string replyLine(const process::ReplyNotice& n) {
   str("error", n.error);
   if (!n.result.empty()) {
     w.Key("result");
-    w.StartObject();
-    for (const auto& [name, value] : n.result) {
-      w.Key(name.c_str(), static_cast<rapidjson::SizeType>(name.size()));
-      w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-    }
-    w.EndObject();
+    json::writeStrings(w, n.result);
   }
   w.Key("final");
   w.Bool(n.final);

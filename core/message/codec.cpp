@@ -72,13 +72,6 @@ Status readUint(std::string_view field, const Value& v, uint64_t& out) {
   return {};
 }
 
-std::string compactJson(const Value& v) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  v.Accept(writer);
-  return std::string(buffer.GetString(), buffer.GetSize());
-}
-
 struct Field {
   const char* name;
   bool internal;  // set by nodes; refused in operator input
@@ -145,7 +138,7 @@ const std::vector<Field>& fields() {
        [](Message& m, const Value& v, const Limits&) {
          if (v.IsNull()) return Status{};
          if (!v.IsObject()) return fieldError("operation", "must be an object");
-         m.operation = compactJson(v);
+         m.operation = json::compact(v);
          return Status{};
        }},
       {"id", true, [](Message& m, const Value& v, const Limits&) { return readUint("id", v, m.id); }},
@@ -368,12 +361,7 @@ std::string encodeWire(const Message& m) {
     }
     if (!m.result.empty()) {
       w.Key("result");
-      w.StartObject();
-      for (const auto& [name, value] : m.result) {
-        w.Key(name.c_str(), static_cast<rapidjson::SizeType>(name.size()));
-        w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-      }
-      w.EndObject();
+      json::writeStrings(w, m.result);
     }
   }
   nonZero("epoch", m.epoch);

@@ -35,19 +35,21 @@ std::string trimmed(std::string_view s) {
   return std::string(s.substr(first, last - first + 1));
 }
 
-// A value of /etc/os-release, unquoted.
-std::string osRelease(std::string_view key) {
+// The values of /etc/os-release (its first 100 lines), unquoted.
+std::map<std::string, std::string, std::less<>> osRelease() {
+  std::map<std::string, std::string, std::less<>> values;
   std::ifstream in("/etc/os-release");
   std::string line;
   for (int lines = 0; lines < 100 && std::getline(in, line); ++lines) {
-    if (line.size() <= key.size() || line.compare(0, key.size(), key) != 0 || line[key.size()] != '=') continue;
-    std::string value = trimmed(std::string_view(line).substr(key.size() + 1));
+    const size_t eq = line.find('=');
+    if (eq == std::string::npos || eq == 0) continue;
+    std::string value = trimmed(std::string_view(line).substr(eq + 1));
     if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front()) {
       value = value.substr(1, value.size() - 2);
     }
-    return value.substr(0, kMaxFactValue);
+    values[line.substr(0, eq)] = value.substr(0, kMaxFactValue);
   }
-  return {};
+  return values;
 }
 
 // Reads a regular file opened without following a link, up to `limit` bytes; false when it is
@@ -81,9 +83,10 @@ bool readRegular(const fs::path& path, size_t limit, std::string& text, std::str
 
 Facts machineFacts() {
   Facts facts;
-  if (auto os = osRelease("PRETTY_NAME"); !os.empty()) facts["os"] = os;
-  if (auto id = osRelease("ID"); !id.empty()) facts["osId"] = id;
-  if (auto version = osRelease("VERSION_ID"); !version.empty()) facts["osVersion"] = version;
+  const auto release = osRelease();
+  for (const auto& [fact, key] : {std::pair{"os", "PRETTY_NAME"}, {"osId", "ID"}, {"osVersion", "VERSION_ID"}}) {
+    if (auto it = release.find(key); it != release.end() && !it->second.empty()) facts[fact] = it->second;
+  }
   utsname u{};
   if (::uname(&u) == 0) {
     facts["kernel"] = u.release;
@@ -166,12 +169,7 @@ std::string encodeStatus(const NodeStatus& status) {
   for (const auto& m : status.methods) w.String(m.c_str(), static_cast<rapidjson::SizeType>(m.size()));
   w.EndArray();
   w.Key("facts");
-  w.StartObject();
-  for (const auto& [key, value] : status.facts) {
-    w.Key(key.c_str(), static_cast<rapidjson::SizeType>(key.size()));
-    w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
-  }
-  w.EndObject();
+  json::writeStrings(w, status.facts);
   w.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize());
 }

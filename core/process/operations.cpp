@@ -374,21 +374,9 @@ std::string NodeOperations::listQueue(const std::string& queue, const QueueFilte
 
 std::string NodeOperations::nodes() {
   const int64_t now = nowUnixMs();
-  // The key state of each node central knows a key of.
-  std::map<std::string, std::string> keyState;
-  if (auto list = keys_.operate("keysList", nullptr)) {
-    if (auto parsed = json::parse(list.value(), "the key list"); parsed && parsed->IsObject()) {
-      for (const char* state : {"allowed", "pending"}) {
-        if (!parsed->HasMember(state) || !(*parsed)[state].IsObject()) continue;
-        for (const auto& k : (*parsed)[state].GetObject()) keyState.emplace(k.name.GetString(), state);
-      }
-    }
-  }
+  const auto keyState = keys_.keyStates();
   // Messages waiting here for each node.
-  std::map<std::string, uint64_t> queued;
-  for (const auto& entry : store_.loadOutbox().entries) {
-    if (auto parts = message::parseSubject(entry.subject)) ++queued[parts->node];
-  }
+  const auto queued = outbox_.unsettledByReceiver();
   auto records = fleet_.nodes();
   std::set<std::string> names;
   for (const auto& [node, record] : records) names.insert(node);
@@ -421,18 +409,14 @@ std::string NodeOperations::nodes() {
       w.Key("outbox");
       w.Uint64(r.status.outbox);
       w.Key("facts");
-      w.StartObject();
-      for (const auto& [key, value] : r.status.facts) {
-        w.Key(key.c_str(), static_cast<rapidjson::SizeType>(key.size()));
-        w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
-      }
-      w.EndObject();
+      json::writeStrings(w, r.status.facts);
     } else {
       w.Key("online");
       w.Bool(false);
     }
     w.Key("queued");
-    w.Uint64(queued.count(name) ? queued[name] : 0);
+    const auto waiting = queued.find(name);
+    w.Uint64(waiting != queued.end() ? waiting->second : 0);
     w.EndObject();
   }
   w.EndArray();

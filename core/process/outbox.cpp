@@ -272,6 +272,13 @@ void Outbox::closed(const std::string& toNode, uint64_t id) {
   if (it->second.empty()) open_.erase(it);
 }
 
+std::map<std::string, size_t> Outbox::unsettledByReceiver() {
+  std::lock_guard lock(openMutex_);
+  std::map<std::string, size_t> counts;
+  for (const auto& [toNode, ids] : open_) counts.emplace(toNode, ids.size());
+  return counts;
+}
+
 void Outbox::discard(const std::vector<Outgoing>& batch) {
   for (const auto& o : batch) closed(o.message.toNode, o.message.id);
 }

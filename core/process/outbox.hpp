@@ -98,6 +98,8 @@ class Outbox final : public MessageSender, private PublisherEvents {
   // Closes, and stops the publishers; what is not settled stays in the outbox.
   void stop();
 
+  // How many messages to each receiver are not settled yet (in the outbox, or on their way in).
+  std::map<std::string, size_t> unsettledByReceiver();
   // The publishers now, for ps and metrics.
   std::vector<std::shared_ptr<Publisher>> publishers();
   // Operators waiting for replies: the receiving side tells it of replies that arrive.

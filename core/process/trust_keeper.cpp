@@ -130,6 +130,10 @@ void TrustKeeper::sendWholeSet(const std::set<std::string>& nodes) {
   }
 }
 
+std::map<std::string, std::string> TrustKeeper::keyStates() const {
+  return trust_ == nullptr ? std::map<std::string, std::string>{} : trust_->keyStates();
+}
+
 void TrustKeeper::onHello(const message::Message& hello, int64_t nowUnixMs) {
   if (trust_ == nullptr || !trust_->isCentral() || hello.data.size() < 2 || hello.data[1].empty()) return;
   bool newlyPending = false;

@@ -11,6 +11,7 @@
 
 #include <rapidjson/document.h>
 
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -28,6 +29,8 @@ class TrustKeeper {
   // keysList, keysAllow, keysRevoke, keysAclShow, keysAclSet (central); `arg` is the
   // operation's opArg, already checked for unknown keys.
   Result<std::string> operate(const std::string& cmd, const rapidjson::Value* arg);
+  // Each node central holds a key of: "allowed" or "pending" (none without trust).
+  std::map<std::string, std::string> keyStates() const;
   // REQKeysUpdate (every node), its data as central sends it: [set, signature] (the whole set),
   // ["changes", changes, signature] (what changed since a version) or ["part", part, signature]
   // (one part of a large set). Kept when central's signature holds and it brings a newer version.

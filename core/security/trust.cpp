@@ -543,6 +543,14 @@ Status Trust::revoke(const std::string& node) {
   return saveLocked();
 }
 
+std::map<std::string, std::string> Trust::keyStates() const {
+  std::lock_guard lock(mutex_);
+  std::map<std::string, std::string> states;
+  for (const auto& [node, key] : allowed_) states.emplace(node, "allowed");
+  for (const auto& [node, p] : pending_) states.emplace(node, "pending");
+  return states;
+}
+
 std::string Trust::listJson() const {
   std::lock_guard lock(mutex_);
   rapidjson::StringBuffer buffer;

@@ -68,6 +68,8 @@ class Trust {
   Status allow(const std::string& node);   // the pending key of `node` becomes trusted
   Status revoke(const std::string& node);  // its allowed key is taken out and listed as revoked
   std::string listJson() const;            // allowed, pending and revoked keys, as JSON
+  // Each node with a key here: "allowed" or "pending".
+  std::map<std::string, std::string> keyStates() const;
   Status setAcl(Acl acl);                  // replaces the ACL (acl.hpp) pushed with the set
   std::string aclJson() const;
 

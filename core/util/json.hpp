@@ -15,6 +15,8 @@
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <cstddef>
 #include <string>
@@ -122,6 +124,25 @@ inline Result<rapidjson::Document> parse(std::string_view text, std::string_view
                  Code::malformed};
   }
   return doc;
+}
+
+// `value` as compact JSON text.
+inline std::string compact(const rapidjson::Value& value) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  value.Accept(w);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+// Writes `strings` (name → text, e.g. a reply's result or a node's facts) as a JSON object.
+template <class Writer, class Map>
+void writeStrings(Writer& w, const Map& strings) {
+  w.StartObject();
+  for (const auto& [name, text] : strings) {
+    w.Key(name.data(), static_cast<rapidjson::SizeType>(name.size()));
+    w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+  }
+  w.EndObject();
 }
 
 // Finds the end of the first JSON value in a stream that arrives in pieces. Each byte is scanned

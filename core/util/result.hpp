@@ -80,6 +80,20 @@ constexpr std::string_view codeName(Code code) {
   return "";
 }
 
+// What a failed answer's code says became of the message: "failed" (it ran on the node and
+// failed, or the code does not say), "undelivered" (it never reached the node: given up, expired,
+// removed, or the broker would not take it) or "refused" (the node would not run it).
+constexpr std::string_view failureState(Code code) {
+  switch (code) {
+    case Code::unspecified:
+    case Code::methodFailed: return "failed";
+    case Code::undelivered:
+    case Code::removed:
+    case Code::broker: return "undelivered";
+    default: return "refused";
+  }
+}
+
 // The code named `name`; unspecified for a name it does not know.
 constexpr Code codeNamed(std::string_view name) {
   for (uint16_t i = 1; i <= static_cast<uint16_t>(kLastCode); ++i) {

@@ -91,6 +91,16 @@ class OutboxTest : public ::testing::Test {
     ADD_FAILURE() << "message " << id << " was not sent";
     return {};
   }
+  // Removes message `id` as removeQueued does, running the io_context meanwhile (the publisher
+  // answers on it); whether it was still there.
+  bool remove(uint64_t id) {
+    store::OutboxEntry entry;
+    entry.id = id;
+    entry.subject = sentOf(id).subject;
+    auto removing = std::async(std::launch::async, [&] { return outbox_->remove(entry); });
+    runUntil([&] { return removing.wait_for(std::chrono::seconds(0)) == std::future_status::ready; });
+    return removing.get();
+  }
   template <class Done>
   void runUntil(Done done) {
     for (int i = 0; i < 400 && !done(); ++i) io_.run_for(std::chrono::milliseconds(5));
@@ -172,12 +182,7 @@ TEST_F(OutboxTest, AMessageRemovedBeforeLaterOnesIsPassedOverOnceALaterOneIsDeli
   const Sent laterSent = sentOf(later);
   // The later one was numbered with the removed one below it: its receiver would wait for it.
   EXPECT_EQ(laterSent.message.floor, firstSent.message.seq);
-  store::OutboxEntry entry;
-  entry.id = removed;
-  entry.subject = sentOf(removed).subject;
-  auto removing = std::async(std::launch::async, [&] { return outbox_->remove(entry); });
-  runUntil([&] { return removing.wait_for(std::chrono::seconds(0)) == std::future_status::ready; });
-  ASSERT_TRUE(removing.get());
+  ASSERT_TRUE(remove(removed));
   auto skips = [&] {
     std::lock_guard lock(mutex_);
     return std::count_if(sent_.begin(), sent_.end(), [](const Sent& s) { return s.message.data.empty(); });
@@ -201,14 +206,7 @@ TEST_F(OutboxTest, WhenEveryLaterMessageIsRemovedTooNothingIsAnnounced) {
   make();
   std::vector<uint64_t> ids;
   for (int i = 0; i < 3; ++i) ids.push_back(send("ship1", "REQCliCommand"));
-  for (const uint64_t id : {ids[1], ids[0], ids[2]}) {
-    store::OutboxEntry entry;
-    entry.id = id;
-    entry.subject = sentOf(id).subject;
-    auto removing = std::async(std::launch::async, [&] { return outbox_->remove(entry); });
-    runUntil([&] { return removing.wait_for(std::chrono::seconds(0)) == std::future_status::ready; });
-    ASSERT_TRUE(removing.get());
-  }
+  for (const uint64_t id : {ids[1], ids[0], ids[2]}) ASSERT_TRUE(remove(id));
   io_.run_for(std::chrono::milliseconds(50));
   std::lock_guard lock(mutex_);
   EXPECT_EQ(std::count_if(sent_.begin(), sent_.end(), [](const Sent& s) { return s.message.data.empty(); }), 0);
