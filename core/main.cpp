@@ -12,6 +12,7 @@
 #include "core/store/store.hpp"
 #include "core/transport/nats_transport.hpp"
 #include "core/util/log.hpp"
+#include "core/util/service_notify.hpp"
 #include "core/util/thread_name.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -20,7 +21,6 @@
 
 #include <nats/nats.h>
 #include <openssl/crypto.h>
-#include <systemd/sd-daemon.h>
 
 #include <unistd.h>
 
@@ -244,7 +244,7 @@ void serveUntilSignal(const config::Config& config, boost::asio::io_context& io,
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
     STEWARD_LOG(info) << "signal " << sig << ": stopping";
-    (void)sd_notify(0, "STOPPING=1");
+    (void)notifyServiceManager("STOPPING=1");
     inputs.stop();
     work.reset();
     stopper = std::thread([&] {
@@ -257,7 +257,7 @@ void serveUntilSignal(const config::Config& config, boost::asio::io_context& io,
                     << ", broker " << config.brokerAddress;
   // systemd (Type=notify): the store is open, the subscribers and inputs are up. The broker may
   // still be out of reach; that is the normal state of a ship at sea, not a failed start.
-  (void)sd_notify(0, ("READY=1\nSTATUS=node " + config.nodeName + " running").c_str());
+  (void)notifyServiceManager("READY=1\nSTATUS=node " + config.nodeName + " running");
   // Blocking work (methods, storing what arrives) has pools of its own; the io threads only route,
   // so half the cores serve (one on a small machine: a node at rest keeps few threads).
   const unsigned threads = std::clamp(std::thread::hardware_concurrency() / 2, 1u, 4u);

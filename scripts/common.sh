@@ -8,7 +8,7 @@ STEWARD_PACKAGES=(
   build-essential cmake pkg-config libnats-dev nats-server rapidjson-dev libboost-dev
   libboost-log-dev libboost-filesystem-dev libleveldb-dev libsnappy-dev libcxxopts-dev
   libgtest-dev libgmock-dev libcurl4-openssl-dev libcpp-httplib-dev libtomlplusplus-dev prometheus-cpp-dev
-  libsystemd-dev libsodium-dev libssl-dev netcat-openbsd procps openssl
+  libsodium-dev libssl-dev netcat-openbsd procps openssl
   dpkg-dev rpm systemd clang libclang-rt-14-dev help2man
 )
 # Only the tests need these: the fleet view is driven in a real headless Chromium, and the

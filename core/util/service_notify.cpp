@@ -1,0 +1,34 @@
+#include "core/util/service_notify.hpp"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+
+namespace steward {
+
+bool notifyServiceManager(std::string_view state) {
+  const char* path = std::getenv("NOTIFY_SOCKET");
+  if (path == nullptr) return false;
+  const size_t length = std::strlen(path);
+  // A file path, or '@' for a name in the abstract namespace (its first byte sent as NUL).
+  if (length < 2 || (path[0] != '/' && path[0] != '@')) return false;
+  sockaddr_un address{};
+  if (length > sizeof(address.sun_path)) return false;
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path, path, length);
+  if (path[0] == '@') address.sun_path[0] = '\0';
+  // The abstract name is exactly `length` bytes; a file path may be taken with its NUL.
+  const auto size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + length);
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const ssize_t sent = ::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL,
+                                reinterpret_cast<const sockaddr*>(&address), size);
+  ::close(fd);
+  return sent == static_cast<ssize_t>(state.size());
+}
+
+}  // namespace steward
