@@ -40,31 +40,6 @@ using namespace steward;
 
 namespace {
 
-// The spec's "services at startup": each *.json in the startup folder is input, in name order.
-void submitStartupFolder(const config::Config& config, process::Node& node) {
-  if (config.startupFolder.empty()) return;
-  std::error_code ec;
-  std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(config.startupFolder, ec)) {
-    if (entry.path().extension() == ".json") files.push_back(entry.path());
-  }
-  if (ec) {
-    node.errors().report("cannot read startupFolder " +
-                         config.startupFolder.string() + ": " + ec.message());
-    return;
-  }
-  std::sort(files.begin(), files.end());
-  for (const auto& file : files) {
-    std::ifstream in(file);
-    std::stringstream text;
-    text << in.rdbuf();
-    // A refused file is reported by submit itself, naming the file as the source.
-    if (auto ids = node.submit(text.str(), "startup file " + file.string())) {
-      STEWARD_LOG(info) << "startup file " << file.string() << ": " << ids->size() << " message(s)";
-    }
-  }
-}
-
 // The parts of a running daemon, made by the start-up steps below in this order; each step that
 // fails says why on stderr and the daemon exits 1.
 struct Parts {
@@ -196,7 +171,7 @@ void startInputs(const config::Config& config, boost::asio::io_context& io, proc
   inputs.socket = std::make_unique<input::SocketInput>(io, config.socketFolder / "steward.sock",
                                                        operatorInput("socket"));
   started(inputs.socket->start(), "");
-  submitStartupFolder(config, node);
+  node.submitStartupFiles();
   if (!config.tcpListener.empty()) {
     inputs.tcp.emplace(io, config.tcpListener, operatorInput("tcp"));
     started(inputs.tcp->start(), "taking input over TCP on " + config.tcpListener);

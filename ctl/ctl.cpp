@@ -43,10 +43,14 @@ constexpr CommandInfo kCommands[] = {
     {"tail", "NODE PATH", "follow a file on NODE for --timeout seconds"},
     {"nodes", "[TARGET]", "the fleet: every node central knows, when it was last heard from, its "
                           "key, version, queues and facts"},
-    {"queue", "[NODE]", "messages the local daemon holds, not yet delivered (to NODE)"},
-    {"cancel", "ID...", "withdraw queued messages from the local daemon's outbox before they are delivered"},
+    {"queue", "[NODE]", "messages the local daemon holds, not yet delivered (to NODE); --at NODE: what "
+                        "waits in NODE's inbox, repeating messages included"},
+    {"cancel", "ID...", "withdraw queued messages from the local daemon's outbox before they are delivered; "
+                        "--at NODE: from NODE's inbox, and end a repeating message's runs"},
     {"keys", "list | allow TARGET | revoke NODE",
      "the keys central trusts: list them, allow nodes' announced keys, revoke a node's key"},
+    {"startup", "TARGET list | put FILE.json [NAME] | rm NAME...",
+     "the TARGET nodes' startup folders: list them, put a file of messages sent at every start, remove files"},
     {"acl", "show | set FILE.json",
      "who may call what on which node: show central's ACL, or replace it with FILE's"},
 };
@@ -67,7 +71,7 @@ constexpr const char* kExitCodes =
 // Commands whose NODE argument is a TARGET.
 bool takesTarget(std::string_view command) {
   return command == "run" || command == "ps" || command == "start" || command == "stop" ||
-         command == "nodes";
+         command == "nodes" || command == "startup";
 }
 
 
@@ -126,13 +130,22 @@ std::string unknownCommand(const std::string& name) {
 
 // Which positional arguments each command takes (before "--" for run); `noTarget`: --all or
 // --where stands for the target.
-bool positionalCountFits(std::string_view command, std::string_view first, size_t given, bool noTarget) {
+bool positionalCountFits(std::string_view command, std::string_view first, std::string_view action, size_t given,
+                         bool noTarget) {
   if (command == "keys") return given == (first == "list" ? 1u : first == "allow" && noTarget ? 1u : 2u);
   if (command == "acl") return given == (first == "show" ? 1u : 2u);
   if (command == "send") return given == 1;
   if (command == "queue") return given <= 1;
   if (command == "nodes") return given <= 1;
   if (command == "cancel") return given >= 1;
+  if (command == "startup") {
+    // TARGET (unless --all or --where) then the action and its arguments.
+    const size_t target = noTarget ? 0 : 1;
+    if (given < target + 1) return false;
+    const size_t rest = given - target - 1;
+    return (action == "list" && rest == 0) || (action == "put" && (rest == 1 || rest == 2)) ||
+           (action == "rm" && rest >= 1);
+  }
   const size_t withTarget = command == "run" || command == "ps" ? 1 : 2;
   return given == withTarget || (noTarget && takesTarget(command) && given == withTarget - 1);
 }
@@ -210,6 +223,10 @@ Result<Parsed> parseArguments(int argc, const char* const* argv) {
       ("no-wait", "leave the messages of nodes nobody listens at queued and return (the default)");
   }
   if (o.command == "keys") spec.add_options()("yes", "allow several keys without asking");
+  if (o.command == "queue" || o.command == "cancel") {
+    spec.add_options()("at", "NODE: what this node's messages wait for in NODE's inbox (repeating ones between "
+                             "runs too), instead of in the local outbox", cxxopts::value<std::string>());
+  }
   // clang-format on
   spec.parse_positional({"positional"});
   spec.positional_help(info->positional);
@@ -237,6 +254,12 @@ Result<Parsed> parseArguments(int argc, const char* const* argv) {
     o.all = r.count("all") > 0;
     o.exitCode = r.count("exit-code") > 0;
     o.yes = r.count("yes") > 0;
+    if (r.count("at")) {
+      o.at = r["at"].as<std::string>();
+      if (targets::isPattern(o.at) || o.at.find(',') != std::string::npos) {
+        return Error{"--at names one node, not \"" + o.at + "\""};
+      }
+    }
     for (const auto& w : r.count("where") ? r["where"].as<std::vector<std::string>>() : std::vector<std::string>{}) {
       auto match = targets::parseFactMatch(w);
       if (!match) return Error{"--where takes KEY=VALUE, not \"" + w + "\""};
@@ -245,7 +268,12 @@ Result<Parsed> parseArguments(int argc, const char* const* argv) {
     std::vector<std::string> positional;
     if (r.count("positional")) positional = r["positional"].as<std::vector<std::string>>();
     const bool noTarget = o.all || !o.where.empty();
-    if (!positionalCountFits(o.command, positional.empty() ? "" : positional[0], positional.size(), noTarget)) {
+    const size_t actionAt = noTarget ? 0 : 1;  // startup's action
+    const std::string action = positional.size() > actionAt ? positional[actionAt] : "";
+    if (o.command == "startup" && !action.empty() && action != "list" && action != "put" && action != "rm") {
+      return Error{"startup takes list, put FILE.json [NAME] or rm NAME..., not \"" + action + "\""};
+    }
+    if (!positionalCountFits(o.command, positional.empty() ? "" : positional[0], action, positional.size(), noTarget)) {
       return Error{o.command + " takes " + info->positional + " (got " +
                    std::to_string(positional.size()) + " argument(s) before any --)"};
     }
@@ -272,6 +300,9 @@ Result<Parsed> parseArguments(int argc, const char* const* argv) {
       }
     } else if (o.command == "queue" || o.command == "nodes") {
       if (!positional.empty()) o.node = positional[0];
+    } else if (o.command == "startup") {
+      if (!noTarget) o.node = positional[0];
+      o.args.assign(positional.begin() + static_cast<std::ptrdiff_t>(actionAt), positional.end());
     } else {
       const bool targetGiven = positional.size() == (o.command == "run" || o.command == "ps" ? 1u : 2u);
       if (targetGiven) o.node = positional[0];
@@ -406,7 +437,8 @@ Result<std::string> buildRequest(const Options& o, const std::string& centralNod
   const std::vector<std::string> nodes = o.nodes.empty() ? plainTargets(o) : o.nodes;
   const std::string local = localNodeName.empty() ? centralNodeName : localNodeName;
   const bool atCentral = o.command == "keys" || o.command == "acl" || o.command == "nodes";
-  const bool atLocal = o.command == "queue" || o.command == "cancel";
+  const bool atLocal = (o.command == "queue" || o.command == "cancel") && o.at.empty();
+  const bool atNode = (o.command == "queue" || o.command == "cancel") && !o.at.empty();
   auto message = [&](const std::string& method, const std::string& toNode) {
     rapidjson::Value m(rapidjson::kObjectType);
     m.AddMember("toNode", str(toNode), a);
@@ -414,13 +446,14 @@ Result<std::string> buildRequest(const Options& o, const std::string& centralNod
     m.AddMember("data", rapidjson::Value(rapidjson::kArrayType), a);
     // The replies are also kept, as always, under the data folder of this node.
     m.AddMember("directory", "steward-ctl", a);
-    m.AddMember("fileName", str((nodes.size() == 1 || atCentral || atLocal ? toNode : std::string("fleet")) + "." + method + ".log"), a);
+    m.AddMember("fileName", str((nodes.size() == 1 || atCentral || atLocal || atNode ? toNode : std::string("fleet")) + "." + method + ".log"), a);
     return m;
   };
   // One message for the target: to its node, or to all of its nodes (toNodes).
   auto targeted = [&](const std::string& method) {
     if (atCentral) return message(method, centralNodeName);
     if (atLocal) return message(method, local);
+    if (atNode) return message(method, o.at);
     rapidjson::Value m = message(method, nodes.size() == 1 ? nodes[0] : std::string());
     if (nodes.size() > 1) {
       m.RemoveMember("toNode");
@@ -457,18 +490,43 @@ Result<std::string> buildRequest(const Options& o, const std::string& centralNod
     // The node stops the method when the operator stops waiting.
     m.AddMember("methodTimeout", o.timeoutSeconds, a);
     messages.PushBack(m, a);
+  } else if (o.command == "startup") {
+    const std::string& action = o.args[0];
+    rapidjson::Value m = targeted(action == "list"  ? "REQStartupFolderList"
+                                  : action == "put" ? "REQStartupFolderWrite"
+                                                    : "REQStartupFolderRemove");
+    if (action == "put") {
+      // The file is checked here as JSON, and at each node as input it would take.
+      const std::string& file = o.args[1];
+      std::ifstream in(file);
+      if (!in) return Error{"cannot read " + file};
+      std::stringstream text;
+      text << in.rdbuf();
+      if (auto parsed = json::parse(text.str(), file); !parsed) return parsed.error();
+      m["data"].PushBack(str(o.args.size() > 2 ? o.args[2] : fs::path(file).filename().string()), a);
+      m["data"].PushBack(str(text.str()), a);
+    } else {
+      for (size_t i = 1; i < o.args.size(); ++i) m["data"].PushBack(str(o.args[i]), a);
+    }
+    messages.PushBack(m, a);
   } else if (o.command == "ps") {
     messages.PushBack(operation("ps", rapidjson::Value()), a);
   } else if (o.command == "nodes") {
     messages.PushBack(operation("nodes", rapidjson::Value()), a);
   } else if (o.command == "queue") {
     rapidjson::Value arg(rapidjson::kObjectType);
-    arg.AddMember("queue", "outbox", a);
-    if (!o.node.empty()) arg.AddMember("toNode", str(o.node), a);
+    if (atNode) {
+      arg.AddMember("queue", "inbox", a);
+      arg.AddMember("fromNode", str(local), a);
+    } else {
+      arg.AddMember("queue", "outbox", a);
+      if (!o.node.empty()) arg.AddMember("toNode", str(o.node), a);
+    }
     messages.PushBack(operation("listQueue", std::move(arg)), a);
   } else if (o.command == "cancel") {
     rapidjson::Value arg(rapidjson::kObjectType);
-    arg.AddMember("queue", "outbox", a);
+    arg.AddMember("queue", rapidjson::StringRef(atNode ? "inbox" : "outbox"), a);
+    if (atNode) arg.AddMember("fromNode", str(local), a);
     rapidjson::Value ids(rapidjson::kArrayType);
     for (uint64_t id : o.ids) ids.PushBack(id, a);
     arg.AddMember("ids", ids, a);
@@ -580,14 +638,32 @@ std::string rendered(const Options& o, const std::string& data, const std::vecto
 std::string notCancelled(const Options& o, const std::vector<std::string>& data, const std::string& node,
                          Output& output) {
   std::set<uint64_t> removed;
+  std::map<uint64_t, std::string> kept;  // why the node kept one (running, a repeat's last run)
   for (const auto& item : data) {
     if (auto ids = removedIds(item)) removed.merge(*ids);
+    auto parsed = json::parse(item, "the answer");
+    if (!parsed || !parsed->IsObject() || !parsed->HasMember("kept") || !(*parsed)["kept"].IsArray()) continue;
+    for (const auto& k : (*parsed)["kept"].GetArray()) {
+      if (k.IsObject() && k.HasMember("id") && k["id"].IsUint64() && k.HasMember("why") && k["why"].IsString()) {
+        kept[k["id"].GetUint64()] = k["why"].GetString();
+      }
+    }
   }
   std::string error;
   for (uint64_t id : o.ids) {
     if (removed.count(id) != 0) continue;
-    output.err += "steward-ctl: " + std::to_string(id) + ": not queued here (delivered, settled, or not sent from " +
-                  node + ")\n";
+    if (auto why = kept.find(id); why != kept.end()) {
+      output.err += "steward-ctl: " + std::to_string(id) + ": " + why->second + "\n";
+      if (why->second.find("no run of it follows") != std::string::npos ||
+          why->second.find("ends with the run going now") != std::string::npos) {
+        continue;  // its schedule is cancelled: only the run going now finishes
+      }
+    } else {
+      output.err += "steward-ctl: " + std::to_string(id) + ": not queued " +
+                    (o.at.empty() ? "here (delivered, settled, or not sent from " + node + ")"
+                                  : "at " + o.at + " (run, or not sent from this node)") +
+                    "\n";
+    }
     error = "not every message was cancelled";
   }
   return error;
@@ -933,8 +1009,52 @@ std::string nodesTable(const std::string& json) { return nodesTable(json, nullpt
 
 std::string queueTable(const std::string& json) { return queueTable(json, {}); }
 
+namespace {
+
+// A node's inbox as listQueue gives it: what waits, runs, or repeats; `hide`: this command's own
+// messages (its listQueue runs there as it lists).
+std::string inboxTable(const rapidjson::Value& d, const std::vector<uint64_t>& hide) {
+  auto text = [](const rapidjson::Value& v, const char* key) {
+    return v.HasMember(key) && v[key].IsString() ? std::string(v[key].GetString()) : std::string("-");
+  };
+  auto number = [](const rapidjson::Value& v, const char* key) -> std::optional<int64_t> {
+    if (v.HasMember(key) && v[key].IsInt64()) return v[key].GetInt64();
+    return std::nullopt;
+  };
+  std::vector<const rapidjson::Value*> shown;
+  for (const auto& m : d["inbox"].GetArray()) {
+    const bool own = m.IsObject() && m.HasMember("id") && m["id"].IsUint64() && !m.HasMember("atUnixMs") &&
+                     std::find(hide.begin(), hide.end(), m["id"].GetUint64()) != hide.end();
+    if (m.IsObject() && !own) shown.push_back(&m);
+  }
+  if (shown.empty()) return "nothing waits at " + text(d, "node") + "\n";
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  std::ostringstream o;
+  o << std::left << std::setw(20) << "ID" << std::setw(20) << "FROM" << std::setw(22) << "METHOD" << std::setw(11)
+    << "STATE" << std::setw(9) << "RUN" << "NEXT\n";
+  for (const rapidjson::Value* one : shown) {
+    const rapidjson::Value& m = *one;
+    const auto run = number(m, "run");
+    const auto runs = number(m, "runs");
+    const auto at = number(m, "atUnixMs");
+    std::string runText = run ? std::to_string(*run) + (runs ? "/" + (*runs == 0 ? std::string("∞") : std::to_string(*runs)) : "") : "-";
+    o << std::setw(20) << (m.HasMember("id") && m["id"].IsUint64() ? std::to_string(m["id"].GetUint64()) : "-")
+      << std::setw(20) << text(m, "fromNode") << std::setw(22) << text(m, "method") << std::setw(11)
+      << text(m, "state") << std::setw(9) << runText
+      << (at ? "in " + std::to_string(std::max<int64_t>(0, *at - now) / 1000) + "s" : "-") << "\n";
+  }
+  return o.str();
+}
+
+}  // namespace
+
 std::string queueTable(const std::string& json, const std::vector<uint64_t>& hide) {
   auto parsed = json::parse(json, "the answer");
+  if (parsed && parsed->IsObject() && parsed->HasMember("inbox") && (*parsed)["inbox"].IsArray() &&
+      !parsed->HasMember("outbox")) {
+    return inboxTable(parsed.value(), hide);
+  }
   if (!parsed || !parsed->IsObject() || !parsed->HasMember("outbox") || !(*parsed)["outbox"].IsArray()) {
     return json + "\n";
   }

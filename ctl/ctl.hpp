@@ -63,6 +63,7 @@ struct Options {
   bool waitQueued = false;              // --wait: wait for a node nobody listens at (offline)
   bool yes = false;                     // keys allow: no question asked
   std::vector<uint64_t> ids;            // cancel
+  std::string at;                       // queue/cancel --at: that node's inbox, not the local outbox
   std::string method;                   // run --method, start/stop METHOD
   std::vector<std::string> allowed;     // start --allowed
   std::vector<std::string> args;        // run: program and arguments; tail: path; send: file

@@ -1,10 +1,11 @@
 #include "core/input/fleet_view.hpp"
 
+#include "core/util/files.hpp"
+
 #include "core/util/json.hpp"
 #include "core/util/log.hpp"
 #include "core/util/targets.hpp"
 
-#include <fcntl.h>
 #include <sodium.h>
 #include <unistd.h>
 
@@ -132,12 +133,7 @@ Result<std::string> fleetViewToken(const fs::path& file) {
   char hex[sizeof bytes * 2 + 1];
   sodium_bin2hex(hex, sizeof hex, bytes, sizeof bytes);
   fs::create_directories(file.parent_path(), ec);
-  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return Error{"cannot create " + file.string() + ": " + std::strerror(errno)};
-  const std::string line = std::string(hex) + "\n";
-  const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
-  ::close(fd);
-  if (!written) return Error{"cannot write " + file.string()};
+  if (auto s = files::writeNew(file, std::string(hex) + "\n", 0600); !s) return s.error();
   return std::string(hex);
 }
 

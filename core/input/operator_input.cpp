@@ -126,6 +126,10 @@ std::string replyLine(const process::ReplyNotice& n) {
     w.Key("result");
     json::writeStrings(w, n.result);
   }
+  if (n.run != 0) {
+    w.Key("run");
+    w.Uint64(n.run);
+  }
   w.Key("final");
   w.Bool(n.final);
   if (const auto code = codeName(n.code); !code.empty()) {

@@ -126,6 +126,33 @@ const std::vector<Field>& fields() {
        [](Message& m, const Value& v, const Limits& l) {
          return readSeconds("lifetime", v, m.lifetime, l.maxLifetimeSeconds);
        }},
+      {"repeat", false,
+       [](Message& m, const Value& v, const Limits& l) {
+         return readSeconds("repeat", v, m.repeat, l.maxRepeat);
+       }},
+      {"repeatInterval", false,
+       [](Message& m, const Value& v, const Limits& l) {
+         return readSeconds("repeatInterval", v, m.repeatInterval, l.maxTimeoutSeconds);
+       }},
+      {"schedule", false,
+       [](Message& m, const Value& v, const Limits& l) -> Status {
+         // The successor's form: [interval, total seconds]; total 0: until cancelled.
+         if (v.IsNull()) return {};
+         if (!v.IsArray() || v.Size() != 2 || !v[0].IsInt64() || !v[1].IsInt64()) {
+           return fieldError("schedule", "must be [interval seconds, total seconds]");
+         }
+         const int64_t interval = v[0].GetInt64();
+         const int64_t total = v[1].GetInt64();
+         if (interval < 1 || interval > l.maxTimeoutSeconds) {
+           return fieldError("schedule", "interval must be 1 to " + std::to_string(l.maxTimeoutSeconds) + " seconds");
+         }
+         if (total < 0 || total > l.maxLifetimeSeconds) {
+           return fieldError("schedule", "total must be 0 to " + std::to_string(l.maxLifetimeSeconds) + " seconds");
+         }
+         m.repeatInterval = interval;
+         m.repeat = total == 0 ? 0 : std::max<int64_t>(1, total / interval);
+         return {};
+       }},
       {"directory", false,
        [](Message& m, const Value& v, const Limits& l) {
          return readString("directory", v, m.directory, l.maxDirectoryLength);
@@ -192,6 +219,8 @@ const std::vector<Field>& fields() {
          m.partial = v.GetBool();
          return Status{};
        }},
+      {"run", true, [](Message& m, const Value& v, const Limits&) { return readUint("run", v, m.run); }},
+      {"runs", true, [](Message& m, const Value& v, const Limits&) { return readUint("runs", v, m.runs); }},
       {"seq", true, [](Message& m, const Value& v, const Limits&) { return readUint("seq", v, m.seq); }},
       {"epoch", true,
        [](Message& m, const Value& v, const Limits&) { return readUint("epoch", v, m.epoch); }},
@@ -232,10 +261,16 @@ size_t dataBytes(const Message& m) {
 Result<Message> decodeObject(const Value& object, Source source, const Limits& limits) {
   if (!object.IsObject()) return Error{"must be a JSON object"};
   Message m;
+  int repeatForms = 0;  // "schedule" says what "repeat" and "repeatInterval" say: one form only
   for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it) {
     const std::string_view key(it->name.GetString(), it->name.GetStringLength());
     const Field* field = findField(key);
     if (field == nullptr) return Error{"unknown field \"" + std::string(key) + "\"", Code::unknownField};
+    if (std::string_view(field->name) == "schedule") repeatForms |= 1;
+    if (std::string_view(field->name).rfind("repeat", 0) == 0) repeatForms |= 2;
+    if (repeatForms == 3) {
+      return Error{"field \"schedule\": is given together with repeat or repeatInterval; give one form", Code::badField};
+    }
     if (field->internal && source == Source::input) {
       return Error{"field \"" + std::string(key) + "\" is set by the sending node, not by input", Code::badField};
     }
@@ -267,6 +302,20 @@ Result<std::vector<Message>> decodeInput(std::string_view json, const Limits& li
   }
   return out;
 }
+
+namespace {
+
+// repeat and repeatInterval come together, the interval at least a second.
+Status checkRepeat(const Message& m) {
+  if (m.repeat.has_value() != m.repeatInterval.has_value()) {
+    return fieldError(m.repeat ? "repeatInterval" : "repeat",
+                      "is missing: repeat (runs, 0 until cancelled) and repeatInterval (seconds) come together");
+  }
+  if (m.repeatInterval && *m.repeatInterval == 0) return fieldError("repeatInterval", "must be at least 1 second");
+  return {};
+}
+
+}  // namespace
 
 Status validate(const Message& m, const MethodCatalog& methods, const Limits& limits) {
   if (m.method.empty()) return fieldError("method", "is missing");
@@ -302,6 +351,10 @@ Status validate(const Message& m, const MethodCatalog& methods, const Limits& li
   }
   if (m.ackTimeout && *m.ackTimeout == 0) {
     return fieldError("ACKTimeout", "must be at least 1 second (leave it out for the default)");
+  }
+  if (auto s = checkRepeat(m); !s) return s;
+  if (m.repeat && method->replyMethod) {
+    return fieldError("repeat", "\"" + m.method + "\" is a reply method; only requests repeat");
   }
   return {};
 }
@@ -342,6 +395,8 @@ std::string encodeWire(const Message& m) {
   optInt("replyRetries", m.replyRetries);
   optInt("methodTimeout", m.methodTimeout);
   optInt("lifetime", m.lifetime);
+  optInt("repeat", m.repeat);
+  optInt("repeatInterval", m.repeatInterval);
   str("directory", m.directory);
   str("fileName", m.fileName);
   if (!m.operation.empty()) {
@@ -359,6 +414,8 @@ std::string encodeWire(const Message& m) {
       w.Key("partial");
       w.Bool(true);
     }
+    nonZero("run", m.run);
+    nonZero("runs", m.runs);
     if (!m.result.empty()) {
       w.Key("result");
       json::writeStrings(w, m.result);
@@ -390,6 +447,7 @@ Result<Message> decodeWire(std::string_view bytes, const Limits& limits) {
   if (auto s = checkDirectory(m->directory); !s) {
     return Error{"field \"directory\": " + s.error().message};
   }
+  if (auto s = checkRepeat(*m); !s) return s.error();
   if (!m->fileName.empty()) {
     if (auto s = checkFileName(m->fileName); !s) {
       return Error{"field \"fileName\": " + s.error().message};

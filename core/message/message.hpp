@@ -62,6 +62,12 @@ struct Message {
   std::string directory;
   std::string fileName;
   std::string operation;  // the "operation" object as compact JSON text; empty when absent
+  // The spec's repeat and repeatInterval: the receiving node runs the message `repeat` times (0:
+  // until cancelled, or until its lifetime ends), the next run `repeatInterval` seconds after a run
+  // ends; each run replies. Input may give the successor's "schedule": [interval, total seconds]
+  // instead. Both or neither are set.
+  std::optional<int64_t> repeat;
+  std::optional<int64_t> repeatInterval;
 
   // Set on replies: the request this answers, and the error it ended with ("" when it succeeded).
   bool isReply = false;
@@ -70,6 +76,10 @@ struct Message {
   std::string requestError;
   // Set on a reply that a running request sent early (streamed output); more replies follow.
   bool partial = false;
+  // Set on a reply to a repeating request: the run it answers (1, 2, …) and the request's repeat
+  // (0: until cancelled). More replies follow while run < runs, or always when runs is 0.
+  uint64_t run = 0;
+  uint64_t runs = 0;
   // Set on a final reply: named parts of the outcome besides the output in `data`, as the method
   // set them (REQCliCommand: "stderr" and "exitStatus"). At most kMaxResultFields.
   std::map<std::string, std::string> result;
@@ -106,7 +116,14 @@ struct Limits {
   int64_t maxTimeoutSeconds = 30LL * 24 * 3600;
   int64_t maxLifetimeSeconds = 366LL * 24 * 3600;
   int64_t maxRetries = 1000000;
+  int64_t maxRepeat = 1000000;
 };
+
+// Whether a reply ends what its request asked for: not streamed output, and not a run of a
+// repeating request that more runs follow.
+inline bool endsRequest(const Message& reply) {
+  return !reply.partial && (reply.run == 0 || (reply.runs != 0 && reply.run >= reply.runs));
+}
 
 // The largest wire encoding of a message: its data plus room for every other field.
 inline size_t maxWireBytes(const Limits& limits) { return limits.maxMessageBytes + 64 * 1024; }

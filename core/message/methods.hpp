@@ -17,6 +17,9 @@ inline constexpr std::string_view kOpCommand = "REQOpCommand";
 inline constexpr std::string_view kKeysUpdate = "REQKeysUpdate";
 inline constexpr std::string_view kPing = "REQPing";
 inline constexpr std::string_view kPong = "REQPong";
+inline constexpr std::string_view kStartupFolderList = "REQStartupFolderList";
+inline constexpr std::string_view kStartupFolderWrite = "REQStartupFolderWrite";
+inline constexpr std::string_view kStartupFolderRemove = "REQStartupFolderRemove";
 // Where a reply goes when the request names no replyMethod.
 inline constexpr std::string_view kDefaultReply = "REQToFileAppend";
 
@@ -33,7 +36,7 @@ struct WellKnown {
   DefaultStart start;
 };
 
-inline constexpr std::array<WellKnown, 14> kWellKnown = {{
+inline constexpr std::array<WellKnown, 17> kWellKnown = {{
     {kErrorLog, DefaultStart::atCentral},
     {kHello, DefaultStart::atCentral},
     {"REQToFileAppend", DefaultStart::everywhere},
@@ -48,6 +51,9 @@ inline constexpr std::array<WellKnown, 14> kWellKnown = {{
     {"REQnCliCommandCont", DefaultStart::off},
     {kOpCommand, DefaultStart::fromCentral},
     {kKeysUpdate, DefaultStart::fromCentral},
+    {kStartupFolderList, DefaultStart::fromCentral},
+    {kStartupFolderWrite, DefaultStart::fromCentral},
+    {kStartupFolderRemove, DefaultStart::fromCentral},
 }};
 
 // The table's entry for `method`, or nullptr for a method steward does not know by name.
@@ -58,10 +64,11 @@ constexpr const WellKnown* find(std::string_view method) {
   return nullptr;
 }
 
-// Methods the node serves itself, never a plugin: they act on the node (its queues, processes
-// and keys), which no plugin may reach.
+// Methods the node serves itself, never a plugin: they act on the node (its queues, processes,
+// keys and startup folder), which no plugin may reach.
 constexpr bool servedByNode(std::string_view method) {
-  return method == kOpCommand || method == kKeysUpdate;
+  return method == kOpCommand || method == kKeysUpdate || method == kStartupFolderList ||
+         method == kStartupFolderWrite || method == kStartupFolderRemove;
 }
 
 // The reply method of a request that names none: a ping answers with a pong, as in the Go steward.

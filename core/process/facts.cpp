@@ -1,8 +1,8 @@
 #include "core/process/facts.hpp"
 
+#include "core/util/files.hpp"
 #include "core/util/json.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
@@ -52,33 +52,6 @@ std::map<std::string, std::string, std::less<>> osRelease() {
   return values;
 }
 
-// Reads a regular file opened without following a link, up to `limit` bytes; false when it is
-// not one or is larger.
-bool readRegular(const fs::path& path, size_t limit, std::string& text, std::string& why) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    why = errno == ELOOP ? "a link (skipped)" : "cannot be read";
-    return false;
-  }
-  struct stat st {};
-  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-  if (!ok) why = "not a regular file (skipped)";
-  if (ok && static_cast<size_t>(st.st_size) > limit) {
-    why = "larger than " + std::to_string(limit) + " bytes (skipped)";
-    ok = false;
-  }
-  char chunk[4096];
-  for (ssize_t n; ok && (n = ::read(fd, chunk, sizeof chunk)) > 0;) {
-    text.append(chunk, static_cast<size_t>(n));
-    if (text.size() > limit) {
-      why = "larger than " + std::to_string(limit) + " bytes (skipped)";
-      ok = false;
-    }
-  }
-  ::close(fd);
-  return ok;
-}
-
 }  // namespace
 
 Facts machineFacts() {
@@ -120,11 +93,12 @@ Facts folderFacts(const fs::path& folder, std::vector<std::string>& problems) {
   for (const auto& file : files) {
     const std::string name = file.filename().string();
     if (name.empty() || name[0] == '.' || name.back() == '~') continue;  // hidden, editor backups
-    std::string text, why;
-    if (!readRegular(file, kMaxFactFileBytes, text, why)) {
-      problems.push_back(file.string() + ": " + why);
+    auto read = files::readRegular(file, kMaxFactFileBytes);
+    if (!read) {
+      problems.push_back(file.string() + ": " + read.error().message);
       continue;
     }
+    const std::string& text = read.value();
     size_t lineNo = 0;
     for (size_t at = 0; at < text.size();) {
       const size_t end = std::min(text.find('\n', at), text.size());

@@ -30,7 +30,11 @@ Inbox::Inbox(InboxSettings settings, boost::asio::any_io_executor executor,
       ownIntake_(settings_.sharedIntake == nullptr ? std::make_unique<HandlerPool>(2, "stw-intake")
                                                    : nullptr),
       pool_(ownPool_ ? *ownPool_ : *settings_.sharedHandlers),
-      intake_(ownIntake_ ? *ownIntake_ : *settings_.sharedIntake) {}
+      intake_(ownIntake_ ? *ownIntake_ : *settings_.sharedIntake),
+      // A due run is written to the store on an intake thread, not on the timer's io thread.
+      repeats_(executor_, [this](store::ScheduledRun due) {
+        intake_.submit([this, due = std::move(due)]() mutable { release(std::move(due)); });
+      }) {}
 
 Inbox::~Inbox() { stopAll(std::chrono::milliseconds(0)); }
 
@@ -38,6 +42,17 @@ Inbox::~Inbox() { stopAll(std::chrono::milliseconds(0)); }
 // have had its effect): it is answered as interrupted. The others wait for their subscriber.
 std::map<std::string, std::vector<Inbound>> Inbox::resume() {
   std::map<std::string, std::vector<Inbound>> waiting;
+  // Repeating messages between runs: armed again (a run whose time passed while the node was
+  // down runs now, once); a cancellation's mark ends its schedule when the run it marks ends.
+  auto scheduled = store_.loadScheduled();
+  for (const auto& e : scheduled.damaged) errors_.report(e.message);
+  for (auto& run : scheduled.entries) {
+    if (run.cancelled) {
+      repeats_.cancel(run.schedule);
+    } else {
+      repeats_.arm(std::move(run));
+    }
+  }
   auto loaded = store_.loadInbox();
   for (const auto& e : loaded.damaged) errors_.report(e.message);
   for (auto& entry : loaded.entries) {
@@ -48,7 +63,7 @@ std::map<std::string, std::vector<Inbound>> Inbox::resume() {
       (void)store_.finishInbound(entry.arrival, nullptr);
       continue;
     }
-    Inbound in{entry.arrival, std::move(m).value()};
+    Inbound in = inboundOf(entry, std::move(m).value());
     if (entry.running) {
       audit_.record("interrupted", in.message);
       handled(in, "", "interrupted by a restart of " + settings_.nodeName +
@@ -137,6 +152,7 @@ void Inbox::stopAll(std::chrono::milliseconds grace) {
     stopped_ = true;
     subscribers.swap(subscribers_);
   }
+  repeats_.stop();  // what is scheduled stays in the store for the next start
   for (auto& [method, s] : subscribers) s->stop();
   // Running calls may finish within the grace period; what is cancelled after it is answered
   // as interrupted at the next start.
@@ -179,16 +195,83 @@ std::map<std::string, std::shared_ptr<Subscriber>> Inbox::subscribers() {
 
 void Inbox::announced(const message::Message& hello) { keys_.onHello(hello, nowUnixMs()); }
 
-std::optional<Result<Outgoing>> Inbox::makeReply(const message::Message& request,
-                                                 CallOutput output, const std::string& error,
-                                                 bool partial) {
-  auto reply = replyTo(request, catalog_, std::move(output), error, partial);
+std::optional<Result<Outgoing>> Inbox::makeReply(const Inbound& in, CallOutput output,
+                                                 const std::string& error, bool partial) {
+  auto reply = replyTo(in.message, catalog_, std::move(output), error, partial);
   if (!reply) return std::nullopt;
+  if (in.message.repeat) {
+    reply->run = in.run;
+    reply->runs = static_cast<uint64_t>(*in.message.repeat);
+  }
   return outbox_.prepare(std::move(*reply));
 }
 
+std::optional<store::ScheduledRun> Inbox::nextRun(const Inbound& in) const {
+  const message::Message& m = in.message;
+  if (!m.repeat || !m.repeatInterval || m.isReply) return std::nullopt;
+  if (*m.repeat != 0 && in.run >= static_cast<uint64_t>(*m.repeat)) return std::nullopt;
+  store::ScheduledRun next;
+  next.schedule = in.schedule != 0 ? in.schedule : in.arrival;
+  next.method = m.method;
+  next.run = in.run + 1;
+  next.atUnixMs = nowUnixMs() + *m.repeatInterval * 1000;
+  // A lifetime bounds the schedule too: no run starts after it ends.
+  if (m.lifetime && next.atUnixMs > m.createdUnixMs + *m.lifetime * 1000) return std::nullopt;
+  message::Message copy = m;
+  copy.seq = copy.epoch = copy.floor = copy.settledBelow = 0;  // its stream has passed it
+  next.wire = message::encodeWire(copy);
+  return next;
+}
+
+void Inbox::release(store::ScheduledRun due) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopped_) return;  // armed again at the next start
+  }
+  auto m = message::decodeWire(due.wire);
+  if (!m) {
+    errors_.report("scheduled run " + std::to_string(due.run) + " of " + due.method +
+                   " is unreadable; its schedule ends: " + m.error().message);
+    (void)store_.cancelScheduled(due, false);
+    return;
+  }
+  auto arrival = store_.releaseScheduled(due);
+  if (!arrival) {
+    errors_.report(describe(*m) + ": run " + std::to_string(due.run) + " cannot start: " +
+                   arrival.error().message + "; tried again in 10 s");
+    due.atUnixMs = nowUnixMs() + 10000;
+    repeats_.arm(std::move(due));
+    return;
+  }
+  audit_.record("repeated", *m, 0, "run " + std::to_string(due.run));
+  Inbound in{arrival.value(), std::move(m).value(), true, due.run, due.schedule};
+  std::shared_ptr<Subscriber> subscriber;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = subscribers_.find(due.method); it != subscribers_.end()) subscriber = it->second;
+  }
+  if (subscriber) {
+    subscriber->inject(std::move(in));
+  } else {
+    errors_.report(describe(in.message) + ": run " + std::to_string(due.run) + " waits in the inbox of " +
+                   settings_.nodeName + ": " + due.method + " is not started there");
+  }
+}
+
+Result<std::string> Inbox::cancelSchedule(const store::ScheduledRun& run) {
+  if (run.cancelled) return std::string("ends with the run going now");
+  if (repeats_.disarm(run.schedule)) {
+    if (auto s = store_.cancelScheduled(run, false); !s) return s.error();
+    return std::string("removed");
+  }
+  // Its timer fired: the run is on its way into the inbox, and is the last.
+  repeats_.cancel(run.schedule);
+  if (auto s = store_.cancelScheduled(run, true); !s) return s.error();
+  return std::string("ends with the run going now");
+}
+
 Status Inbox::partial(const Inbound& in, std::string output) {
-  auto reply = makeReply(in.message, std::move(output), "", true);
+  auto reply = makeReply(in, std::move(output), "", true);
   if (!reply) return Error{in.message.method + " gets no reply to send output with"};
   if (!*reply) return reply->error();
   std::vector<Outgoing> batch;
@@ -218,22 +301,32 @@ void Inbox::handled(const Inbound& in, CallOutput output, std::string error,
     }
   }
   std::vector<Outgoing> reply;  // none or one
-  if (auto made = makeReply(request, std::move(output), error, false)) {
+  if (auto made = makeReply(in, std::move(output), error, false)) {
     if (*made) {
       reply.push_back(std::move(*made).value());
     } else {
       errors_.report("cannot reply to " + describe(request) + ": " + made->error().message);
     }
   }
+  // A repeating message's next run is scheduled in the same write, unless it was cancelled.
+  std::optional<store::ScheduledRun> later;
+  store::Store::Repeat repeat;
+  if (request.repeat && !request.isReply) {
+    repeat.schedule = in.schedule != 0 ? in.schedule : in.arrival;
+    if (!repeats_.takeCancelled(repeat.schedule)) later = nextRun(in);
+    repeat.next = later ? &*later : nullptr;
+  }
   // The request leaves the inbox and its reply enters the outbox in one write.
   if (auto s = outbox_.commit(reply, [&](const Outbox::LastSeqs& last) {
         return store_.finishInbound(in.arrival, reply.empty() ? nullptr : &reply.front().entry,
-                                    last, next, in.durable);
+                                    last, next, in.durable, request.repeat ? &repeat : nullptr);
       });
       !s) {
     errors_.report(describe(request) + ": " + s.error().message);
     outbox_.discard(reply);
     reply.clear();  // not in the outbox: not sent either
+  } else if (later) {
+    repeats_.arm(std::move(*later));
   }
   if (!reply.empty()) {
     audit_.record("replied", reply.front().message);
@@ -249,10 +342,11 @@ void Inbox::handled(const Inbound& in, CallOutput output, std::string error,
                               .method = request.requestMethod,
                               .data = request.data,
                               .error = request.requestError,
-                              .final = !request.partial,
+                              .final = message::endsRequest(request),
                               .code = request.requestError.empty() ? Code::unspecified
                                                                    : Code::methodFailed,
-                              .result = request.result});
+                              .result = request.result,
+                              .run = request.run});
   }
 }
 

@@ -10,6 +10,7 @@
 #include "core/process/catalog.hpp"
 #include "core/process/handler_pool.hpp"
 #include "core/process/outbox.hpp"
+#include "core/process/repeats.hpp"
 #include "core/process/subscriber.hpp"
 #include "core/process/trust_keeper.hpp"
 #include "core/security/sealing.hpp"
@@ -77,6 +78,11 @@ class Inbox final : private SubscriberEvents {
   // The subscribers now, by method, for ps and metrics.
   std::map<std::string, std::shared_ptr<Subscriber>> subscribers();
 
+  // Ends a repeating message's schedule (`run` as loadScheduled gave it): its next run does not
+  // come. "removed" when it was waiting for that run; "ends with the run going now" when a run of
+  // it is going or starting (a mark in the store keeps that across a restart).
+  Result<std::string> cancelSchedule(const store::ScheduledRun& run);
+
   // Told how long each method run took. Set before the first start.
   void onHandlerDuration(std::function<void(const std::string& method, double seconds)> f) {
     handlerDuration_ = std::move(f);
@@ -94,10 +100,15 @@ class Inbox final : private SubscriberEvents {
   void timed(const std::string& method, double seconds) override {
     if (handlerDuration_) handlerDuration_(method, seconds);
   }
-  // The reply to `request`, stamped and encoded; nullopt when the request gets none (it is a
-  // reply or an event).
-  std::optional<Result<Outgoing>> makeReply(const message::Message& request, CallOutput output,
-                                            const std::string& error, bool partial);
+  // The reply to `in`, stamped and encoded; nullopt when the request gets none (it is a reply or
+  // an event).
+  std::optional<Result<Outgoing>> makeReply(const Inbound& in, CallOutput output, const std::string& error,
+                                            bool partial);
+  // A repeating message's run after `in`, or nullopt when `in` was its last (its count reached,
+  // its lifetime over).
+  std::optional<store::ScheduledRun> nextRun(const Inbound& in) const;
+  // On an intake thread: a scheduled run whose time came goes into the inbox and to its method.
+  void release(store::ScheduledRun due);
 
   const InboxSettings settings_;
   boost::asio::any_io_executor executor_;
@@ -119,6 +130,7 @@ class Inbox final : private SubscriberEvents {
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Subscriber>> subscribers_;  // by method
   bool stopped_ = false;
+  Repeats repeats_;  // last: its timers reach the members above
 };
 
 }  // namespace steward::process

@@ -61,10 +61,17 @@ Node::Node(config::Config config, boost::asio::io_context& io, transport::Transp
              io.get_executor(), transport, catalog_, store, audit, errors_, outbox_, keys_,
              processIds_),
       operations_(config_.nodeName, catalog_, store, outbox_, inbox_, keys_, fleet_, errors_),
+      startup_(config_.startupFolder),
       timerStrand_(boost::asio::make_strand(io)),
       helloTimer_(timerStrand_),
       errorsTimer_(timerStrand_) {
-  addOwnMethods(catalog_, operations_, keys_);
+  addOwnMethods(catalog_, {.operations = operations_,
+                           .keys = keys_,
+                           .startup = startup_,
+                           .checkInput = [this](std::string_view json) -> Status {
+                             if (auto batch = check(json); !batch) return batch.error();
+                             return {};
+                           }});
   // Errors held back in a flood are counted to central when their window ends.
   errors_.setSchedule([this](std::chrono::steady_clock::duration delay) {
     boost::asio::post(timerStrand_, [this, delay] {
@@ -140,14 +147,9 @@ observe::NodeSample Node::sample() {
   return s;
 }
 
-Result<std::vector<uint64_t>> Node::submit(std::string_view json, const std::string& source,
-                                           const std::shared_ptr<ReplyWatcher>& watcher) {
-  auto refuse = [&](const Error& why) -> Error {
-    errors_.report("input from " + source + " refused: " + why.message);
-    return why;
-  };
+Result<std::vector<message::Message>> Node::check(std::string_view json) {
   auto batch = message::decodeInput(json);
-  if (!batch) return refuse(batch.error());
+  if (!batch) return batch.error();
   // A plugin put into the folder since the start is picked up when input first names its method.
   std::vector<std::string_view> named;
   for (const auto& m : *batch) {
@@ -159,9 +161,30 @@ Result<std::vector<uint64_t>> Node::submit(std::string_view json, const std::str
   }
   for (size_t i = 0; i < batch->size(); ++i) {
     if (auto s = message::validate((*batch)[i], catalog_); !s) {
-      return refuse(within("message " + std::to_string(i) + ": ", s.error()));
+      return within("message " + std::to_string(i) + ": ", s.error());
     }
   }
+  return batch;
+}
+
+void Node::submitStartupFiles() {
+  std::vector<std::string> skipped;
+  for (const auto& file : startup_.read(skipped)) {
+    const std::string source = "startup file " + (config_.startupFolder / file.name).string();
+    // A refused file is reported by submit itself, naming the file as the source.
+    if (auto ids = submit(file.text, source)) STEWARD_LOG(info) << source << ": " << ids->size() << " message(s)";
+  }
+  for (const auto& line : skipped) errors_.report(line);
+}
+
+Result<std::vector<uint64_t>> Node::submit(std::string_view json, const std::string& source,
+                                           const std::shared_ptr<ReplyWatcher>& watcher) {
+  auto refuse = [&](const Error& why) -> Error {
+    errors_.report("input from " + source + " refused: " + why.message);
+    return why;
+  };
+  auto batch = check(json);
+  if (!batch) return refuse(batch.error());
   // Everything is stamped and size-checked before the batch is written to the outbox in one
   // write: it is taken whole or not at all.
   std::vector<Outgoing> ready;

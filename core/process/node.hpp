@@ -25,6 +25,7 @@
 #include "core/process/operations.hpp"
 #include "core/process/outbox.hpp"
 #include "core/process/reply_watch.hpp"
+#include "core/process/startup_folder.hpp"
 #include "core/process/trust_keeper.hpp"
 #include "core/store/store.hpp"
 #include "core/transport/transport.hpp"
@@ -79,6 +80,11 @@ class Node {
   // of refusals and failed deliveries), from any thread; it is held weakly.
   Result<std::vector<uint64_t>> submit(std::string_view json, const std::string& source,
                                        const std::shared_ptr<ReplyWatcher>& watcher = nullptr);
+  // What submit checks before it takes anything: the messages of `json`, or the first error.
+  Result<std::vector<message::Message>> check(std::string_view json);
+  // Submits every file of the startup folder, in name order; a file skipped or refused is
+  // reported to central by name, and the others go on.
+  void submitStartupFiles();
 
   // The broker is reachable again: messages waiting for it go out now. Thread-safe.
   void brokerReconnected() { outbox_.brokerReconnected(); }
@@ -111,6 +117,7 @@ class Node {
   TrustKeeper keys_;
   Inbox inbox_;
   NodeOperations operations_;
+  StartupFolder startup_;
   boost::asio::strand<boost::asio::io_context::executor_type> timerStrand_;
   boost::asio::steady_timer helloTimer_;
   boost::asio::steady_timer errorsTimer_;

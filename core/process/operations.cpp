@@ -364,6 +364,31 @@ std::string NodeOperations::listQueue(const std::string& queue, const QueueFilte
       str(w, "fromNode", m->fromNode);
       str(w, "method", m->method);
       str(w, "state", entry.running ? "running" : "queued");
+      if (m->repeat) {
+        w.Key("run");
+        w.Uint64(entry.run);
+      }
+      w.EndObject();
+    }
+    // Repeating messages between two runs.
+    auto scheduled = store_.loadScheduled();
+    for (const auto& e : scheduled.damaged) errors_.report(e.message);
+    for (const auto& run : scheduled.entries) {
+      auto m = message::decodeWire(run.wire);
+      if (!m || !filter.matches(*m, m->fromNode)) continue;
+      w.StartObject();
+      w.Key("id");
+      w.Uint64(m->id);
+      str(w, "fromNode", m->fromNode);
+      str(w, "method", m->method);
+      str(w, "state", run.cancelled ? "cancelled" : "scheduled");
+      str(w, "summary", summaryOf(*m));
+      w.Key("run");
+      w.Uint64(run.run);
+      w.Key("runs");
+      w.Int64(m->repeat.value_or(0));
+      w.Key("atUnixMs");
+      w.Int64(run.atUnixMs);
       w.EndObject();
     }
     w.EndArray();
@@ -438,11 +463,32 @@ std::string NodeOperations::removeQueued(const std::string& queue, const QueueFi
       }
     }
   } else {
+    // A repeating message between runs: its schedule ends (removed), or ends with the run going.
+    for (const auto& run : store_.loadScheduled().entries) {
+      auto m = message::decodeWire(run.wire);
+      if (!m || !filter.matches(*m, m->fromNode)) continue;
+      auto cancelled = inbox_.cancelSchedule(run);
+      if (!cancelled) {
+        kept.emplace_back(m->id, cancelled.error().message);
+      } else if (*cancelled == "removed") {
+        removed.push_back(m->id);
+      } else {
+        kept.emplace_back(m->id, "repeating: " + *cancelled);
+      }
+    }
     for (const auto& entry : store_.loadInbox().entries) {
       auto m = message::decodeWire(entry.wire);
       if (!m || !filter.matches(*m, m->fromNode)) continue;
       if (entry.running) {
-        kept.emplace_back(m->id, "running");
+        std::string why = "running";
+        // A repeating one's schedule ends with it.
+        if (m->repeat) {
+          store::ScheduledRun last{entry.schedule != 0 ? entry.schedule : entry.arrival, entry.method, entry.run + 1,
+                                   0, false, entry.wire};
+          auto marked = inbox_.cancelSchedule(last);
+          why += marked ? "; no run of it follows" : "; " + marked.error().message;
+        }
+        kept.emplace_back(m->id, why);
       } else if (inbox_.remove(entry, *m)) {
         removed.push_back(m->id);
       } else {
@@ -494,7 +540,7 @@ Result<std::string> NodeOperations::startProc(const std::string& method,
   std::vector<Inbound> waiting;
   for (auto& entry : store_.loadInbox().entries) {
     if (entry.method != method || entry.running) continue;
-    if (auto m = message::decodeWire(entry.wire)) waiting.push_back({entry.arrival, std::move(m).value()});
+    if (auto m = message::decodeWire(entry.wire)) waiting.push_back(inboundOf(entry, std::move(m).value()));
   }
   auto id = inbox_.start(method, allowed.value(), std::move(waiting));
   if (!id) return id.error();

@@ -48,23 +48,42 @@ class OwnMethod final : public MethodHandler {
   Run run_;
 };
 
+// Makes `method` known to `catalog`, each subscriber getting an OwnMethod running `run`.
+void addOwn(Catalog& catalog, std::string_view method, OwnMethod::Run run) {
+  const auto info = ownCommand(method);
+  catalog.addOwn(info, [info, run = std::move(run)] { return std::make_unique<OwnMethod>(info, run); });
+}
+
 }  // namespace
 
-void addOwnMethods(Catalog& catalog, NodeOperations& operations, TrustKeeper& keys) {
-  const auto opCommand = ownCommand(message::methods::kOpCommand);
-  catalog.addOwn(opCommand, [opCommand, &operations] {
-    return std::make_unique<OwnMethod>(opCommand, [&operations](const message::Message& m) -> Result<std::string> {
-      if (m.operation.empty()) {
-        return Error{"REQOpCommand needs an \"operation\" object with opCmd", Code::badField};
-      }
-      return operations.run(m.operation);
-    });
+void addOwnMethods(Catalog& catalog, OwnParts parts) {
+  namespace methods = message::methods;
+  addOwn(catalog, methods::kOpCommand, [&operations = parts.operations](const message::Message& m) -> Result<std::string> {
+    if (m.operation.empty()) {
+      return Error{"REQOpCommand needs an \"operation\" object with opCmd", Code::badField};
+    }
+    return operations.run(m.operation);
   });
-  const auto keysUpdate = ownCommand(message::methods::kKeysUpdate);
-  catalog.addOwn(keysUpdate, [keysUpdate, &keys] {
-    return std::make_unique<OwnMethod>(keysUpdate, [&keys](const message::Message& m) -> Result<std::string> {
-      return keys.applyUpdate(m.data);
-    });
+  addOwn(catalog, methods::kKeysUpdate, [&keys = parts.keys](const message::Message& m) -> Result<std::string> {
+    return keys.applyUpdate(m.data);
+  });
+  addOwn(catalog, methods::kStartupFolderList, [&startup = parts.startup](const message::Message&) {
+    return startup.list();
+  });
+  addOwn(catalog, methods::kStartupFolderWrite,
+         [&startup = parts.startup, check = parts.checkInput](const message::Message& m) -> Result<std::string> {
+           if (m.data.size() != 2) {
+             return Error{"REQStartupFolderWrite takes data [\"<name>.json\", \"<messages as JSON>\"]", Code::badField};
+           }
+           // What the file holds is what the node will take at its next start: checked as input now,
+           // so a file that would be refused then is refused here.
+           if (auto s = check(m.data[1]); !s) {
+             return within("startup file " + m.data[0].substr(0, 80) + ": ", s.error());
+           }
+           return startup.write(m.data[0], m.data[1]);
+         });
+  addOwn(catalog, methods::kStartupFolderRemove, [&startup = parts.startup](const message::Message& m) {
+    return startup.remove(m.data);
   });
 }
 

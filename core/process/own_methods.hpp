@@ -1,17 +1,33 @@
-// The two methods a node serves itself, because they act on the node and no plugin may:
-//   REQOpCommand   the operations of process/operations.hpp, from the message's `operation`
-//   REQKeysUpdate  central's signed trusted set, data = [set JSON, signature]
-// Both are commands with an ACK, sequenced, and allowed from the central node by default
+// The methods a node serves itself, because they act on the node and no plugin may:
+//   REQOpCommand            the operations of process/operations.hpp, from the message's `operation`
+//   REQKeysUpdate           central's signed trusted set, data = [set JSON, signature]
+//   REQStartupFolderList    the files of the startup folder (JSON array)
+//   REQStartupFolderWrite   data = [file name, message JSON]: checked as input, then written
+//   REQStartupFolderRemove  data = [file name, …]: all removed, or none
+// All are commands with an ACK, sequenced, and allowed from the central node by default
 // (message/methods.hpp).
 #pragma once
 
 #include "core/process/catalog.hpp"
 #include "core/process/operations.hpp"
+#include "core/process/startup_folder.hpp"
 #include "core/process/trust_keeper.hpp"
+
+#include <functional>
+#include <string_view>
 
 namespace steward::process {
 
-// Makes both known to `catalog`; `operations` and `keys` must outlive its subscribers.
-void addOwnMethods(Catalog& catalog, NodeOperations& operations, TrustKeeper& keys);
+// What the own methods act on; each must outlive the catalog's subscribers.
+struct OwnParts {
+  NodeOperations& operations;
+  TrustKeeper& keys;
+  StartupFolder& startup;
+  // Whether the node would take `json` as input (Node::check), without taking it.
+  std::function<Status(std::string_view json)> checkInput;
+};
+
+// Makes them known to `catalog`.
+void addOwnMethods(Catalog& catalog, OwnParts parts);
 
 }  // namespace steward::process

@@ -32,6 +32,7 @@ struct ReplyNotice {
   std::string state = {};
   std::string note = {};
   std::map<std::string, std::string> result = {};  // the reply's named parts (stderr, exitStatus)
+  uint64_t run = 0;  // the run of a repeating request it answers (0: it does not repeat)
 };
 
 using ReplyWatcher = std::function<void(const ReplyNotice&)>;

@@ -95,6 +95,15 @@ Status Subscriber::start(std::vector<Inbound> resumed) {
   return {};
 }
 
+void Subscriber::inject(Inbound in) {
+  in.message.seq = 0;  // a later run is not its stream's to order
+  asio::post(strand_, [self = shared_from_this(), in = std::move(in)]() mutable {
+    if (self->stopped_) return;
+    self->route(std::move(in));
+    self->pump();
+  });
+}
+
 void Subscriber::stop() {
   subscription_.reset();
   asio::post(strand_, [self = shared_from_this()] {

@@ -72,7 +72,15 @@ struct Inbound {
   // Its sender waits for an ACK: what the store writes of it is synced (with syncWrites). A
   // message without one is not (README, Delivery).
   bool durable = true;
+  // A repeating message's run (1, 2, …) and its schedule (store::InboxEntry).
+  uint64_t run = 1;
+  uint64_t schedule = 0;
 };
+
+// The inbox entry `entry` as it runs, `m` being its decoded wire.
+inline Inbound inboundOf(const store::InboxEntry& entry, message::Message m) {
+  return Inbound{entry.arrival, std::move(m), true, entry.run, entry.schedule};
+}
 
 // What a subscriber tells the receiving side of its node. Called from transport and handler
 // threads.
@@ -113,6 +121,10 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   // Queues `resumed` (messages from the inbox of an earlier run, in arrival order) ahead of
   // anything new, then subscribes to the method's subject.
   Status start(std::vector<Inbound> resumed = {});
+  // Queues a message put into the inbox by the node itself (a repeating message's next run): it
+  // runs like one that arrived now, outside any sequenced stream. Dropped once stopped (it stays
+  // in the inbox for the next start). Thread-safe.
+  void inject(Inbound in);
   // Unsubscribes and drops the in-memory queue (those messages stay in the inbox for the next
   // start). Running calls go on. Blocks until unsubscribed.
   void stop();

@@ -1,8 +1,9 @@
 #include "core/security/identity.hpp"
 
+#include "core/util/files.hpp"
+
 #include <sodium.h>
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,17 +22,6 @@ constexpr const char* kPublicFile = "node.pub";
 
 Status ready() {
   if (sodium_init() < 0) return Error{"libsodium cannot start"};
-  return {};
-}
-
-// Writes `text` to a new file with `mode`, replacing nothing: O_EXCL, so two starts cannot race.
-Status writeNew(const fs::path& file, const std::string& text, mode_t mode) {
-  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (fd < 0) return Error{"cannot create " + file.string() + ": " + std::strerror(errno)};
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-                  ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok) return Error{"cannot write " + file.string()};
   return {};
 }
 
@@ -67,8 +57,8 @@ Result<Identity> Identity::create(const fs::path& folder) {
   crypto_sign_keypair(pk.data(), id.secret_.data());
   id.publicKey_ = toBase64(pk.data(), pk.size());
   const std::string secret = toBase64(id.secret_.data(), id.secret_.size());
-  if (auto s = writeNew(folder / kSecretFile, secret + "\n", 0600); !s) return s.error();
-  if (auto s = writeNew(folder / kPublicFile, id.publicKey_ + "\n", 0644); !s) return s.error();
+  if (auto s = files::writeNew(folder / kSecretFile, secret + "\n", 0600); !s) return s.error();
+  if (auto s = files::writeNew(folder / kPublicFile, id.publicKey_ + "\n", 0644); !s) return s.error();
   return id;
 }
 

@@ -54,6 +54,7 @@ std::string fleetKey(const std::string& ns, const std::string& node) { return ns
 // A received stream's parts (streamKey() names the stream).
 std::string nextKey(const std::string& ns, const std::string& stream) { return ns + "stream/" + stream; }
 std::string floorKey(const std::string& ns, const std::string& stream) { return ns + "floor/" + stream; }
+std::string schedKey(const std::string& ns, uint64_t schedule) { return ns + "sched/" + hex16(schedule); }
 std::string goneKey(const std::string& ns, const std::string& stream, uint64_t seq) {
   return ns + "gone/" + stream + "/" + hex16(seq);
 }
@@ -132,6 +133,12 @@ std::string encodeInbox(const InboxEntry& e) {
   return frame(e.wire, [&](auto& w) {
     w.Key("method");
     w.String(e.method.c_str(), static_cast<rapidjson::SizeType>(e.method.size()));
+    if (e.schedule != 0) {
+      w.Key("run");
+      w.Uint64(e.run);
+      w.Key("schedule");
+      w.Uint64(e.schedule);
+    }
   });
 }
 
@@ -143,8 +150,46 @@ Result<InboxEntry> decodeInbox(uint64_t arrival, const std::string& value) {
   InboxEntry e;
   e.arrival = arrival;
   e.method = h["method"].GetString();
+  if (h.HasMember("schedule")) {
+    if (!h["schedule"].IsUint64() || !h.HasMember("run") || !h["run"].IsUint64()) return Error{"header has a bad run"};
+    e.schedule = h["schedule"].GetUint64();
+    e.run = h["run"].GetUint64();
+  }
   e.wire = std::move(parts->second);
   return e;
+}
+
+std::string encodeScheduled(const ScheduledRun& r) {
+  return frame(r.wire, [&](auto& w) {
+    w.Key("method");
+    w.String(r.method.c_str(), static_cast<rapidjson::SizeType>(r.method.size()));
+    w.Key("run");
+    w.Uint64(r.run);
+    w.Key("atUnixMs");
+    w.Int64(r.atUnixMs);
+    if (r.cancelled) {
+      w.Key("cancelled");
+      w.Bool(true);
+    }
+  });
+}
+
+Result<ScheduledRun> decodeScheduled(uint64_t schedule, const std::string& value) {
+  auto parts = unframe(value);
+  if (!parts) return parts.error();
+  const auto& h = parts->first;
+  if (!h.HasMember("method") || !h["method"].IsString() || !h.HasMember("run") || !h["run"].IsUint64() ||
+      !h.HasMember("atUnixMs") || !h["atUnixMs"].IsInt64()) {
+    return Error{"header lacks a field"};
+  }
+  ScheduledRun r;
+  r.schedule = schedule;
+  r.method = h["method"].GetString();
+  r.run = h["run"].GetUint64();
+  r.atUnixMs = h["atUnixMs"].GetInt64();
+  r.cancelled = h.HasMember("cancelled") && h["cancelled"].IsBool() && h["cancelled"].GetBool();
+  r.wire = std::move(parts->second);
+  return r;
 }
 
 // Scans one key prefix in order, decoding each entry; damaged ones are reported and removed.
@@ -523,9 +568,17 @@ Status Store::markRunning(uint64_t arrival, const StreamAdvance* advance, bool d
 
 Status Store::finishInbound(uint64_t arrival, const OutboxEntry* reply,
                             const std::vector<std::pair<std::string, uint64_t>>& lastSeqs,
-                            const RunMark* next, bool durable) {
+                            const RunMark* next, bool durable, const Repeat* repeat) {
   leveldb::WriteBatch batch;
   if (next != nullptr) markIn(batch, next->arrival, next->advance);
+  if (repeat != nullptr) {
+    if (repeat->next != nullptr) {
+      batch.Put(schedKey(ns_, repeat->schedule), encodeScheduled(*repeat->next));
+    } else {
+      batch.Delete(schedKey(ns_, repeat->schedule));
+    }
+    durable = true;  // a schedule lost to a power cut would end it unasked
+  }
   for (const auto& [subject, seq] : lastSeqs) batch.Put(seqKey(ns_, subject), encodeU64(seq));
   batch.Delete(inKey(ns_, arrival));
   batch.Delete(runKey(ns_, arrival));
@@ -536,6 +589,34 @@ Status Store::finishInbound(uint64_t arrival, const OutboxEntry* reply,
   if (!s.ok()) return Error{"database: cannot record a finished message: " + s.ToString(), Code::storage};
   return {};
 }
+
+Result<uint64_t> Store::releaseScheduled(const ScheduledRun& due) {
+  auto arrival = arrivals_->next();
+  if (!arrival) return arrival.error();
+  InboxEntry entry{arrival.value(), due.method, false, due.wire, due.run, due.schedule};
+  leveldb::WriteBatch batch;
+  batch.Put(inKey(ns_, entry.arrival), encodeInbox(entry));
+  batch.Delete(schedKey(ns_, due.schedule));
+  auto s = commit(batch, options_.sync);
+  if (!s.ok()) return Error{"database: cannot start a scheduled run: " + s.ToString(), Code::storage};
+  return entry.arrival;
+}
+
+Status Store::cancelScheduled(const ScheduledRun& run, bool mark) {
+  leveldb::WriteBatch batch;
+  if (mark) {
+    ScheduledRun marked = run;
+    marked.cancelled = true;
+    batch.Put(schedKey(ns_, run.schedule), encodeScheduled(marked));
+  } else {
+    batch.Delete(schedKey(ns_, run.schedule));
+  }
+  auto s = commit(batch, options_.sync);
+  if (!s.ok()) return Error{"database: cannot cancel a schedule: " + s.ToString(), Code::storage};
+  return {};
+}
+
+Loaded<ScheduledRun> Store::loadScheduled() { return scan<ScheduledRun>(*db_, ns_ + "sched/", decodeScheduled); }
 
 Loaded<InboxEntry> Store::loadInbox() {
   auto loaded = scan<InboxEntry>(*db_, ns_ + "in/", decodeInbox);

@@ -17,6 +17,8 @@
 //   stream/<method>/<fromNode>/<epoch, 16 hex>   a sequenced stream taken in: the number next
 //   floor/<same>                 and the number below which a missing one never comes
 //   gone/<same>/<seq, 16 hex>    a number of that stream removed by an operator
+//   sched/<schedule, 16 hex>     a repeating message between two runs: the run that comes next
+//                                and when (the schedule is named by its first arrival number)
 #pragma once
 
 #include "core/util/result.hpp"
@@ -64,6 +66,22 @@ struct InboxEntry {
   std::string method;
   bool running = false;  // a run had started when this was written
   std::string wire;
+  // A repeating message's later runs come back into the inbox as entries of their own: which run
+  // this is, and the schedule's number (its first arrival). 1 and 0 for everything else.
+  uint64_t run = 1;
+  uint64_t schedule = 0;
+};
+
+// A repeating message (message::Message::repeat) between two runs. Exactly one of these, or one
+// inbox entry of it, exists at any time: a run ends in the write that puts this, and this goes in
+// the write that puts the next run's inbox entry.
+struct ScheduledRun {
+  uint64_t schedule = 0;  // the first arrival's number, naming the schedule
+  std::string method;
+  uint64_t run = 2;       // the run that comes next
+  int64_t atUnixMs = 0;   // when
+  bool cancelled = false; // an operator cancelled it while a run was going: no run follows it
+  std::string wire;       // the message, without its stream number
 };
 
 // One stream of sequenced messages (message::Message::seq) from one sender, as the receiver keeps
@@ -165,9 +183,22 @@ class Store {
     uint64_t arrival = 0;
     const StreamAdvance* advance = nullptr;
   };
+  // A repeating message's run also says what comes of its schedule: the next run (`next`), or
+  // none (the schedule's entry, a cancellation's mark included, goes).
+  struct Repeat {
+    uint64_t schedule = 0;
+    const ScheduledRun* next = nullptr;
+  };
   Status finishInbound(uint64_t arrival, const OutboxEntry* reply,
                        const std::vector<std::pair<std::string, uint64_t>>& lastSeqs = {},
-                       const RunMark* next = nullptr, bool durable = true);
+                       const RunMark* next = nullptr, bool durable = true, const Repeat* repeat = nullptr);
+  // A scheduled run whose time came goes into the inbox (one synced write: its entry comes, the
+  // schedule's goes); the arrival number it got.
+  Result<uint64_t> releaseScheduled(const ScheduledRun& due);
+  // An operator's cancel: the schedule's entry goes (`mark` false), or, while one of its runs is
+  // going, stays as a mark that no run follows it (`mark` true).
+  Status cancelScheduled(const ScheduledRun& run, bool mark);
+  Loaded<ScheduledRun> loadScheduled();
   // Removes a message that did not run (an operator's removeQueued); a sequenced one's number is
   // remembered as gone in its stream, so the stream passes it when its turn comes.
   Status removeInbound(uint64_t arrival, const std::string& streamKey = {}, uint64_t seq = 0);

@@ -217,7 +217,8 @@ class CtlFleet : public E2eTest {
       fs::create_directories(facts);
       if (name != "ship3") std::ofstream(facts / "role") << "# what it does\nrole = " << (name == "ship1" ? "db" : "web") << "\n";
       ships_.push_back(&startNode(name, {"--startSubREQCliCommand=central", "--startPubREQHello=1",
-                                         "--factsFolder=" + facts.string()}));
+                                         "--factsFolder=" + facts.string(),
+                                         "--startupFolder=" + (root_ / (name + "-startup")).string()}));
     }
     ASSERT_TRUE(waitFor([&] { return countLines(ctl({"nodes"}).out, " online ") == 3; }, 20s))
         << ctl({"nodes"}).out;
@@ -292,6 +293,33 @@ TEST_F(CtlFleet, FactsTellTheFleetAndPickTheTarget) {
   ASSERT_TRUE(waitFor([&] { return ctl({"nodes", "--where", "role=db"}).out.find("ship3 ") != std::string::npos; }, 10s));
   r = ctl({"run", "--where", "role=db", "--", "echo", "db here"});
   EXPECT_EQ(countLines(r.out, "db here"), 2u) << r.out;
+}
+
+TEST_F(CtlFleet, StartupFilesArePutListedAndRemovedAcrossTheFleet) {
+  const fs::path file = root_ / "announce.json";
+  std::ofstream(file) << R"([{"toNode":"central","method":"REQToFileAppend","data":["up"],"fileName":"boot.log"}])";
+  auto r = ctl({"startup", "ship*", "put", file.string()});
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_NE(r.err.find("3/3 ok"), std::string::npos) << r.err;
+  for (const std::string name : {"ship1", "ship2", "ship3"}) {
+    EXPECT_TRUE(fs::exists(root_ / (name + "-startup") / "announce.json")) << name;
+  }
+  r = ctl({"startup", "ship1", "list"});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("\"name\":\"announce.json\""), std::string::npos) << r.out;
+  // Refused before anything is sent: not JSON; and by the node: not messages it would take.
+  std::ofstream(root_ / "broken.json") << "[{";
+  r = ctl({"startup", "ship1", "put", (root_ / "broken.json").string()});
+  EXPECT_EQ(r.exitCode, 2) << r.err;
+  std::ofstream(root_ / "unknown.json") << R"([{"toNode":"central","method":"REQNoSuch"}])";
+  r = ctl({"startup", "ship1", "put", (root_ / "unknown.json").string(), "20-unknown.json"});
+  EXPECT_EQ(r.exitCode, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("unknown method"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(root_ / "ship1-startup" / "20-unknown.json"));
+  r = ctl({"startup", "ship1,ship2", "rm", "announce.json"});
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_FALSE(fs::exists(root_ / "ship1-startup" / "announce.json"));
+  EXPECT_TRUE(fs::exists(root_ / "ship3-startup" / "announce.json"));
 }
 
 TEST_F(CtlFleet, ACancelledMessageNeverRunsWhenItsNodeComesBack) {

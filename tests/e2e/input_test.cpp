@@ -188,5 +188,70 @@ TEST_F(StartupFolder, ItsMessagesAreSentAtEveryStartAndABadFileIsReported) {
   EXPECT_TRUE(waitFor([&] { return readFile(boot) == "ship1 is up\nship1 is up\n"; }, 30s)) << readFile(boot);
 }
 
+// The spec's three startup-folder handlers: central writes a message file into ship1's folder,
+// lists it, sees it sent at ship1's next start, and removes it; what would be refused at the start
+// (bad messages, a name with a path) is refused when it is written.
+TEST_F(StartupFolder, CentralWritesListsAndRemovesAShipsStartupFiles) {
+  auto& central = startNode("central");
+  const fs::path folder = root_ / "ship1-startup";  // made by the first write
+  auto& ship1 = startNode("ship1", {"--startupFolder=" + folder.string()});
+  auto quoted = [](std::string text) {
+    for (size_t at = 0; (at = text.find('"', at)) != std::string::npos; at += 2) text.insert(at, "\\");
+    return text;
+  };
+  auto send = [&](const std::string& method, const std::string& data, const std::string& fileName) {
+    const std::string answer = central.submit(R"([{"toNode":"ship1","method":")" + method + R"(","data":[)" + data +
+                                              R"(],"directory":"startup","fileName":")" + fileName + R"("}])");
+    EXPECT_TRUE(accepted(answer)) << answer;
+    return central.dataFolder() / "startup" / "ship1" / fileName;
+  };
+  const std::string announce =
+      R"([{"toNode":"central","method":"REQToFileAppend","data":["ship1 started"],"directory":"boot","fileName":"boot.log"}])";
+
+  const auto wrote = send("REQStartupFolderWrite", R"("10-announce.json",")" + quoted(announce) + R"(")", "write.log");
+  ASSERT_TRUE(waitFor([&] { return readFile(wrote).find("wrote startup file") != std::string::npos; }, 30s))
+      << central.errorLog();
+  EXPECT_EQ(readFile(folder / "10-announce.json"), announce);
+  EXPECT_EQ(fs::status(folder / "10-announce.json").permissions() & fs::perms::others_all, fs::perms::none);
+
+  // Refused as they are written, and nothing is left behind.
+  send("REQStartupFolderWrite", R"("../escape.json",")" + quoted(announce) + R"(")", "bad-name.log");
+  send("REQStartupFolderWrite", R"("20-bad.json",")" + quoted(R"([{"toNode":"central","method":"REQNoSuch"}])") + R"(")",
+       "bad-message.log");
+  EXPECT_TRUE(waitFor([&] {
+    const std::string errors = central.errorLog();
+    return errors.find("startup file name \"../escape.json\"") != std::string::npos &&
+           errors.find("startup file 20-bad.json: message 0: field \"method\": unknown method") != std::string::npos;
+  }, 30s)) << central.errorLog();
+  EXPECT_FALSE(fs::exists(root_ / "escape.json"));
+  EXPECT_FALSE(fs::exists(folder / "20-bad.json"));
+
+  const auto listed = send("REQStartupFolderList", "", "list.log");
+  ASSERT_TRUE(waitFor([&] { return readFile(listed).find("\"name\":\"10-announce.json\"") != std::string::npos; }, 30s))
+      << central.errorLog();
+  EXPECT_NE(readFile(listed).find("\"bytes\":" + std::to_string(announce.size())), std::string::npos) << readFile(listed);
+
+  // Sent at ship1's next start.
+  ship1.stop();
+  ship1.start();
+  ASSERT_TRUE(ship1.waitReady());
+  const auto boot = central.dataFolder() / "boot" / "ship1" / "boot.log";
+  ASSERT_TRUE(waitFor([&] { return readFile(boot) == "ship1 started\n"; }, 30s)) << ship1.log();
+
+  // Removing a name that is not there removes nothing; then it is removed and not sent again.
+  send("REQStartupFolderRemove", R"("10-announce.json","99-none.json")", "remove-bad.log");
+  EXPECT_TRUE(waitFor([&] { return central.errorLog().find("there is no startup file 99-none.json") != std::string::npos; }, 30s));
+  EXPECT_TRUE(fs::exists(folder / "10-announce.json"));
+  const auto removed = send("REQStartupFolderRemove", R"("10-announce.json")", "remove.log");
+  ASSERT_TRUE(waitFor([&] { return readFile(removed).find("removed 10-announce.json") != std::string::npos; }, 30s))
+      << central.errorLog();
+  EXPECT_FALSE(fs::exists(folder / "10-announce.json"));
+  ship1.stop();
+  ship1.start();
+  ASSERT_TRUE(ship1.waitReady());
+  std::this_thread::sleep_for(2s);
+  EXPECT_EQ(readFile(boot), "ship1 started\n");
+}
+
 }  // namespace
 }  // namespace steward::e2e

@@ -207,6 +207,27 @@ TEST(CtlTargets, PatternsListsAllAndFactsPickFromCentralsNodes) {
   EXPECT_EQ(none[0], "error: no node matches tug* (central knows 3 node(s) that said hello; steward-ctl nodes lists them)");
 }
 
+TEST(CtlRequest, StartupPutsAFileListsAndRemoves) {
+  const auto file = std::filesystem::temp_directory_path() / ("ctl-startup-" + std::to_string(::getpid()) + ".json");
+  std::ofstream(file) << R"([{"toNode":"hq","method":"REQPing"}])";
+  auto d = request({"startup", "ship1", "put", file.c_str()});
+  EXPECT_STREQ(d["messages"][0]["method"].GetString(), "REQStartupFolderWrite");
+  EXPECT_EQ(d["messages"][0]["data"][0].GetString(), file.filename().string());
+  EXPECT_STREQ(d["messages"][0]["data"][1].GetString(), R"([{"toNode":"hq","method":"REQPing"}])");
+  d = request({"startup", "ship1", "put", file.c_str(), "10-ping.json"});
+  EXPECT_STREQ(d["messages"][0]["data"][0].GetString(), "10-ping.json");
+  std::filesystem::remove(file);
+  d = request({"startup", "ship1", "list"});
+  EXPECT_STREQ(d["messages"][0]["method"].GetString(), "REQStartupFolderList");
+  d = request({"startup", "ship1", "rm", "a.json", "b.json"});
+  EXPECT_STREQ(d["messages"][0]["method"].GetString(), "REQStartupFolderRemove");
+  EXPECT_EQ(d["messages"][0]["data"].Size(), 2u);
+  EXPECT_TRUE(ctl::needsFleet(*parse({"startup", "--all", "list"})->options));
+  EXPECT_NE(parse({"startup", "ship1", "ls"}).error().message.find("startup takes list, put"), std::string::npos);
+  EXPECT_FALSE(parse({"startup", "ship1", "rm"}).ok());
+  EXPECT_FALSE(parse({"startup", "ship1", "list", "extra"}).ok());
+}
+
 TEST(CtlTargets, OneFanOutMessageForSeveralNodes) {
   auto p = parse({"run", "ship1,ship2", "--", "uptime"});
   ASSERT_TRUE(p.ok());

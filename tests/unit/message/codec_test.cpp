@@ -312,3 +312,55 @@ TEST(Wire, RefusesMessagesWithoutSenderOrId) {
                                "directory":"../x"})").ok());
   EXPECT_FALSE(decodeWire("not json").ok());
 }
+
+TEST(InputValidation, RepeatComesWithItsIntervalOrAsTheSuccessorsSchedule) {
+  SpecMethods methods;
+  auto one = [&](const std::string& fields) -> steward::Result<Message> {
+    auto batch = decodeInput(R"([{"toNode":"ship1","method":"REQCliCommand","data":["x"],)" + fields + "}]");
+    if (!batch) return batch.error();
+    if (auto s = validate(batch->front(), methods); !s) return s.error();
+    return batch->front();
+  };
+  auto m = one(R"("repeat":3,"repeatInterval":60)");
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(*m->repeat, 3);
+  EXPECT_EQ(*m->repeatInterval, 60);
+  // [interval, total seconds]: every 10 s for a minute is six runs; total 0 is until cancelled.
+  m = one(R"("schedule":[10,60])");
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(*m->repeat, 6);
+  EXPECT_EQ(*m->repeatInterval, 10);
+  EXPECT_EQ(*one(R"("schedule":[10,0])")->repeat, 0);
+  EXPECT_EQ(*one(R"("schedule":[10,5])")->repeat, 1);
+  EXPECT_NE(one(R"("repeat":3)").error().message.find("repeatInterval\": is missing"), std::string::npos);
+  EXPECT_NE(one(R"("repeatInterval":3)").error().message.find("repeat\": is missing"), std::string::npos);
+  EXPECT_NE(one(R"("repeat":3,"repeatInterval":0)").error().message.find("at least 1 second"), std::string::npos);
+  EXPECT_NE(one(R"("repeatInterval":3,"schedule":[1,2])").error().message.find("give one form"), std::string::npos);
+  EXPECT_FALSE(one(R"("schedule":[0,10])"));
+  EXPECT_FALSE(one(R"("schedule":[10])"));
+  EXPECT_FALSE(one(R"("schedule":"10,60")"));
+  EXPECT_FALSE(one(R"("repeat":-1,"repeatInterval":1)"));
+  EXPECT_FALSE(one(R"("repeat":1000001,"repeatInterval":1)"));
+  // The wire carries it to the receiver; a reply says which run it answers.
+  Message wire = one(R"("repeat":2,"repeatInterval":5)").value();
+  wire.id = 1;
+  wire.fromNode = "central";
+  auto back = decodeWire(encodeWire(wire));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(*back->repeat, 2);
+  Message reply = wire;
+  reply.repeat.reset();
+  reply.repeatInterval.reset();
+  reply.isReply = true;
+  reply.requestId = 1;
+  reply.run = 1;
+  reply.runs = 2;
+  back = decodeWire(encodeWire(reply));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->run, 1u);
+  EXPECT_FALSE(endsRequest(*back));
+  back->run = 2;
+  EXPECT_TRUE(endsRequest(*back));
+  back->runs = 0;
+  EXPECT_FALSE(endsRequest(*back));
+}

@@ -277,3 +277,38 @@ TEST_F(StoreTest, ANewCounterStartsWhereItIsToldAndAnOldOneGoesOnFromItsLastNumb
   IdSource ids(*store, "nextId", 10, 1);
   EXPECT_EQ(ids.next().value(), 5010u) << "a counter in use never starts over";
 }
+
+// A repeating message is in the inbox (a run) or in sched/ (between runs), never both nor neither.
+TEST_F(StoreTest, ARepeatingMessageMovesBetweenInboxAndScheduleWithItsRunNumber) {
+  auto store = open();
+  const uint64_t first = store->acceptInbound("central", 7, "REQCliCommand", "req").value().arrival;
+  ScheduledRun next{first, "REQCliCommand", 2, 12345, false, "req"};
+  Store::Repeat repeat{first, &next};
+  ASSERT_TRUE(store->finishInbound(first, nullptr, {}, nullptr, true, &repeat).ok());
+  EXPECT_TRUE(store->loadInbox().entries.empty());
+  auto scheduled = store->loadScheduled();
+  ASSERT_EQ(scheduled.entries.size(), 1u);
+  EXPECT_EQ(scheduled.entries[0].schedule, first);
+  EXPECT_EQ(scheduled.entries[0].run, 2u);
+  EXPECT_EQ(scheduled.entries[0].atUnixMs, 12345);
+  EXPECT_EQ(scheduled.entries[0].wire, "req");
+
+  const uint64_t second = store->releaseScheduled(scheduled.entries[0]).value();
+  EXPECT_GT(second, first);
+  EXPECT_TRUE(store->loadScheduled().entries.empty());
+  store.reset();
+  store = open();  // across a restart
+  auto inbox = store->loadInbox();
+  ASSERT_EQ(inbox.entries.size(), 1u);
+  EXPECT_EQ(inbox.entries[0].run, 2u);
+  EXPECT_EQ(inbox.entries[0].schedule, first);
+
+  // A cancel while that run goes leaves a mark; the run's end takes it away with the schedule.
+  ASSERT_TRUE(store->cancelScheduled(ScheduledRun{first, "REQCliCommand", 3, 0, false, "req"}, true).ok());
+  ASSERT_EQ(store->loadScheduled().entries.size(), 1u);
+  EXPECT_TRUE(store->loadScheduled().entries[0].cancelled);
+  Store::Repeat end{first, nullptr};
+  ASSERT_TRUE(store->finishInbound(second, nullptr, {}, nullptr, true, &end).ok());
+  EXPECT_TRUE(store->loadScheduled().entries.empty());
+  EXPECT_TRUE(store->loadInbox().entries.empty());
+}
