@@ -1,6 +1,8 @@
 #include "core/message/codec.hpp"
 
+#include "core/message/methods.hpp"
 #include "core/message/paths.hpp"
+#include "core/message/workflow.hpp"
 #include "core/util/json.hpp"
 
 #include <rapidjson/document.h>
@@ -168,6 +170,32 @@ const std::vector<Field>& fields() {
          m.operation = json::compact(v);
          return Status{};
        }},
+      {"workflow", false,
+       [](Message& m, const Value& v, const Limits&) {
+         if (v.IsNull()) return Status{};
+         if (!v.IsObject()) return fieldError("workflow", "must be an object with its steps");
+         m.workflow = json::compact(v);
+         return Status{};
+       }},
+      {"replyOpts", false,
+       [](Message& m, const Value& v, const Limits&) -> Status {
+         if (v.IsNull()) return {};
+         if (!v.IsObject()) return fieldError("replyOpts", "must be an object of options for the reply method");
+         if (v.MemberCount() > kMaxReplyOptions) {
+           return fieldError("replyOpts", "has more than " + std::to_string(kMaxReplyOptions) + " options");
+         }
+         for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
+           const std::string name(it->name.GetString(), it->name.GetStringLength());
+           if (!validResultName(name)) return fieldError("replyOpts", "an option's name is 1 to 32 letters, digits or '_'");
+           const Value& value = it->value;
+           const bool plain = value.IsBool() || value.IsInt64() || (value.IsString() && value.GetStringLength() <= 256);
+           if (!plain) {
+             return fieldError("replyOpts." + name, "must be a string of at most 256 bytes, an integer or a boolean");
+           }
+         }
+         m.replyOpts = json::compact(v);
+         return {};
+       }},
       {"id", true, [](Message& m, const Value& v, const Limits&) { return readUint("id", v, m.id); }},
       {"fromNode", true,
        [](Message& m, const Value& v, const Limits& l) {
@@ -305,6 +333,46 @@ Result<std::vector<Message>> decodeInput(std::string_view json, const Limits& li
 
 namespace {
 
+// The replyOpts of one of steward's own reply methods: only the options it takes, each of its type.
+Status checkReplyOpts(const Message& m) {
+  if (m.replyOpts.empty()) return {};
+  // A reply's method is the reply method; a request names it, or gets the default.
+  const std::string_view reply = m.isReply                ? std::string_view(m.method)
+                                 : m.replyMethod.empty() ? methods::defaultReplyTo(m.method)
+                                                         : std::string_view(m.replyMethod);
+  if (!methods::knowsReplyOptions(reply)) return {};
+  auto options = json::parse(m.replyOpts, "replyOpts");
+  if (!options || !options->IsObject()) return fieldError("replyOpts", "must be an object");
+  for (auto it = options->MemberBegin(); it != options->MemberEnd(); ++it) {
+    const std::string_view name(it->name.GetString(), it->name.GetStringLength());
+    const methods::ReplyOption* known = nullptr;
+    std::string takes;
+    for (const auto& o : methods::kReplyOptions) {
+      if (o.method != reply) continue;
+      takes += (takes.empty() ? "" : ", ") + std::string(o.name);
+      if (o.name == name) known = &o;
+    }
+    const std::string field = "replyOpts." + std::string(name);
+    if (known == nullptr) {
+      return fieldError(field, "is not an option of " + std::string(reply) +
+                                   (takes.empty() ? ", which takes none" : ", which takes " + takes));
+    }
+    const Value& v = it->value;
+    if (known->type == methods::ReplyOptionType::flag && !v.IsBool()) return fieldError(field, "must be true or false");
+    if (known->type == methods::ReplyOptionType::fileMode) {
+      const std::string_view text = v.IsString() ? std::string_view(v.GetString(), v.GetStringLength()) : "";
+      const bool octal = text.size() >= 3 && text.size() <= 4 &&
+                         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '7'; });
+      const unsigned long mode = octal ? std::stoul(std::string(text), nullptr, 8) : 0;
+      if (!octal || (mode & ~0666UL) != 0 || (mode & 0600UL) != 0600UL) {
+        return fieldError(field, "must be a file mode in octal such as \"0640\": the owner reads and writes; no "
+                                 "execute, set-id or sticky bits");
+      }
+    }
+  }
+  return {};
+}
+
 // repeat and repeatInterval come together, the interval at least a second.
 Status checkRepeat(const Message& m) {
   if (m.repeat.has_value() != m.repeatInterval.has_value()) {
@@ -353,6 +421,13 @@ Status validate(const Message& m, const MethodCatalog& methods, const Limits& li
     return fieldError("ACKTimeout", "must be at least 1 second (leave it out for the default)");
   }
   if (auto s = checkRepeat(m); !s) return s;
+  if (auto s = checkReplyOpts(m); !s) return s;
+  if (m.method == methods::kWorkflow) {
+    if (m.workflow.empty()) return fieldError("workflow", "is missing: REQWorkflow runs the steps it lists");
+    if (auto w = parseWorkflow(m.workflow, &methods, limits); !w) return fieldError("workflow", w.error().message, w.error().code);
+  } else if (!m.workflow.empty()) {
+    return fieldError("workflow", "is for REQWorkflow, not " + m.method);
+  }
   if (m.repeat && method->replyMethod) {
     return fieldError("repeat", "\"" + m.method + "\" is a reply method; only requests repeat");
   }
@@ -403,6 +478,14 @@ std::string encodeWire(const Message& m) {
     w.Key("operation");
     w.RawValue(m.operation.data(), m.operation.size(), rapidjson::kObjectType);
   }
+  if (!m.workflow.empty()) {
+    w.Key("workflow");
+    w.RawValue(m.workflow.data(), m.workflow.size(), rapidjson::kObjectType);
+  }
+  if (!m.replyOpts.empty()) {
+    w.Key("replyOpts");
+    w.RawValue(m.replyOpts.data(), m.replyOpts.size(), rapidjson::kObjectType);
+  }
   if (m.isReply) {
     w.Key("isReply");
     w.Bool(true);
@@ -448,6 +531,7 @@ Result<Message> decodeWire(std::string_view bytes, const Limits& limits) {
     return Error{"field \"directory\": " + s.error().message};
   }
   if (auto s = checkRepeat(*m); !s) return s.error();
+  if (auto s = checkReplyOpts(*m); !s) return s.error();
   if (!m->fileName.empty()) {
     if (auto s = checkFileName(m->fileName); !s) {
       return Error{"field \"fileName\": " + s.error().message};

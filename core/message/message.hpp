@@ -62,6 +62,12 @@ struct Message {
   std::string directory;
   std::string fileName;
   std::string operation;  // the "operation" object as compact JSON text; empty when absent
+  // The spec's replyOpts: options for the reply method, a flat JSON object (compact text; empty
+  // when absent) of at most kMaxReplyOptions names, each a string, number or boolean. A reply
+  // carries its request's, for the reply method to read.
+  std::string replyOpts;
+  // A REQWorkflow's steps (message/workflow.hpp), as compact JSON text; empty when absent.
+  std::string workflow;
   // The spec's repeat and repeatInterval: the receiving node runs the message `repeat` times (0:
   // until cancelled, or until its lifetime ends), the next run `repeatInterval` seconds after a run
   // ends; each run replies. Input may give the successor's "schedule": [interval, total seconds]
@@ -134,6 +140,7 @@ Status checkNodeName(std::string_view name, const Limits& limits = {});
 // A name in a reply's result: 1 to 32 letters, digits or '_'.
 bool validResultName(std::string_view name);
 inline constexpr size_t kMaxResultFields = 16;
+inline constexpr size_t kMaxReplyOptions = 16;
 // Method names: [A-Za-z0-9_], starting with a letter.
 Status checkMethodName(std::string_view name, const Limits& limits = {});
 

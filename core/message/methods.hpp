@@ -17,6 +17,7 @@ inline constexpr std::string_view kOpCommand = "REQOpCommand";
 inline constexpr std::string_view kKeysUpdate = "REQKeysUpdate";
 inline constexpr std::string_view kPing = "REQPing";
 inline constexpr std::string_view kPong = "REQPong";
+inline constexpr std::string_view kWorkflow = "REQWorkflow";
 inline constexpr std::string_view kStartupFolderList = "REQStartupFolderList";
 inline constexpr std::string_view kStartupFolderWrite = "REQStartupFolderWrite";
 inline constexpr std::string_view kStartupFolderRemove = "REQStartupFolderRemove";
@@ -36,7 +37,7 @@ struct WellKnown {
   DefaultStart start;
 };
 
-inline constexpr std::array<WellKnown, 17> kWellKnown = {{
+inline constexpr std::array<WellKnown, 18> kWellKnown = {{
     {kErrorLog, DefaultStart::atCentral},
     {kHello, DefaultStart::atCentral},
     {"REQToFileAppend", DefaultStart::everywhere},
@@ -51,6 +52,7 @@ inline constexpr std::array<WellKnown, 17> kWellKnown = {{
     {"REQnCliCommandCont", DefaultStart::off},
     {kOpCommand, DefaultStart::fromCentral},
     {kKeysUpdate, DefaultStart::fromCentral},
+    {kWorkflow, DefaultStart::off},
     {kStartupFolderList, DefaultStart::fromCentral},
     {kStartupFolderWrite, DefaultStart::fromCentral},
     {kStartupFolderRemove, DefaultStart::fromCentral},
@@ -65,10 +67,33 @@ constexpr const WellKnown* find(std::string_view method) {
 }
 
 // Methods the node serves itself, never a plugin: they act on the node (its queues, processes,
-// keys and startup folder), which no plugin may reach.
+// keys and startup folder) or call other methods (a workflow's steps), which no plugin may do.
 constexpr bool servedByNode(std::string_view method) {
-  return method == kOpCommand || method == kKeysUpdate || method == kStartupFolderList ||
+  return method == kOpCommand || method == kKeysUpdate || method == kWorkflow || method == kStartupFolderList ||
          method == kStartupFolderWrite || method == kStartupFolderRemove;
+}
+
+// The replyOpts (the spec's TODO: options for the reply method) that steward's own reply methods
+// take; any of their other options is refused at input. A third party's reply method is handed
+// what the request gives, checked for shape only.
+enum class ReplyOptionType {
+  fileMode,  // a string of octal digits, e.g. "0640": read and write bits only
+  flag,      // true or false
+};
+struct ReplyOption {
+  std::string_view method;
+  std::string_view name;
+  ReplyOptionType type;
+  std::string_view meaning;
+};
+inline constexpr std::array<ReplyOption, 3> kReplyOptions = {{
+    {"REQToFile", "mode", ReplyOptionType::fileMode, "the reply file's mode"},
+    {"REQToFileAppend", "mode", ReplyOptionType::fileMode, "the reply file's mode"},
+    {"REQToFileAppend", "timestamp", ReplyOptionType::flag, "each line starts with the UTC time it was written"},
+}};
+// The reply methods whose options steward knows (none, for some).
+constexpr bool knowsReplyOptions(std::string_view method) {
+  return method == "REQToFile" || method == "REQToFileAppend" || method == "REQToConsole" || method == kPong;
 }
 
 // The reply method of a request that names none: a ping answers with a pong, as in the Go steward.

@@ -26,6 +26,7 @@ PreparedRequest::PreparedRequest(const message::Message& m, CallContext context)
   request_.request_id = m.requestId;
   request_.request_method = str(m.requestMethod);
   request_.request_error = str(m.requestError);
+  request_.reply_options_json = str(m.replyOpts);
 }
 
 }  // namespace steward::plugin

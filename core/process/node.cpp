@@ -71,7 +71,8 @@ Node::Node(config::Config config, boost::asio::io_context& io, transport::Transp
                            .checkInput = [this](std::string_view json) -> Status {
                              if (auto batch = check(json); !batch) return batch.error();
                              return {};
-                           }});
+                           },
+                           .stepHandlers = [this](const message::Message& step) { return stepHandler(step); }});
   // Errors held back in a flood are counted to central when their window ends.
   errors_.setSchedule([this](std::chrono::steady_clock::duration delay) {
     boost::asio::post(timerStrand_, [this, delay] {
@@ -165,6 +166,21 @@ Result<std::vector<message::Message>> Node::check(std::string_view json) {
     }
   }
   return batch;
+}
+
+Result<std::unique_ptr<MethodHandler>> Node::stepHandler(const message::Message& step) {
+  const auto subscribers = inbox_.subscribers();
+  const auto it = subscribers.find(step.method);
+  if (it == subscribers.end()) return Error{step.method + " is not started on " + config_.nodeName, Code::notAllowed};
+  if (!it->second->allowed().allows(step.fromNode)) {
+    return Error{config_.nodeName + " does not take " + step.method + " from " + step.fromNode, Code::notAllowed};
+  }
+  if (security_.trust != nullptr) {
+    if (auto s = security_.trust->authorize(step.fromNode, step.method, step.data, it->second->method().commandData); !s) {
+      return s.error();
+    }
+  }
+  return catalog_.instantiate(step.method);
 }
 
 void Node::submitStartupFiles() {

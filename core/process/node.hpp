@@ -104,6 +104,9 @@ class Node {
  private:
   void sendHello();
   bool stopping();
+  // REQWorkflow's gate: the handler of `step`, if its sender may call its method here (started
+  // for that sender, and the ACL allows the data).
+  Result<std::unique_ptr<MethodHandler>> stepHandler(const message::Message& step);
 
   config::Config config_;
   boost::asio::io_context& io_;

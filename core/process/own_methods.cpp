@@ -67,6 +67,10 @@ void addOwnMethods(Catalog& catalog, OwnParts parts) {
   addOwn(catalog, methods::kKeysUpdate, [&keys = parts.keys](const message::Message& m) -> Result<std::string> {
     return keys.applyUpdate(m.data);
   });
+  const auto workflow = ownCommand(methods::kWorkflow);
+  catalog.addOwn(workflow, [workflow, steps = parts.stepHandlers] {
+    return std::make_unique<WorkflowMethod>(workflow, steps);
+  });
   addOwn(catalog, methods::kStartupFolderList, [&startup = parts.startup](const message::Message&) {
     return startup.list();
   });

@@ -1,17 +1,20 @@
 // The methods a node serves itself, because they act on the node and no plugin may:
 //   REQOpCommand            the operations of process/operations.hpp, from the message's `operation`
 //   REQKeysUpdate           central's signed trusted set, data = [set JSON, signature]
+//   REQWorkflow             a workflow's steps, through the handlers of the methods they name
+//                           (process/workflow_method.hpp); off unless started
 //   REQStartupFolderList    the files of the startup folder (JSON array)
 //   REQStartupFolderWrite   data = [file name, message JSON]: checked as input, then written
 //   REQStartupFolderRemove  data = [file name, …]: all removed, or none
-// All are commands with an ACK, sequenced, and allowed from the central node by default
-// (message/methods.hpp).
+// All are commands with an ACK, sequenced; all but REQWorkflow are allowed from the central node by
+// default (message/methods.hpp).
 #pragma once
 
 #include "core/process/catalog.hpp"
 #include "core/process/operations.hpp"
 #include "core/process/startup_folder.hpp"
 #include "core/process/trust_keeper.hpp"
+#include "core/process/workflow_method.hpp"
 
 #include <functional>
 #include <string_view>
@@ -25,6 +28,8 @@ struct OwnParts {
   StartupFolder& startup;
   // Whether the node would take `json` as input (Node::check), without taking it.
   std::function<Status(std::string_view json)> checkInput;
+  // The handler of a workflow's step, if its sender may call it here.
+  StepHandlers stepHandlers;
 };
 
 // Makes them known to `catalog`.

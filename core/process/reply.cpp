@@ -24,6 +24,7 @@ std::optional<message::Message> replyTo(const message::Message& request,
   r.ackTimeout = request.replyAckTimeout;
   r.retries = request.replyRetries;
   r.directory = request.directory;
+  r.replyOpts = request.replyOpts;
   r.fileName = request.fileName.empty() ? request.method + ".log" : request.fileName;
   r.isReply = true;
   r.requestId = request.id;

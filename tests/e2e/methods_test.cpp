@@ -41,6 +41,21 @@ TEST_F(Methods, CliCommandRepliesWithItsOutputToTheSpecsFile) {
   EXPECT_TRUE(waitFor([&] { return readFile(file) == "hello from bash\n"; }, 30s)) << readFile(file);
 }
 
+// The spec's replyOpts: options the request gives its reply method, carried with the reply.
+TEST_F(Methods, ReplyOptionsReachTheReplyMethodAndBadOnesAreRefusedAtInput) {
+  ASSERT_TRUE(accepted(central_->submit(command("ship1", "echo first; echo second",
+                                                R"("fileName":"opts.log","replyOpts":{"mode":"0600","timestamp":true})"))));
+  const auto file = central_->dataFolder() / "ship1" / "opts.log";
+  ASSERT_TRUE(waitFor([&] { return countLines(readFile(file)) == 2; }, 30s)) << central_->errorLog();
+  const std::string text = readFile(file);
+  EXPECT_EQ(text.substr(19, 2), "Z ") << text;
+  EXPECT_NE(text.find("Z first\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("Z second\n"), std::string::npos) << text;
+  EXPECT_EQ(fs::status(file).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  const std::string bad = central_->submit(command("ship1", "true", R"("replyMethod":"REQToFile","replyOpts":{"timestamp":true})"));
+  EXPECT_NE(bad.find("is not an option of REQToFile, which takes mode"), std::string::npos) << bad;
+}
+
 TEST_F(Methods, NCliCommandRunsMessagesConcurrently) {
   // The first command waits for a file the second one creates: only concurrent runs finish both.
   const auto flag = root_ / "flag";

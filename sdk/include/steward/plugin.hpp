@@ -112,6 +112,12 @@ class Request {
   uint64_t requestId() const { return r_->request_id; }
   std::string_view requestMethod() const { return view(r_->request_method); }
   std::string_view requestError() const { return view(r_->request_error); }
+  // For a reply: the request's replyOpts as a JSON object text; empty when none, or when the host
+  // is older than ABI 2.2.
+  std::string_view replyOptionsJson() const {
+    if (r_->struct_size < offsetof(steward_request, reply_options_json) + sizeof(steward_str)) return {};
+    return view(r_->reply_options_json);
+  }
   std::chrono::system_clock::time_point deadline() const {
     return std::chrono::system_clock::time_point{std::chrono::milliseconds{r_->deadline_unix_ms}};
   }

@@ -1,5 +1,5 @@
 /*
- * steward method plugin ABI, version 2.1.
+ * steward method plugin ABI, version 2.2.
  *
  * A plugin is a shared object that exports one symbol, `steward_plugin_entry`, returning a
  * descriptor: which methods it serves and four callbacks (create, handle, cancel, destroy).
@@ -39,7 +39,7 @@ extern "C" {
 #endif
 
 #define STEWARD_ABI_VERSION_MAJOR 2
-#define STEWARD_ABI_VERSION_MINOR 1
+#define STEWARD_ABI_VERSION_MINOR 2
 
 /* The name of the one symbol a plugin exports; its type is steward_plugin_entry_fn. */
 #define STEWARD_PLUGIN_ENTRY_SYMBOL "steward_plugin_entry"
@@ -128,6 +128,12 @@ typedef struct steward_request {
   uint64_t request_id;
   steward_str request_method;
   steward_str request_error;
+  /*
+   * ABI 2.2 (read it only when struct_size covers it). For a reply: the request's `replyOpts`, a
+   * flat JSON object of options for the reply method (steward checked its shape, and the options of
+   * its own reply methods); empty when the request gave none.
+   */
+  steward_str reply_options_json;
 } steward_request;
 
 /*

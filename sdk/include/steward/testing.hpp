@@ -39,6 +39,7 @@ struct RequestOptions {
   std::string directory;
   std::string fileName = "out.log";
   std::string operationJson;
+  std::string replyOptionsJson;  // a reply's replyOpts
   std::chrono::milliseconds timeout{10000};
   std::filesystem::path dataFolder = std::filesystem::temp_directory_path();
 };
@@ -100,6 +101,7 @@ class MockHost {
     req.node_name = str(options.toNode);
     req.data_folder = str(dataFolder);
     req.output_path = str(outputPath);
+    req.reply_options_json = str(options.replyOptionsJson);
 
     Call call;
     CallResult result;

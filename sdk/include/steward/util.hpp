@@ -13,6 +13,7 @@
 #include <ctime>
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -242,8 +243,11 @@ enum class WriteMode {
 // missing folders. No symbolic link is followed below `root`, at any level: a link planted in
 // the data folder cannot lead a write out of it. What plugins should use for files in
 // req.dataFolder(), e.g. writeFileBeneath(req.dataFolder(), req.outputPath(), text, append).
+// `permissions`: the file's mode (made with it, and set to it if it was there), instead of 0640
+// for a new file.
 inline Status writeFileBeneath(const std::filesystem::path& root, const std::filesystem::path& path,
-                               std::string_view bytes, WriteMode mode) {
+                               std::string_view bytes, WriteMode mode,
+                               std::optional<mode_t> permissions = std::nullopt) {
   std::string error;
   std::string name;
   // The folder is opened once; the file, or the temporary file and its rename, are in it.
@@ -253,8 +257,11 @@ inline Status writeFileBeneath(const std::filesystem::path& root, const std::fil
   const bool replace = mode == WriteMode::replace;
   const std::string written = replace ? name + ".tmp" : name;
   const std::string shown = replace ? path.string() + ".tmp" : path.string();
-  UniqueFd fd = openInFolder(folder.get(), written, open, 0640, shown, error);
+  UniqueFd fd = openInFolder(folder.get(), written, open, permissions.value_or(0640), shown, error);
   if (!fd.valid()) return Status::error(error);
+  if (permissions && ::fchmod(fd.get(), *permissions) != 0) {
+    return Status::error("cannot set the mode of " + shown + ": " + std::strerror(errno));
+  }
   if (auto s = writeAndClose(std::move(fd), bytes, shown); !s.isOk() || !replace) return s;
   if (::renameat(folder.get(), written.c_str(), folder.get(), name.c_str()) != 0) {
     return Status::error("cannot replace " + path.string() + ": " + std::strerror(errno));

@@ -1,4 +1,5 @@
 #include "core/message/codec.hpp"
+#include "core/message/workflow.hpp"
 
 #include <gtest/gtest.h>
 
@@ -363,4 +364,68 @@ TEST(InputValidation, RepeatComesWithItsIntervalOrAsTheSuccessorsSchedule) {
   EXPECT_TRUE(endsRequest(*back));
   back->runs = 0;
   EXPECT_FALSE(endsRequest(*back));
+}
+
+TEST(InputValidation, ReplyOptionsAreCheckedForTheReplyMethod) {
+  SpecMethods methods;
+  auto check = [&](const std::string& fields) -> std::string {
+    auto batch = decodeInput(R"([{"toNode":"ship1","method":"REQCliCommand","data":["x"],)" + fields + "}]");
+    if (!batch) return batch.error().message;
+    auto s = validate(batch->front(), methods);
+    return s ? "" : s.error().message;
+  };
+  EXPECT_EQ(check(R"("replyOpts":{"mode":"0640","timestamp":true})"), "");
+  EXPECT_EQ(check(R"("replyMethod":"REQToFile","replyOpts":{"mode":"0600"})"), "");
+  EXPECT_EQ(check(R"("replyMethod":"REQToFile","replyOpts":{"timestamp":true})"),
+            "field \"replyOpts.timestamp\": is not an option of REQToFile, which takes mode");
+  EXPECT_EQ(check(R"("replyMethod":"REQToConsole","replyOpts":{"mode":"0600"})"),
+            "field \"replyOpts.mode\": is not an option of REQToConsole, which takes none");
+  EXPECT_NE(check(R"("replyOpts":{"mode":"0755"})").find("no execute"), std::string::npos);
+  EXPECT_NE(check(R"("replyOpts":{"mode":"0440"})").find("the owner reads and writes"), std::string::npos);
+  EXPECT_NE(check(R"("replyOpts":{"mode":640})").find("octal"), std::string::npos);
+  EXPECT_EQ(check(R"("replyOpts":{"timestamp":"yes"})"), "field \"replyOpts.timestamp\": must be true or false");
+  EXPECT_NE(check(R"("replyOpts":{"a":{"nested":1}})").find("must be a string of at most 256 bytes"), std::string::npos);
+  EXPECT_NE(check(R"("replyOpts":["mode"])").find("must be an object"), std::string::npos);
+  // The wire carries them, on a request and on its reply.
+  auto batch = decodeInput(R"([{"toNode":"ship1","method":"REQCliCommand","replyOpts":{"timestamp":true}}])");
+  Message m = batch->front();
+  m.id = 3;
+  m.fromNode = "central";
+  auto back = decodeWire(encodeWire(m));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->replyOpts, R"({"timestamp":true})");
+  m.isReply = true;
+  m.method = "REQToFile";  // a reply to REQToFile with an option it does not take is refused
+  EXPECT_FALSE(decodeWire(encodeWire(m)));
+}
+
+TEST(InputValidation, AWorkflowSaysWhichStepIsWrong) {
+  SpecMethods methods;
+  auto check = [&](const std::string& workflow) -> std::string {
+    auto batch = decodeInput(R"([{"toNode":"ship1","method":"REQWorkflow","workflow":)" + workflow + "}]");
+    if (!batch) return batch.error().message;
+    auto w = parseWorkflow(batch->front().workflow, &methods);
+    return w ? "" : w.error().message;
+  };
+  EXPECT_EQ(check(R"({"steps":[{"method":"REQCliCommand","data":["true"],"methodTimeout":5,
+                      "rollback":{"method":"REQCliCommand","data":["false"]}}]})"), "");
+  EXPECT_NE(check(R"({"steps":[]})").find("1 to 32 steps"), std::string::npos);
+  EXPECT_NE(check(R"({"steps":[{"method":"REQCliCommand"}],"more":1})").find("one key, steps"), std::string::npos);
+  EXPECT_EQ(check(R"({"steps":[{"method":"REQCliCommand"},{"method":"REQToFile"}]})"),
+            "steps[1].method: REQToFile is not a command; a step runs a command");
+  EXPECT_EQ(check(R"({"steps":[{"method":"REQCliCommand","rollback":{"method":"REQNope"}}]})"),
+            "steps[0].rollback.method: unknown method \"REQNope\"");
+  EXPECT_NE(check(R"({"steps":[{"method":"REQCliCommand","data":[1]}]})").find("steps[0].data: must be an array of strings"),
+            std::string::npos);
+  EXPECT_NE(check(R"({"steps":[{"method":"REQCliCommand","methodTimeout":0}]})").find("steps[0].methodTimeout"), std::string::npos);
+  EXPECT_NE(check(R"({"steps":[{"method":"REQCliCommand","rollback":{"method":"REQCliCommand","rollback":{}}}]})")
+                .find("a rollback has no rollback"), std::string::npos);
+  EXPECT_NE(check(R"({"steps":[{"method":"REQCliCommand","dta":[]}]})").find("unknown key \"dta\""), std::string::npos);
+  std::string many = R"({"steps":[)";
+  for (int i = 0; i < 33; ++i) many += std::string(i ? "," : "") + R"({"method":"REQCliCommand"})";
+  EXPECT_NE(check(many + "]}").find("1 to 32 steps"), std::string::npos);
+  // validate() refuses a workflow on another method, and a REQWorkflow without one.
+  auto batch = decodeInput(R"([{"toNode":"ship1","method":"REQCliCommand","workflow":{"steps":[]}}])");
+  ASSERT_TRUE(batch);
+  EXPECT_NE(validate(batch->front(), methods).error().message.find("is for REQWorkflow"), std::string::npos);
 }

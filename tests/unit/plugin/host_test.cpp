@@ -92,7 +92,7 @@ TEST_F(PluginHostTest, AnotherAbiMajorVersionIsRefused) {
   auto host = hostFor(dir_);
   auto errors = messages(host.loadAll());
   ASSERT_EQ(errors.size(), 1u);
-  EXPECT_NE(errors[0].find("built for plugin ABI 1.1, this steward speaks ABI 2.1"), std::string::npos)
+  EXPECT_NE(errors[0].find("built for plugin ABI 1.1, this steward speaks ABI 2." + std::to_string(STEWARD_ABI_VERSION_MINOR)), std::string::npos)
       << errors[0];
 }
 
@@ -101,7 +101,7 @@ TEST_F(PluginHostTest, EveryRefusalOfTheAbiSaysWhy) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"too_small", "its descriptor is 24 bytes, less than the"},
       {"duplicate_method", "method REQTwice is listed twice in its descriptor"},
-      {"host_too_old", "needs a steward host of ABI 2.99 or later; this one speaks ABI 2.1"},
+      {"host_too_old", "needs a steward host of ABI 2.99 or later; this one speaks ABI 2." + std::to_string(STEWARD_ABI_VERSION_MINOR)},
       {"no_entry", "missing entry symbol steward_plugin_entry"},
       {"claims_own_method", "method REQOpCommand is served by steward itself"},
   };

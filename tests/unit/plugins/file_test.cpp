@@ -134,3 +134,29 @@ TEST_F(FilePluginTest, HelloReplacesItsFileWithoutFollowingALink) {
   EXPECT_FALSE(f_.run(req("REQHello", {"ship1"})).ok);
   EXPECT_TRUE(fs::is_empty(dir_ / "outside"));
 }
+
+TEST_F(FilePluginTest, ReplyOptionsSetTheModeAndStampEachLine) {
+  auto r = req("REQToFileAppend", {"one\ntwo"});
+  r.replyOpts = R"({"mode":"0600","timestamp":true})";
+  ASSERT_TRUE(f_.run(r).ok);
+  const fs::path file = dir_ / "results/cli/ship1/out.log";
+  EXPECT_EQ(fs::status(file).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  const std::string text = read(file);
+  // "YYYY-MM-DDTHH:MM:SSZ " before each line.
+  ASSERT_EQ(text.size(), 2 * 21 + 8) << text;
+  EXPECT_EQ(text.substr(19, 2), "Z ");
+  EXPECT_EQ(text.substr(21, 4), "one\n");
+  EXPECT_EQ(text.substr(46), "two\n");
+  // The mode of a file that is there is set too; REQToFile takes no timestamp.
+  r = req("REQToFile", {"x"});
+  r.replyOpts = R"({"mode":"0640"})";
+  ASSERT_TRUE(f_.run(r).ok);
+  EXPECT_EQ(fs::status(file).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+  r.replyOpts = R"({"timestamp":true})";
+  auto refused = f_.run(r);
+  EXPECT_FALSE(refused.ok);
+  EXPECT_NE(refused.error.find("replyOpts.timestamp is not an option of REQToFile"), std::string::npos) << refused.error;
+  r.replyOpts = R"({"mode":"4755"})";
+  EXPECT_FALSE(f_.run(r).ok);
+}

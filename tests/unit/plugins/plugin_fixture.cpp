@@ -34,6 +34,7 @@ CallResult PluginFixture::runOn(plugin::MethodInstance& instance, const TestRequ
   m.directory = r.directory;
   m.fileName = r.fileName;
   m.requestError = r.requestError;
+  m.replyOpts = r.replyOpts;
   auto path = message::resolveOutputPath(r.dataFolder, r.directory, r.fromNode, r.fileName);
   const int64_t deadline = std::chrono::duration_cast<std::chrono::milliseconds>(
                                (std::chrono::system_clock::now() + r.timeout).time_since_epoch())

@@ -31,6 +31,7 @@ struct TestRequest {
   std::chrono::milliseconds timeout{5000};
   std::filesystem::path dataFolder = "/nonexistent";
   std::string requestError;
+  std::string replyOpts;  // the request's, as a reply carries it
 };
 
 class PluginFixture {

@@ -90,3 +90,14 @@ TEST_F(WriteBeneath, TheRootItselfMayBeALinkAsConfigured) {
   ASSERT_TRUE(writeFileBeneath(dir_ / "configured", dir_ / "configured" / "n" / "f", "ok", WriteMode::append).isOk());
   EXPECT_EQ(read(outside() / "n" / "f"), "ok");
 }
+
+// A request from a host older than ABI 2.2 ends before reply_options_json: the SDK reads nothing
+// past its struct_size.
+TEST(SdkRequest, ReplyOptionsAreReadOnlyFromAHostThatHasThem) {
+  steward_request r{};
+  r.struct_size = sizeof r;
+  r.reply_options_json = steward::sdk::str(R"({"timestamp":true})");
+  EXPECT_EQ(steward::sdk::Request(&r).replyOptionsJson(), R"({"timestamp":true})");
+  r.struct_size = offsetof(steward_request, reply_options_json);
+  EXPECT_TRUE(steward::sdk::Request(&r).replyOptionsJson().empty());
+}
