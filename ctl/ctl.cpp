@@ -41,6 +41,8 @@ constexpr CommandInfo kCommands[] = {
     {"start", "TARGET METHOD [--allowed NODE,...]", "start METHOD's subscriber on the TARGET nodes"},
     {"stop", "TARGET METHOD", "stop METHOD's subscriber on the TARGET nodes"},
     {"tail", "NODE PATH", "follow a file on NODE for --timeout seconds"},
+    {"cp", "NODE:PATH NODE:PATH", "copy a file from one node to another (REQCopySrc there, REQCopyDst at the "
+                                  "other, within its copyFolder), printing its progress"},
     {"nodes", "[TARGET]", "the fleet: every node central knows, when it was last heard from, its "
                           "key, version, queues and facts"},
     {"queue", "[NODE]", "messages the local daemon holds, not yet delivered (to NODE); --at NODE: what "
@@ -135,6 +137,7 @@ bool positionalCountFits(std::string_view command, std::string_view first, std::
   if (command == "keys") return given == (first == "list" ? 1u : first == "allow" && noTarget ? 1u : 2u);
   if (command == "acl") return given == (first == "show" ? 1u : 2u);
   if (command == "send") return given == 1;
+  if (command == "cp") return given == 2;
   if (command == "queue") return given <= 1;
   if (command == "nodes") return given <= 1;
   if (command == "cancel") return given >= 1;
@@ -277,7 +280,17 @@ Result<Parsed> parseArguments(int argc, const char* const* argv) {
       return Error{o.command + " takes " + info->positional + " (got " +
                    std::to_string(positional.size()) + " argument(s) before any --)"};
     }
-    if (o.command == "send" || o.command == "keys" || o.command == "acl") {
+    if (o.command == "cp") {
+      for (const auto& side : positional) {
+        const auto colon = side.find(':');
+        if (colon == std::string::npos || colon == 0 || colon + 1 == side.size()) {
+          return Error{"cp takes NODE:PATH NODE:PATH, not \"" + side + "\""};
+        }
+      }
+      o.node = positional[0].substr(0, positional[0].find(':'));
+      o.args = {positional[0].substr(o.node.size() + 1), positional[1].substr(0, positional[1].find(':')),
+                positional[1].substr(positional[1].find(':') + 1)};
+    } else if (o.command == "send" || o.command == "keys" || o.command == "acl") {
       o.args = positional;
       if (o.command == "keys" && o.args[0] != "list" && o.args[0] != "allow" && o.args[0] != "revoke") {
         return Error{"keys takes list, allow TARGET or revoke NODE, not \"" + o.args[0] + "\""};
@@ -489,6 +502,10 @@ Result<std::string> buildRequest(const Options& o, const std::string& centralNod
     for (const auto& arg : o.args) m["data"].PushBack(str(arg), a);
     // The node stops the method when the operator stops waiting.
     m.AddMember("methodTimeout", o.timeoutSeconds, a);
+    messages.PushBack(m, a);
+  } else if (o.command == "cp") {
+    rapidjson::Value m = message("REQCopySrc", o.node);
+    for (const auto& arg : o.args) m["data"].PushBack(str(arg), a);
     messages.PushBack(m, a);
   } else if (o.command == "startup") {
     const std::string& action = o.args[0];

@@ -177,6 +177,10 @@ const std::vector<Setting>& settings() {
         path("factsFolder", "folder of key=value files: facts this node's hellos tell central "
                             "(steward-ctl nodes, --where); empty: only the machine's own",
              &Config::factsFolder),
+        path("copyFolder", "folder that files copied to this node (REQCopyDst) are written under; "
+                           "empty: <subscribersDataFolder>/copies", &Config::copyFolder),
+        integer("copyMaxBytes", "largest file this node sends or takes by REQCopySrc/REQCopyDst",
+                &Config::copyMaxBytes, 1),
         integer("defaultMessageTimeout", "seconds to wait for an ACK when a message does not say",
                 &Config::defaultMessageTimeout, 1),
         integer("defaultMessageRetries", "resends when a message does not say",

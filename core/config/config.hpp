@@ -34,6 +34,10 @@ struct Config {
   // Files of key=value lines: facts this node's hellos carry besides the machine's own
   // (process/facts.hpp); empty: none.
   std::filesystem::path factsFolder;
+  // Where files copied to this node land (a destination path is taken within it, no link
+  // followed); empty: <subscribersDataFolder>/copies. And the largest file copied either way.
+  std::filesystem::path copyFolder;
+  int64_t copyMaxBytes = 1024LL * 1024 * 1024;
   // The fleet view (input/fleet_view.hpp): "127.0.0.1:port" on central; empty: off. Its token
   // is read from fleetViewTokenFile (empty: <databaseFolder>/fleet-view.token, made at first start).
   std::string fleetViewListener;

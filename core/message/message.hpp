@@ -29,6 +29,9 @@ struct MethodInfo {
   bool replyMethod = false; // consumes replies, never produces one
   std::string plugin;       // name of the plugin that serves it
   bool commandData = false; // its data is a command line: the ACL's command patterns apply
+  // Running it again gives the same result (a copy's chunk written at its place): a run that a
+  // crash interrupted runs again, instead of being answered as interrupted.
+  bool rerunnable = false;
 };
 
 // Looks a method up by name; nullopt when no plugin serves it. A copy, so a plugin reloaded

@@ -18,6 +18,9 @@ inline constexpr std::string_view kKeysUpdate = "REQKeysUpdate";
 inline constexpr std::string_view kPing = "REQPing";
 inline constexpr std::string_view kPong = "REQPong";
 inline constexpr std::string_view kWorkflow = "REQWorkflow";
+inline constexpr std::string_view kCopySrc = "REQCopySrc";
+inline constexpr std::string_view kCopyDst = "REQCopyDst";
+inline constexpr std::string_view kCopyResult = "REQCopyResult";
 inline constexpr std::string_view kStartupFolderList = "REQStartupFolderList";
 inline constexpr std::string_view kStartupFolderWrite = "REQStartupFolderWrite";
 inline constexpr std::string_view kStartupFolderRemove = "REQStartupFolderRemove";
@@ -37,7 +40,7 @@ struct WellKnown {
   DefaultStart start;
 };
 
-inline constexpr std::array<WellKnown, 18> kWellKnown = {{
+inline constexpr std::array<WellKnown, 21> kWellKnown = {{
     {kErrorLog, DefaultStart::atCentral},
     {kHello, DefaultStart::atCentral},
     {"REQToFileAppend", DefaultStart::everywhere},
@@ -53,6 +56,9 @@ inline constexpr std::array<WellKnown, 18> kWellKnown = {{
     {kOpCommand, DefaultStart::fromCentral},
     {kKeysUpdate, DefaultStart::fromCentral},
     {kWorkflow, DefaultStart::off},
+    {kCopySrc, DefaultStart::off},
+    {kCopyDst, DefaultStart::off},
+    {kCopyResult, DefaultStart::everywhere},
     {kStartupFolderList, DefaultStart::fromCentral},
     {kStartupFolderWrite, DefaultStart::fromCentral},
     {kStartupFolderRemove, DefaultStart::fromCentral},
@@ -67,9 +73,11 @@ constexpr const WellKnown* find(std::string_view method) {
 }
 
 // Methods the node serves itself, never a plugin: they act on the node (its queues, processes,
-// keys and startup folder) or call other methods (a workflow's steps), which no plugin may do.
+// keys, startup folder and outbox: file copies) or call other methods (a workflow's steps), which
+// no plugin may do.
 constexpr bool servedByNode(std::string_view method) {
-  return method == kOpCommand || method == kKeysUpdate || method == kWorkflow || method == kStartupFolderList ||
+  return method == kOpCommand || method == kKeysUpdate || method == kWorkflow || method == kCopySrc ||
+         method == kCopyDst || method == kCopyResult || method == kStartupFolderList ||
          method == kStartupFolderWrite || method == kStartupFolderRemove;
 }
 

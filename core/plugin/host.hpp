@@ -23,6 +23,9 @@ struct steward_host_call {
   std::string error;
   std::map<std::string, std::string> result;  // set_result's named parts of the final reply
   std::atomic<bool> cancelled{false};
+  // A node's own method: its reply is not the last; the node sends more replies to the request
+  // later itself (a file copy's progress and end).
+  bool more = false;
   // What emit runs: queues `output` as a partial reply.
   std::function<steward::Status(std::string output)> emit;
 };

@@ -64,12 +64,16 @@ std::map<std::string, std::vector<Inbound>> Inbox::resume() {
       continue;
     }
     Inbound in = inboundOf(entry, std::move(m).value());
-    if (entry.running) {
+    const auto method = catalog_.find(entry.method);
+    if (entry.running && !(method && method->rerunnable)) {
       audit_.record("interrupted", in.message);
       handled(in, "", "interrupted by a restart of " + settings_.nodeName +
                           " while it ran; not run again",
               nullptr);
     } else {
+      // A rerunnable one that was running: its stream has passed its number already (the run
+      // mark moved it on), so it runs again outside the stream, first, by its arrival.
+      if (entry.running) in.message.seq = 0;
       waiting[entry.method].push_back(std::move(in));
     }
   }
@@ -301,7 +305,8 @@ void Inbox::handled(const Inbound& in, CallOutput output, std::string error,
     }
   }
   std::vector<Outgoing> reply;  // none or one
-  if (auto made = makeReply(in, std::move(output), error, false)) {
+  const bool more = output.more;
+  if (auto made = makeReply(in, std::move(output), error, more)) {
     if (*made) {
       reply.push_back(std::move(*made).value());
     } else {

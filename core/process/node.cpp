@@ -37,6 +37,10 @@ Node::Node(config::Config config, boost::asio::io_context& io, transport::Transp
                .explainSilence =
                    [this](const std::string& node, const std::string& method) {
                      return fleet_.explain(node, method, nowUnixMs());
+                   },
+               .settled =
+                   [this](const message::Message& m, bool delivered, const std::string& detail) {
+                     if (m.method == message::methods::kCopyDst) copier_.settled(m, delivered, detail);
                    }},
               io.get_executor(), transport, catalog_, store, audit, errors_, security.verifier,
               processIds_),
@@ -62,6 +66,10 @@ Node::Node(config::Config config, boost::asio::io_context& io, transport::Transp
              processIds_),
       operations_(config_.nodeName, catalog_, store, outbox_, inbox_, keys_, fleet_, errors_),
       startup_(config_.startupFolder),
+      copier_({.nodeName = config_.nodeName, .maxBytes = static_cast<uint64_t>(config_.copyMaxBytes)}, store, outbox_,
+              catalog_, errors_),
+      copyWriter_(config_.copyFolder.empty() ? config_.subscribersDataFolder / "copies" : config_.copyFolder,
+                  static_cast<uint64_t>(config_.copyMaxBytes), store.options().sync),
       timerStrand_(boost::asio::make_strand(io)),
       helloTimer_(timerStrand_),
       errorsTimer_(timerStrand_) {
@@ -72,7 +80,9 @@ Node::Node(config::Config config, boost::asio::io_context& io, transport::Transp
                              if (auto batch = check(json); !batch) return batch.error();
                              return {};
                            },
-                           .stepHandlers = [this](const message::Message& step) { return stepHandler(step); }});
+                           .stepHandlers = [this](const message::Message& step) { return stepHandler(step); },
+                           .copier = copier_,
+                           .copyWriter = copyWriter_});
   // Errors held back in a flood are counted to central when their window ends.
   errors_.setSchedule([this](std::chrono::steady_clock::duration delay) {
     boost::asio::post(timerStrand_, [this, delay] {
@@ -94,6 +104,7 @@ bool Node::stopping() {
 
 void Node::start() {
   outbox_.resume();
+  copier_.resume();
   auto resumed = inbox_.resume();
   for (const auto& [method, spec] : config_.startSub) {
     auto allowed = AllowedNodes::parse(spec);
@@ -126,6 +137,8 @@ void Node::stop(std::chrono::milliseconds grace) {
     helloTimer_.cancel();
     errorsTimer_.cancel();
   });
+  // Copies queue no more chunks; what is queued stays, and the next start goes on from there.
+  copier_.stop();
   // Replies of calls that finish within the grace period stay in the outbox for the next start.
   outbox_.close();
   inbox_.stopAll(grace);

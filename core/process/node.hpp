@@ -20,6 +20,8 @@
 #include "core/observe/metrics.hpp"
 #include "core/plugin/host.hpp"
 #include "core/process/catalog.hpp"
+#include "core/process/copier.hpp"
+#include "core/process/copy_writer.hpp"
 #include "core/process/fleet.hpp"
 #include "core/process/inbox.hpp"
 #include "core/process/operations.hpp"
@@ -121,6 +123,8 @@ class Node {
   Inbox inbox_;
   NodeOperations operations_;
   StartupFolder startup_;
+  Copier copier_;
+  CopyWriter copyWriter_;
   boost::asio::strand<boost::asio::io_context::executor_type> timerStrand_;
   boost::asio::steady_timer helloTimer_;
   boost::asio::steady_timer errorsTimer_;

@@ -431,6 +431,10 @@ void Outbox::settled(const std::string& subject, const message::Message& m, Outc
   }
   audit_.record(outcome == Outcome::delivered ? "acked" : outcomeName(outcome), m, attempts,
                 detail);
+  if (settings_.settled) {
+    settings_.settled(m, outcome == Outcome::delivered,
+                      std::string(outcomeName(outcome)) + (detail.empty() ? "" : ": " + detail));
+  }
   if (outcome == Outcome::delivered) {
     STEWARD_LOG(debug) << describe(m) << " delivered after " << attempts << " send(s)";
     return;

@@ -44,6 +44,9 @@ struct OutboxSettings {
   std::chrono::milliseconds retireIdleAfter = std::chrono::minutes(5);
   // Why nobody listens for `method` on `node` (Fleet::explain); none: "noResponders".
   std::function<Silence(const std::string& node, const std::string& method)> explainSilence = {};
+  // Told of every message settled (delivered or not, with what the publisher said), after the
+  // outbox let it go, on the publisher's thread: file copies queue their next chunks.
+  std::function<void(const message::Message& m, bool delivered, const std::string& detail)> settled = {};
 };
 
 // A message stamped, encoded and ready for the outbox.

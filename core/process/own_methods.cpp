@@ -21,7 +21,9 @@ class OwnMethod final : public MethodHandler {
  public:
   using Run = std::function<Result<std::string>(const message::Message&)>;
 
-  OwnMethod(message::MethodInfo info, Run run) : info_(std::move(info)), run_(std::move(run)) {}
+  // `moreFollows`: a success's reply is not the last (the node sends the rest itself).
+  OwnMethod(message::MethodInfo info, Run run, bool moreFollows = false)
+      : info_(std::move(info)), run_(std::move(run)), moreFollows_(moreFollows) {}
 
   const message::MethodInfo& method() const override { return info_; }
   bool handle(const message::Message& m, const plugin::CallContext&,
@@ -38,6 +40,7 @@ class OwnMethod final : public MethodHandler {
       return false;
     }
     call.output += result.value();
+    call.more = moreFollows_;
     return true;
   }
   // The operations end on their own (each waits a bounded time).
@@ -46,6 +49,27 @@ class OwnMethod final : public MethodHandler {
  private:
   message::MethodInfo info_;
   Run run_;
+  bool moreFollows_;
+};
+
+// REQCopyDst: a chunk's answer names its copy even when the chunk could not be written, so the
+// sender can tell which copy failed.
+class CopyDstMethod final : public MethodHandler {
+ public:
+  CopyDstMethod(message::MethodInfo info, CopyWriter& writer) : info_(std::move(info)), writer_(writer) {}
+  const message::MethodInfo& method() const override { return info_; }
+  bool handle(const message::Message& m, const plugin::CallContext&, steward_host_call& call) override {
+    auto answer = writer_.write(m.fromNode, m.data);
+    std::lock_guard lock(call.mutex);
+    call.output += answer.json;
+    call.error = answer.error;
+    return answer.error.empty();
+  }
+  void cancel(steward_host_call& call) override { call.cancelled = true; }
+
+ private:
+  message::MethodInfo info_;
+  CopyWriter& writer_;
 };
 
 // Makes `method` known to `catalog`, each subscriber getting an OwnMethod running `run`.
@@ -70,6 +94,18 @@ void addOwnMethods(Catalog& catalog, OwnParts parts) {
   const auto workflow = ownCommand(methods::kWorkflow);
   catalog.addOwn(workflow, [workflow, steps = parts.stepHandlers] {
     return std::make_unique<WorkflowMethod>(workflow, steps);
+  });
+  const auto copySrc = ownCommand(methods::kCopySrc);
+  catalog.addOwn(copySrc, [copySrc, &copier = parts.copier] {
+    return std::make_unique<OwnMethod>(copySrc, [&copier](const message::Message& m) { return copier.start(m); }, true);
+  });
+  auto copyDst = ownCommand(methods::kCopyDst);
+  copyDst.rerunnable = true;
+  catalog.addOwn(copyDst, [copyDst, &writer = parts.copyWriter] { return std::make_unique<CopyDstMethod>(copyDst, writer); });
+  auto copyResult = ownCommand(methods::kCopyResult);
+  copyResult.replyMethod = true;
+  catalog.addOwn(copyResult, [copyResult, &copier = parts.copier] {
+    return std::make_unique<OwnMethod>(copyResult, [&copier](const message::Message& m) { return copier.answered(m); });
   });
   addOwn(catalog, methods::kStartupFolderList, [&startup = parts.startup](const message::Message&) {
     return startup.list();

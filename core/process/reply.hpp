@@ -15,6 +15,7 @@ namespace steward::process {
 struct CallOutput {
   std::string text;
   std::map<std::string, std::string> result;
+  bool more = false;  // more replies follow, sent by the node later: this one is not final
   CallOutput() = default;
   CallOutput(std::string output) : text(std::move(output)) {}  // NOLINT(google-explicit-constructor)
   CallOutput(const char* output) : text(output) {}             // NOLINT(google-explicit-constructor)

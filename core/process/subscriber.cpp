@@ -524,6 +524,7 @@ void Subscriber::perform(Started started, bool marked) {
     error = started.call->error;
     output.text = std::move(started.call->output);
     output.result = std::move(started.call->result);
+    output.more = started.call->more;
   }
   events_.audit("executed", in.message);
   if (method().ordered) {

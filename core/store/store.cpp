@@ -55,6 +55,7 @@ std::string fleetKey(const std::string& ns, const std::string& node) { return ns
 std::string nextKey(const std::string& ns, const std::string& stream) { return ns + "stream/" + stream; }
 std::string floorKey(const std::string& ns, const std::string& stream) { return ns + "floor/" + stream; }
 std::string schedKey(const std::string& ns, uint64_t schedule) { return ns + "sched/" + hex16(schedule); }
+std::string copyKey(const std::string& ns, uint64_t copy) { return ns + "copy/" + hex16(copy); }
 std::string goneKey(const std::string& ns, const std::string& stream, uint64_t seq) {
   return ns + "gone/" + stream + "/" + hex16(seq);
 }
@@ -190,6 +191,53 @@ Result<ScheduledRun> decodeScheduled(uint64_t schedule, const std::string& value
   r.cancelled = h.HasMember("cancelled") && h["cancelled"].IsBool() && h["cancelled"].GetBool();
   r.wire = std::move(parts->second);
   return r;
+}
+
+std::string encodeCopyJob(const CopyJob& j) {
+  return frame(j.request, [&](auto& w) {
+    auto str = [&](const char* key, const std::string& value) {
+      w.Key(key);
+      w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
+    };
+    auto number = [&](const char* key, uint64_t value) {
+      w.Key(key);
+      w.Uint64(value);
+    };
+    str("source", j.source);
+    str("toNode", j.toNode);
+    str("toPath", j.toPath);
+    number("size", j.size);
+    number("mode", j.mode);
+    str("sha256", j.sha256);
+    number("chunkSize", j.chunkSize);
+    number("chunks", j.chunks);
+    number("queued", j.queued);
+  });
+}
+
+Result<CopyJob> decodeCopyJob(uint64_t copy, const std::string& value) {
+  auto parts = unframe(value);
+  if (!parts) return parts.error();
+  const auto& h = parts->first;
+  for (const char* key : {"source", "toNode", "toPath", "sha256"}) {
+    if (!h.HasMember(key) || !h[key].IsString()) return Error{"header lacks a field"};
+  }
+  for (const char* key : {"size", "mode", "chunkSize", "chunks", "queued"}) {
+    if (!h.HasMember(key) || !h[key].IsUint64()) return Error{"header lacks a field"};
+  }
+  CopyJob j;
+  j.copy = copy;
+  j.source = h["source"].GetString();
+  j.toNode = h["toNode"].GetString();
+  j.toPath = h["toPath"].GetString();
+  j.size = h["size"].GetUint64();
+  j.mode = static_cast<uint32_t>(h["mode"].GetUint64());
+  j.sha256 = h["sha256"].GetString();
+  j.chunkSize = h["chunkSize"].GetUint64();
+  j.chunks = h["chunks"].GetUint64();
+  j.queued = h["queued"].GetUint64();
+  j.request = std::move(parts->second);
+  return j;
 }
 
 // Scans one key prefix in order, decoding each entry; damaged ones are reported and removed.
@@ -381,14 +429,33 @@ Status Store::removeInbound(uint64_t arrival, const std::string& streamKey, uint
 }
 
 Status Store::putOutbox(const std::vector<OutboxEntry>& entries,
-                        const std::vector<std::pair<std::string, uint64_t>>& lastSeqs) {
+                        const std::vector<std::pair<std::string, uint64_t>>& lastSeqs, const CopyJob* job) {
   leveldb::WriteBatch batch;
   for (const auto& e : entries) batch.Put(outKey(ns_, e.id), encodeOutbox(e));
+  if (job != nullptr) batch.Put(copyKey(ns_, job->copy), encodeCopyJob(*job));
   for (const auto& [subject, seq] : lastSeqs) batch.Put(seqKey(ns_, subject), encodeU64(seq));
   auto s = commit(batch, options_.sync);
   if (!s.ok()) return Error{"database: cannot queue messages: " + s.ToString(), Code::storage};
   return {};
 }
+
+Status Store::putCopyJob(const CopyJob& job) {
+  leveldb::WriteBatch batch;
+  batch.Put(copyKey(ns_, job.copy), encodeCopyJob(job));
+  auto s = commit(batch, options_.sync);
+  if (!s.ok()) return Error{"database: cannot record a copy: " + s.ToString(), Code::storage};
+  return {};
+}
+
+Status Store::removeCopyJob(uint64_t copy) {
+  leveldb::WriteBatch batch;
+  batch.Delete(copyKey(ns_, copy));
+  auto s = commit(batch, options_.sync);
+  if (!s.ok()) return Error{"database: cannot end a copy: " + s.ToString(), Code::storage};
+  return {};
+}
+
+Loaded<CopyJob> Store::loadCopyJobs() { return scan<CopyJob>(*db_, ns_ + "copy/", decodeCopyJob); }
 
 // Not synced: if the removal is lost in a crash, the message is sent again and the receiver,
 // which remembers it, ACKs it without running it.

@@ -19,6 +19,8 @@
 //   gone/<same>/<seq, 16 hex>    a number of that stream removed by an operator
 //   sched/<schedule, 16 hex>     a repeating message between two runs: the run that comes next
 //                                and when (the schedule is named by its first arrival number)
+//   copy/<copy, 16 hex>          a file this node is sending (REQCopySrc): what, where to, and
+//                                how many of its chunks are in the outbox already
 #pragma once
 
 #include "core/util/result.hpp"
@@ -101,6 +103,21 @@ struct StreamAdvance {
 };
 std::string streamKey(const std::string& method, const std::string& fromNode, uint64_t epoch);
 
+// A file this node sends to another (process::Copier), chunk by chunk through the outbox.
+struct CopyJob {
+  uint64_t copy = 0;        // its number on this node
+  std::string source;       // the file here
+  std::string toNode;
+  std::string toPath;       // as the request gave it; the receiver places it in its copyFolder
+  uint64_t size = 0;
+  uint32_t mode = 0600;
+  std::string sha256;       // of the whole file, hex, when the copy started
+  uint64_t chunkSize = 0;
+  uint64_t chunks = 0;
+  uint64_t queued = 0;      // chunks put into the outbox so far (0 … chunks)
+  std::string request;      // the REQCopySrc message's wire: who asked, and where its answer goes
+};
+
 // What a load found: the entries that could be read, and one error per damaged entry (which is
 // removed from the store so it is reported only once).
 class IdSource;
@@ -137,8 +154,13 @@ class Store {
 
   // Outbox. A batch is written whole or not at all, with the last sequence numbers it gave
   // (subject, number).
+  // `job`, when given, is written in the same write (the chunks it queues and its count of them).
   Status putOutbox(const std::vector<OutboxEntry>& entries,
-                   const std::vector<std::pair<std::string, uint64_t>>& lastSeqs = {});
+                   const std::vector<std::pair<std::string, uint64_t>>& lastSeqs = {},
+                   const CopyJob* job = nullptr);
+  Status putCopyJob(const CopyJob& job);
+  Status removeCopyJob(uint64_t copy);
+  Loaded<CopyJob> loadCopyJobs();
   Status removeOutbox(uint64_t id);
   // The highest number of a sent stream settled without delivery, not yet announced to its
   // receiver as one to pass over (0: none, the entry goes).

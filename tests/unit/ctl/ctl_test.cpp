@@ -228,6 +228,18 @@ TEST(CtlRequest, StartupPutsAFileListsAndRemoves) {
   EXPECT_FALSE(parse({"startup", "ship1", "list", "extra"}).ok());
 }
 
+TEST(CtlRequest, CpSendsREQCopySrcToTheNodeThatHasTheFile) {
+  auto d = request({"cp", "ship1:/var/log/app.log", "ship2:logs/app.log"});
+  EXPECT_STREQ(d["messages"][0]["toNode"].GetString(), "ship1");
+  EXPECT_STREQ(d["messages"][0]["method"].GetString(), "REQCopySrc");
+  ASSERT_EQ(d["messages"][0]["data"].Size(), 3u);
+  EXPECT_STREQ(d["messages"][0]["data"][0].GetString(), "/var/log/app.log");
+  EXPECT_STREQ(d["messages"][0]["data"][1].GetString(), "ship2");
+  EXPECT_STREQ(d["messages"][0]["data"][2].GetString(), "logs/app.log");
+  EXPECT_NE(parse({"cp", "ship1", "ship2:x"}).error().message.find("cp takes NODE:PATH NODE:PATH"), std::string::npos);
+  EXPECT_FALSE(parse({"cp", "ship1:a"}).ok());
+}
+
 TEST(CtlTargets, OneFanOutMessageForSeveralNodes) {
   auto p = parse({"run", "ship1,ship2", "--", "uptime"});
   ASSERT_TRUE(p.ok());
