@@ -31,7 +31,7 @@ big_seeds() {  # target folder
   esac
 }
 
-for target in input wire config status; do
+for target in input wire config status copy; do
   echo "== fuzzing $target for $seconds s"
   # New inputs go to a scratch copy: the committed corpus stays as it is.
   corpus="$(mktemp -d)"

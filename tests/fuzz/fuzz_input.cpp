@@ -17,6 +17,7 @@ class Catalog : public steward::message::MethodCatalog {
     if (method == "REQnCliCommand") return steward::message::MethodInfo{"REQnCliCommand", Kind::CommandACK, false, false, "cli"};
     if (method == "REQToFileAppend") return steward::message::MethodInfo{"REQToFileAppend", Kind::CommandACK, true, true, "file"};
     if (method == "REQHello") return steward::message::MethodInfo{"REQHello", Kind::EventNACK, true, false, "hello"};
+    if (method == "REQWorkflow") return steward::message::MethodInfo{"REQWorkflow", Kind::CommandACK, true, false, "steward"};
     return std::nullopt;
   }
 };
