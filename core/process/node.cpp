@@ -11,6 +11,18 @@
 #include <chrono>
 
 namespace steward::process {
+namespace {
+
+// Where copies to this node land, made absolute once: a destination given as an absolute path is
+// checked against it, whatever folder the daemon runs in.
+std::filesystem::path copyFolderOf(const config::Config& c) {
+  const std::filesystem::path folder = c.copyFolder.empty() ? c.subscribersDataFolder / "copies" : c.copyFolder;
+  std::error_code ec;
+  auto absolute = std::filesystem::absolute(folder, ec);
+  return ec ? folder : absolute.lexically_normal();
+}
+
+}  // namespace
 
 Node::Node(config::Config config, boost::asio::io_context& io, transport::Transport& transport,
            plugin::PluginHost& plugins, store::Store& store, const observe::Audit& audit,
@@ -68,8 +80,7 @@ Node::Node(config::Config config, boost::asio::io_context& io, transport::Transp
       startup_(config_.startupFolder),
       copier_({.nodeName = config_.nodeName, .maxBytes = static_cast<uint64_t>(config_.copyMaxBytes)}, store, outbox_,
               catalog_, errors_),
-      copyWriter_(config_.copyFolder.empty() ? config_.subscribersDataFolder / "copies" : config_.copyFolder,
-                  static_cast<uint64_t>(config_.copyMaxBytes), store.options().sync),
+      copyWriter_(copyFolderOf(config_), static_cast<uint64_t>(config_.copyMaxBytes), store.options().sync),
       timerStrand_(boost::asio::make_strand(io)),
       helloTimer_(timerStrand_),
       errorsTimer_(timerStrand_) {
