@@ -616,17 +616,29 @@ bool answersObject(const Options& o) {
 }
 
 
-// The ids a removeQueued answer lists as removed; nullopt when `answer` is not one.
-std::optional<std::set<uint64_t>> removedIds(const std::string& answer) {
+// What a removeQueued answer says: the ids removed, and why the node kept the others it was asked
+// for (running, a repeating message's last run); nullopt when `answer` is not one.
+struct RemoveAnswer {
+  std::set<uint64_t> removed;
+  std::map<uint64_t, std::string> kept;
+};
+std::optional<RemoveAnswer> removeAnswer(const std::string& answer) {
   auto parsed = json::parse(answer, "the answer");
   if (!parsed || !parsed->IsObject() || !parsed->HasMember("removed") || !(*parsed)["removed"].IsArray()) {
     return std::nullopt;
   }
-  std::set<uint64_t> ids;
+  RemoveAnswer out;
   for (const auto& id : (*parsed)["removed"].GetArray()) {
-    if (id.IsUint64()) ids.insert(id.GetUint64());
+    if (id.IsUint64()) out.removed.insert(id.GetUint64());
   }
-  return ids;
+  if (parsed->HasMember("kept") && (*parsed)["kept"].IsArray()) {
+    for (const auto& k : (*parsed)["kept"].GetArray()) {
+      if (k.IsObject() && k.HasMember("id") && k["id"].IsUint64() && k.HasMember("why") && k["why"].IsString()) {
+        out.kept[k["id"].GetUint64()] = k["why"].GetString();
+      }
+    }
+  }
+  return out;
 }
 
 // The text a command's answer is shown as, when it is not printed as it came; `own`: the ids of
@@ -642,10 +654,10 @@ std::string rendered(const Options& o, const std::string& data, const std::vecto
   if (o.command == "queue") return queueTable(data, own);
   if (o.command == "keys" && o.args[0] == "list") return keysTable(data);
   if (o.command == "cancel") {
-    const auto removed = removedIds(data);
-    if (!removed) return data;
+    const auto answer = removeAnswer(data);
+    if (!answer) return data;
     std::string text;
-    for (uint64_t id : *removed) text += "cancelled " + std::to_string(id) + "\n";
+    for (uint64_t id : answer->removed) text += "cancelled " + std::to_string(id) + "\n";
     return text;
   }
   return data;
@@ -657,14 +669,10 @@ std::string notCancelled(const Options& o, const std::vector<std::string>& data,
   std::set<uint64_t> removed;
   std::map<uint64_t, std::string> kept;  // why the node kept one (running, a repeat's last run)
   for (const auto& item : data) {
-    if (auto ids = removedIds(item)) removed.merge(*ids);
-    auto parsed = json::parse(item, "the answer");
-    if (!parsed || !parsed->IsObject() || !parsed->HasMember("kept") || !(*parsed)["kept"].IsArray()) continue;
-    for (const auto& k : (*parsed)["kept"].GetArray()) {
-      if (k.IsObject() && k.HasMember("id") && k["id"].IsUint64() && k.HasMember("why") && k["why"].IsString()) {
-        kept[k["id"].GetUint64()] = k["why"].GetString();
-      }
-    }
+    auto answer = removeAnswer(item);
+    if (!answer) continue;
+    removed.merge(answer->removed);
+    kept.merge(answer->kept);
   }
   std::string error;
   for (uint64_t id : o.ids) {

@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <charconv>
 #include <cstring>
 
 namespace steward::process {
@@ -26,11 +25,19 @@ std::string mib(uint64_t bytes) {
 
 std::optional<uint64_t> copyOf(const message::Message& chunk) {
   uint64_t copy = 0;
-  if (chunk.data.empty()) return std::nullopt;
-  const auto& text = chunk.data[0];
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), copy);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  if (chunk.data.empty() || !copy::parseNumber(chunk.data[0], copy)) return std::nullopt;
   return copy;
+}
+
+// The chunks this node has queued in its outbox, with the copy each belongs to.
+std::vector<std::pair<uint64_t, store::OutboxEntry>> queuedChunks(store::Store& store) {
+  std::vector<std::pair<uint64_t, store::OutboxEntry>> out;
+  for (auto& entry : store.loadOutbox().entries) {
+    auto m = message::decodeWire(entry.wire);
+    if (!m || m->method != message::methods::kCopyDst) continue;
+    if (auto copy = copyOf(*m)) out.emplace_back(*copy, std::move(entry));
+  }
+  return out;
 }
 
 }  // namespace
@@ -61,9 +68,7 @@ Result<std::string> Copier::start(const message::Message& request) {
   if (d[2].empty() || d[2].size() > 4096) return Error{"destination path: 1 to 4096 bytes", Code::badField};
   uint64_t chunkSize = copy::kDefaultChunkSize;
   if (d.size() == 4) {
-    const auto [end, ec] = std::from_chars(d[3].data(), d[3].data() + d[3].size(), chunkSize);
-    if (ec != std::errc() || end != d[3].data() + d[3].size() || chunkSize < copy::kMinChunkSize ||
-        chunkSize > copy::kMaxChunkSize) {
+    if (!copy::parseNumber(d[3], chunkSize) || chunkSize < copy::kMinChunkSize || chunkSize > copy::kMaxChunkSize) {
       return Error{"chunk size: " + std::to_string(copy::kMinChunkSize) + " to " + std::to_string(copy::kMaxChunkSize) +
                        " bytes",
                    Code::badField};
@@ -79,17 +84,10 @@ Result<std::string> Copier::start(const message::Message& request) {
   } else if (static_cast<uint64_t>(st.st_size) > settings_.maxBytes) {
     why = source + " is " + std::to_string(st.st_size) + " bytes, more than copyMaxBytes " + std::to_string(settings_.maxBytes);
   }
-  copy::Sha256 hash;
-  uint64_t size = 0;
-  if (why.empty()) {
-    std::string buffer(1024 * 1024, '\0');
-    for (ssize_t n; (n = ::read(fd, buffer.data(), buffer.size())) > 0;) {
-      hash.add(std::string_view(buffer.data(), static_cast<size_t>(n)));
-      size += static_cast<uint64_t>(n);
-    }
-  }
+  const copy::FileDigest digest = why.empty() ? copy::digestOf(fd) : copy::FileDigest{};
   ::close(fd);
   if (!why.empty()) return Error{why};
+  const uint64_t size = digest.bytes;
 
   auto number = store_.reserve("copies", 1);
   if (!number) return number.error();
@@ -100,7 +98,7 @@ Result<std::string> Copier::start(const message::Message& request) {
   job.toPath = d[2];
   job.size = size;
   job.mode = st.st_mode & 0777;
-  job.sha256 = hash.hex();
+  job.sha256 = digest.sha256;
   job.chunkSize = chunkSize;
   job.chunks = size == 0 ? 1 : (size + chunkSize - 1) / chunkSize;
   job.request = message::encodeWire(request);
@@ -208,7 +206,6 @@ void Copier::settled(const message::Message& chunk, bool delivered, const std::s
     finish(job, "", "copy " + std::to_string(*copy) + ": a chunk did not reach " + job.record.toNode + ": " + detail);
     return;
   }
-  ++job.delivered;
   const int64_t now = nowUnixMs();
   if (now - job.lastProgressMs >= settings_.progressEveryMs && job.record.queued < job.record.chunks) {
     job.lastProgressMs = now;
@@ -254,9 +251,8 @@ void Copier::finish(Job& job, const std::string& output, const std::string& erro
   // publisher, which may be telling of a settlement meanwhile).
   if (!error.empty()) {
     pool_.submit([this, copy = job.record.copy] {
-      for (const auto& entry : store_.loadOutbox().entries) {
-        auto m = message::decodeWire(entry.wire);
-        if (m && m->method == message::methods::kCopyDst && copyOf(*m) == copy) (void)outbox_.remove(entry);
+      for (const auto& [of, entry] : queuedChunks(store_)) {
+        if (of == copy) (void)outbox_.remove(entry);
       }
     });
   }
@@ -278,11 +274,7 @@ void Copier::resume() {
   if (loaded.entries.empty()) return;
   // The chunks an earlier run queued are in the outbox still, unless settled.
   std::map<uint64_t, uint64_t> inFlight;
-  for (const auto& entry : store_.loadOutbox().entries) {
-    auto m = message::decodeWire(entry.wire);
-    if (!m || m->method != message::methods::kCopyDst) continue;
-    if (auto copy = copyOf(*m)) ++inFlight[*copy];
-  }
+  for (const auto& [copy, entry] : queuedChunks(store_)) ++inFlight[copy];
   std::lock_guard lock(mutex_);
   for (auto& record : loaded.entries) {
     const uint64_t copy = record.copy;

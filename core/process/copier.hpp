@@ -55,8 +55,7 @@ class Copier {
  private:
   struct Job {
     store::CopyJob record;
-    uint64_t inFlight = 0;   // chunks in the outbox, not settled
-    uint64_t delivered = 0;  // since this process started
+    uint64_t inFlight = 0;  // chunks in the outbox, not settled
     bool pumping = false;
     int64_t lastProgressMs = 0;
   };

@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstdio>
 #include <sys/types.h>
+#include <unistd.h>
 
 namespace steward::process::copy {
 namespace {
@@ -23,16 +24,28 @@ std::string hexOf(const unsigned char (&digest)[crypto_hash_sha256_BYTES]) {
   return hex;
 }
 
-bool parseNumber(std::string_view text, uint64_t& out, int base = 10) {
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out, base);
-  return ec == std::errc() && end == text.data() + text.size() && !text.empty();
-}
-
 bool isSha256Hex(std::string_view text) {
   return text.size() == 64 && text.find_first_not_of("0123456789abcdef") == std::string_view::npos;
 }
 
 }  // namespace
+
+bool parseNumber(std::string_view text, uint64_t& out, int base) {
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out, base);
+  return ec == std::errc() && end == text.data() + text.size() && !text.empty();
+}
+
+FileDigest digestOf(int fd) {
+  Sha256 h;
+  FileDigest digest;
+  std::string buffer(1024 * 1024, '\0');
+  for (ssize_t n; (n = ::pread(fd, buffer.data(), buffer.size(), static_cast<off_t>(digest.bytes))) > 0;) {
+    h.add(std::string_view(buffer.data(), static_cast<size_t>(n)));
+    digest.bytes += static_cast<uint64_t>(n);
+  }
+  digest.sha256 = h.hex();
+  return digest;
+}
 
 Sha256::Sha256() { crypto_hash_sha256_init(stateOf(state_)); }
 

@@ -38,6 +38,9 @@ struct Chunk {
   uint64_t expectedLength() const;
 };
 
+// A number written whole in `text` (nothing before or after it), in `base`.
+bool parseNumber(std::string_view text, uint64_t& out, int base = 10);
+
 // Hex sha256 of `bytes`, and a running one.
 std::string sha256Hex(std::string_view bytes);
 class Sha256 {
@@ -49,5 +52,12 @@ class Sha256 {
  private:
   alignas(16) unsigned char state_[512];
 };
+
+// The sha256 of what `fd` holds from its start, and how many bytes that was.
+struct FileDigest {
+  std::string sha256;
+  uint64_t bytes = 0;
+};
+FileDigest digestOf(int fd);
 
 }  // namespace steward::process::copy

@@ -10,24 +10,12 @@
 #include <rapidjson/writer.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 
 namespace fs = std::filesystem;
 
 namespace steward::process {
 namespace {
-
-// The whole file's sha256, read from `fd`.
-std::string sha256Of(int fd) {
-  copy::Sha256 h;
-  char buffer[64 * 1024];
-  off_t at = 0;
-  for (ssize_t n; (n = ::pread(fd, buffer, sizeof buffer, at)) > 0; at += n) {
-    h.add(std::string_view(buffer, static_cast<size_t>(n)));
-  }
-  return h.hex();
-}
 
 bool writeAllAt(int fd, std::string_view bytes, uint64_t offset) {
   while (!bytes.empty()) {
@@ -47,8 +35,9 @@ CopyWriter::Answer CopyWriter::write(const std::string& fromNode, const std::vec
   uint64_t copyNumber = 0;
   uint64_t index = 0;
   if (data.size() > 2) {
-    std::from_chars(data[0].data(), data[0].data() + data[0].size(), copyNumber);
-    std::from_chars(data[2].data(), data[2].data() + data[2].size(), index);
+    // Named in the answer even when the chunk is refused; what does not parse is named 0.
+    (void)copy::parseNumber(data[0], copyNumber);
+    (void)copy::parseNumber(data[2], index);
   }
   bool done = false;
   std::string where;
@@ -107,12 +96,12 @@ CopyWriter::Answer CopyWriter::write(const std::string& fromNode, const std::vec
   if (static_cast<uint64_t>(st.st_size) > c.size && ::ftruncate(fd.get(), static_cast<off_t>(c.size)) != 0) {
     return respond("cannot trim " + where + ": " + std::strerror(errno), &c);
   }
-  const std::string arrived = sha256Of(fd.get());
+  const std::string arrived = copy::digestOf(fd.get()).sha256;
   if (arrived != c.fileSha256) {
     ::unlinkat(dir.get(), part.c_str(), 0);
     // Written already by an earlier run of this chunk (a restart after the rename): done then.
     sdk::UniqueFd existing = sdk::openInFolder(dir.get(), name, O_RDONLY, 0, where, error);
-    if (existing.valid() && sha256Of(existing.get()) == c.fileSha256) {
+    if (existing.valid() && copy::digestOf(existing.get()).sha256 == c.fileSha256) {
       done = true;
       return respond("", &c);
     }

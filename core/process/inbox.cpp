@@ -215,7 +215,7 @@ std::optional<store::ScheduledRun> Inbox::nextRun(const Inbound& in) const {
   if (!m.repeat || !m.repeatInterval || m.isReply) return std::nullopt;
   if (*m.repeat != 0 && in.run >= static_cast<uint64_t>(*m.repeat)) return std::nullopt;
   store::ScheduledRun next;
-  next.schedule = in.schedule != 0 ? in.schedule : in.arrival;
+  next.schedule = in.scheduleNumber();
   next.method = m.method;
   next.run = in.run + 1;
   next.atUnixMs = nowUnixMs() + *m.repeatInterval * 1000;
@@ -317,7 +317,7 @@ void Inbox::handled(const Inbound& in, CallOutput output, std::string error,
   std::optional<store::ScheduledRun> later;
   store::Store::Repeat repeat;
   if (request.repeat && !request.isReply) {
-    repeat.schedule = in.schedule != 0 ? in.schedule : in.arrival;
+    repeat.schedule = in.scheduleNumber();
     if (!repeats_.takeCancelled(repeat.schedule)) later = nextRun(in);
     repeat.next = later ? &*later : nullptr;
   }

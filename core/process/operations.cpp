@@ -483,7 +483,7 @@ std::string NodeOperations::removeQueued(const std::string& queue, const QueueFi
         std::string why = "running";
         // A repeating one's schedule ends with it.
         if (m->repeat) {
-          store::ScheduledRun last{entry.schedule != 0 ? entry.schedule : entry.arrival, entry.method, entry.run + 1,
+          store::ScheduledRun last{entry.scheduleNumber(), entry.method, entry.run + 1,
                                    0, false, entry.wire};
           auto marked = inbox_.cancelSchedule(last);
           why += marked ? "; no run of it follows" : "; " + marked.error().message;

@@ -72,10 +72,14 @@ class CopyDstMethod final : public MethodHandler {
   CopyWriter& writer_;
 };
 
-// Makes `method` known to `catalog`, each subscriber getting an OwnMethod running `run`.
+// Makes `info` known to `catalog`, each subscriber getting an OwnMethod running `run`.
+void addOwn(Catalog& catalog, const message::MethodInfo& info, OwnMethod::Run run, bool moreFollows = false) {
+  catalog.addOwn(info, [info, run = std::move(run), moreFollows] {
+    return std::make_unique<OwnMethod>(info, run, moreFollows);
+  });
+}
 void addOwn(Catalog& catalog, std::string_view method, OwnMethod::Run run) {
-  const auto info = ownCommand(method);
-  catalog.addOwn(info, [info, run = std::move(run)] { return std::make_unique<OwnMethod>(info, run); });
+  addOwn(catalog, ownCommand(method), std::move(run));
 }
 
 }  // namespace
@@ -95,18 +99,15 @@ void addOwnMethods(Catalog& catalog, OwnParts parts) {
   catalog.addOwn(workflow, [workflow, steps = parts.stepHandlers] {
     return std::make_unique<WorkflowMethod>(workflow, steps);
   });
-  const auto copySrc = ownCommand(methods::kCopySrc);
-  catalog.addOwn(copySrc, [copySrc, &copier = parts.copier] {
-    return std::make_unique<OwnMethod>(copySrc, [&copier](const message::Message& m) { return copier.start(m); }, true);
-  });
+  addOwn(
+      catalog, ownCommand(methods::kCopySrc), [&copier = parts.copier](const message::Message& m) { return copier.start(m); },
+      true);
   auto copyDst = ownCommand(methods::kCopyDst);
   copyDst.rerunnable = true;
   catalog.addOwn(copyDst, [copyDst, &writer = parts.copyWriter] { return std::make_unique<CopyDstMethod>(copyDst, writer); });
   auto copyResult = ownCommand(methods::kCopyResult);
   copyResult.replyMethod = true;
-  catalog.addOwn(copyResult, [copyResult, &copier = parts.copier] {
-    return std::make_unique<OwnMethod>(copyResult, [&copier](const message::Message& m) { return copier.answered(m); });
-  });
+  addOwn(catalog, copyResult, [&copier = parts.copier](const message::Message& m) { return copier.answered(m); });
   addOwn(catalog, methods::kStartupFolderList, [&startup = parts.startup](const message::Message&) {
     return startup.list();
   });

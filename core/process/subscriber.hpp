@@ -75,6 +75,8 @@ struct Inbound {
   // A repeating message's run (1, 2, …) and its schedule (store::InboxEntry).
   uint64_t run = 1;
   uint64_t schedule = 0;
+  // The schedule this run belongs to: a first run's is its own arrival.
+  uint64_t scheduleNumber() const { return schedule != 0 ? schedule : arrival; }
 };
 
 // The inbox entry `entry` as it runs, `m` being its decoded wire.

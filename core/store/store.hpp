@@ -72,6 +72,8 @@ struct InboxEntry {
   // this is, and the schedule's number (its first arrival). 1 and 0 for everything else.
   uint64_t run = 1;
   uint64_t schedule = 0;
+  // The schedule this run belongs to: a first run's is its own arrival.
+  uint64_t scheduleNumber() const { return schedule != 0 ? schedule : arrival; }
 };
 
 // A repeating message (message::Message::repeat) between two runs. Exactly one of these, or one
