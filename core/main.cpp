@@ -8,11 +8,14 @@
 #include "core/observe/data_folder.hpp"
 #include "core/observe/metrics.hpp"
 #include "core/plugin/host.hpp"
+#include "core/process/relay.hpp"
 #include "core/process/sealed_node.hpp"
 #include "core/store/store.hpp"
 #include "core/transport/nats_transport.hpp"
 #include "core/util/log.hpp"
+#include "core/util/clock.hpp"
 #include "core/util/service_notify.hpp"
+#include "core/util/targets.hpp"
 #include "core/util/thread_name.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -97,22 +100,61 @@ Status openStore(const config::Config& config, Parts& parts) {
   return {};
 }
 
-// Step 4: the broker connection (kept, and made again, whatever happens to it later).
-Status connectBroker(const config::Config& config, Parts& parts) {
+// The settings of a connection to `address`, authenticated as this node.
+transport::NatsSettings brokerSettings(const config::Config& config, const std::string& address,
+                                       const std::string& clientName) {
   transport::NatsSettings nats;
-  nats.brokerAddress = config.brokerAddress;
-  nats.clientName = "steward-" + config.nodeName;
+  nats.brokerAddress = address;
+  nats.clientName = clientName;
   nats.nodeName = config.nodeName;
   nats.nkeySeedFile = config.nkeySeedFile;
   nats.rootCAPath = config.rootCAPath;
+  return nats;
+}
+
+// Step 4: the broker connection (kept, and made again, whatever happens to it later).
+Status connectBroker(const config::Config& config, Parts& parts) {
   auto transport = transport::NatsTransport::connect(
-      nats, [live = &parts.liveNode](bool connected, const std::string& event) {
+      brokerSettings(config, config.brokerAddress, "steward-" + config.nodeName),
+      [live = &parts.liveNode](bool connected, const std::string& event) {
         STEWARD_LOG(info) << event;
         if (auto* n = live->load(); connected && n != nullptr) n->brokerReconnected();
       });
   if (!transport) return transport.error();
   parts.transport = std::move(transport).value();
   return {};
+}
+
+// Step 8b, on a relay only (relayBrokerAddress set): the far broker's connection, and the relay
+// carrying messages between it and the node's own broker (README, "Relays").
+struct RelayParts {
+  std::unique_ptr<transport::NatsTransport> far;
+  std::unique_ptr<security::SealingTransport> sealedFar;  // seals with the node's key
+  std::shared_ptr<process::Relay> relay;
+};
+
+void startRelay(const config::Config& config, boost::asio::io_context& io, process::SealedNode& sealed,
+                store::Store& store, const observe::Audit& audit, RelayParts& parts) {
+  if (config.relayBrokerAddress.empty()) return;
+  process::Node& node = sealed.node();
+  auto far = transport::NatsTransport::connect(
+      brokerSettings(config, config.relayBrokerAddress, "steward-" + config.nodeName + "-relay"),
+      [](bool, const std::string& event) { STEWARD_LOG(info) << "relay's far broker: " << event; });
+  if (!far) return node.errors().report("relay not started: " + far.error().message);
+  parts.far = std::move(far).value();
+  parts.sealedFar = std::make_unique<security::SealingTransport>(*parts.far, sealed.identity(),
+                                                                 config.nodeName, nowUnixMs);
+  process::RelaySettings settings;
+  settings.nodeName = config.nodeName;
+  settings.hold = std::chrono::seconds(config.relayHoldSeconds);
+  for (auto& n : targets::splitNames(config.relayNodes)) settings.farNodes.insert(std::move(n));
+  parts.relay = std::make_shared<process::Relay>(io, sealed.broker(), *parts.sealedFar, sealed.verifier(),
+                                                 store, audit, node.errors(), std::move(settings));
+  if (auto s = parts.relay->start(); !s) {
+    parts.relay.reset();
+    return node.errors().report("relay not started: " + s.error().message);
+  }
+  STEWARD_LOG(info) << "relaying for " << config.relayNodes << " on " << config.relayBrokerAddress;
 }
 
 // Step 7: Prometheus metrics, fed by the audit events and the node's samples.
@@ -143,8 +185,10 @@ struct Inputs {
   std::optional<input::HttpInput> http;
   std::optional<observe::DataFolderServer> dataFolder;
   std::optional<input::FleetView> fleetView;
+  std::shared_ptr<process::Relay> relay;  // a relay takes messages in too
 
   void stop() {
+    if (relay) relay->stop();
     if (fleetView) fleetView->stop();
     if (socket) socket->stop();
     if (tcp) tcp->stop();
@@ -277,7 +321,10 @@ int run(config::Config config) {
   for (const auto& e : parts.pluginErrors) node.errors().report(e.message);
   node.start();
   parts.liveNode = &node;
+  RelayParts relay;
   Inputs inputs;
+  startRelay(config, io, *sealed.value(), *parts.store, audit, relay);
+  inputs.relay = relay.relay;
   startInputs(config, io, node, inputs);
   serveUntilSignal(config, io, node, inputs);
   parts.liveNode = nullptr;

@@ -2,6 +2,8 @@
 
 #include "core/message/message.hpp"
 #include "core/message/methods.hpp"
+#include "core/security/carriers.hpp"
+#include "core/util/targets.hpp"
 #include "core/util/json.hpp"
 
 #include <cxxopts.hpp>
@@ -147,6 +149,27 @@ const std::vector<Setting>& settings() {
                            "empty: plain", &Config::rootCAPath),
         path("trustedKeysFolder", "folder of <node>.pub files: the keys of the nodes whose "
                                   "messages this node takes", &Config::trustedKeysFolder),
+        text("carriers", "relays this node takes messages of other nodes from, and lets answer "
+                         "for them: \"gw1=ship1,ship2;gw2=*\"; empty: none", &Config::carriers,
+             [](const std::string& v) -> Status {
+               auto parsed = security::Carriers::parse(v);
+               if (!parsed) return parsed.error();
+               return {};
+             }),
+        text("relayBrokerAddress", "the far broker this node relays to (host:port or nats:// URLs, "
+                                   "comma separated): it carries messages between it and "
+                                   "brokerAddress; empty: not a relay", &Config::relayBrokerAddress),
+        text("relayNodes", "comma separated nodes on relayBrokerAddress that this node carries "
+                           "messages to", &Config::relayNodes,
+             [](const std::string& v) -> Status {
+               for (const auto& node : targets::splitNames(v)) {
+                 if (auto s = message::checkNodeName(node); !s) return Error{"\"" + node + "\": " + s.error().message};
+               }
+               return {};
+             }),
+        integer("relayHoldSeconds", "seconds a relay holds a message its receiver does not ACK "
+                                    "before it gives it up and tells central",
+                &Config::relayHoldSeconds, 1),
         integer("signatureWindowSeconds", "a message sealed longer ago (or ahead) than this is "
                                           "refused as a replay", &Config::signatureWindowSeconds, 1),
         path("socketFolder", "folder of the steward.sock input socket", &Config::socketFolder),

@@ -20,6 +20,15 @@ struct Config {
   std::filesystem::path rootCAPath;    // TLS to the broker, trusting this CA; empty: plain
   // <node>.pub files: the public keys of the nodes this node takes messages from.
   std::filesystem::path trustedKeysFolder = "./etc/trusted-keys";
+  // Relays this node takes carried messages from, and ACKs for others from (security::Carriers):
+  // "gw1=ship1,ship2;gw2=*"; empty: none.
+  std::string carriers;
+  // This node as a relay (process::Relay): the far broker's address, the nodes behind it that
+  // this node carries messages to, and how long it holds one for a receiver that does not ACK.
+  // Empty address: not a relay.
+  std::string relayBrokerAddress;
+  std::string relayNodes;  // comma separated node names
+  int64_t relayHoldSeconds = 7 * 24 * 3600;
   // A message sealed longer ago (or further ahead) than this is refused.
   int64_t signatureWindowSeconds = 300;
   std::filesystem::path socketFolder = "./tmp";

@@ -4,6 +4,17 @@
 
 namespace steward::process {
 
+namespace {
+
+// The configuration was checked when it was read: a carriers setting that does not parse never
+// gets here.
+security::Carriers carriersOf(const config::Config& config) {
+  auto parsed = security::Carriers::parse(config.carriers);
+  return parsed ? std::move(parsed).value() : security::Carriers{};
+}
+
+}  // namespace
+
 Result<std::unique_ptr<SealedNode>> SealedNode::create(const config::Config& config,
                                                        boost::asio::io_context& io,
                                                        transport::Transport& broker,
@@ -35,6 +46,7 @@ SealedNode::SealedNode(security::Identity identity, std::unique_ptr<security::Tr
     : identity_(std::move(identity)),
       trust_(std::move(trust)),
       sealing_(broker, identity_, config.nodeName, nowUnixMs),
-      verifier_(*trust_, std::chrono::seconds(config.signatureWindowSeconds), nowUnixMs) {}
+      verifier_(*trust_, std::chrono::seconds(config.signatureWindowSeconds), nowUnixMs,
+                carriersOf(config)) {}
 
 }  // namespace steward::process

@@ -26,6 +26,10 @@ class SealedNode {
 
   Node& node() { return *node_; }
   const security::Identity& identity() const { return identity_; }
+  // The broker as this node uses it (everything published sealed with its key), and the checks
+  // on what arrives: what a relay beside the node needs.
+  transport::Transport& broker() { return sealing_; }
+  const security::Verifier& verifier() const { return verifier_; }
 
  private:
   SealedNode(security::Identity identity, std::unique_ptr<security::Trust> trust,

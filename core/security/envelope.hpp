@@ -38,6 +38,10 @@ struct Sealed {
   std::string_view wire;  // all of these point into the payload given to open()
 };
 
+// Whether a seal wraps another sealed payload instead of a message's JSON: a message carried by a
+// relay, which seals the origin's payload again, fresh, as it forwards it (README, "Relays").
+inline bool wrapsSealed(const Sealed& sealed) { return sealed.wire.substr(0, 5) == "SIG2 "; }
+
 // Splits a payload into its seal and the wire JSON, looking only at the seal's line (at most
 // kMaxSealBytes); an error for an unsigned or malformed one.
 Result<Sealed> open(std::string_view payload);

@@ -45,12 +45,14 @@ size_t SealingTransport::maxPayload() const {
 
 bool SealingTransport::connected() const { return inner_.connected(); }
 
-Verifier::Verifier(Trust& trust, std::chrono::seconds window, std::function<int64_t()> nowUnixMs)
-    : trust_(trust), window_(window), now_(std::move(nowUnixMs)) {}
+Verifier::Verifier(Trust& trust, std::chrono::seconds window, std::function<int64_t()> nowUnixMs,
+                   Carriers carriers)
+    : trust_(trust), window_(window), now_(std::move(nowUnixMs)), carriers_(std::move(carriers)) {}
 
 Result<Opened> Verifier::open(const std::string& subject, std::string_view payload) const {
   const message::Limits limits;
-  const size_t maxBytes = message::maxWireBytes(limits) + kMaxSealBytes;
+  // Room for two seals: a carried message has the relay's around the origin's.
+  const size_t maxBytes = message::maxWireBytes(limits) + 2 * kMaxSealBytes;
   if (payload.size() > maxBytes) {
     return Error{"a message on " + subject + " is larger than " + std::to_string(maxBytes) +
                      " bytes (" + std::to_string(payload.size()) + ")",
@@ -58,21 +60,59 @@ Result<Opened> Verifier::open(const std::string& subject, std::string_view paylo
   }
   auto sealed = security::open(payload);
   if (!sealed) return Error{"a message on " + subject + " is " + sealed.error().message, Code::unsignedMessage};
-  const std::string signer(sealed->signer);
+  if (!wrapsSealed(*sealed)) return openSealed(subject, *sealed, true);
+
+  // Carried: the relay's seal first, like any seal, then the origin's inside it.
+  const std::string carrier(sealed->signer);
+  if (auto s = message::checkNodeName(carrier); !s) {
+    return Error{"a message on " + subject + " has a malformed seal: " + s.error().message, Code::unsignedMessage};
+  }
+  const std::string who = "a message on " + subject + " carried by " + carrier;
+  const auto key = trust_.keyOf(carrier);
+  if (!key) return Error{who + ": " + trust_.whyUntrusted(carrier), Code::unknownKey};
+  if (!verify(*key, subject, *sealed)) {
+    return Error{who + ": the relay's seal does not match " + carrier + "'s trusted key", Code::forged};
+  }
+  if (auto s = fresh(sealed->sentUnixMs); !s) return Error{who + ": " + s.error().message, Code::stale};
+  auto inner = security::open(sealed->wire);
+  if (!inner) return Error{who + ": the origin's payload is " + inner.error().message, Code::unsignedMessage};
+  if (wrapsSealed(*inner)) {
+    return Error{who + ": it is sealed by relays twice (a relay forwards the origin's seal only)",
+                 Code::malformed};
+  }
+  if (!carriers_.carries(carrier, inner->signer)) {
+    return Error{who + " from " + std::string(inner->signer.substr(0, 64)) + ": " + carrier +
+                     " is not a carrier this node takes that node's messages from (carriers: " +
+                     carriers_.toString() + ")",
+                 Code::notAllowed};
+  }
+  auto opened = openSealed(subject, *inner, false);
+  if (!opened) return within(who + ": ", opened.error());
+  opened->carrier = carrier;
+  // The copy is as old as the relay's seal: a relay's resend is a newer copy, a recording of
+  // one of its sends a replay.
+  opened->sentUnixMs = sealed->sentUnixMs;
+  opened->originOffset = static_cast<size_t>(sealed->wire.data() - payload.data());
+  return opened;
+}
+
+Result<Opened> Verifier::openSealed(const std::string& subject, const Sealed& sealed, bool checkFresh) const {
+  const message::Limits limits;
+  const std::string signer(sealed.signer);
   if (auto s = message::checkNodeName(signer); !s) {
     return Error{"a message on " + subject + " has a malformed seal: " + s.error().message, Code::unsignedMessage};
   }
   const std::string who = "a message on " + subject + " signed as " + signer;
   const auto key = trust_.keyOf(signer);
   bool announcement = false;
-  if (!key || !verify(*key, subject, *sealed)) {
-    const std::string announced(sealed->key);
+  if (!key || !verify(*key, subject, sealed)) {
+    const std::string announced(sealed.key);
     if (!announced.empty() && isHelloSubject(subject) && !trust_.revoked(announced) &&
-        verify(announced, subject, *sealed)) {
+        verify(announced, subject, sealed)) {
       announcement = true;
     } else if (!key) {
       for (const auto& revoked : trust_.revokedKeys()) {
-        if (verify(revoked, subject, *sealed)) {
+        if (verify(revoked, subject, sealed)) {
           return Error{who + ": it is signed by a revoked key (" + signer + "'s key was revoked)", Code::revokedKey};
         }
       }
@@ -83,9 +123,11 @@ Result<Opened> Verifier::open(const std::string& subject, std::string_view paylo
                    Code::forged};
     }
   }
-  if (auto s = fresh(sealed->sentUnixMs); !s) return Error{who + ": " + s.error().message, Code::stale};
+  if (checkFresh) {
+    if (auto s = fresh(sealed.sentUnixMs); !s) return Error{who + ": " + s.error().message, Code::stale};
+  }
   // Signed by a node this one trusts (or a hello by the key it carries): now it may be decoded.
-  auto decoded = message::decodeWire(sealed->wire, limits);
+  auto decoded = message::decodeWire(sealed.wire, limits);
   if (!decoded) return within(who + " is unreadable: ", decoded.error());
   const message::Message& m = decoded.value();
   if (m.fromNode != signer) {
@@ -93,11 +135,15 @@ Result<Opened> Verifier::open(const std::string& subject, std::string_view paylo
                      ": a node may only send as itself",
                  Code::forged};
   }
-  if (announcement && (m.data.size() < 2 || m.data[1] != sealed->key)) {
+  if (announcement && (m.data.size() < 2 || m.data[1] != sealed.key)) {
     return Error{who + ": a hello must announce the key that sealed it", Code::forged};
   }
-  return Opened{std::move(decoded).value(), std::string(sealed->wire), sealed->sentUnixMs,
-                announcement};
+  Opened opened;
+  opened.message = std::move(decoded).value();
+  opened.wire = std::string(sealed.wire);
+  opened.sentUnixMs = sealed.sentUnixMs;
+  opened.announcement = announcement;
+  return opened;
 }
 
 Result<Verifier::Answer> Verifier::openAnswer(const std::string& inbox, std::string_view payload,
@@ -107,14 +153,17 @@ Result<Verifier::Answer> Verifier::openAnswer(const std::string& inbox, std::str
   }
   auto sealed = security::open(payload);
   if (!sealed) return Error{"an answer from " + receiver + " is " + sealed.error().message};
-  const auto key = trust_.keyOf(receiver);
-  if (!key) return Error{"an answer from " + receiver + ": " + trust_.whyUntrusted(receiver)};
-  if (sealed->signer != receiver || !verify(*key, inbox, *sealed)) {
+  // The receiver's own answer, or its carrier's (which holds the message now).
+  const bool byCarrier = sealed->signer != receiver && carriers_.carries(sealed->signer, receiver);
+  const std::string signer = byCarrier ? std::string(sealed->signer) : receiver;
+  const auto key = trust_.keyOf(signer);
+  if (!key) return Error{"an answer from " + signer + ": " + trust_.whyUntrusted(signer)};
+  if (sealed->signer != signer || !verify(*key, inbox, *sealed)) {
     return Error{"an answer said to be from " + receiver + " is not sealed by its key (forged)"};
   }
   Answer answer{std::string(sealed->wire), {}};
   if (auto s = fresh(sealed->sentUnixMs); !s) {
-    answer.skewNote = receiver + "'s answer was " + s.error().message;
+    answer.skewNote = signer + "'s answer was " + s.error().message;
   }
   return answer;
 }

@@ -56,6 +56,7 @@ std::string nextKey(const std::string& ns, const std::string& stream) { return n
 std::string floorKey(const std::string& ns, const std::string& stream) { return ns + "floor/" + stream; }
 std::string schedKey(const std::string& ns, uint64_t schedule) { return ns + "sched/" + hex16(schedule); }
 std::string copyKey(const std::string& ns, uint64_t copy) { return ns + "copy/" + hex16(copy); }
+std::string carryKey(const std::string& ns, uint64_t number) { return ns + "carry/" + hex16(number); }
 std::string goneKey(const std::string& ns, const std::string& stream, uint64_t seq) {
   return ns + "gone/" + stream + "/" + hex16(seq);
 }
@@ -265,6 +266,47 @@ Loaded<Entry> scan(leveldb::DB& db, const std::string& prefix, Decode decode) {
   return out;
 }
 
+std::string encodeCarried(const CarriedEntry& e) {
+  return frame(e.payload, [&](auto& w) {
+    auto str = [&](const char* key, const std::string& value) {
+      w.Key(key);
+      w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
+    };
+    str("subject", e.subject);
+    w.Key("toFar");
+    w.Bool(e.toFar);
+    str("fromNode", e.fromNode);
+    w.Key("id");
+    w.Uint64(e.id);
+    w.Key("takenUnixMs");
+    w.Int64(e.takenUnixMs);
+    w.Key("ackTimeoutMs");
+    w.Int64(e.ackTimeoutMs);
+  });
+}
+
+Result<CarriedEntry> decodeCarried(uint64_t number, const std::string& value) {
+  auto parts = unframe(value);
+  if (!parts) return parts.error();
+  const auto& h = parts->first;
+  if (!h.HasMember("subject") || !h["subject"].IsString() || !h.HasMember("toFar") ||
+      !h["toFar"].IsBool() || !h.HasMember("fromNode") || !h["fromNode"].IsString() ||
+      !h.HasMember("id") || !h["id"].IsUint64() || !h.HasMember("takenUnixMs") ||
+      !h["takenUnixMs"].IsInt64() || !h.HasMember("ackTimeoutMs") || !h["ackTimeoutMs"].IsInt64()) {
+    return Error{"header lacks a field"};
+  }
+  CarriedEntry e;
+  e.number = number;
+  e.subject = h["subject"].GetString();
+  e.toFar = h["toFar"].GetBool();
+  e.fromNode = h["fromNode"].GetString();
+  e.id = h["id"].GetUint64();
+  e.takenUnixMs = h["takenUnixMs"].GetInt64();
+  e.ackTimeoutMs = h["ackTimeoutMs"].GetInt64();
+  e.payload = std::move(parts->second);
+  return e;
+}
+
 }  // namespace
 
 Store::Store(std::shared_ptr<leveldb::DB> db, StoreOptions options, std::string ns)
@@ -456,6 +498,23 @@ Status Store::removeCopyJob(uint64_t copy) {
 }
 
 Loaded<CopyJob> Store::loadCopyJobs() { return scan<CopyJob>(*db_, ns_ + "copy/", decodeCopyJob); }
+
+Status Store::putCarried(const std::vector<CarriedEntry>& entries) {
+  leveldb::WriteBatch batch;
+  for (const auto& e : entries) batch.Put(carryKey(ns_, e.number), encodeCarried(e));
+  auto s = commit(batch, options_.sync);
+  if (!s.ok()) return Error{"database: cannot hold messages for another node: " + s.ToString(), Code::storage};
+  return {};
+}
+
+// Not synced, like removeOutbox: a removal lost in a crash only forwards the message again.
+Status Store::removeCarried(uint64_t number) {
+  auto s = db_->Delete(leveldb::WriteOptions(), carryKey(ns_, number));
+  if (!s.ok()) return Error{"database: cannot remove carried message " + std::to_string(number) + ": " + s.ToString(), Code::storage};
+  return {};
+}
+
+Loaded<CarriedEntry> Store::loadCarried() { return scan<CarriedEntry>(*db_, ns_ + "carry/", decodeCarried); }
 
 // Not synced: if the removal is lost in a crash, the message is sent again and the receiver,
 // which remembers it, ACKs it without running it.

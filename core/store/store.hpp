@@ -21,6 +21,8 @@
 //                                and when (the schedule is named by its first arrival number)
 //   copy/<copy, 16 hex>          a file this node is sending (REQCopySrc): what, where to, and
 //                                how many of its chunks are in the outbox already
+//   carry/<number, 16 hex>       a message a relay holds for another node (process::Relay): the
+//                                origin's sealed payload, where it goes, since when
 #pragma once
 
 #include "core/util/result.hpp"
@@ -120,6 +122,18 @@ struct CopyJob {
   std::string request;      // the REQCopySrc message's wire: who asked, and where its answer goes
 };
 
+// A message a relay took for another node and holds until that node (or the next relay) ACKs it.
+struct CarriedEntry {
+  uint64_t number = 0;      // its arrival at the relay
+  std::string subject;      // <toNode>.<method>.<kind>, as the origin sent it
+  bool toFar = true;        // forwarded on the relay's far broker (else on its own)
+  std::string fromNode;     // the origin and its id for the message: what an ACK's "also" names
+  uint64_t id = 0;
+  int64_t takenUnixMs = 0;  // when the relay took it: it gives up after its hold time
+  int64_t ackTimeoutMs = 10000;
+  std::string payload;      // the origin's sealed bytes, forwarded as they came
+};
+
 // What a load found: the entries that could be read, and one error per damaged entry (which is
 // removed from the store so it is reported only once).
 class IdSource;
@@ -164,6 +178,10 @@ class Store {
   Status removeCopyJob(uint64_t copy);
   Loaded<CopyJob> loadCopyJobs();
   Status removeOutbox(uint64_t id);
+  // A relay's held messages: written whole (synced with `sync`) before it ACKs them.
+  Status putCarried(const std::vector<CarriedEntry>& entries);
+  Status removeCarried(uint64_t number);
+  Loaded<CarriedEntry> loadCarried();
   // The highest number of a sent stream settled without delivery, not yet announced to its
   // receiver as one to pass over (0: none, the entry goes).
   Status putLost(const std::string& subject, uint64_t lostUpTo);

@@ -1,0 +1,121 @@
+// A relay: store and forward between this node's broker and a far one (README, "Relays").
+//
+// A node that reaches two brokers — central's, and a ship's own that central cannot reach —
+// carries messages between them. On its own broker it listens on the subjects of the nodes
+// behind it (relayNodes); on the far broker, on every subject but theirs and its own. What
+// arrives is checked like anything from a broker (the origin's seal by a trusted key, fresh, the
+// subject its own), written to this node's store, and only then ACKed: the relay holds it now, as
+// a receiver would, and its sender's outbox lets it go. The relay forwards the origin's sealed
+// bytes, sealed once more by itself on the way out (the receiver checks both: the origin's for
+// who sent it, the relay's for freshness, since the relay may have held it for hours), and sends
+// them again until the receiver ACKs, refuses, or the hold time ends (central is told). A
+// receiver runs a message once however often it arrives (its inbox remembers ids), so a resend
+// after a lost ACK or a restart of the relay costs a link's bytes, never a second run.
+//
+// Messages whose sender waits for no ACK (…NACK kinds, hellos) are forwarded once, not stored,
+// as their sender would send them. Replies go back the same way: a reply from a node behind the
+// relay to central is one more message from the far broker.
+#pragma once
+
+#include "core/message/message.hpp"
+#include "core/observe/audit.hpp"
+#include "core/observe/error_kernel.hpp"
+#include "core/security/sealing.hpp"
+#include "core/store/store.hpp"
+#include "core/transport/transport.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace steward::process {
+
+struct RelaySettings {
+  std::string nodeName;  // the relay's own name: its subjects are never carried
+  // The nodes on the far broker: messages to them are taken on this node's broker.
+  std::set<std::string, std::less<>> farNodes;
+  // A message not ACKed by its receiver within this time is given up, and central told.
+  std::chrono::seconds hold{7 * 24 * 3600};
+  // Beyond these, an arrival gets no ACK: its sender keeps it and sends it again later.
+  size_t maxHeld = 10000;
+  size_t maxHeldBytes = 256 * 1024 * 1024;
+  // Forwards waiting for an ACK at once, on each side.
+  size_t window = 64;
+  std::chrono::milliseconds tick{250};
+};
+
+class Relay : public std::enable_shared_from_this<Relay> {
+ public:
+  // `near` and `far` seal what they publish with this node's key (security::SealingTransport).
+  Relay(boost::asio::io_context& io, transport::Transport& near, transport::Transport& far,
+        const security::Verifier& verifier, store::Store& store, const observe::Audit& audit,
+        const observe::ErrorKernel& errors, RelaySettings settings);
+
+  // Takes up what the store holds from before, subscribes on both brokers and starts
+  // forwarding; an error when a subscription cannot be made.
+  Status start();
+  // Unsubscribes and stops forwarding; what is held stays in the store for the next start.
+  void stop();
+  // Messages held now, waiting for their receiver's ACK.
+  size_t held() const;
+
+ private:
+  struct Held {
+    store::CarriedEntry entry;
+    message::Message about;  // id, fromNode, toNode, method: for the audit log
+    std::unique_ptr<transport::ReplyInbox> inbox;  // while a send waits for its ACK
+    int64_t dueMs = 0;        // when that send times out, or (not in flight) the next may go
+    int attempts = 0;
+  };
+  struct Arrival {
+    store::CarriedEntry entry;
+    message::Message about;
+    std::string replyTo;
+  };
+  // (origin, subject, id): one message however many copies of it come.
+  using Identity = std::tuple<std::string, std::string, uint64_t>;
+
+  void onArrival(bool fromFar, transport::Incoming in);
+  void refuse(bool fromFar, const std::string& replyTo, const Error& why);
+  void storeIntake();
+  void onTick();
+  // With mutex_ held.
+  void send(Held& h, int64_t now);
+  void onAnswer(uint64_t number, int attempt, std::string payload, bool noResponders);
+  void settle(std::map<uint64_t, Held>::iterator it, std::string_view event, std::string_view detail);
+  transport::Transport& side(bool far) const { return far ? far_ : near_; }
+
+  boost::asio::io_context& io_;
+  transport::Transport& near_;
+  transport::Transport& far_;
+  const security::Verifier& verifier_;
+  store::Store& store_;
+  const observe::Audit& audit_;
+  const observe::ErrorKernel& errors_;
+  const RelaySettings settings_;
+  store::IdSource numbers_;
+
+  mutable std::mutex mutex_;
+  std::map<uint64_t, Held> held_;  // by arrival number: forwarded in the order taken
+  std::map<Identity, uint64_t> byIdentity_;
+  size_t heldBytes_ = 0;
+  size_t inFlight_[2] = {0, 0};  // near, far
+  bool stopped_ = true;
+
+  std::mutex intakeMutex_;
+  std::vector<Arrival> intake_;
+  bool intakeBusy_ = false;
+
+  std::vector<std::unique_ptr<transport::Subscription>> subscriptions_;
+  std::unique_ptr<boost::asio::steady_timer> timer_;
+};
+
+}  // namespace steward::process
