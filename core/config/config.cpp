@@ -2,7 +2,7 @@
 
 #include "core/message/message.hpp"
 #include "core/message/methods.hpp"
-#include "core/security/carriers.hpp"
+#include "core/message/carriers.hpp"
 #include "core/util/targets.hpp"
 #include "core/util/json.hpp"
 
@@ -152,7 +152,7 @@ const std::vector<Setting>& settings() {
         text("carriers", "relays this node takes messages of other nodes from, and lets answer "
                          "for them: \"gw1=ship1,ship2;gw2=*\"; empty: none", &Config::carriers,
              [](const std::string& v) -> Status {
-               auto parsed = security::Carriers::parse(v);
+               auto parsed = message::Carriers::parse(v);
                if (!parsed) return parsed.error();
                return {};
              }),

@@ -20,7 +20,7 @@ struct Config {
   std::filesystem::path rootCAPath;    // TLS to the broker, trusting this CA; empty: plain
   // <node>.pub files: the public keys of the nodes this node takes messages from.
   std::filesystem::path trustedKeysFolder = "./etc/trusted-keys";
-  // Relays this node takes carried messages from, and ACKs for others from (security::Carriers):
+  // Relays this node takes carried messages from, and ACKs for others from (message::Carriers):
   // "gw1=ship1,ship2;gw2=*"; empty: none.
   std::string carriers;
   // This node as a relay (process::Relay): the far broker's address, the nodes behind it that

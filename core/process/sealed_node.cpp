@@ -8,9 +8,9 @@ namespace {
 
 // The configuration was checked when it was read: a carriers setting that does not parse never
 // gets here.
-security::Carriers carriersOf(const config::Config& config) {
-  auto parsed = security::Carriers::parse(config.carriers);
-  return parsed ? std::move(parsed).value() : security::Carriers{};
+message::Carriers carriersOf(const config::Config& config) {
+  auto parsed = message::Carriers::parse(config.carriers);
+  return parsed ? std::move(parsed).value() : message::Carriers{};
 }
 
 }  // namespace

@@ -46,7 +46,7 @@ size_t SealingTransport::maxPayload() const {
 bool SealingTransport::connected() const { return inner_.connected(); }
 
 Verifier::Verifier(Trust& trust, std::chrono::seconds window, std::function<int64_t()> nowUnixMs,
-                   Carriers carriers)
+                   message::Carriers carriers)
     : trust_(trust), window_(window), now_(std::move(nowUnixMs)), carriers_(std::move(carriers)) {}
 
 Result<Opened> Verifier::open(const std::string& subject, std::string_view payload) const {

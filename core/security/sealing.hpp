@@ -21,7 +21,7 @@
 #pragma once
 
 #include "core/message/message.hpp"
-#include "core/security/carriers.hpp"
+#include "core/message/carriers.hpp"
 #include "core/security/envelope.hpp"
 #include "core/security/trust.hpp"
 #include "core/transport/transport.hpp"
@@ -69,7 +69,7 @@ struct Opened {
 class Verifier {
  public:
   Verifier(Trust& trust, std::chrono::seconds window, std::function<int64_t()> nowUnixMs,
-           Carriers carriers = {});
+           message::Carriers carriers = {});
   // The message in `payload`, which arrived on `subject`, once it passes every check; else an
   // error saying who sent what and why it is refused.
   Result<Opened> open(const std::string& subject, std::string_view payload) const;
@@ -96,7 +96,7 @@ class Verifier {
   Trust& trust_;
   std::chrono::seconds window_;
   std::function<int64_t()> now_;
-  Carriers carriers_;
+  message::Carriers carriers_;
 };
 
 }  // namespace steward::security

@@ -100,6 +100,32 @@ TEST_F(ConfigTest, BadFlagValuesNameTheFlag) {
   EXPECT_FALSE(parse({"--nodeName", "a", "--noSuchFlag", "1"}).ok());
 }
 
+TEST_F(ConfigTest, RelaySettingsAreCheckedAtStart) {
+  auto relay = parse({"--nodeName", "gw1", "--relayBrokerAddress", "10.0.0.1:4222", "--relayNodes",
+                      "ship1,ship2", "--carriers", "gw2=central"});
+  ASSERT_TRUE(relay.ok()) << relay.error().message;
+  EXPECT_EQ(relay->config->relayNodes, "ship1,ship2");
+  EXPECT_EQ(relay->config->carriers, "gw2=central");
+  EXPECT_EQ(relay->config->relayHoldSeconds, 7 * 24 * 3600);
+  // The examples in conf/relay are what README shows.
+  for (const char* name : {"central", "gw1", "ship1"}) {
+    const fs::path file = fs::path(STEWARD_EXAMPLE_MESSAGES) / ".." / "relay" / (std::string(name) + ".toml");
+    std::ifstream in(file);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ASSERT_FALSE(text.empty()) << file;
+    auto example = steward::config::parseConfigText(text, file.string());
+    ASSERT_TRUE(example.ok()) << example.error().message;
+    EXPECT_EQ(example->nodeName, name);
+  }
+  auto badCarriers = parse({"--nodeName", "ship1", "--carriers", "gw1"});
+  ASSERT_FALSE(badCarriers.ok());
+  EXPECT_NE(badCarriers.error().message.find("--carriers: \"gw1\" is not <carrier>=<node>"), std::string::npos)
+      << badCarriers.error().message;
+  auto badNodes = parse({"--nodeName", "gw1", "--relayNodes", "ship1,ship.2"});
+  ASSERT_FALSE(badNodes.ok());
+  EXPECT_NE(badNodes.error().message.find("--relayNodes: \"ship.2\""), std::string::npos) << badNodes.error().message;
+}
+
 TEST_F(ConfigTest, TheFirstStartWritesEveryDefaultToTheFile) {
   ASSERT_TRUE(parse({"--nodeName", "ship1"}).ok());
   const std::string written = file();

@@ -215,6 +215,125 @@ TEST_F(Sealing, AStaleAnswerOnItsOwnInboxIsTakenWithANoteAboutTheClock) {
   EXPECT_NE(late->skewNote.find("central's answer was sent 400 s in the future"), std::string::npos) << late->skewNote;
 }
 
+TEST_F(Sealing, CarriersNameTheRelaysANodeTakesOthersMessagesFrom) {
+  auto carriers = message::Carriers::parse("gw1=ship1,ship2;gw2=*");
+  ASSERT_TRUE(carriers.ok()) << carriers.error().message;
+  EXPECT_TRUE(carriers->carries("gw1", "ship2"));
+  EXPECT_FALSE(carriers->carries("gw1", "ship3"));
+  EXPECT_TRUE(carriers->carries("gw2", "anyone"));
+  EXPECT_FALSE(carriers->carries("ship1", "gw1"));
+  EXPECT_EQ(carriers->toString(), "gw1=ship1,ship2;gw2=*");
+  EXPECT_EQ(message::Carriers::parse("").value().toString(), "none");
+  EXPECT_NE(message::Carriers::parse("gw1").error().message.find("is not <carrier>=<node>"), std::string::npos);
+  EXPECT_NE(message::Carriers::parse("gw1=").error().message.find("carries no node"), std::string::npos);
+  EXPECT_NE(message::Carriers::parse("g.w=ship1").error().message.find("carrier \"g.w\""), std::string::npos);
+  EXPECT_NE(message::Carriers::parse("gw1=ship/1").error().message.find("node \"ship/1\" carried by gw1"),
+            std::string::npos);
+}
+
+namespace {
+
+// ship1 takes what gw1 carries from central; gw1's key is trusted like any node's.
+class Carried : public Sealing {
+ protected:
+  void SetUp() override {
+    Sealing::SetUp();
+    gw1_ = std::make_unique<security::Identity>(security::Identity::create(dir_ / "gw1").value());
+    std::ofstream(dir_ / "trusted" / "gw1.pub") << gw1_->publicKey() << "\n";
+  }
+  security::Verifier verifier(const std::string& carriers = "gw1=central") {
+    return security::Verifier(*trust_, std::chrono::seconds(300), [this] { return now_; },
+                              message::Carriers::parse(carriers).value());
+  }
+  // central's message as it left central at `sentMs`, forwarded by gw1 at `carriedMs`.
+  std::string carried(int64_t sentMs, int64_t carriedMs, const security::Identity* relay = nullptr,
+                      const std::string& relayName = "gw1") {
+    const std::string origin = security::seal(*central_, "central", subject_, wire(), sentMs);
+    return security::seal(relay ? *relay : *gw1_, relayName, subject_, origin, carriedMs);
+  }
+  const std::string subject_ = "ship1.REQCliCommand.CommandACK";
+  std::unique_ptr<security::Identity> gw1_;
+};
+
+}  // namespace
+
+TEST_F(Carried, AMessageHeldByARelayForHoursIsTakenWhenTheRelaysSealIsFresh) {
+  const auto v = verifier();
+  const std::string payload = carried(now_ - 3 * 3600 * 1000, now_ - 1000);
+  auto opened = v.open(subject_, payload);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  EXPECT_EQ(opened->message.fromNode, "central");
+  EXPECT_EQ(opened->carrier, "gw1");
+  // Its age is the relay's seal's: a resend by the relay is a newer copy.
+  EXPECT_EQ(opened->sentUnixMs, now_ - 1000);
+  // What a relay forwards onward is the origin's payload, as central sealed it.
+  EXPECT_EQ(payload.substr(opened->originOffset),
+            security::seal(*central_, "central", subject_, wire(), now_ - 3 * 3600 * 1000));
+  auto direct = v.open(subject_, security::seal(*central_, "central", subject_, wire(), now_));
+  ASSERT_TRUE(direct.ok());
+  EXPECT_EQ(direct->carrier, "");
+  EXPECT_EQ(direct->originOffset, 0u);
+}
+
+TEST_F(Carried, TheRelaysSealMustBeFreshAndTrustedAndTheRelayANamedCarrier) {
+  const auto v = verifier();
+  auto stale = v.open(subject_, carried(now_, now_ - 400'000));
+  EXPECT_EQ(stale.error().code, Code::stale);
+  EXPECT_NE(stale.error().message.find("carried by gw1: sent 400 s ago"), std::string::npos) << stale.error().message;
+  // A relay this node was not told of, though its key is trusted.
+  auto notNamed = verifier("gw2=*").open(subject_, carried(now_, now_));
+  EXPECT_EQ(notNamed.error().code, Code::notAllowed);
+  EXPECT_NE(notNamed.error().message.find("gw1 is not a carrier this node takes that node's messages from "
+                                          "(carriers: gw2=*)"),
+            std::string::npos) << notNamed.error().message;
+  // Named, but not for central's messages.
+  EXPECT_EQ(verifier("gw1=ship7").open(subject_, carried(now_, now_)).error().code, Code::notAllowed);
+  // The relay's seal by another key than gw1's.
+  auto intruder = security::Identity::create(dir_ / "intruder").value();
+  auto forged = v.open(subject_, carried(now_, now_, &intruder));
+  EXPECT_EQ(forged.error().code, Code::forged);
+  EXPECT_NE(forged.error().message.find("the relay's seal does not match gw1's trusted key"), std::string::npos);
+  auto unknown = v.open(subject_, carried(now_, now_, &intruder, "gw9"));
+  EXPECT_EQ(unknown.error().code, Code::unknownKey);
+}
+
+TEST_F(Carried, TheOriginsSealIsCheckedEndToEnd) {
+  const auto v = verifier("gw1=*");
+  // A relay cannot make a message of its own look like central's: the inner seal is central's or
+  // nothing.
+  const std::string posing = security::seal(*gw1_, "central", subject_, wire(), now_);
+  auto forged = v.open(subject_, security::seal(*gw1_, "gw1", subject_, posing, now_));
+  EXPECT_EQ(forged.error().code, Code::forged);
+  EXPECT_NE(forged.error().message.find("carried by gw1: a message on " + subject_ +
+                                        " signed as central: the signature does not match"),
+            std::string::npos) << forged.error().message;
+  // Nor move central's message to another subject: both seals cover it.
+  const std::string other = "ship1.REQToFile.CommandACK";
+  const std::string origin = security::seal(*central_, "central", subject_, wire(), now_);
+  EXPECT_EQ(v.open(other, security::seal(*gw1_, "gw1", other, origin, now_)).error().code, Code::forged);
+  // Nor wrap it twice.
+  const std::string twice = security::seal(*gw1_, "gw1", subject_, carried(now_, now_), now_);
+  EXPECT_NE(v.open(subject_, twice).error().message.find("sealed by relays twice"), std::string::npos);
+  // Nor carry a message that is not sealed at all.
+  EXPECT_EQ(v.open(subject_, security::seal(*gw1_, "gw1", subject_, "SIG2 x", now_)).error().code,
+            Code::unsignedMessage);
+}
+
+TEST_F(Carried, ACarrierMayAnswerForTheNodesItCarriesOnly) {
+  const std::string inbox = "_INBOX.ship1.abc.7";
+  const std::string ack = R"({"ok":true})";
+  const std::string byRelay = security::seal(*gw1_, "gw1", inbox, ack, now_);
+  auto taken = verifier("gw1=central").openAnswer(inbox, byRelay, "central");
+  ASSERT_TRUE(taken.ok()) << taken.error().message;
+  EXPECT_EQ(taken->text, ack);
+  EXPECT_NE(verifier("gw1=ship7").openAnswer(inbox, byRelay, "central").error().message.find("forged"),
+            std::string::npos);
+  EXPECT_FALSE(verifier("").openAnswer(inbox, byRelay, "central").ok());
+  // Sealed as gw1 by another key.
+  auto intruder = security::Identity::create(dir_ / "intruder").value();
+  EXPECT_FALSE(verifier("gw1=central").openAnswer(inbox, security::seal(intruder, "gw1", inbox, ack, now_), "central").ok());
+}
+
 TEST_F(Sealing, TrustNeverReadsOutsideItsFolder) {
   std::ofstream(dir_ / "outside.pub") << central_->publicKey() << "\n";
   EXPECT_FALSE(trust_->keyOf("../outside").has_value());

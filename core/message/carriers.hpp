@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-namespace steward::security {
+namespace steward::message {
 
 // The relays this node lets store and forward messages for others: "gw1=ship1,ship2;gw2=*" lets
 // gw1 bring messages from ship1 and ship2 (and answer for them: its ACK means it holds the
@@ -26,4 +26,4 @@ class Carriers {
   std::map<std::string, std::set<std::string, std::less<>>, std::less<>> nodes_;  // "*": any
 };
 
-}  // namespace steward::security
+}  // namespace steward::message

@@ -1,9 +1,9 @@
-#include "core/security/carriers.hpp"
+#include "core/message/carriers.hpp"
 
 #include "core/message/message.hpp"
 #include "core/util/targets.hpp"
 
-namespace steward::security {
+namespace steward::message {
 
 Result<Carriers> Carriers::parse(std::string_view spec) {
   Carriers out;
@@ -54,4 +54,4 @@ std::string Carriers::toString() const {
   return out.empty() ? "none" : out;
 }
 
-}  // namespace steward::security
+}  // namespace steward::message
