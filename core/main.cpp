@@ -50,6 +50,7 @@ struct Parts {
   std::vector<Error> pluginErrors;  // plugins refused; reported to central once the node runs
   std::unique_ptr<store::Store> store;
   std::atomic<process::Node*> liveNode{nullptr};  // for broker events that come before it exists
+  std::atomic<const process::Relay*> liveRelay{nullptr};  // for metrics, once it runs
   std::unique_ptr<transport::NatsTransport> transport;
 };
 
@@ -159,9 +160,13 @@ void startRelay(const config::Config& config, boost::asio::io_context& io, proce
 
 // Step 7: Prometheus metrics, fed by the audit events and the node's samples.
 std::unique_ptr<observe::Metrics> startMetrics(const config::Config& config, process::Node& node,
-                                               observe::Audit& audit) {
+                                               observe::Audit& audit, const Parts& parts) {
   if (config.promHostAndPort.empty()) return nullptr;
-  auto created = observe::Metrics::create(config.promHostAndPort, [&node] { return node.sample(); });
+  auto created = observe::Metrics::create(config.promHostAndPort, [&node, &parts] {
+    observe::NodeSample sample = node.sample();
+    if (const auto* relay = parts.liveRelay.load()) sample.relayHeld = static_cast<double>(relay->held());
+    return sample;
+  });
   if (!created) {
     node.errors().report(created.error().message);
     return nullptr;
@@ -316,7 +321,7 @@ int run(config::Config config) {
   process::Node& node = sealed.value()->node();
   STEWARD_LOG(info) << "public key of " << config.nodeName << ": " << sealed.value()->identity().publicKey()
                     << " (" << (config.databaseFolder / "keys" / "node.pub").string() << ")";
-  auto metrics = startMetrics(config, node, audit);
+  auto metrics = startMetrics(config, node, audit, parts);
   // Step 8: the node resumes its outbox and inbox and starts its subscribers.
   for (const auto& e : parts.pluginErrors) node.errors().report(e.message);
   node.start();
@@ -325,6 +330,7 @@ int run(config::Config config) {
   Inputs inputs;
   startRelay(config, io, *sealed.value(), *parts.store, audit, relay);
   inputs.relay = relay.relay;
+  parts.liveRelay = relay.relay.get();
   startInputs(config, io, node, inputs);
   serveUntilSignal(config, io, node, inputs);
   parts.liveNode = nullptr;

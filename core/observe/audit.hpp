@@ -5,7 +5,8 @@
 //    "toNode":"ship1","method":"REQCliCommand","attempt":1}
 //
 // Events: accepted, sent, retried, acked, refused, given up, expired, received, duplicate,
-// executed, replied, interrupted.
+// executed, replied, interrupted; on a relay (process/relay.hpp), carried (taken and held for
+// another node), forwarded (ACKed by it), refused and given up.
 #pragma once
 
 #include "core/message/message.hpp"

@@ -18,7 +18,8 @@ namespace {
 
 constexpr const char* kEvents[] = {"accepted",   "sent",      "retried",  "acked",    "refused",
                                    "given up",   "expired",   "received", "duplicate",
-                                   "executed",   "replied",   "interrupted", "removed"};
+                                   "executed",   "replied",   "interrupted", "removed",
+                                   "carried",    "forwarded"};
 
 std::string metricName(std::string_view event) {
   std::string name = "steward_messages_";
@@ -51,6 +52,8 @@ class Sampled : public prometheus::Collectable {
     gauge("steward_processes", "processes running, by kind", s.subscribers, {{"kind", "subscriber"}});
     gauge("steward_processes", "processes running, by kind", s.publishers, {{"kind", "publisher"}});
     gauge("steward_plugins_loaded", "plugin libraries mapped now", s.pluginsLoaded);
+    gauge("steward_relay_held", "messages this node holds as a relay until their receiver ACKs them",
+          s.relayHeld);
     prometheus::ClientMetric synced;
     synced.counter.value = s.syncedWrites;
     out.push_back(prometheus::MetricFamily{"steward_store_synced_writes_total",

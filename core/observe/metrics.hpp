@@ -3,11 +3,13 @@
 //   steward_messages_<event>_total{method}   one counter per message event of the audit log
 //                                             (accepted, sent, retried, acked, refused, given_up,
 //                                             expired, received, duplicate, executed, replied,
-//                                             interrupted, removed)
+//                                             interrupted, removed; a relay's carried and
+//                                             forwarded)
 //   steward_handler_duration_seconds{method}  histogram of method runs
 //   steward_last_hello_timestamp_seconds{node} when central last heard a hello from each node
 //   steward_outbox_pending, steward_inbox_queued, steward_calls_running,
-//   steward_processes{kind}, steward_plugins_loaded   sampled from the node at each scrape
+//   steward_processes{kind}, steward_plugins_loaded,
+//   steward_relay_held                        sampled from the node at each scrape
 #pragma once
 
 #include "core/message/message.hpp"
@@ -29,6 +31,7 @@ struct NodeSample {
   double publishers = 0;
   double pluginsLoaded = 0;
   double syncedWrites = 0;  // since the start: a counter
+  double relayHeld = 0;     // messages a relay holds for other nodes (0 on other nodes)
 };
 
 class Metrics {

@@ -15,9 +15,13 @@ class RelayTest : public E2eTest {
     E2eTest::SetUp();
     fs::create_directories(root_ / "far");
     far_ = std::make_unique<NatsServer>(root_ / "far", freePort());
-    central_ = &makeNode("central", {"--carriers=gw1=ship1"});
-    gw1_ = &makeNode("gw1", {"--relayBrokerAddress=" + far_->address(), "--relayNodes=ship1"});
-    ship1_ = &makeNode("ship1", {"--startSubREQCliCommand=central", "--carriers=gw1=*"}, far_->address());
+    centralMetrics_ = freePort();
+    gw1Metrics_ = freePort();
+    central_ = &makeNode("central", {"--carriers=gw1=ship1", "--promHostAndPort=127.0.0.1:" + std::to_string(centralMetrics_)});
+    gw1_ = &makeNode("gw1", {"--relayBrokerAddress=" + far_->address(), "--relayNodes=ship1",
+                             "--promHostAndPort=127.0.0.1:" + std::to_string(gw1Metrics_)});
+    ship1_ = &makeNode("ship1", {"--startSubREQCliCommand=central", "--carriers=gw1=*", "--startPubREQHello=1"},
+                       far_->address());
     for (StewardNode* node : {central_, gw1_, ship1_}) {
       node->start();
       ASSERT_TRUE(node->waitReady()) << node->name() << ":\n" << node->log();
@@ -37,6 +41,8 @@ class RelayTest : public E2eTest {
     }
     return count;
   }
+  uint16_t centralMetrics_ = 0;
+  uint16_t gw1Metrics_ = 0;
   std::unique_ptr<NatsServer> far_;
   StewardNode* central_ = nullptr;
   StewardNode* gw1_ = nullptr;
@@ -50,6 +56,10 @@ TEST_F(RelayTest, ACommandCrossesTheRelayAndItsReplyComesBackAcrossAKill9OfTheRe
       << central_->errorLog() << gw1_->log() << ship1_->log();
   EXPECT_EQ(carried("ship1", "REQCliCommand"), 1u);
   EXPECT_EQ(carried("central", "REQToFileAppend"), 1u) << gw1_->auditLog();
+  // ship1's hellos (sent once, no ACK) cross too: central hears of a node it cannot reach.
+  EXPECT_TRUE(waitFor([&] {
+    return scrapeMetrics(centralMetrics_)["steward_last_hello_timestamp_seconds{node=\"ship1\"}"] > 1.7e9;
+  }, 10s));
 
   // The ship is away: the relay takes the next command (central's outbox lets it go) and holds
   // it; then the relay dies and starts again, and the command is still there for the ship.
@@ -57,6 +67,7 @@ TEST_F(RelayTest, ACommandCrossesTheRelayAndItsReplyComesBackAcrossAKill9OfTheRe
   ASSERT_TRUE(accepted(central_->submit(
       command("ship1", "echo held by the relay", R"("fileName":"relay.log","ACKTimeout":2)"))));
   ASSERT_TRUE(waitFor([&] { return carried("ship1", "REQCliCommand") == 2; }, 20s)) << gw1_->log();
+  EXPECT_EQ(scrapeMetrics(gw1Metrics_)["steward_relay_held"], 1);
   gw1_->kill9();
   gw1_->start();
   ASSERT_TRUE(gw1_->waitReady()) << gw1_->log();
@@ -69,6 +80,8 @@ TEST_F(RelayTest, ACommandCrossesTheRelayAndItsReplyComesBackAcrossAKill9OfTheRe
   // Once: whatever the relay sent again after its restart ran nowhere a second time.
   std::this_thread::sleep_for(2s);
   EXPECT_EQ(readFile(reply), "across the relay\nheld by the relay\n");
+  EXPECT_EQ(scrapeMetrics(gw1Metrics_)["steward_relay_held"], 0);
+  EXPECT_GE(scrapeMetrics(gw1Metrics_)["steward_messages_forwarded_total{method=\"REQCliCommand\"}"], 1);
   EXPECT_EQ(central_->errorLog(), "");
 }
 
