@@ -152,6 +152,7 @@ void startRelay(const config::Config& config, boost::asio::io_context& io, proce
   parts.relay = std::make_shared<process::Relay>(io, sealed.broker(), *parts.sealedFar, sealed.verifier(),
                                                  store, audit, node.errors(), std::move(settings));
   if (auto s = parts.relay->start(); !s) {
+    parts.relay->stop();
     parts.relay.reset();
     return node.errors().report("relay not started: " + s.error().message);
   }

@@ -89,8 +89,10 @@ void Relay::stop() {
     stopped_ = true;
     subscriptions.swap(subscriptions_);
   }
-  // Waits for handlers that run now; they find the relay stopped.
+  // Waits for handlers that run now; they find the relay stopped. Then what they handed over is
+  // stored (and ACKed) before the writer ends.
   subscriptions.clear();
+  writer_.stop();
   std::lock_guard lock(mutex_);
   if (timer_) timer_->cancel();
   for (auto& [number, h] : held_) h.inbox.reset();
@@ -107,7 +109,7 @@ void Relay::refuse(bool fromFar, const std::string& replyTo, const Error& why) {
   if (!replyTo.empty()) (void)side(fromFar).publish(replyTo, encodeAck(Ack::refuse(why.message, why.code)));
 }
 
-// On a transport thread: checked here, stored by whichever arrival finds the writer idle.
+// On a transport thread: checked here, then handed to the writer.
 void Relay::onArrival(bool fromFar, transport::Incoming in) {
   if (in.subject.rfind("_INBOX.", 0) == 0) return;  // answers, not messages
   auto to = message::parseSubject(in.subject);
@@ -135,18 +137,25 @@ void Relay::onArrival(bool fromFar, transport::Incoming in) {
   {
     std::lock_guard lock(mutex_);
     if (stopped_) return;
-    if (byIdentity_.count({m.fromNode, in.subject, m.id}) != 0) {
-      // Sent again before the relay's ACK reached its sender: held already.
-      if (!in.replyTo.empty()) (void)side(fromFar).publish(in.replyTo, encodeAck(Ack::accept()));
+    if (auto it = byIdentity_.find({m.fromNode, in.subject, m.id}); it != byIdentity_.end()) {
+      // Sent again before the relay's ACK reached its sender: held already (ACKed again), or
+      // being stored now (the first copy's ACK follows; an ACK before the write would be a lie).
+      if (it->second != 0 && !in.replyTo.empty()) {
+        (void)side(fromFar).publish(in.replyTo, encodeAck(Ack::accept()));
+      }
       return;
     }
-    if (held_.size() >= settings_.maxHeld || heldBytes_ + origin.size() > settings_.maxHeldBytes) {
+    if (held_.size() + taking_ >= settings_.maxHeld ||
+        heldBytes_ + takingBytes_ + origin.size() > settings_.maxHeldBytes) {
       // No ACK: the sender keeps it and sends it again later.
-      STEWARD_LOG(warning) << "relay: holds " << held_.size() << " messages (" << heldBytes_
-                           << " bytes), its most: message " << m.id << " from " << m.fromNode
-                           << " waits at its sender";
+      STEWARD_LOG(warning) << "relay: holds " << held_.size() + taking_ << " messages ("
+                           << heldBytes_ + takingBytes_ << " bytes), its most: message " << m.id
+                           << " from " << m.fromNode << " waits at its sender";
       return;
     }
+    byIdentity_[{m.fromNode, in.subject, m.id}] = 0;
+    ++taking_;
+    takingBytes_ += origin.size();
   }
   Arrival arrival{store::CarriedEntry{.subject = in.subject,
                                       .toFar = !fromFar,
@@ -162,10 +171,11 @@ void Relay::onArrival(bool fromFar, transport::Incoming in) {
     if (intakeBusy_) return;
     intakeBusy_ = true;
   }
-  storeIntake();
+  writer_.submit([self = shared_from_this()] { self->storeIntake(); });
 }
 
-// Each write takes every arrival waiting, with one sync; then they are ACKed.
+// On the writer's thread. Each write takes every arrival waiting, with one sync; then they are
+// ACKed. One that cannot be stored is not ACKed: its sender keeps it and sends it again.
 void Relay::storeIntake() {
   for (;;) {
     std::vector<Arrival> batch;
@@ -178,45 +188,62 @@ void Relay::storeIntake() {
       }
     }
     std::vector<store::CarriedEntry> entries;
-    std::vector<Arrival*> numbered;
     for (auto& a : batch) {
       auto number = numbers_.next();
       if (!number) {
         errors_.report("relay: " + number.error().message);
-        continue;
+        break;
       }
       a.entry.number = *number;
       entries.push_back(a.entry);
-      numbered.push_back(&a);
     }
-    if (auto s = store_.putCarried(entries); !s) {
-      // No ACK: their senders keep them and send them again.
-      errors_.report("relay: " + s.error().message);
-      continue;
+    bool stored = entries.size() == batch.size();
+    if (stored) {
+      if (auto s = store_.putCarried(entries); !s) {
+        errors_.report("relay: " + s.error().message);
+        stored = false;
+      }
     }
     {
       std::lock_guard lock(mutex_);
-      for (Arrival* a : numbered) {
-        store::CarriedEntry& e = a->entry;
+      for (auto& a : batch) {
+        store::CarriedEntry& e = a.entry;
+        --taking_;
+        takingBytes_ -= e.payload.size();
+        if (!stored) {
+          byIdentity_.erase({e.fromNode, e.subject, e.id});
+          continue;
+        }
         byIdentity_[{e.fromNode, e.subject, e.id}] = e.number;
         heldBytes_ += e.payload.size();
         const uint64_t number = e.number;
-        held_.emplace(number, Held{std::move(e), a->about, {}, 0, 0});
+        held_.emplace(number, Held{std::move(e), a.about, {}, 0, 0});  // (a moved entry keeps its side, a bool)
       }
     }
-    for (Arrival* a : numbered) {
+    if (!stored) continue;
+    for (const auto& a : batch) {
       // The side it came from is the side its sender waits on.
-      if (!a->replyTo.empty()) (void)side(!a->entry.toFar).publish(a->replyTo, encodeAck(Ack::accept()));
-      audit_.record("carried", a->about);
+      if (!a.replyTo.empty()) (void)side(!a.entry.toFar).publish(a.replyTo, encodeAck(Ack::accept()));
+      audit_.record("carried", a.about);
     }
-    asio::post(io_, [weak = weak_from_this()] {
-      if (auto self = weak.lock()) self->onTick();
-    });
+    std::lock_guard lock(mutex_);
+    if (!stopped_) pump(nowUnixMs());
   }
 }
 
-// On an io thread: gives up what was held too long, sends again what was not ACKed in time, and
-// sends what waits, while each side's window has room and its broker is there.
+// Sends what waits, oldest first, while each side's window has room and its broker is there.
+void Relay::pump(int64_t now) {
+  const bool up[2] = {near_.connected(), far_.connected()};
+  for (auto& [number, h] : held_) {
+    const bool far = h.entry.toFar;
+    if (h.inbox || now < h.dueMs || !up[far] || inFlight_[far] >= settings_.window) continue;
+    send(h, now);
+    if (inFlight_[0] >= settings_.window && inFlight_[1] >= settings_.window) return;
+  }
+}
+
+// On an io thread, every tick: gives up what was held too long, frees the window of what was not
+// ACKed in time (it goes again), and sends what waits.
 void Relay::onTick() {
   std::vector<std::string> reports;
   {
@@ -242,12 +269,7 @@ void Relay::onTick() {
       }
       ++it;
     }
-    const bool up[2] = {near_.connected(), far_.connected()};
-    for (auto& [number, h] : held_) {
-      const bool far = h.entry.toFar;
-      if (h.inbox || now < h.dueMs || !up[far] || inFlight_[far] >= settings_.window) continue;
-      send(h, now);
-    }
+    pump(now);
     timer_->expires_after(settings_.tick);
     timer_->async_wait([weak = weak_from_this()](boost::system::error_code ec) {
       if (ec) return;
@@ -311,6 +333,7 @@ void Relay::onAnswer(uint64_t number, int attempt, std::string payload, bool noR
     auto o = held_.find(found->second);
     if (o != held_.end() && o->second.inbox) settle(o, "forwarded", {});
   }
+  pump(nowUnixMs());
 }
 
 void Relay::settle(std::map<uint64_t, Held>::iterator it, std::string_view event, std::string_view detail) {

@@ -20,6 +20,7 @@
 #include "core/message/message.hpp"
 #include "core/observe/audit.hpp"
 #include "core/observe/error_kernel.hpp"
+#include "core/process/handler_pool.hpp"
 #include "core/security/sealing.hpp"
 #include "core/store/store.hpp"
 #include "core/transport/transport.hpp"
@@ -62,7 +63,8 @@ class Relay : public std::enable_shared_from_this<Relay> {
   // Takes up what the store holds from before, subscribes on both brokers and starts
   // forwarding; an error when a subscription cannot be made.
   Status start();
-  // Unsubscribes and stops forwarding; what is held stays in the store for the next start.
+  // Unsubscribes, stores what arrived before and stops forwarding; what is held stays in the
+  // store for the next start. Called before the last reference to the relay goes.
   void stop();
   // Messages held now, waiting for their receiver's ACK.
   size_t held() const;
@@ -88,6 +90,7 @@ class Relay : public std::enable_shared_from_this<Relay> {
   void storeIntake();
   void onTick();
   // With mutex_ held.
+  void pump(int64_t now);
   void send(Held& h, int64_t now);
   void onAnswer(uint64_t number, int attempt, std::string payload, bool noResponders);
   void settle(std::map<uint64_t, Held>::iterator it, std::string_view event, std::string_view detail);
@@ -105,14 +108,20 @@ class Relay : public std::enable_shared_from_this<Relay> {
 
   mutable std::mutex mutex_;
   std::map<uint64_t, Held> held_;  // by arrival number: forwarded in the order taken
-  std::map<Identity, uint64_t> byIdentity_;
+  std::map<Identity, uint64_t> byIdentity_;  // 0: being stored now
   size_t heldBytes_ = 0;
+  size_t taking_ = 0;  // arrivals handed to the writer, not held yet
+  size_t takingBytes_ = 0;
   size_t inFlight_[2] = {0, 0};  // near, far
   bool stopped_ = true;
 
+  // Arrivals wait here while the writer stores the ones before: each write takes all that wait,
+  // with one sync. The writer is a thread of its own (ended when idle), so the broker's delivery
+  // threads go on handing over arrivals meanwhile.
   std::mutex intakeMutex_;
   std::vector<Arrival> intake_;
   bool intakeBusy_ = false;
+  HandlerPool writer_{1, "stw-relay"};
 
   std::vector<std::unique_ptr<transport::Subscription>> subscriptions_;
   std::unique_ptr<boost::asio::steady_timer> timer_;
