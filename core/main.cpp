@@ -148,6 +148,7 @@ void startRelay(const config::Config& config, boost::asio::io_context& io, proce
   process::RelaySettings settings;
   settings.nodeName = config.nodeName;
   settings.hold = std::chrono::seconds(config.relayHoldSeconds);
+  settings.defaultRetries = config.defaultMessageRetries;
   for (auto& n : targets::splitNames(config.relayNodes)) settings.farNodes.insert(std::move(n));
   parts.relay = std::make_shared<process::Relay>(io, sealed.broker(), *parts.sealedFar, sealed.verifier(),
                                                  store, audit, node.errors(), std::move(settings));

@@ -24,6 +24,10 @@ message::Message aboutOf(const std::string& fromNode, uint64_t id, const message
   return about;
 }
 
+std::string described(const message::Message& about) {
+  return "message " + std::to_string(about.id) + " (" + about.method + ") from " + about.fromNode;
+}
+
 }  // namespace
 
 Relay::Relay(asio::io_context& io, transport::Transport& near, transport::Transport& far,
@@ -37,28 +41,26 @@ Relay::Relay(asio::io_context& io, transport::Transport& near, transport::Transp
       audit_(audit),
       errors_(errors),
       settings_(std::move(settings)),
-      numbers_(store, "carry") {}
+      numbers_(store, "carry"),
+      timer_(io) {}
 
 Status Relay::start() {
   auto loaded = store_.loadCarried();
   for (const auto& e : loaded.damaged) errors_.report("relay: " + e.message);
+  size_t resumed = 0;
   {
     std::lock_guard lock(mutex_);
-    for (auto& entry : loaded.entries) {
+    for (auto& entry : loaded.entries) {  // in the order taken
       auto to = message::parseSubject(entry.subject);
       if (!to) continue;  // written by this node, so never; skipped rather than trusted
-      const uint64_t number = entry.number;
-      byIdentity_[{entry.fromNode, entry.subject, entry.id}] = number;
-      heldBytes_ += entry.payload.size();
-      Held h{std::move(entry), {}, {}, 0, 0};
-      h.about = aboutOf(h.entry.fromNode, h.entry.id, *to);
-      held_.emplace(number, std::move(h));
+      byIdentity_[{entry.fromNode, entry.subject, entry.id}] = entry.number;
+      message::Message about = aboutOf(entry.fromNode, entry.id, *to);
+      hold(std::move(entry), std::move(about));
+      ++resumed;
     }
     stopped_ = false;
   }
-  if (!loaded.entries.empty()) {
-    STEWARD_LOG(info) << "relay: holding " << loaded.entries.size() << " message(s) from before the restart";
-  }
+  if (resumed > 0) STEWARD_LOG(info) << "relay: holding " << resumed << " message(s) from before the restart";
   std::weak_ptr<Relay> weak = weak_from_this();
   // On this node's broker: the subjects of the nodes behind the relay.
   for (const auto& node : settings_.farNodes) {
@@ -74,7 +76,6 @@ Status Relay::start() {
   });
   if (!sub) return within("relay: cannot listen on the far broker: ", sub.error());
   subscriptions_.push_back(std::move(sub).value());
-  timer_ = std::make_unique<asio::steady_timer>(io_);
   asio::post(io_, [weak] {
     if (auto self = weak.lock()) self->onTick();
   });
@@ -94,7 +95,7 @@ void Relay::stop() {
   subscriptions.clear();
   writer_.stop();
   std::lock_guard lock(mutex_);
-  if (timer_) timer_->cancel();
+  timer_.cancel();
   for (auto& [number, h] : held_) h.inbox.reset();
   inFlight_[0] = inFlight_[1] = 0;
 }
@@ -128,45 +129,53 @@ void Relay::onArrival(bool fromFar, transport::Incoming in) {
                         Code::wrongReceiver});
   }
   std::string origin = in.payload.substr(opened->originOffset);
+  std::lock_guard lock(mutex_);
+  if (stopped_) return;
   if (!message::needsAck(to->kind)) {
-    // Its sender sends it once and waits for nobody: so does the relay.
-    (void)side(!fromFar).publish(in.subject, origin);
+    // Its sender sends it once and waits for nobody: so does the relay, unless it would pass
+    // one of the same pair still held here.
+    if (m.settledBelow <= lowestHeldId({m.fromNode, to->node})) {
+      (void)side(!fromFar).publish(in.subject, origin);
+    }
     return;
   }
-  const int64_t ackTimeoutMs = std::clamp<int64_t>(m.ackTimeout.value_or(10), 1, 60) * 1000;
-  {
-    std::lock_guard lock(mutex_);
-    if (stopped_) return;
-    if (auto it = byIdentity_.find({m.fromNode, in.subject, m.id}); it != byIdentity_.end()) {
-      // Sent again before the relay's ACK reached its sender: held already (ACKed again), or
-      // being stored now (the first copy's ACK follows; an ACK before the write would be a lie).
-      if (it->second != 0 && !in.replyTo.empty()) {
-        (void)side(fromFar).publish(in.replyTo, encodeAck(Ack::accept()));
-      }
-      return;
+  if (auto it = byIdentity_.find({m.fromNode, in.subject, m.id}); it != byIdentity_.end()) {
+    // Sent again before the relay's ACK reached its sender: held already (ACKed again), or
+    // being stored now (the first copy's ACK follows; an ACK before the write would be a lie).
+    if (it->second != 0 && !in.replyTo.empty()) {
+      (void)side(fromFar).publish(in.replyTo, encodeAck(Ack::accept()));
     }
-    if (held_.size() + taking_ >= settings_.maxHeld ||
-        heldBytes_ + takingBytes_ + origin.size() > settings_.maxHeldBytes) {
-      // No ACK: the sender keeps it and sends it again later.
-      STEWARD_LOG(warning) << "relay: holds " << held_.size() + taking_ << " messages ("
-                           << heldBytes_ + takingBytes_ << " bytes), its most: message " << m.id
-                           << " from " << m.fromNode << " waits at its sender";
-      return;
-    }
-    byIdentity_[{m.fromNode, in.subject, m.id}] = 0;
-    ++taking_;
-    takingBytes_ += origin.size();
+    return;
   }
-  Arrival arrival{store::CarriedEntry{.subject = in.subject,
-                                      .toFar = !fromFar,
-                                      .fromNode = m.fromNode,
-                                      .id = m.id,
-                                      .takenUnixMs = nowUnixMs(),
-                                      .ackTimeoutMs = ackTimeoutMs,
-                                      .payload = std::move(origin)},
-                  aboutOf(m.fromNode, m.id, *to), std::move(in.replyTo)};
+  if (held_.size() + taking_ >= settings_.maxHeld ||
+      heldBytes_ + takingBytes_ + origin.size() > settings_.maxHeldBytes) {
+    // No ACK: the sender keeps it and sends it again later.
+    STEWARD_LOG(warning) << "relay: holds " << held_.size() + taking_ << " messages ("
+                         << heldBytes_ + takingBytes_ << " bytes), its most: message " << m.id
+                         << " from " << m.fromNode << " waits at its sender";
+    return;
+  }
+  byIdentity_[{m.fromNode, in.subject, m.id}] = 0;
+  ++taking_;
+  takingBytes_ += origin.size();
+  Arrival arrival{
+      store::CarriedEntry{
+          .subject = in.subject,
+          .toFar = !fromFar,
+          .fromNode = m.fromNode,
+          .id = m.id,
+          .takenUnixMs = nowUnixMs(),
+          .ackTimeoutMs = std::clamp<int64_t>(m.ackTimeout.value_or(10), 1, 60) * 1000,
+          .retries = m.retries.value_or(settings_.defaultRetries),
+          .expiresUnixMs = m.lifetime ? m.createdUnixMs + *m.lifetime * 1000 : 0,
+          .settledBelow = m.settledBelow,
+          .seq = m.seq,
+          .epoch = m.epoch,
+          .floor = m.floor,
+          .payload = std::move(origin)},
+      aboutOf(m.fromNode, m.id, *to), std::move(in.replyTo)};
   {
-    std::lock_guard lock(intakeMutex_);
+    std::lock_guard intake(intakeMutex_);
     intake_.push_back(std::move(arrival));
     if (intakeBusy_) return;
     intakeBusy_ = true;
@@ -204,46 +213,109 @@ void Relay::storeIntake() {
         stored = false;
       }
     }
+    std::vector<std::pair<bool, std::string>> answers;  // (the side its sender waits on, inbox)
     {
       std::lock_guard lock(mutex_);
       for (auto& a : batch) {
-        store::CarriedEntry& e = a.entry;
         --taking_;
-        takingBytes_ -= e.payload.size();
+        takingBytes_ -= a.entry.payload.size();
+        const Identity identity{a.entry.fromNode, a.entry.subject, a.entry.id};
         if (!stored) {
-          byIdentity_.erase({e.fromNode, e.subject, e.id});
+          byIdentity_.erase(identity);
           continue;
         }
-        byIdentity_[{e.fromNode, e.subject, e.id}] = e.number;
-        heldBytes_ += e.payload.size();
-        const uint64_t number = e.number;
-        held_.emplace(number, Held{std::move(e), a.about, {}, 0, 0});  // (a moved entry keeps its side, a bool)
+        byIdentity_[identity] = a.entry.number;
+        if (!a.replyTo.empty()) answers.emplace_back(!a.entry.toFar, std::move(a.replyTo));
+        hold(std::move(a.entry), a.about);
       }
     }
     if (!stored) continue;
-    for (const auto& a : batch) {
-      // The side it came from is the side its sender waits on.
-      if (!a.replyTo.empty()) (void)side(!a.entry.toFar).publish(a.replyTo, encodeAck(Ack::accept()));
-      audit_.record("carried", a.about);
-    }
+    for (const auto& [fromFar, inbox] : answers) (void)side(fromFar).publish(inbox, encodeAck(Ack::accept()));
+    for (const auto& a : batch) audit_.record("carried", a.about);
     std::lock_guard lock(mutex_);
     if (!stopped_) pump(nowUnixMs());
   }
 }
 
-// Sends what waits, oldest first, while each side's window has room and its broker is there.
+void Relay::hold(store::CarriedEntry entry, message::Message about) {
+  const uint64_t number = entry.number;
+  heldBytes_ += entry.payload.size();
+  queues_[{entry.fromNode, about.toNode}].push_back(number);
+  held_.emplace(number, Held{std::move(entry), std::move(about), {}, 0, 0});
+}
+
+// Sends what may go of each pair, oldest first: a message whose word on what its sender settled
+// passes none of the pair's messages before it that the receiver has not ACKed (all still held
+// are such), while its pair's and its side's windows have room and its broker is there.
 void Relay::pump(int64_t now) {
   const bool up[2] = {near_.connected(), far_.connected()};
-  for (auto& [number, h] : held_) {
-    const bool far = h.entry.toFar;
-    if (h.inbox || now < h.dueMs || !up[far] || inFlight_[far] >= settings_.window) continue;
-    send(h, now);
-    if (inFlight_[0] >= settings_.window && inFlight_[1] >= settings_.window) return;
+  for (const auto& [pair, numbers] : queues_) {
+    uint64_t lowestId = UINT64_MAX;  // of the pair's messages before this one
+    std::map<std::pair<std::string_view, uint64_t>, uint64_t> lowestSeq;  // by stream (subject, epoch)
+    size_t inFlight = 0;
+    for (const uint64_t number : numbers) {
+      Held& h = held_.at(number);
+      const store::CarriedEntry& e = h.entry;
+      if (!h.inbox && now >= h.dueMs) {
+        const auto stream = lowestSeq.find({e.subject, e.epoch});
+        const bool passes = e.settledBelow > lowestId ||
+                            (e.floor != 0 && stream != lowestSeq.end() && e.floor > stream->second);
+        const bool far = e.toFar;
+        if (passes || !up[far] || inFlight_[far] >= settings_.window || inFlight >= settings_.pairWindow) break;
+        send(h, now);
+      }
+      if (h.inbox) ++inFlight;
+      lowestId = std::min(lowestId, e.id);
+      if (e.seq != 0) {
+        auto [at, fresh] = lowestSeq.try_emplace({e.subject, e.epoch}, e.seq);
+        if (!fresh) at->second = std::min(at->second, e.seq);
+      }
+    }
   }
 }
 
-// On an io thread, every tick: gives up what was held too long, frees the window of what was not
-// ACKed in time (it goes again), and sends what waits.
+uint64_t Relay::lowestHeldId(const Pair& pair) const {
+  uint64_t lowest = UINT64_MAX;
+  if (auto it = queues_.find(pair); it != queues_.end()) {
+    for (const uint64_t number : it->second) lowest = std::min(lowest, held_.at(number).entry.id);
+  }
+  return lowest;
+}
+
+void Relay::send(Held& h, int64_t now) {
+  const bool far = h.entry.toFar;
+  const uint64_t number = h.entry.number;
+  const int64_t attempt = ++h.attempts;
+  h.inbox = side(far).openInbox([weak = weak_from_this(), number, attempt](std::string payload, bool noResponders) {
+    if (auto self = weak.lock()) self->onAnswer(number, attempt, std::move(payload), noResponders);
+  });
+  h.dueMs = now + h.entry.ackTimeoutMs;
+  ++inFlight_[far];
+  if (auto s = side(far).publish(h.entry.subject, h.entry.payload, h.inbox->subject()); !s) {
+    // Not a send: the client would not even buffer it. Tried again shortly, not counted.
+    STEWARD_LOG(debug) << "relay: cannot send " << h.entry.subject << " now: " << s.error().message;
+    h.inbox.reset();
+    --inFlight_[far];
+    --h.attempts;
+    h.dueMs = now + 1000;
+  }
+}
+
+void Relay::unanswered(HeldMap::iterator it, int64_t nextMs, std::vector<std::string>& reports) {
+  Held& h = it->second;
+  h.inbox.reset();
+  --inFlight_[h.entry.toFar];
+  h.dueMs = nextMs;
+  // With a lifetime it goes on until that ends (onTick); else its retries are its sends.
+  if (h.entry.expiresUnixMs == 0 && h.attempts > h.entry.retries) {
+    const std::string why = "no ACK from " + h.about.toNode + " after " + std::to_string(h.attempts) + " sends";
+    reports.push_back("relay: gave up " + described(h.about) + ": " + why);
+    settle(it, "given up", why);
+  }
+}
+
+// On an io thread, every tick: gives up what was held too long or outlived its lifetime, marks
+// what was not ACKed in time (it goes again, or is given up), and sends what may go.
 void Relay::onTick() {
   std::vector<std::string> reports;
   {
@@ -252,26 +324,27 @@ void Relay::onTick() {
     const int64_t now = nowUnixMs();
     const int64_t holdMs = std::chrono::milliseconds(settings_.hold).count();
     for (auto it = held_.begin(); it != held_.end();) {
+      auto next = std::next(it);
       Held& h = it->second;
-      if (now - h.entry.takenUnixMs > holdMs) {
+      if (h.entry.expiresUnixMs > 0 && now > h.entry.expiresUnixMs) {
+        const std::string why = "its lifetime ended before " + h.about.toNode + " ACKed it (" +
+                                std::to_string(h.attempts) + " sends)";
+        reports.push_back("relay: " + described(h.about) + " expired: " + why);
+        settle(it, "expired", why);
+      } else if (now - h.entry.takenUnixMs > holdMs) {
         const std::string why = "no ACK from " + h.about.toNode + " after holding it " +
                                 std::to_string(settings_.hold.count()) + " s (" +
                                 std::to_string(h.attempts) + " sends)";
-        reports.push_back("relay: gave up message " + std::to_string(h.entry.id) + " (" +
-                          h.about.method + ") from " + h.entry.fromNode + ": " + why);
-        settle(it++, "given up", why);
-        continue;
+        reports.push_back("relay: gave up " + described(h.about) + ": " + why);
+        settle(it, "given up", why);
+      } else if (h.inbox && now >= h.dueMs) {
+        unanswered(it, now, reports);  // it waited its ACKTimeout already: again at once
       }
-      if (h.inbox && now >= h.dueMs) {
-        h.inbox.reset();
-        --inFlight_[h.entry.toFar];
-        h.dueMs = now;
-      }
-      ++it;
+      it = next;
     }
     pump(now);
-    timer_->expires_after(settings_.tick);
-    timer_->async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    timer_.expires_after(settings_.tick);
+    timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
       if (ec) return;
       if (auto self = weak.lock()) self->onTick();
     });
@@ -279,70 +352,61 @@ void Relay::onTick() {
   for (const auto& r : reports) errors_.report(r);
 }
 
-void Relay::send(Held& h, int64_t now) {
-  const bool far = h.entry.toFar;
-  const uint64_t number = h.entry.number;
-  const int attempt = ++h.attempts;
-  h.inbox = side(far).openInbox([weak = weak_from_this(), number, attempt](std::string payload, bool noResponders) {
-    if (auto self = weak.lock()) self->onAnswer(number, attempt, std::move(payload), noResponders);
-  });
-  h.dueMs = now + h.entry.ackTimeoutMs;
-  ++inFlight_[far];
-  if (auto s = side(far).publish(h.entry.subject, h.entry.payload, h.inbox->subject()); !s) {
-    STEWARD_LOG(debug) << "relay: cannot send " << h.entry.subject << " now: " << s.error().message;
-    h.inbox.reset();
-    --inFlight_[far];
-    h.dueMs = now + 1000;
-  }
-}
-
 // On a transport thread.
-void Relay::onAnswer(uint64_t number, int attempt, std::string payload, bool noResponders) {
-  std::lock_guard lock(mutex_);
-  auto it = held_.find(number);
-  if (stopped_ || it == held_.end() || !it->second.inbox || it->second.attempts != attempt) return;
-  Held& h = it->second;
-  if (noResponders) {
-    // Nobody listens there now (the node is away, or the method not started): later.
-    h.inbox.reset();
-    --inFlight_[h.entry.toFar];
-    h.dueMs = nowUnixMs() + h.entry.ackTimeoutMs;
-    return;
+void Relay::onAnswer(uint64_t number, int64_t attempt, std::string payload, bool noResponders) {
+  std::vector<std::string> reports;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = held_.find(number);
+    if (stopped_ || it == held_.end() || !it->second.inbox || it->second.attempts != attempt) return;
+    Held& h = it->second;
+    const int64_t now = nowUnixMs();
+    if (noResponders) {
+      // Nobody listens there now (the node is away, or the method not started): again after
+      // its ACKTimeout, as if it had waited for one.
+      unanswered(it, now + h.entry.ackTimeoutMs, reports);
+    } else {
+      auto opened = verifier_.openAnswer(h.inbox->subject(), payload, h.about.toNode);
+      if (!opened) {
+        STEWARD_LOG(warning) << "relay: ignored " << opened.error().message;
+        return;
+      }
+      auto ack = decodeAck(opened->text);
+      if (!ack) return;
+      if (ack->accepted || ack->code == Code::replayed) {
+        // (replayed: a copy sent earlier, or a newer one, was taken already.)
+        const std::string fromNode = h.entry.fromNode;
+        const std::string subject = h.entry.subject;
+        settle(it, "forwarded", opened->skewNote);
+        // One answer may stand for others of the pair the receiver took in the same write.
+        for (const uint64_t other : ack->also) {
+          auto found = byIdentity_.find({fromNode, subject, other});
+          if (found == byIdentity_.end()) continue;
+          auto o = held_.find(found->second);
+          if (o != held_.end() && o->second.inbox) settle(o, "forwarded", opened->skewNote);
+        }
+      } else {
+        // The receiver tells central itself why; sending again would not change its mind.
+        STEWARD_LOG(info) << "relay: " << h.about.toNode << " refused " << described(h.about) << ": " << ack->error;
+        settle(it, "refused", ack->error);
+      }
+    }
+    pump(now);
   }
-  auto opened = verifier_.openAnswer(h.inbox->subject(), payload, h.about.toNode);
-  if (!opened) {
-    STEWARD_LOG(warning) << "relay: ignored " << opened.error().message;
-    return;
-  }
-  auto ack = decodeAck(opened->text);
-  if (!ack) return;
-  const std::string fromNode = h.entry.fromNode;
-  const std::string subject = h.entry.subject;
-  if (ack->accepted || ack->code == Code::replayed) {
-    // (replayed: a copy sent earlier, or a newer one, was taken already.)
-    settle(it, "forwarded", opened->skewNote);
-  } else {
-    STEWARD_LOG(info) << "relay: " << h.about.toNode << " refused message " << h.entry.id << " from "
-                      << fromNode << ": " << ack->error;
-    settle(it, "refused", ack->error);
-  }
-  // One answer may stand for others the receiver took in the same write.
-  for (const uint64_t other : ack->also) {
-    auto found = byIdentity_.find({fromNode, subject, other});
-    if (found == byIdentity_.end()) continue;
-    auto o = held_.find(found->second);
-    if (o != held_.end() && o->second.inbox) settle(o, "forwarded", {});
-  }
-  pump(nowUnixMs());
+  for (const auto& r : reports) errors_.report(r);
 }
 
-void Relay::settle(std::map<uint64_t, Held>::iterator it, std::string_view event, std::string_view detail) {
+void Relay::settle(HeldMap::iterator it, std::string_view event, std::string_view detail) {
   Held& h = it->second;
   if (h.inbox) --inFlight_[h.entry.toFar];
-  audit_.record(event, h.about, h.attempts, detail);
+  audit_.record(event, h.about, static_cast<int>(h.attempts), detail);
   if (auto s = store_.removeCarried(h.entry.number); !s) STEWARD_LOG(warning) << "relay: " << s.error().message;
   byIdentity_.erase({h.entry.fromNode, h.entry.subject, h.entry.id});
   heldBytes_ -= h.entry.payload.size();
+  const Pair pair{h.entry.fromNode, h.about.toNode};
+  auto& queue = queues_[pair];
+  queue.erase(std::find(queue.begin(), queue.end(), h.entry.number));
+  if (queue.empty()) queues_.erase(pair);
   held_.erase(it);
 }
 

@@ -7,14 +7,27 @@
 // subject its own), written to this node's store, and only then ACKed: the relay holds it now, as
 // a receiver would, and its sender's outbox lets it go. The relay forwards the origin's sealed
 // bytes, sealed once more by itself on the way out (the receiver checks both: the origin's for
-// who sent it, the relay's for freshness, since the relay may have held it for hours), and sends
-// them again until the receiver ACKs, refuses, or the hold time ends (central is told). A
-// receiver runs a message once however often it arrives (its inbox remembers ids), so a resend
-// after a lost ACK or a restart of the relay costs a link's bytes, never a second run.
+// who sent it, the relay's for freshness, since the relay may have held it for hours). A receiver
+// runs a message once however often it arrives (its inbox remembers ids), so a resend after a
+// lost ACK or a restart of the relay costs a link's bytes, never a second run.
+//
+// Order. Every message tells its receiver what its sender has settled (settledBelow; a
+// sequenced one's floor): "of mine to you, everything below this that has not reached you never
+// will". A sender counts a message the relay ACKed as settled, so a later message of the same
+// sender to the same receiver may say so of one the relay still holds, and a receiver that took
+// the later one first would never run the earlier. So the messages of one (sender, receiver)
+// pair go in the order the relay took them, and one goes only while it says nothing of those
+// before it that the receiver has not ACKed yet: a batch sent at once (which settles none of its
+// own) goes as a window; a message sent after the relay ACKed the one before waits for the
+// receiver's ACK of it. Pairs go side by side, up to a window on each side.
+//
+// Giving up. On its hop a message keeps its own policy: `retries` sends after the first (the
+// relay's default when it does not say), or until the end of its `lifetime` when it has one —
+// counting only sends made while the next broker is reachable, so a link that is down costs no
+// tries. And nothing is held longer than the hold time. Central is told of each given up.
 //
 // Messages whose sender waits for no ACK (…NACK kinds, hellos) are forwarded once, not stored,
-// as their sender would send them. Replies go back the same way: a reply from a node behind the
-// relay to central is one more message from the far broker.
+// as their sender sends them, unless they would pass one of their pair held here: then they go.
 #pragma once
 
 #include "core/message/message.hpp"
@@ -29,12 +42,14 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 namespace steward::process {
@@ -43,13 +58,16 @@ struct RelaySettings {
   std::string nodeName;  // the relay's own name: its subjects are never carried
   // The nodes on the far broker: messages to them are taken on this node's broker.
   std::set<std::string, std::less<>> farNodes;
-  // A message not ACKed by its receiver within this time is given up, and central told.
+  // Sends after the first, for a message that does not say (defaultMessageRetries).
+  int64_t defaultRetries = 3;
+  // The longest a message is held, whatever its policy says; then central is told.
   std::chrono::seconds hold{7 * 24 * 3600};
   // Beyond these, an arrival gets no ACK: its sender keeps it and sends it again later.
   size_t maxHeld = 10000;
   size_t maxHeldBytes = 256 * 1024 * 1024;
-  // Forwards waiting for an ACK at once, on each side.
+  // Messages waiting for their ACK at once: on each side, and of one pair.
   size_t window = 64;
+  size_t pairWindow = 16;
   std::chrono::milliseconds tick{250};
 };
 
@@ -75,7 +93,7 @@ class Relay : public std::enable_shared_from_this<Relay> {
     message::Message about;  // id, fromNode, toNode, method: for the audit log
     std::unique_ptr<transport::ReplyInbox> inbox;  // while a send waits for its ACK
     int64_t dueMs = 0;        // when that send times out, or (not in flight) the next may go
-    int attempts = 0;
+    int64_t attempts = 0;
   };
   struct Arrival {
     store::CarriedEntry entry;
@@ -84,16 +102,25 @@ class Relay : public std::enable_shared_from_this<Relay> {
   };
   // (origin, subject, id): one message however many copies of it come.
   using Identity = std::tuple<std::string, std::string, uint64_t>;
+  // (origin, receiver): what goes one at a time, in order.
+  using Pair = std::pair<std::string, std::string>;
+  using HeldMap = std::map<uint64_t, Held>;
 
   void onArrival(bool fromFar, transport::Incoming in);
   void refuse(bool fromFar, const std::string& replyTo, const Error& why);
   void storeIntake();
   void onTick();
   // With mutex_ held.
+  void hold(store::CarriedEntry entry, message::Message about);
   void pump(int64_t now);
+  // The lowest id of a pair's held messages; UINT64_MAX when none is held.
+  uint64_t lowestHeldId(const Pair& pair) const;
   void send(Held& h, int64_t now);
-  void onAnswer(uint64_t number, int attempt, std::string payload, bool noResponders);
-  void settle(std::map<uint64_t, Held>::iterator it, std::string_view event, std::string_view detail);
+  // A send that got no ACK (timed out, or nobody listens): the next one at `nextMs`, or given up
+  // when it was the last its policy allows.
+  void unanswered(HeldMap::iterator it, int64_t nextMs, std::vector<std::string>& reports);
+  void settle(HeldMap::iterator it, std::string_view event, std::string_view detail);
+  void onAnswer(uint64_t number, int64_t attempt, std::string payload, bool noResponders);
   transport::Transport& side(bool far) const { return far ? far_ : near_; }
 
   boost::asio::io_context& io_;
@@ -105,9 +132,11 @@ class Relay : public std::enable_shared_from_this<Relay> {
   const observe::ErrorKernel& errors_;
   const RelaySettings settings_;
   store::IdSource numbers_;
+  boost::asio::steady_timer timer_;
 
   mutable std::mutex mutex_;
-  std::map<uint64_t, Held> held_;  // by arrival number: forwarded in the order taken
+  HeldMap held_;  // by arrival number
+  std::map<Pair, std::deque<uint64_t>> queues_;  // each pair's held numbers, oldest first
   std::map<Identity, uint64_t> byIdentity_;  // 0: being stored now
   size_t heldBytes_ = 0;
   size_t taking_ = 0;  // arrivals handed to the writer, not held yet
@@ -124,7 +153,6 @@ class Relay : public std::enable_shared_from_this<Relay> {
   HandlerPool writer_{1, "stw-relay"};
 
   std::vector<std::unique_ptr<transport::Subscription>> subscriptions_;
-  std::unique_ptr<boost::asio::steady_timer> timer_;
 };
 
 }  // namespace steward::process

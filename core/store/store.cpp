@@ -282,6 +282,15 @@ std::string encodeCarried(const CarriedEntry& e) {
     w.Int64(e.takenUnixMs);
     w.Key("ackTimeoutMs");
     w.Int64(e.ackTimeoutMs);
+    w.Key("retries");
+    w.Int64(e.retries);
+    w.Key("expiresUnixMs");
+    w.Int64(e.expiresUnixMs);
+    for (const auto& [key, value] : {std::pair{"settledBelow", e.settledBelow}, std::pair{"seq", e.seq},
+                                     std::pair{"epoch", e.epoch}, std::pair{"floor", e.floor}}) {
+      w.Key(key);
+      w.Uint64(value);
+    }
   });
 }
 
@@ -292,8 +301,13 @@ Result<CarriedEntry> decodeCarried(uint64_t number, const std::string& value) {
   if (!h.HasMember("subject") || !h["subject"].IsString() || !h.HasMember("toFar") ||
       !h["toFar"].IsBool() || !h.HasMember("fromNode") || !h["fromNode"].IsString() ||
       !h.HasMember("id") || !h["id"].IsUint64() || !h.HasMember("takenUnixMs") ||
-      !h["takenUnixMs"].IsInt64() || !h.HasMember("ackTimeoutMs") || !h["ackTimeoutMs"].IsInt64()) {
+      !h["takenUnixMs"].IsInt64() || !h.HasMember("ackTimeoutMs") || !h["ackTimeoutMs"].IsInt64() ||
+      !h.HasMember("retries") || !h["retries"].IsInt64() || !h.HasMember("expiresUnixMs") ||
+      !h["expiresUnixMs"].IsInt64()) {
     return Error{"header lacks a field"};
+  }
+  for (const char* key : {"settledBelow", "seq", "epoch", "floor"}) {
+    if (!h.HasMember(key) || !h[key].IsUint64()) return Error{"header lacks a field"};
   }
   CarriedEntry e;
   e.number = number;
@@ -303,6 +317,12 @@ Result<CarriedEntry> decodeCarried(uint64_t number, const std::string& value) {
   e.id = h["id"].GetUint64();
   e.takenUnixMs = h["takenUnixMs"].GetInt64();
   e.ackTimeoutMs = h["ackTimeoutMs"].GetInt64();
+  e.retries = h["retries"].GetInt64();
+  e.expiresUnixMs = h["expiresUnixMs"].GetInt64();
+  e.settledBelow = h["settledBelow"].GetUint64();
+  e.seq = h["seq"].GetUint64();
+  e.epoch = h["epoch"].GetUint64();
+  e.floor = h["floor"].GetUint64();
   e.payload = std::move(parts->second);
   return e;
 }

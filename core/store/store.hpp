@@ -61,7 +61,13 @@ struct OutboxEntry {
   bool ack = true;
   int64_t ackTimeoutMs = 10000;
   int64_t retries = 3;
-  int64_t expiresUnixMs = 0;  // 0: no lifetime, retries decide
+  int64_t expiresUnixMs = 0;
+  // What the origin said it had settled when it sent it (message::Message's settledBelow, and a
+  // sequenced one's number, stream epoch and floor): the order the relay keeps.
+  uint64_t settledBelow = 0;
+  uint64_t seq = 0;
+  uint64_t epoch = 0;
+  uint64_t floor = 0;  // 0: no lifetime, retries decide
   std::string wire;
 };
 
@@ -131,6 +137,16 @@ struct CarriedEntry {
   uint64_t id = 0;
   int64_t takenUnixMs = 0;  // when the relay took it: it gives up after its hold time
   int64_t ackTimeoutMs = 10000;
+  // The message's own delivery policy, applied on the relay's hop: sends after the first, and the
+  // end of its lifetime (0: none; then retries do not count).
+  int64_t retries = 3;
+  int64_t expiresUnixMs = 0;
+  // What the origin said it had settled when it sent it (message::Message's settledBelow, and a
+  // sequenced one's number, stream epoch and floor): the order the relay keeps.
+  uint64_t settledBelow = 0;
+  uint64_t seq = 0;
+  uint64_t epoch = 0;
+  uint64_t floor = 0;
   std::string payload;      // the origin's sealed bytes, forwarded as they came
 };
 

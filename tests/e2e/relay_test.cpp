@@ -65,7 +65,7 @@ TEST_F(RelayTest, ACommandCrossesTheRelayAndItsReplyComesBackAcrossAKill9OfTheRe
   // it; then the relay dies and starts again, and the command is still there for the ship.
   ship1_->stop();
   ASSERT_TRUE(accepted(central_->submit(
-      command("ship1", "echo held by the relay", R"("fileName":"relay.log","ACKTimeout":2)"))));
+      command("ship1", "echo held by the relay", R"("fileName":"relay.log","ACKTimeout":2,"lifetime":120)"))));
   ASSERT_TRUE(waitFor([&] { return carried("ship1", "REQCliCommand") == 2; }, 20s)) << gw1_->log();
   EXPECT_EQ(scrapeMetrics(gw1Metrics_)["steward_relay_held"], 1);
   gw1_->kill9();

@@ -115,7 +115,7 @@ class RelayTest : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("relay-test-" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "trusted");
-    for (const char* name : {"central", "ship1", "gw1"}) {
+    for (const char* name : {"central", "ship1", "ship2", "ship3", "gw1"}) {
       ids_.emplace(name, security::Identity::create(dir_ / name).value());
       std::ofstream(dir_ / "trusted" / (std::string(name) + ".pub")) << ids_.at(name).publicKey() << "\n";
     }
@@ -150,22 +150,34 @@ class RelayTest : public ::testing::Test {
     ASSERT_TRUE(relay_->start().ok());
   }
   // A message of `from` to `to`, as `from` seals it for the broker.
+  // `policy` sets the message's delivery fields (ACKTimeout, retries, lifetime).
   std::string sealed(const std::string& from, const std::string& to, uint64_t id,
-                     const std::string& method = "REQCliCommand", std::optional<int64_t> ackTimeout = {}) {
+                     const std::string& method = "REQCliCommand",
+                     const std::function<void(message::Message&)>& policy = {},
+                     const std::string& kind = "CommandACK") {
     message::Message m;
-    m.ackTimeout = ackTimeout;
+    if (policy) policy(m);
+    m.createdUnixMs = nowUnixMs();
     m.id = id;
     m.fromNode = from;
     m.toNode = to;
     m.method = method;
     m.data = {"uptime"};
-    return security::seal(ids_.at(from), from, subjectOf(to, method), message::encodeWire(m), nowUnixMs());
+    return security::seal(ids_.at(from), from, subjectOf(to, method, kind), message::encodeWire(m), nowUnixMs());
   }
-  static std::string subjectOf(const std::string& to, const std::string& method = "REQCliCommand") {
-    return to + "." + method + ".CommandACK";
+  static std::string subjectOf(const std::string& to, const std::string& method = "REQCliCommand",
+                               const std::string& kind = "CommandACK") {
+    return to + "." + method + "." + kind;
   }
   std::string ackBy(const std::string& node, const std::string& inbox, const process::Ack& ack = process::Ack::accept()) {
     return security::seal(ids_.at(node), node, inbox, process::encodeAck(ack), nowUnixMs());
+  }
+  // The id of the message in a sealed payload.
+  static uint64_t idOf(const std::string& payload) {
+    auto sealed = security::open(payload);
+    if (!sealed) return 0;
+    auto m = message::decodeWire(sealed->wire);
+    return m ? m->id : 0;
   }
   static bool isAccept(const FakeBroker::Sent& s) {
     auto ack = process::decodeAck(s.payload);
@@ -221,26 +233,115 @@ TEST_F(RelayTest, AMessageIsStoredBeforeItIsAckedAndForwardedUntilItsReceiverAck
   EXPECT_TRUE(store_->loadCarried().entries.empty());
 }
 
-TEST_F(RelayTest, NoAckInTimeMeansTheMessageIsSentAgainAndOneAnswerMayStandForOthers) {
+TEST_F(RelayTest, AMessageThatWouldPassOneNotYetAckedWaitsAndABatchGoesAsAWindow) {
+  settings_.farNodes = {"ship1", "ship2", "ship3"};
+  startRelay();
+  // To ship1, each sent after the relay ACKed the one before: central counts that one settled,
+  // and says so.
+  const std::string toShip1 = subjectOf("ship1");
+  for (uint64_t id : {1, 2, 3}) {
+    near_.deliver(toShip1, sealed("central", "ship1", id, "REQCliCommand", [id](message::Message& m) {
+                    m.ackTimeout = 1;
+                    m.settledBelow = id;
+                  }), "_INBOX.central.a." + std::to_string(id));
+  }
+  // To ship2, three sent at once: none settled when they left.
+  for (uint64_t id : {4, 5, 6}) {
+    near_.deliver(subjectOf("ship2"), sealed("central", "ship2", id, "REQCliCommand",
+                                             [](message::Message& m) { m.settledBelow = 4; }),
+                  "_INBOX.central.a." + std::to_string(id));
+  }
+  // To ship3, a sequenced stream whose second says the first is settled (its floor).
+  for (uint64_t seq : {1, 2}) {
+    near_.deliver(subjectOf("ship3"), sealed("central", "ship3", 6 + seq, "REQCliCommand", [seq](message::Message& m) {
+                    m.settledBelow = 7;
+                    m.seq = seq;
+                    m.epoch = 9;
+                    m.floor = seq;
+                  }), "_INBOX.central.b." + std::to_string(seq));
+  }
+  ASSERT_TRUE(waitFor([&] {
+    return far_.sentTo(toShip1).size() == 1 && far_.sentTo(subjectOf("ship2")).size() == 3 &&
+           far_.sentTo(subjectOf("ship3")).size() == 1;
+  }));
+  EXPECT_EQ(relay_->held(), 8u);
+  EXPECT_EQ(store_->loadCarried().entries.size(), 8u);
+  // ship1's second waits for its first's ACK, however long.
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(far_.sentTo(toShip1).size(), 1u);
+  EXPECT_EQ(far_.sentTo(subjectOf("ship3")).size(), 1u);
+  auto sends = far_.sentTo(toShip1);
+  EXPECT_TRUE(far_.answer(sends[0].replyTo, ackBy("ship1", sends[0].replyTo)));
+  ASSERT_EQ(far_.sentTo(toShip1).size(), 2u);  // at once
+  // The second gets no ACK within its ACKTimeout (1 s): it goes again on an inbox of its own,
+  // and the third still waits.
+  ASSERT_TRUE(waitFor([&] { return far_.sentTo(toShip1).size() == 3; }, 3s));
+  sends = far_.sentTo(toShip1);
+  EXPECT_EQ(sends[2].payload, sends[1].payload);
+  EXPECT_FALSE(far_.answer(sends[1].replyTo, ackBy("ship1", sends[1].replyTo)));  // closed
+  EXPECT_TRUE(far_.answer(sends[2].replyTo, ackBy("ship1", sends[2].replyTo)));
+  ASSERT_EQ(far_.sentTo(toShip1).size(), 4u);
+  sends = far_.sentTo(toShip1);
+  EXPECT_EQ(idOf(sends[0].payload), 1u);
+  EXPECT_EQ(idOf(sends[1].payload), 2u);
+  EXPECT_EQ(idOf(sends[3].payload), 3u);
+  EXPECT_TRUE(far_.answer(sends[3].replyTo, ackBy("ship1", sends[3].replyTo)));
+  // ship2 took its three in one write: one answer, on the last one's inbox, names the others.
+  const auto toShip2 = far_.sentTo(subjectOf("ship2"));
+  EXPECT_TRUE(far_.answer(toShip2[2].replyTo, ackBy("ship2", toShip2[2].replyTo, process::Ack::accept({4, 5}))));
+  // ship3's second number goes once its first is ACKed.
+  const auto toShip3 = far_.sentTo(subjectOf("ship3"));
+  EXPECT_TRUE(far_.answer(toShip3[0].replyTo, ackBy("ship3", toShip3[0].replyTo)));
+  ASSERT_EQ(far_.sentTo(subjectOf("ship3")).size(), 2u);
+  EXPECT_EQ(relay_->held(), 1u);
+}
+
+TEST_F(RelayTest, AMessageIsGivenUpAfterItsOwnRetriesOrLifetimeAndTheNextOfItsPairGoes) {
   startRelay();
   const std::string subject = subjectOf("ship1");
-  for (uint64_t id : {1, 2, 3}) {
-    near_.deliver(subject, sealed("central", "ship1", id, "REQCliCommand", 1), "_INBOX.central.a." + std::to_string(id));
-  }
-  ASSERT_TRUE(waitFor([&] { return far_.sentTo(subject).size() == 3; }));
-  EXPECT_EQ(relay_->held(), 3u);
-  EXPECT_EQ(store_->loadCarried().entries.size(), 3u);
-  // Each waits its message's ACKTimeout (1 s here), then goes again on an inbox of its own.
-  std::this_thread::sleep_for(500ms);
-  EXPECT_EQ(far_.sentTo(subject).size(), 3u);
-  ASSERT_TRUE(waitFor([&] { return far_.sentTo(subject).size() == 6; }, 3s));
-  const auto sends = far_.sentTo(subject);
-  EXPECT_EQ(sends[5].payload, sends[2].payload);
-  EXPECT_FALSE(far_.answer(sends[2].replyTo, ackBy("ship1", sends[2].replyTo)));  // closed
-  // ship1 took all three in one write: one answer on the last one's inbox names the other two.
-  EXPECT_TRUE(far_.answer(sends[5].replyTo, ackBy("ship1", sends[5].replyTo, process::Ack::accept({1, 2}))));
+  near_.deliver(subject, sealed("central", "ship1", 1, "REQCliCommand", [](message::Message& m) {
+                  m.ackTimeout = 1;
+                  m.retries = 1;
+                }), "_INBOX.central.a.1");
+  near_.deliver(subject, sealed("central", "ship1", 2, "REQCliCommand", [](message::Message& m) {
+                  m.ackTimeout = 1;
+                  m.retries = 0;
+                  m.lifetime = 5;
+                  m.settledBelow = 2;  // sent after the relay ACKed the first: waits for it
+                }), "_INBOX.central.a.2");
+  // The first: two sends, no answer, given up; central is told.
+  ASSERT_TRUE(waitFor([&] { return far_.sentTo(subject).size() == 3; }, 5s));
+  ASSERT_TRUE(waitFor([&] { return !reports().empty(); }));
+  EXPECT_NE(reports()[0].find("relay: gave up message 1 (REQCliCommand) from central: no ACK from ship1 after 2 sends"),
+            std::string::npos) << reports()[0];
+  // The second has a lifetime: sent again and again (nobody listens), whatever its retries say,
+  // until its lifetime ends.
+  auto sends = far_.sentTo(subject);
+  EXPECT_TRUE(far_.answer(sends[2].replyTo, "", true));
+  ASSERT_TRUE(waitFor([&] { return relay_->held() == 0; }, 8s));
+  EXPECT_GE(far_.sentTo(subject).size(), 5u);  // 3 of the second, whose retries say 0
+  ASSERT_TRUE(waitFor([&] { return reports().size() == 2; }));
+  EXPECT_NE(reports()[1].find("relay: message 2 (REQCliCommand) from central expired: its lifetime ended before ship1 ACKed it"),
+            std::string::npos) << reports()[1];
+}
+
+TEST_F(RelayTest, AMessageWithoutAckNeverPassesOneOfItsPairHeldHere) {
+  startRelay();
+  const std::string subject = subjectOf("ship1");
+  const std::string event = subjectOf("ship1", "REQToConsole", "EventNACK");
+  near_.deliver(subject, sealed("central", "ship1", 1), "_INBOX.central.a.1");
+  ASSERT_TRUE(waitFor([&] { return far_.sentTo(subject).size() == 1; }));
+  // It says what central settled, and central counts message 1 settled: it would pass it.
+  const auto settledTwo = [](message::Message& m) { m.settledBelow = 2; };
+  near_.deliver(event, sealed("central", "ship1", 2, "REQToConsole", settledTwo, "EventNACK"));
+  EXPECT_TRUE(far_.sentTo(event).empty());
+  const auto sent = far_.sentTo(subject)[0];
+  EXPECT_TRUE(far_.answer(sent.replyTo, ackBy("ship1", sent.replyTo)));
+  // Nothing of the pair held: sent once, as it came, and not kept.
+  near_.deliver(event, sealed("central", "ship1", 3, "REQToConsole", settledTwo, "EventNACK"));
+  ASSERT_EQ(far_.sentTo(event).size(), 1u);
+  EXPECT_EQ(far_.sentTo(event)[0].replyTo, "");
   EXPECT_EQ(relay_->held(), 0u);
-  EXPECT_TRUE(store_->loadCarried().entries.empty());
 }
 
 TEST_F(RelayTest, WhatIsNotItsToCarryIsPassedOverAndWhatIsNotSealedIsRefused) {
