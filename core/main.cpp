@@ -12,8 +12,8 @@
 #include "core/process/sealed_node.hpp"
 #include "core/store/store.hpp"
 #include "core/transport/nats_transport.hpp"
-#include "core/util/log.hpp"
 #include "core/util/clock.hpp"
+#include "core/util/log.hpp"
 #include "core/util/service_notify.hpp"
 #include "core/util/targets.hpp"
 #include "core/util/thread_name.hpp"
@@ -336,6 +336,7 @@ int run(config::Config config) {
   startInputs(config, io, node, inputs);
   serveUntilSignal(config, io, node, inputs);
   parts.liveNode = nullptr;
+  parts.liveRelay = nullptr;
   // Metrics call into the node (samples) and the node into metrics (events): part them first.
   audit.setListener({});
   metrics.reset();

@@ -1,10 +1,10 @@
 #include "core/config/config.hpp"
 
+#include "core/message/carriers.hpp"
 #include "core/message/message.hpp"
 #include "core/message/methods.hpp"
-#include "core/message/carriers.hpp"
-#include "core/util/targets.hpp"
 #include "core/util/json.hpp"
+#include "core/util/targets.hpp"
 
 #include <cxxopts.hpp>
 #include <rapidjson/stringbuffer.h>

@@ -12,6 +12,13 @@
 // The signer is named in the seal so a receiver checks the signature over the raw bytes before it
 // parses a byte of JSON: whoever is not a trusted node cannot make it decode anything. Only a
 // hello carries the public key too, so central can learn the key of a node it does not know yet.
+//
+// A relay forwards a message under a seal of its own around the origin's payload, untouched:
+//
+//   SIG2 <sentUnixMs> <relay> <signature>\nSIG2 <sentUnixMs> <origin> <signature>\n<wire JSON>
+//
+// (the relay's signature covers the subject and the origin's whole payload; sealing.hpp says how
+// the two are checked).
 #pragma once
 
 #include "core/security/identity.hpp"

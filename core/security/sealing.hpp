@@ -20,8 +20,8 @@
 // copy replayed by a carrier is still recognised by its id (the inbox remembers them).
 #pragma once
 
-#include "core/message/message.hpp"
 #include "core/message/carriers.hpp"
+#include "core/message/message.hpp"
 #include "core/security/envelope.hpp"
 #include "core/security/trust.hpp"
 #include "core/transport/transport.hpp"

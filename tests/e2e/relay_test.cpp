@@ -29,10 +29,15 @@ class RelayTest : public E2eTest {
   }
   // How many audit lines of the relay say it took a message of `method` for `toNode`.
   size_t carried(const std::string& toNode, const std::string& method) const {
-    const std::string log = gw1_->auditLog();
+    return events(*gw1_, "carried", toNode, method);
+  }
+  // How many audit lines of `node` say `event` of a message of `method` for `toNode`.
+  static size_t events(const StewardNode& node, const std::string& event, const std::string& toNode,
+                       const std::string& method) {
+    const std::string log = node.auditLog();
+    const std::string tag = "\"event\":\"" + event + "\"";
     size_t count = 0;
-    for (size_t at = log.find("\"event\":\"carried\""); at != std::string::npos;
-         at = log.find("\"event\":\"carried\"", at + 1)) {
+    for (size_t at = log.find(tag); at != std::string::npos; at = log.find(tag, at + 1)) {
       const std::string line = log.substr(at, log.find('\n', at) - at);
       if (line.find("\"toNode\":\"" + toNode + "\"") != std::string::npos &&
           line.find("\"method\":\"" + method + "\"") != std::string::npos) {
@@ -83,6 +88,28 @@ TEST_F(RelayTest, ACommandCrossesTheRelayAndItsReplyComesBackAcrossAKill9OfTheRe
   EXPECT_EQ(scrapeMetrics(gw1Metrics_)["steward_relay_held"], 0);
   EXPECT_GE(scrapeMetrics(gw1Metrics_)["steward_messages_forwarded_total{method=\"REQCliCommand\"}"], 1);
   EXPECT_EQ(central_->errorLog(), "");
+}
+
+TEST_F(RelayTest, AReplyWaitsAtTheRelayWhileCentralsSideIsDownAndTheShipHasLetItGo) {
+  // The ship's command runs while central's broker (and with it the link to central) goes away:
+  // ship1's reply is taken by the relay on the ship's broker, ship1's outbox lets it go, and the
+  // relay holds it until central's side is back.
+  ASSERT_TRUE(accepted(central_->submit(command("ship1", "sleep 2; echo after the outage",
+                                                R"("fileName":"held.log","methodTimeout":20,"lifetime":120)"))));
+  ASSERT_TRUE(waitFor([&] { return events(*ship1_, "received", "ship1", "REQCliCommand") == 1; }, 20s))
+      << ship1_->auditLog() << gw1_->log();
+  nats_->stop();
+  ASSERT_TRUE(waitFor([&] { return events(*ship1_, "acked", "central", "REQToFileAppend") == 1; }, 20s))
+      << ship1_->auditLog() << gw1_->log();
+  EXPECT_EQ(carried("central", "REQToFileAppend"), 1u);
+  EXPECT_EQ(scrapeMetrics(gw1Metrics_)["steward_relay_held"], 1);
+  const auto reply = central_->dataFolder() / "ship1" / "held.log";
+  std::this_thread::sleep_for(3s);  // held, however long the link is down: no tries are spent
+  EXPECT_FALSE(fs::exists(reply));
+  nats_->start();
+  EXPECT_TRUE(waitFor([&] { return readFile(reply) == "after the outage\n"; }, 60s))
+      << central_->errorLog() << gw1_->log();
+  EXPECT_EQ(events(*gw1_, "forwarded", "central", "REQToFileAppend"), 1u);
 }
 
 }  // namespace
