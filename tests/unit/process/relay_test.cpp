@@ -261,10 +261,9 @@ TEST_F(RelayTest, AMessageThatWouldPassOneNotYetAckedWaitsAndABatchGoesAsAWindow
                   }), "_INBOX.central.b." + std::to_string(seq));
   }
   ASSERT_TRUE(waitFor([&] {
-    return far_.sentTo(toShip1).size() == 1 && far_.sentTo(subjectOf("ship2")).size() == 3 &&
-           far_.sentTo(subjectOf("ship3")).size() == 1;
+    return relay_->held() == 8 && far_.sentTo(toShip1).size() == 1 &&
+           far_.sentTo(subjectOf("ship2")).size() == 3 && far_.sentTo(subjectOf("ship3")).size() == 1;
   }));
-  EXPECT_EQ(relay_->held(), 8u);
   EXPECT_EQ(store_->loadCarried().entries.size(), 8u);
   // ship1's second waits for its first's ACK, however long.
   std::this_thread::sleep_for(300ms);
