@@ -241,7 +241,7 @@ TEST_F(RelayTest, AMessageThatWouldPassOneNotYetAckedWaitsAndABatchGoesAsAWindow
   const std::string toShip1 = subjectOf("ship1");
   for (uint64_t id : {1, 2, 3}) {
     near_.deliver(toShip1, sealed("central", "ship1", id, "REQCliCommand", [id](message::Message& m) {
-                    m.ackTimeout = 1;
+                    m.ackTimeout = id == 1 ? 30 : 1;
                     m.settledBelow = id;
                   }), "_INBOX.central.a." + std::to_string(id));
   }
@@ -274,17 +274,19 @@ TEST_F(RelayTest, AMessageThatWouldPassOneNotYetAckedWaitsAndABatchGoesAsAWindow
   ASSERT_EQ(far_.sentTo(toShip1).size(), 2u);  // at once
   // The second gets no ACK within its ACKTimeout (1 s): it goes again on an inbox of its own,
   // and the third still waits.
-  ASSERT_TRUE(waitFor([&] { return far_.sentTo(toShip1).size() == 3; }, 3s));
+  ASSERT_TRUE(waitFor([&] { return far_.sentTo(toShip1).size() >= 3; }, 3s));
   sends = far_.sentTo(toShip1);
-  EXPECT_EQ(sends[2].payload, sends[1].payload);
+  for (size_t i = 1; i < sends.size(); ++i) EXPECT_EQ(idOf(sends[i].payload), 2u);
   EXPECT_FALSE(far_.answer(sends[1].replyTo, ackBy("ship1", sends[1].replyTo)));  // closed
-  EXPECT_TRUE(far_.answer(sends[2].replyTo, ackBy("ship1", sends[2].replyTo)));
-  ASSERT_EQ(far_.sentTo(toShip1).size(), 4u);
+  // Its latest send is ACKed (on a slow machine another may have gone meanwhile: that one).
+  for (int i = 0; i < 10; ++i) {
+    const auto latest = far_.sentTo(toShip1).back();
+    if (far_.answer(latest.replyTo, ackBy("ship1", latest.replyTo))) break;
+  }
   sends = far_.sentTo(toShip1);
   EXPECT_EQ(idOf(sends[0].payload), 1u);
-  EXPECT_EQ(idOf(sends[1].payload), 2u);
-  EXPECT_EQ(idOf(sends[3].payload), 3u);
-  EXPECT_TRUE(far_.answer(sends[3].replyTo, ackBy("ship1", sends[3].replyTo)));
+  ASSERT_EQ(idOf(sends.back().payload), 3u);  // the third went at once
+  EXPECT_TRUE(far_.answer(sends.back().replyTo, ackBy("ship1", sends.back().replyTo)));
   // ship2 took its three in one write: one answer, on the last one's inbox, names the others.
   const auto toShip2 = far_.sentTo(subjectOf("ship2"));
   EXPECT_TRUE(far_.answer(toShip2[2].replyTo, ackBy("ship2", toShip2[2].replyTo, process::Ack::accept({4, 5}))));
@@ -309,14 +311,16 @@ TEST_F(RelayTest, AMessageIsGivenUpAfterItsOwnRetriesOrLifetimeAndTheNextOfItsPa
                   m.settledBelow = 2;  // sent after the relay ACKed the first: waits for it
                 }), "_INBOX.central.a.2");
   // The first: two sends, no answer, given up; central is told.
-  ASSERT_TRUE(waitFor([&] { return far_.sentTo(subject).size() == 3; }, 5s));
+  ASSERT_TRUE(waitFor([&] { return far_.sentTo(subject).size() >= 3; }, 5s));
   ASSERT_TRUE(waitFor([&] { return !reports().empty(); }));
   EXPECT_NE(reports()[0].find("relay: gave up message 1 (REQCliCommand) from central: no ACK from ship1 after 2 sends"),
             std::string::npos) << reports()[0];
   // The second has a lifetime: sent again and again (nobody listens), whatever its retries say,
   // until its lifetime ends.
   auto sends = far_.sentTo(subject);
-  EXPECT_TRUE(far_.answer(sends[2].replyTo, "", true));
+  EXPECT_EQ(idOf(sends[1].payload), 1u);
+  EXPECT_EQ(idOf(sends[2].payload), 2u);
+  (void)far_.answer(sends[2].replyTo, "", true);  // nobody listens (unless it timed out already)
   ASSERT_TRUE(waitFor([&] { return relay_->held() == 0; }, 8s));
   EXPECT_GE(far_.sentTo(subject).size(), 5u);  // 3 of the second, whose retries say 0
   ASSERT_TRUE(waitFor([&] { return reports().size() == 2; }));
