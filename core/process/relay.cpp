@@ -174,39 +174,29 @@ void Relay::onArrival(bool fromFar, transport::Incoming in) {
           .floor = m.floor,
           .payload = std::move(origin)},
       aboutOf(m.fromNode, m.id, *to), std::move(in.replyTo)};
-  {
-    std::lock_guard intake(intakeMutex_);
-    intake_.push_back(std::move(arrival));
-    if (intakeBusy_) return;
-    intakeBusy_ = true;
-  }
-  writer_.submit([self = shared_from_this()] { self->storeIntake(); });
+  if (intake_.add(std::move(arrival))) writer_.submit([self = shared_from_this()] { self->storeIntake(); });
 }
 
 // On the writer's thread. Each write takes every arrival waiting, with one sync; then they are
 // ACKed. One that cannot be stored is not ACKed: its sender keeps it and sends it again.
 void Relay::storeIntake() {
   for (;;) {
-    std::vector<Arrival> batch;
-    {
-      std::lock_guard lock(intakeMutex_);
-      batch.swap(intake_);
-      if (batch.empty()) {
-        intakeBusy_ = false;
-        return;
-      }
-    }
+    std::vector<Arrival> batch = intake_.next();
+    if (batch.empty()) return;
+    // The entries move out for the write and on into what is held; the arrivals keep the rest.
     std::vector<store::CarriedEntry> entries;
+    entries.reserve(batch.size());
+    bool stored = true;
     for (auto& a : batch) {
       auto number = numbers_.next();
       if (!number) {
         errors_.report("relay: " + number.error().message);
+        stored = false;
         break;
       }
       a.entry.number = *number;
-      entries.push_back(a.entry);
+      entries.push_back(std::move(a.entry));
     }
-    bool stored = entries.size() == batch.size();
     if (stored) {
       if (auto s = store_.putCarried(entries); !s) {
         errors_.report("relay: " + s.error().message);
@@ -216,17 +206,18 @@ void Relay::storeIntake() {
     std::vector<std::pair<bool, std::string>> answers;  // (the side its sender waits on, inbox)
     {
       std::lock_guard lock(mutex_);
-      for (auto& a : batch) {
+      for (size_t i = 0; i < batch.size(); ++i) {
+        const store::CarriedEntry& e = i < entries.size() ? entries[i] : batch[i].entry;
         --taking_;
-        takingBytes_ -= a.entry.payload.size();
-        const Identity identity{a.entry.fromNode, a.entry.subject, a.entry.id};
+        takingBytes_ -= e.payload.size();
+        const Identity identity{e.fromNode, e.subject, e.id};
         if (!stored) {
           byIdentity_.erase(identity);
           continue;
         }
-        byIdentity_[identity] = a.entry.number;
-        if (!a.replyTo.empty()) answers.emplace_back(!a.entry.toFar, std::move(a.replyTo));
-        hold(std::move(a.entry), a.about);
+        byIdentity_[identity] = e.number;
+        if (!batch[i].replyTo.empty()) answers.emplace_back(!e.toFar, std::move(batch[i].replyTo));
+        hold(std::move(entries[i]), batch[i].about);
       }
     }
     if (!stored) continue;

@@ -33,6 +33,7 @@
 #include "core/message/message.hpp"
 #include "core/observe/audit.hpp"
 #include "core/observe/error_kernel.hpp"
+#include "core/process/batches.hpp"
 #include "core/process/handler_pool.hpp"
 #include "core/security/sealing.hpp"
 #include "core/store/store.hpp"
@@ -144,12 +145,9 @@ class Relay : public std::enable_shared_from_this<Relay> {
   size_t inFlight_[2] = {0, 0};  // near, far
   bool stopped_ = true;
 
-  // Arrivals wait here while the writer stores the ones before: each write takes all that wait,
-  // with one sync. The writer is a thread of its own (ended when idle), so the broker's delivery
-  // threads go on handing over arrivals meanwhile.
-  std::mutex intakeMutex_;
-  std::vector<Arrival> intake_;
-  bool intakeBusy_ = false;
+  // Checked arrivals, stored in batches by the writer: a thread of its own (ended when idle), so
+  // the broker's delivery threads go on handing over arrivals meanwhile.
+  Batches<Arrival> intake_;
   HandlerPool writer_{1, "stw-relay"};
 
   std::vector<std::unique_ptr<transport::Subscription>> subscriptions_;

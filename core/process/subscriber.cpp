@@ -233,27 +233,14 @@ void Subscriber::onIncoming(transport::Incoming in) {
 // Arrivals queue here while the one writer stores the ones before: each write takes all that
 // wait, with one sync, so a window of messages in flight shares it.
 void Subscriber::take(Arrival arrival) {
-  {
-    std::lock_guard lock(intakeMutex_);
-    intake_.push_back(std::move(arrival));
-    if (intakeBusy_) return;
-    intakeBusy_ = true;
-  }
-  intakePool_.submit([self = shared_from_this()] { self->storeIntake(); });
+  if (intake_.add(std::move(arrival))) intakePool_.submit([self = shared_from_this()] { self->storeIntake(); });
 }
 
 // On a handler thread.
 void Subscriber::storeIntake() {
   for (;;) {
-    std::vector<Arrival> batch;
-    {
-      std::lock_guard lock(intakeMutex_);
-      batch.swap(intake_);
-      if (batch.empty()) {
-        intakeBusy_ = false;
-        return;
-      }
-    }
+    std::vector<Arrival> batch = intake_.next();
+    if (batch.empty()) return;
     std::vector<store::Store::Arriving> arriving;
     for (const auto& a : batch) {
       arriving.push_back({a.message.fromNode, a.message.id, a.message.method, a.wire, a.sealedUnixMs,

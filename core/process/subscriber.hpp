@@ -8,6 +8,7 @@
 
 #include "core/message/message.hpp"
 #include "core/security/sealing.hpp"
+#include "core/process/batches.hpp"
 #include "core/process/handler_pool.hpp"
 #include "core/process/method_handler.hpp"
 #include "core/process/reply.hpp"
@@ -228,9 +229,7 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   // lane), so it is no place to read it from elsewhere.
   const message::MethodInfo method_;
   std::unique_ptr<transport::Subscription> subscription_;
-  std::mutex intakeMutex_;
-  std::vector<Arrival> intake_;  // checked, waiting to be stored
-  bool intakeBusy_ = false;      // a handler thread is storing
+  Batches<Arrival> intake_;  // checked, waiting to be stored
   std::deque<Inbound> queue_;              // not sequenced, in arrival order
   std::map<std::string, Stream> streams_;  // sequenced, by store::streamKey
   // The streams whose first message may run, by that message's arrival: the next to run is found
