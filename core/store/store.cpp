@@ -95,18 +95,55 @@ Result<std::pair<rapidjson::Document, std::string>> unframe(const std::string& v
   return std::make_pair(std::move(header).value(), value.substr(nl + 1));
 }
 
+// One field of an entry's header, written by its type.
+using HeaderWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+void put(HeaderWriter& w, const char* key, const std::string& value) {
+  w.Key(key);
+  w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
+}
+void put(HeaderWriter& w, const char* key, bool value) {
+  w.Key(key);
+  w.Bool(value);
+}
+void put(HeaderWriter& w, const char* key, int64_t value) {
+  w.Key(key);
+  w.Int64(value);
+}
+void put(HeaderWriter& w, const char* key, uint64_t value) {
+  w.Key(key);
+  w.Uint64(value);
+}
+
+// One field of an entry's header read into `out`, by its type; false when it is missing or of
+// another type.
+bool get(const rapidjson::Value& h, const char* key, std::string& out) {
+  if (!h.HasMember(key) || !h[key].IsString()) return false;
+  out = h[key].GetString();
+  return true;
+}
+bool get(const rapidjson::Value& h, const char* key, bool& out) {
+  if (!h.HasMember(key) || !h[key].IsBool()) return false;
+  out = h[key].GetBool();
+  return true;
+}
+bool get(const rapidjson::Value& h, const char* key, int64_t& out) {
+  if (!h.HasMember(key) || !h[key].IsInt64()) return false;
+  out = h[key].GetInt64();
+  return true;
+}
+bool get(const rapidjson::Value& h, const char* key, uint64_t& out) {
+  if (!h.HasMember(key) || !h[key].IsUint64()) return false;
+  out = h[key].GetUint64();
+  return true;
+}
+
 std::string encodeOutbox(const OutboxEntry& e) {
-  return frame(e.wire, [&](auto& w) {
-    w.Key("subject");
-    w.String(e.subject.c_str(), static_cast<rapidjson::SizeType>(e.subject.size()));
-    w.Key("ack");
-    w.Bool(e.ack);
-    w.Key("ackTimeoutMs");
-    w.Int64(e.ackTimeoutMs);
-    w.Key("retries");
-    w.Int64(e.retries);
-    w.Key("expiresUnixMs");
-    w.Int64(e.expiresUnixMs);
+  return frame(e.wire, [&](HeaderWriter& w) {
+    put(w, "subject", e.subject);
+    put(w, "ack", e.ack);
+    put(w, "ackTimeoutMs", e.ackTimeoutMs);
+    put(w, "retries", e.retries);
+    put(w, "expiresUnixMs", e.expiresUnixMs);
   });
 }
 
@@ -116,17 +153,10 @@ Result<OutboxEntry> decodeOutbox(uint64_t id, const std::string& value) {
   const auto& h = parts->first;
   OutboxEntry e;
   e.id = id;
-  if (!h.HasMember("subject") || !h["subject"].IsString() || !h.HasMember("ack") ||
-      !h["ack"].IsBool() || !h.HasMember("ackTimeoutMs") || !h["ackTimeoutMs"].IsInt64() ||
-      !h.HasMember("retries") || !h["retries"].IsInt64() || !h.HasMember("expiresUnixMs") ||
-      !h["expiresUnixMs"].IsInt64()) {
+  if (!get(h, "subject", e.subject) || !get(h, "ack", e.ack) || !get(h, "ackTimeoutMs", e.ackTimeoutMs) ||
+      !get(h, "retries", e.retries) || !get(h, "expiresUnixMs", e.expiresUnixMs)) {
     return Error{"header lacks a field"};
   }
-  e.subject = h["subject"].GetString();
-  e.ack = h["ack"].GetBool();
-  e.ackTimeoutMs = h["ackTimeoutMs"].GetInt64();
-  e.retries = h["retries"].GetInt64();
-  e.expiresUnixMs = h["expiresUnixMs"].GetInt64();
   e.wire = std::move(parts->second);
   return e;
 }
@@ -195,24 +225,16 @@ Result<ScheduledRun> decodeScheduled(uint64_t schedule, const std::string& value
 }
 
 std::string encodeCopyJob(const CopyJob& j) {
-  return frame(j.request, [&](auto& w) {
-    auto str = [&](const char* key, const std::string& value) {
-      w.Key(key);
-      w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
-    };
-    auto number = [&](const char* key, uint64_t value) {
-      w.Key(key);
-      w.Uint64(value);
-    };
-    str("source", j.source);
-    str("toNode", j.toNode);
-    str("toPath", j.toPath);
-    number("size", j.size);
-    number("mode", j.mode);
-    str("sha256", j.sha256);
-    number("chunkSize", j.chunkSize);
-    number("chunks", j.chunks);
-    number("queued", j.queued);
+  return frame(j.request, [&](HeaderWriter& w) {
+    put(w, "source", j.source);
+    put(w, "toNode", j.toNode);
+    put(w, "toPath", j.toPath);
+    put(w, "size", j.size);
+    put(w, "mode", uint64_t{j.mode});
+    put(w, "sha256", j.sha256);
+    put(w, "chunkSize", j.chunkSize);
+    put(w, "chunks", j.chunks);
+    put(w, "queued", j.queued);
   });
 }
 
@@ -220,23 +242,15 @@ Result<CopyJob> decodeCopyJob(uint64_t copy, const std::string& value) {
   auto parts = unframe(value);
   if (!parts) return parts.error();
   const auto& h = parts->first;
-  for (const char* key : {"source", "toNode", "toPath", "sha256"}) {
-    if (!h.HasMember(key) || !h[key].IsString()) return Error{"header lacks a field"};
-  }
-  for (const char* key : {"size", "mode", "chunkSize", "chunks", "queued"}) {
-    if (!h.HasMember(key) || !h[key].IsUint64()) return Error{"header lacks a field"};
-  }
   CopyJob j;
   j.copy = copy;
-  j.source = h["source"].GetString();
-  j.toNode = h["toNode"].GetString();
-  j.toPath = h["toPath"].GetString();
-  j.size = h["size"].GetUint64();
-  j.mode = static_cast<uint32_t>(h["mode"].GetUint64());
-  j.sha256 = h["sha256"].GetString();
-  j.chunkSize = h["chunkSize"].GetUint64();
-  j.chunks = h["chunks"].GetUint64();
-  j.queued = h["queued"].GetUint64();
+  uint64_t mode = 0;
+  if (!get(h, "source", j.source) || !get(h, "toNode", j.toNode) || !get(h, "toPath", j.toPath) ||
+      !get(h, "sha256", j.sha256) || !get(h, "size", j.size) || !get(h, "mode", mode) ||
+      !get(h, "chunkSize", j.chunkSize) || !get(h, "chunks", j.chunks) || !get(h, "queued", j.queued)) {
+    return Error{"header lacks a field"};
+  }
+  j.mode = static_cast<uint32_t>(mode);
   j.request = std::move(parts->second);
   return j;
 }
@@ -267,30 +281,19 @@ Loaded<Entry> scan(leveldb::DB& db, const std::string& prefix, Decode decode) {
 }
 
 std::string encodeCarried(const CarriedEntry& e) {
-  return frame(e.payload, [&](auto& w) {
-    auto str = [&](const char* key, const std::string& value) {
-      w.Key(key);
-      w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
-    };
-    str("subject", e.subject);
-    w.Key("toFar");
-    w.Bool(e.toFar);
-    str("fromNode", e.fromNode);
-    w.Key("id");
-    w.Uint64(e.id);
-    w.Key("takenUnixMs");
-    w.Int64(e.takenUnixMs);
-    w.Key("ackTimeoutMs");
-    w.Int64(e.ackTimeoutMs);
-    w.Key("retries");
-    w.Int64(e.retries);
-    w.Key("expiresUnixMs");
-    w.Int64(e.expiresUnixMs);
-    for (const auto& [key, value] : {std::pair{"settledBelow", e.settledBelow}, std::pair{"seq", e.seq},
-                                     std::pair{"epoch", e.epoch}, std::pair{"floor", e.floor}}) {
-      w.Key(key);
-      w.Uint64(value);
-    }
+  return frame(e.payload, [&](HeaderWriter& w) {
+    put(w, "subject", e.subject);
+    put(w, "toFar", e.toFar);
+    put(w, "fromNode", e.fromNode);
+    put(w, "id", e.id);
+    put(w, "takenUnixMs", e.takenUnixMs);
+    put(w, "ackTimeoutMs", e.ackTimeoutMs);
+    put(w, "retries", e.retries);
+    put(w, "expiresUnixMs", e.expiresUnixMs);
+    put(w, "settledBelow", e.settledBelow);
+    put(w, "seq", e.seq);
+    put(w, "epoch", e.epoch);
+    put(w, "floor", e.floor);
   });
 }
 
@@ -298,31 +301,15 @@ Result<CarriedEntry> decodeCarried(uint64_t number, const std::string& value) {
   auto parts = unframe(value);
   if (!parts) return parts.error();
   const auto& h = parts->first;
-  if (!h.HasMember("subject") || !h["subject"].IsString() || !h.HasMember("toFar") ||
-      !h["toFar"].IsBool() || !h.HasMember("fromNode") || !h["fromNode"].IsString() ||
-      !h.HasMember("id") || !h["id"].IsUint64() || !h.HasMember("takenUnixMs") ||
-      !h["takenUnixMs"].IsInt64() || !h.HasMember("ackTimeoutMs") || !h["ackTimeoutMs"].IsInt64() ||
-      !h.HasMember("retries") || !h["retries"].IsInt64() || !h.HasMember("expiresUnixMs") ||
-      !h["expiresUnixMs"].IsInt64()) {
-    return Error{"header lacks a field"};
-  }
-  for (const char* key : {"settledBelow", "seq", "epoch", "floor"}) {
-    if (!h.HasMember(key) || !h[key].IsUint64()) return Error{"header lacks a field"};
-  }
   CarriedEntry e;
   e.number = number;
-  e.subject = h["subject"].GetString();
-  e.toFar = h["toFar"].GetBool();
-  e.fromNode = h["fromNode"].GetString();
-  e.id = h["id"].GetUint64();
-  e.takenUnixMs = h["takenUnixMs"].GetInt64();
-  e.ackTimeoutMs = h["ackTimeoutMs"].GetInt64();
-  e.retries = h["retries"].GetInt64();
-  e.expiresUnixMs = h["expiresUnixMs"].GetInt64();
-  e.settledBelow = h["settledBelow"].GetUint64();
-  e.seq = h["seq"].GetUint64();
-  e.epoch = h["epoch"].GetUint64();
-  e.floor = h["floor"].GetUint64();
+  if (!get(h, "subject", e.subject) || !get(h, "toFar", e.toFar) || !get(h, "fromNode", e.fromNode) ||
+      !get(h, "id", e.id) || !get(h, "takenUnixMs", e.takenUnixMs) || !get(h, "ackTimeoutMs", e.ackTimeoutMs) ||
+      !get(h, "retries", e.retries) || !get(h, "expiresUnixMs", e.expiresUnixMs) ||
+      !get(h, "settledBelow", e.settledBelow) || !get(h, "seq", e.seq) || !get(h, "epoch", e.epoch) ||
+      !get(h, "floor", e.floor)) {
+    return Error{"header lacks a field"};
+  }
   e.payload = std::move(parts->second);
   return e;
 }
