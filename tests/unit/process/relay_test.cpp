@@ -7,6 +7,7 @@
 #include "core/security/identity.hpp"
 #include "core/security/trust.hpp"
 #include "core/util/clock.hpp"
+#include "tests/unit/process/mock_transport.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <gtest/gtest.h>
@@ -22,7 +23,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-class FakeBroker : public transport::Transport {
+// A broker that records what is published and hands a test's deliveries to the subscriptions
+// (MockTransport's reply inboxes, answered by hand).
+class FakeBroker : public steward::testing::MockTransport {
  public:
   struct Sent {
     std::string subject;
@@ -40,17 +43,6 @@ class FakeBroker : public transport::Transport {
     handlers_[subject] = std::move(handler);
     return std::make_unique<transport::Subscription>();
   }
-  std::unique_ptr<transport::ReplyInbox> openInbox(ReplyHandler handler) override {
-    std::lock_guard lock(mutex_);
-    const std::string subject = "_INBOX.relay." + std::to_string(next_++);
-    inboxes_[subject] = std::move(handler);
-    return std::make_unique<transport::ReplyInbox>(subject, [this, subject] {
-      std::lock_guard lock(mutex_);
-      inboxes_.erase(subject);
-    });
-  }
-  size_t maxPayload() const override { return 1024 * 1024; }
-  bool connected() const override { return connected_.load(); }
 
   // What a subscription for `subject` (exactly, "<node>.>" or ">") is handed.
   void deliver(const std::string& subject, const std::string& payload, const std::string& replyTo = {}) {
@@ -66,17 +58,6 @@ class FakeBroker : public transport::Transport {
     }
     if (handler) handler(transport::Incoming{subject, replyTo, payload, false});
   }
-  bool answer(const std::string& inbox, const std::string& payload, bool noResponders = false) {
-    ReplyHandler handler;
-    {
-      std::lock_guard lock(mutex_);
-      auto it = inboxes_.find(inbox);
-      if (it == inboxes_.end()) return false;
-      handler = it->second;
-    }
-    handler(payload, noResponders);
-    return true;
-  }
   std::vector<Sent> sentTo(const std::string& subject) {
     std::lock_guard lock(mutex_);
     std::vector<Sent> out;
@@ -89,14 +70,11 @@ class FakeBroker : public transport::Transport {
     std::lock_guard lock(mutex_);
     return sent_.size();
   }
-  std::atomic<bool> connected_{true};
 
  private:
   std::mutex mutex_;
   std::vector<Sent> sent_;
   std::map<std::string, Handler> handlers_;
-  std::map<std::string, ReplyHandler> inboxes_;
-  int next_ = 1;
 };
 
 bool waitFor(const std::function<bool()>& condition, std::chrono::milliseconds limit = 5s) {
@@ -413,7 +391,7 @@ TEST_F(RelayTest, AMessageNoOneAcksIsGivenUpAfterTheHoldTimeAndCentralIsTold) {
 }
 
 TEST_F(RelayTest, WhatItHoldsIsForwardedAfterARestartAndBeyondItsMostNothingIsAcked) {
-  far_.connected_ = false;
+  far_.setConnected(false);
   settings_.maxHeld = 2;
   startRelay();
   for (uint64_t id : {1, 2, 3}) near_.deliver(subjectOf("ship1"), sealed("central", "ship1", id), "_INBOX.central.a." + std::to_string(id));
@@ -424,7 +402,7 @@ TEST_F(RelayTest, WhatItHoldsIsForwardedAfterARestartAndBeyondItsMostNothingIsAc
   relay_->stop();
   relay_.reset();
 
-  far_.connected_ = true;
+  far_.setConnected(true);
   startRelay();
   EXPECT_EQ(relay_->held(), 2u);
   ASSERT_TRUE(waitFor([&] { return far_.sentTo(subjectOf("ship1")).size() == 2; }));
