@@ -52,12 +52,7 @@ double rate(const fs::path& root, int count, bool relayed) {
       return 0;
     }
   }
-  std::string batch = "[";
-  for (int i = 0; i < count; ++i) {
-    batch += std::string(i ? "," : "") +
-             R"({"toNode":"ship1","method":"REQToFileAppend","data":["x"],"directory":"bench","fileName":"b.log","ACKTimeout":10})";
-  }
-  batch += "]";
+  const std::string batch = appendBatch("ship1", count);
   StewardNode& ship1 = *nodes.back();
   const fs::path file = ship1.dataFolder() / "bench" / "central" / "b.log";
   std::this_thread::sleep_for(1s);

@@ -255,12 +255,7 @@ double stewardRate(const fs::path& root, const std::string& address, int count, 
     std::cerr << "nodes did not start\n" << central.log() << ship1.log();
     return 0;
   }
-  std::string batch = "[";
-  for (int i = 0; i < count; ++i) {
-    batch += std::string(i ? "," : "") +
-             R"({"toNode":"ship1","method":"REQToFileAppend","data":["x"],"directory":"bench","fileName":"b.log","ACKTimeout":10})";
-  }
-  batch += "]";
+  const std::string batch = appendBatch("ship1", count);
   const fs::path file = ship1.dataFolder() / "bench" / "central" / "b.log";
   std::this_thread::sleep_for(1s);
   const ProcStats centralBefore = procStats(central.pid());

@@ -52,6 +52,15 @@ std::string readFile(const fs::path& path) {
   return s.str();
 }
 
+std::string appendBatch(const std::string& toNode, int count) {
+  std::string batch = "[";
+  for (int i = 0; i < count; ++i) {
+    batch += std::string(i ? "," : "") + R"({"toNode":")" + toNode +
+             R"(","method":"REQToFileAppend","data":["x"],"directory":"bench","fileName":"b.log","ACKTimeout":10})";
+  }
+  return batch + "]";
+}
+
 size_t countLines(const std::string& text, const std::string& containing) {
   size_t n = 0;
   std::istringstream in(text);

@@ -43,6 +43,9 @@ std::string readFile(const fs::path& path);
 // How many times `part` occurs in `text`.
 size_t occurrences(const std::string& text, const std::string& part);
 size_t countLines(const std::string& text, const std::string& containing = "");
+// What the throughput benchmarks send: `count` sequenced, ACKed REQToFileAppend messages to
+// `toNode` as one input, each appending "x\n" to bench/<sender>/b.log in its data folder.
+std::string appendBatch(const std::string& toNode, int count);
 // Polls `done` every 50 ms until it holds or `timeout` passes; returns its last value.
 bool waitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout);
 using testing::processAlive;
